@@ -1,0 +1,180 @@
+"""Known error texts -> cause -> fix -> the notebook that fixes it.
+
+The texts are substrings of what the Docker engine, the NVIDIA Container Toolkit and the driver
+print; the first entry that matches wins, so more specific texts come first.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NB_PREFLIGHT = "01-preflight.ipynb"
+NB_TOOLKIT = "02-container-toolkit.ipynb"
+NB_GPU = "03-gpu-in-container.ipynb"
+NB_PYTORCH = "04-pytorch-in-container.ipynb"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    key: str
+    patterns: tuple[str, ...]
+    cause: str
+    remediation: str
+    notebook: str
+
+    def matches(self, text: str) -> bool:
+        low = text.lower()
+        return any(p.lower() in low for p in self.patterns)
+
+
+TABLE: tuple[Diagnosis, ...] = (
+    Diagnosis(
+        "toolkit_missing",
+        ('could not select device driver "" with capabilities: [[gpu]]',),
+        "NVIDIA Container Toolkit not installed or engine not restarted: the Docker engine found no "
+        "nvidia-container-runtime-hook on its PATH when it started (or it is the snap package of Docker).",
+        "Install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker`, "
+        "then `sudo systemctl restart docker`. With Docker from snap, switch to Docker Engine from "
+        "Docker's apt repository.",
+        NB_TOOLKIT),
+    Diagnosis(
+        "cdi_unsupported",
+        ('could not select device driver "cdi"',),
+        "The engine does not resolve CDI devices: Docker older than 25, or CDI not enabled in daemon.json.",
+        "Upgrade to Docker Engine 25 or newer and enable CDI (`sudo nvidia-ctk runtime configure "
+        "--runtime=docker --cdi.enabled`, restart the engine), or use gpu_mode=gpus.",
+        NB_TOOLKIT),
+    Diagnosis(
+        "runtime_unknown",
+        ("unknown or invalid runtime name: nvidia", "unknown runtime specified nvidia"),
+        "The engine has no `nvidia` runtime in its configuration: the toolkit was not configured, the "
+        "engine was not restarted, or a rootless engine reads another daemon.json.",
+        "Run `sudo nvidia-ctk runtime configure --runtime=docker` and restart the engine (rootless: "
+        "`nvidia-ctk runtime configure --runtime=docker --config=$HOME/.config/docker/daemon.json` and "
+        "`systemctl --user restart docker`).",
+        NB_TOOLKIT),
+    Diagnosis(
+        "docker_permission",
+        ("permission denied while trying to connect to the docker daemon socket", "PermissionError(13"),
+        "This user may not use the Docker engine's socket: not in the `docker` group, or the group is not "
+        "active yet (it takes a new login; a Jupyter server started before keeps the old groups).",
+        "`sudo usermod -aG docker $USER`, then log out and in again (and restart Jupyter). The docker "
+        "group is root-equivalent; rootless Docker is the alternative. Never chmod the socket.",
+        NB_PREFLIGHT),
+    Diagnosis(
+        "engine_unreachable",
+        ("Error while fetching server API version", "Cannot connect to the Docker daemon"),
+        "No Docker engine answers at this address: it is not installed, not running, or DOCKER_HOST / "
+        "docker_host points elsewhere.",
+        "Install Docker Engine and start it (`sudo systemctl enable --now docker`), or set docker_host to "
+        "the engine's address (e.g. unix:///var/run/docker.sock).",
+        NB_PREFLIGHT),
+    Diagnosis(
+        "cuda_requirement",
+        ("unsatisfied condition: cuda>=", "unsatisfied condition: cuda >="),
+        "The image requires a newer CUDA (its NVIDIA_REQUIRE_CUDA) than the host's driver supports.",
+        "Use an image tag for the CUDA version the driver supports (cuda_image=auto picks one), or "
+        "upgrade the NVIDIA driver.",
+        NB_GPU),
+    Diagnosis(
+        "nvml_missing",
+        ("load library failed: libnvidia-ml.so.1", "libnvidia-ml.so.1: cannot open shared object file",
+         "NVIDIA-SMI couldn't find libnvidia-ml.so"),
+        "The driver's libraries are not visible: no NVIDIA driver on the host, Docker from snap, or "
+        "Docker Desktop.",
+        "Install the NVIDIA driver on the host and check `ldconfig -p | grep libnvidia-ml`; use Docker "
+        "Engine, not snap or Docker Desktop.",
+        NB_PREFLIGHT),
+    Diagnosis(
+        "nvml_unknown_error",
+        ("Failed to initialize NVML: Unknown Error",),
+        "The container lost its GPU device rules: with the systemd cgroup driver, a `systemctl "
+        "daemon-reload` drops them from running containers.",
+        "Recreate the container; for long-running ones use CDI (gpu_mode=cdi) or the cgroupfs driver "
+        "(`\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]` in daemon.json).",
+        NB_GPU),
+    Diagnosis(
+        "cdi_unresolvable",
+        ("unresolvable CDI devices",),
+        "The engine found no CDI spec for the requested device, or a stale one.",
+        "Generate the spec: `sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml`, check with "
+        "`nvidia-ctk cdi list` (again after every driver upgrade).",
+        NB_TOOLKIT),
+    Diagnosis(
+        "driver_mismatch",
+        ("driver/library version mismatch",),
+        "The NVIDIA driver was upgraded without a reboot: the kernel module and the libraries differ.",
+        "Reboot (or unload and reload the nvidia kernel modules).",
+        NB_PREFLIGHT),
+    Diagnosis(
+        "forward_compat",
+        ("forward compatibility was attempted on non supported HW",),
+        "The image's CUDA forward-compatibility libraries were used on a GPU that does not support them "
+        "(consumer GPUs).",
+        "Use an image whose CUDA version the host driver supports natively, or upgrade the driver.",
+        NB_GPU),
+    Diagnosis(
+        "manifest_unknown",
+        ("manifest unknown", "manifest for", "not found: manifest"),
+        "The registry has no image under this name and tag: `latest` is not published for nvidia/cuda, "
+        "and tags of end-of-life CUDA versions are deleted.",
+        "Pin a full, supported tag (e.g. nvidia/cuda:13.0.2-base-ubuntu24.04); cuda_image=auto picks one "
+        "for the driver.",
+        NB_GPU),
+    Diagnosis(
+        "registry_unreachable",
+        ("no such host", "i/o timeout", "TLS handshake timeout", "dial tcp", "network is unreachable"),
+        "The registry could not be reached from the engine (no network, a proxy, DNS).",
+        "Check the engine's network and proxy settings (`systemctl show docker -p Environment`), use a "
+        "registry mirror, or load the image with `docker load` and set pull=never.",
+        NB_GPU),
+    Diagnosis(
+        "pull_denied",
+        ("pull access denied", "unauthorized", "requested access to the resource is denied"),
+        "The registry refused the pull: the repository does not exist or needs a login.",
+        "Check the image name; `docker login` to the registry if it is private.",
+        NB_GPU),
+    Diagnosis(
+        "no_space",
+        ("no space left on device",),
+        "The engine's disk is full.",
+        "Free space (`docker system prune`, remove unused images) or move the engine's data-root.",
+        NB_PREFLIGHT),
+    Diagnosis(
+        "no_gpu_in_container",
+        ("Found no NVIDIA driver on your system", "no CUDA-capable device is detected"),
+        "The container got no GPU: no device nodes or driver libraries were put into it (no GPU access "
+        "mode took effect), or the host has no GPU.",
+        "Give the container the GPU (gpu_mode=gpus with the toolkit installed, or gpu_mode=manual) and "
+        "check step 3 (nvidia-smi in a container) first.",
+        NB_GPU),
+    Diagnosis(
+        "nvidia_smi_absent",
+        ('exec: "nvidia-smi": executable file not found',),
+        "`nvidia-smi` is not in the container: images do not ship it; the toolkit (utility capability) or "
+        "gpu_mode=manual puts the host driver's copy in. The container got no GPU access.",
+        "Run with GPU access (gpu_mode=gpus after installing the toolkit, or gpu_mode=manual to test the "
+        "driver without it).",
+        NB_GPU),
+)
+
+
+def diagnose(text: str) -> Diagnosis | None:
+    """The first known diagnosis whose text occurs in ``text``, or None."""
+    for d in TABLE:
+        if d.matches(text):
+            return d
+    return None
+
+
+def by_key(key: str) -> Diagnosis:
+    for d in TABLE:
+        if d.key == key:
+            return d
+    raise KeyError(key)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """Error texts from the engine as one readable line (the engine quotes and wraps them)."""
+    s = re.sub(r"\s+", " ", text).strip()
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -1,0 +1,209 @@
+"""The Docker engine, through the Docker SDK only: connect, pull with progress, run with certain removal.
+
+Every container the runbook creates carries the label ``io.gpu-runbook`` with the run's id and a
+deadline, so that leftovers (from a killed run) can be found and removed without touching anything
+else on the engine. docker-py's errors are caught narrowly and re-raised as the runbook's own,
+with the cause and fix from the diagnosis table.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import parse_repository_tag
+
+from . import diagnosis
+from .errors import (ContainerFailed, ContainerTimeout, EngineError, EnginePermissionDenied,
+                     EngineUnreachable, ImageUnavailable)
+
+LABEL = "io.gpu-runbook"
+RUN_ID_ENV = "GPU_RUNBOOK_RUN_ID"
+
+
+def run_id() -> str:
+    """The id of this run: set by the runner for all its notebooks, else one per process."""
+    if RUN_ID_ENV not in os.environ:
+        os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:12]
+    return os.environ[RUN_ID_ENV]
+
+
+def error_text(e: Exception) -> str:
+    """The engine's own words for an error (APIError.explanation), else the exception's text."""
+    return str(getattr(e, "explanation", None) or e)
+
+
+def _raise_diagnosed(cls, message: str, text: str, default_key: str | None = None, **kw):
+    d = diagnosis.diagnose(text) or (diagnosis.by_key(default_key) if default_key else None)
+    raise cls(message, cause=d.cause if d else "", remediation=d.remediation if d else "",
+              notebook=d.notebook if d else "", evidence=text, **kw)
+
+
+def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
+    """A client for ``docker_host`` (or DOCKER_HOST, or the local socket) that has answered a ping."""
+    address = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    try:
+        client = docker.DockerClient(base_url=address, timeout=timeout)
+        client.ping()
+        return client
+    except DockerException as e:
+        text = str(e)
+        if "PermissionError" in text or "Permission denied" in text or "permission denied" in text:
+            d = diagnosis.by_key("docker_permission")
+            raise EnginePermissionDenied(f"permission denied on the Docker engine at {address}", cause=d.cause,
+                                         remediation=d.remediation, notebook=d.notebook, evidence=text) from e
+        d = diagnosis.by_key("engine_unreachable")
+        raise EngineUnreachable(f"no Docker engine answers at {address}", cause=d.cause,
+                                remediation=d.remediation, notebook=d.notebook, evidence=text) from e
+
+
+def image_present(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def pull(client: docker.DockerClient, ref: str, policy: str = "missing", timeout_s: float = 1800,
+         progress: Callable[[dict], None] | None = None) -> "docker.models.images.Image":
+    """Make ``ref`` present by the pull policy (missing / always / never), reporting each progress event."""
+    if policy not in ("missing", "always", "never"):
+        raise ValueError(f"pull policy must be missing, always or never, not {policy!r}")
+    if policy != "always" and image_present(client, ref):
+        return client.images.get(ref)
+    if policy == "never":
+        raise ImageUnavailable(f"{ref} is not on the engine and pull=never",
+                               cause="The image is not present and the pull policy forbids pulling it.",
+                               remediation="Pull or load the image (docker load), or run with pull=missing.")
+    repo, tag = parse_repository_tag(ref)
+    if tag is None:
+        tag = "latest"
+    deadline = time.monotonic() + timeout_s
+    try:
+        for event in client.api.pull(repo, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                text = event.get("error") or str(event.get("errorDetail"))
+                _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", text)
+            if progress:
+                progress(event)
+            if time.monotonic() > deadline:
+                raise ImageUnavailable(f"pulling {ref} took longer than {timeout_s:.0f} s",
+                                       cause="The registry or the network is too slow for the pull timeout.",
+                                       remediation="Raise pull_timeout_s, use a registry mirror, or pull beforehand.")
+    except APIError as e:
+        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", error_text(e), "manifest_unknown"
+                         if isinstance(e, NotFound) else None)
+    except (requests.exceptions.RequestException, DockerException) as e:
+        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
+    try:
+        return client.images.get(ref)
+    except ImageNotFound:
+        raise ImageUnavailable(f"the engine reported {ref} pulled but does not have it",
+                               evidence="") from None
+
+
+@dataclass
+class RunOutput:
+    exit_code: int
+    output: str  # stdout and stderr, interleaved as the engine logged them
+    duration_s: float
+
+
+def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float,
+        options: dict | None = None) -> RunOutput:
+    """Run ``command`` in a new container of ``image`` and return its exit code and output.
+
+    The container is labelled, killed at ``timeout_s`` (ContainerTimeout), and removed in every case,
+    also when this process is interrupted. A container that cannot be created or started raises
+    ContainerFailed with the diagnosis of the engine's message; a non-zero exit is returned, not raised.
+    """
+    labels = {LABEL: "1", f"{LABEL}.run": run_id(),
+              f"{LABEL}.deadline": str(int(time.time() + timeout_s + 60))}
+    start = time.monotonic()
+    try:
+        container = client.containers.create(image, command, labels=labels, **(options or {}))
+    except ImageNotFound as e:
+        raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e),
+                               cause="The image was not pulled.", remediation="Pull it first (pull=missing).") from e
+    except APIError as e:
+        _raise_diagnosed(ContainerFailed, f"the engine refused to create a container of {image}", error_text(e))
+    try:
+        try:
+            container.start()
+        except APIError as e:
+            _raise_diagnosed(ContainerFailed, f"the container of {image} did not start", error_text(e))
+        try:
+            status = container.wait(timeout=timeout_s)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            output = _logs(container)
+            container.kill()
+            raise ContainerTimeout(f"{' '.join(command[:2])} in {image} ran past {timeout_s:.0f} s and was killed",
+                                   cause="The command hung or is slower than the step's timeout.",
+                                   remediation="Raise timeout_s, or look at the output for where it stalled.",
+                                   output=output, evidence=output) from None
+        output = _logs(container)
+        return RunOutput(int(status.get("StatusCode", -1)), output, time.monotonic() - start)
+    finally:
+        _remove(container)
+
+
+def _logs(container) -> str:
+    try:
+        return container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
+    except (APIError, requests.exceptions.RequestException):
+        return ""
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+
+
+def labelled(client: docker.DockerClient) -> list:
+    return client.containers.list(all=True, filters={"label": LABEL})
+
+
+def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int:
+    """Remove the runbook's containers: all of run ``run``, or (run=None) every one that is not
+    running or is past its deadline, so that a concurrent run's live containers are left alone."""
+    removed = 0
+    now = time.time()
+    for c in labelled(client):
+        labels = c.labels or {}
+        if run is not None:
+            doomed = labels.get(f"{LABEL}.run") == run
+        else:
+            try:
+                deadline = float(labels.get(f"{LABEL}.deadline", "0"))
+            except ValueError:
+                deadline = 0
+            doomed = c.status != "running" or deadline < now
+        if doomed:
+            _remove(c)
+            removed += 1
+    return removed
+
+
+def engine_info(client: docker.DockerClient) -> dict:
+    try:
+        return client.info()
+    except (APIError, requests.exceptions.RequestException) as e:
+        raise EngineError("the engine did not answer `info`", evidence=error_text(e)) from e
+
+
+def image_env(client: docker.DockerClient, ref: str) -> list[str]:
+    """The Env list of a present image's configuration."""
+    return (client.images.get(ref).attrs.get("Config") or {}).get("Env") or []
+
+
+def first_line(text: str) -> str:
+    lines: Iterable[str] = (l for l in text.strip().splitlines() if l.strip())
+    return next(iter(lines), "")

@@ -1,0 +1,61 @@
+"""The runbook's exceptions: one root, structured fields, after papermill's and docker-py's models.
+
+Low-level errors (docker-py's, OSError) are caught narrowly and re-raised as one of these, carrying
+the cause and the fix from the diagnosis table, so that a check can report them without a traceback.
+"""
+from __future__ import annotations
+
+
+class RunbookError(Exception):
+    """Root of the runbook's errors. ``cause`` says why, ``remediation`` what to do about it,
+    ``notebook`` which notebook fixes it, ``evidence`` the raw text that was seen."""
+
+    def __init__(self, message: str, *, cause: str = "", remediation: str = "", notebook: str = "",
+                 evidence: str = ""):
+        super().__init__(message)
+        self.cause, self.remediation, self.notebook, self.evidence = cause, remediation, notebook, evidence
+
+
+class ParameterError(RunbookError, ValueError):
+    """A parameter is unknown, of the wrong type, or not a valid value; nothing has run."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"parameter {name!r}: {message}",
+                         remediation="Fix the parameter (see the parameter table in README.md) and run again.")
+        self.name = name
+
+
+class RunSetupError(RunbookError):
+    """The run itself could not be made (a notebook missing, an output folder that would be overwritten)."""
+
+
+class HostError(RunbookError):
+    """A fact about the host could not be read (a tool missing or failing)."""
+
+
+class EngineError(RunbookError):
+    """Talking to the Docker engine failed."""
+
+
+class EngineUnreachable(EngineError):
+    """No engine answered at the configured address."""
+
+
+class EnginePermissionDenied(EngineError):
+    """The engine's socket exists but this user may not use it."""
+
+
+class ImageUnavailable(EngineError):
+    """An image is not present and could not (or, by the pull policy, may not) be pulled."""
+
+
+class ContainerFailed(EngineError):
+    """A container could not be created or started, or its command exited non-zero."""
+
+    def __init__(self, message: str, *, exit_code: int | None = None, output: str = "", **kw):
+        super().__init__(message, **kw)
+        self.exit_code, self.output = exit_code, output
+
+
+class ContainerTimeout(ContainerFailed):
+    """A container ran past its step's timeout and was killed."""

@@ -1,0 +1,183 @@
+"""Facts about the host: OS, kernel, cgroups, NVIDIA GPUs on the PCI bus, the driver, Docker access, disk.
+
+The driver is read from ``nvidia-smi -q -x`` (structured XML), never by scraping the human table.
+Every reader takes its source (a path, a text) as an argument so that tests feed it captured output.
+"""
+from __future__ import annotations
+
+import grp
+import os
+import platform
+import pwd
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import HostError
+
+NVIDIA_PCI_VENDOR = "0x10de"
+# where drivers put nvidia-smi when it is not on PATH (container images of the driver, WSL)
+NVIDIA_SMI_DIRS = ("/usr/bin", "/usr/local/nvidia/bin", "/usr/lib/wsl/lib", "/opt/nvidia/bin")
+
+
+@dataclass
+class Gpu:
+    index: int
+    name: str
+    uuid: str
+    memory_total_mib: int | None = None
+    bus_id: str = ""
+    minor_number: int | None = None
+
+
+@dataclass
+class DriverInfo:
+    driver_version: str
+    cuda_version: str  # the highest CUDA version this driver supports ("CUDA Version" in nvidia-smi)
+    gpus: list[Gpu] = field(default_factory=list)
+
+
+def os_release(path: str = "/etc/os-release") -> dict[str, str]:
+    """The os-release file as a dict (ID, VERSION_ID, PRETTY_NAME, ...); empty when absent."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^([A-Z0-9_]+)=(.*)$', line.strip())
+        if m:
+            value = m.group(2)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            out[m.group(1)] = value
+    return out
+
+
+def kernel_release() -> str:
+    return platform.release()
+
+
+def cgroup_version(root: str = "/sys/fs/cgroup") -> int:
+    """2 for the unified hierarchy (cgroup.controllers at the root), else 1."""
+    return 2 if os.path.exists(os.path.join(root, "cgroup.controllers")) else 1
+
+
+def pci_nvidia_devices(root: str = "/sys/bus/pci/devices") -> list[dict]:
+    """NVIDIA display controllers (class 0x03xxxx) on the PCI bus, read from sysfs."""
+    found = []
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return found
+    for addr in entries:
+        def read(name: str) -> str:
+            try:
+                return Path(root, addr, name).read_text().strip()
+            except OSError:
+                return ""
+        if read("vendor") == NVIDIA_PCI_VENDOR and read("class").startswith("0x03"):
+            found.append({"address": addr, "device": read("device"), "class": read("class")})
+    return found
+
+
+def find_nvidia_smi() -> str | None:
+    found = shutil.which("nvidia-smi")
+    if found:
+        return found
+    for d in NVIDIA_SMI_DIRS:
+        p = os.path.join(d, "nvidia-smi")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def _mib(text: str | None) -> int | None:
+    m = re.match(r"\s*(\d+)\s*MiB", text or "")
+    return int(m.group(1)) if m else None
+
+
+def parse_nvidia_smi_xml(text: str) -> DriverInfo:
+    """Parse ``nvidia-smi -q -x``: driver version, CUDA ceiling, and each GPU."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise HostError(f"nvidia-smi -q -x printed no valid XML ({e})", evidence=text[:2000]) from e
+    gpus = []
+    for i, g in enumerate(root.findall("gpu")):
+        minor = (g.findtext("minor_number") or "").strip()
+        gpus.append(Gpu(
+            index=i,
+            name=(g.findtext("product_name") or "").strip(),
+            uuid=(g.findtext("uuid") or "").strip(),
+            memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
+            bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
+            minor_number=int(minor) if minor.isdigit() else None,
+        ))
+    return DriverInfo(driver_version=(root.findtext("driver_version") or "").strip(),
+                      cuda_version=(root.findtext("cuda_version") or "").strip(), gpus=gpus)
+
+
+LIST_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+)\)")
+
+
+def parse_nvidia_smi_list(text: str) -> list[Gpu]:
+    """Parse ``nvidia-smi -L`` (what a container sees): index, name and UUID of each GPU."""
+    return [Gpu(int(m.group(1)), m.group(2), m.group(3))
+            for m in map(LIST_LINE.match, text.splitlines()) if m]
+
+
+def query_driver(timeout_s: float = 30) -> DriverInfo | None:
+    """The driver as nvidia-smi reports it; None when there is no nvidia-smi at all."""
+    exe = find_nvidia_smi()
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, "-q", "-x"], capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HostError(f"{exe} -q -x could not run: {e}") from e
+    if proc.returncode != 0:
+        raise HostError(f"{exe} -q -x exited {proc.returncode}",
+                        evidence=(proc.stdout + proc.stderr).strip())
+    return parse_nvidia_smi_xml(proc.stdout)
+
+
+@dataclass
+class UserAccess:
+    user: str
+    is_root: bool
+    in_docker_group: bool  # listed in the group database
+    group_active: bool  # the docker group is among this process's groups (takes a new login)
+
+
+def docker_group_access(group: str = "docker") -> UserAccess:
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        g = grp.getgrnam(group)
+    except KeyError:
+        return UserAccess(user, uid == 0, False, False)
+    primary = _primary_gid(uid)
+    member = user in g.gr_mem or primary == g.gr_gid
+    return UserAccess(user, uid == 0, member, g.gr_gid in os.getgroups() or os.getegid() == g.gr_gid)
+
+
+def _primary_gid(uid: int) -> int | None:
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return None
+
+
+def free_disk_gib(path: str) -> float:
+    """Free space for unprivileged writers at ``path``, or at its nearest existing parent."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free / 2**30

@@ -1,0 +1,143 @@
+"""The runbook's parameters: one table of names, types and defaults, and their validation.
+
+The same table fills the notebooks' ``parameters`` cells (a test keeps them equal), types the CLI's
+``-p NAME VALUE`` strings, and refuses bad input before anything runs. Values never reach a shell:
+they are passed to the Docker SDK and to subprocess as argument lists.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ParameterError
+
+# The grammar of an image reference (distribution/reference): [registry[:port]/]path[:tag][@digest]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)"
+IMAGE_REF = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?$")
+
+
+def check_image_ref(value: str) -> str:
+    if len(value) > 255 or not IMAGE_REF.match(value):
+        raise ValueError(f"{value!r} is not an image reference (like nvidia/cuda:13.0.2-base-ubuntu24.04)")
+    return value
+
+
+def image_or_auto(value: str) -> str:
+    return value if value == "auto" else check_image_ref(value)
+
+
+def docker_host(value: str) -> str:
+    if value and not re.match(r"^(unix|tcp|ssh|npipe|http|https)://.", value):
+        raise ValueError(f"{value!r} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)")
+    return value
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def gpu_selection(value: str) -> str:
+    """'all', or a comma-separated list of GPU indices or UUIDs (GPU-…/MIG-…)."""
+    if value == "all":
+        return value
+    items = [v.strip() for v in value.split(",")]
+    if not items or not all(re.fullmatch(r"\d+|(GPU|MIG)-[0-9a-fA-F-]+", v) for v in items):
+        raise ValueError(f"{value!r} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…")
+    return ",".join(items)
+
+
+def positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"{value!r} must be greater than zero")
+    return value
+
+
+def at_least_zero(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"{value!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    help: str
+    check: Callable[[Any], Any] | None = None
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("docker_host", str, "", "Engine address; empty: DOCKER_HOST, else the local socket.", docker_host),
+    Param("cuda_image", str, "auto", "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.", image_or_auto),
+    Param("pytorch_image", str, "auto", "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.", image_or_auto),
+    Param("devel_image", str, "auto", "CUDA devel image (with nvcc); auto: the devel flavour of the CUDA image.", image_or_auto),
+    Param("pull_devel", bool, False, "Pull the devel image (several GB) and run nvcc --version in it."),
+    Param("pull", str, "missing", "Pull policy: missing, always or never.", one_of("missing", "always", "never")),
+    Param("gpu_mode", str, "gpus", "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.", one_of("gpus", "runtime", "cdi", "manual")),
+    Param("gpus", str, "all", "GPUs to give the containers: all, or indices/UUIDs such as 0,1.", gpu_selection),
+    Param("timeout_s", float, 300.0, "Seconds a container may run before it is killed.", positive),
+    Param("pull_timeout_s", float, 1800.0, "Seconds an image pull may take.", positive),
+    Param("min_free_disk_gib", float, 20.0, "Free disk below this (GiB) where the engine keeps images is a warning.", at_least_zero),
+    Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
+    Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+)
+BY_NAME = {p.name: p for p in PARAMS}
+
+
+def defaults() -> dict[str, Any]:
+    return {p.name: p.default for p in PARAMS}
+
+
+def _coerce(p: Param, value: Any) -> Any:
+    """Turn a value (a CLI string, a YAML scalar, a Python value) into the parameter's type."""
+    if p.type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"{value!r} is not true or false")
+    if p.type in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        if isinstance(value, str):
+            try:
+                value = float(value) if p.type is float else int(value, 10)
+            except ValueError:
+                raise ValueError(f"{value!r} is not {'a number' if p.type is float else 'a whole number'}") from None
+        if p.type is int and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{value!r} is not a whole number")
+            value = int(value)
+        if not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a number")
+        return p.type(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+    return value.strip()
+
+
+def validate(values: dict[str, Any]) -> dict[str, Any]:
+    """All parameters, defaults filled in, typed and checked; ParameterError names the first bad one."""
+    out = defaults()
+    for name, raw in values.items():
+        p = BY_NAME.get(name)
+        if p is None:
+            close = [n for n in BY_NAME if n.split("_")[0] == name.split("_")[0]]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ParameterError(name, f"unknown parameter{hint}; known: {', '.join(BY_NAME)}")
+        try:
+            value = _coerce(p, raw)
+            out[name] = p.check(value) if p.check else value
+        except ValueError as e:
+            raise ParameterError(name, str(e)) from None
+    return out

@@ -1,0 +1,100 @@
+"""Running the runbook headless: the notebooks in order with papermill, then the record.
+
+``run`` is the one public entry: the CLI only parses arguments around it. Every executed notebook is
+written, also one that failed, before the next one starts; the record is read from them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from . import engine, params, record
+from .errors import EngineError, RunSetupError
+from .steps import REPORT, STEPS
+
+
+
+def notebooks_dir() -> Path:
+    """The notebooks shipped beside the package (a checkout or an editable install)."""
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def select(only: list[str] | None) -> list[str]:
+    """The steps to run: all, or those named by number (3, 03) or name (preflight, 03-gpu-in-container)."""
+    if not only:
+        return list(STEPS)
+    chosen = []
+    for key in only:
+        k = key.strip().removesuffix(".ipynb")
+        hits = [s for s in STEPS if s == k or s[:2] == k.zfill(2) or s[3:] == k]
+        if len(hits) != 1:
+            raise RunSetupError(f"--only {key!r} names no step; steps: {', '.join(STEPS)}")
+        if hits[0] not in chosen:
+            chosen.append(hits[0])
+    return sorted(chosen)
+
+
+def default_out_dir() -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / f"{socket.gethostname()}-{stamp}"
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """A new or empty folder: an existing record is never overwritten."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunSetupError(f"{out} already exists and is not empty: it may hold a record; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None, only: list[str] | None = None,
+        notebooks: str | Path | None = None, log: Callable[[str], None] = print) -> tuple[dict, Path]:
+    """Run the selected notebooks with ``values`` and write the record; returns (summary, folder).
+
+    Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
+    """
+    p = params.validate(values or {})
+    src = Path(notebooks) if notebooks else notebooks_dir()
+    steps = select(only)
+    missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]
+    if missing:
+        raise RunSetupError(f"notebook(s) missing in {src}: {', '.join(m + '.ipynb' for m in missing)}")
+    out = prepare_out_dir(Path(out_dir) if out_dir else default_out_dir())
+    os.environ[engine.RUN_ID_ENV] = uuid.uuid4().hex[:12]
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
+    try:
+        for step in steps:
+            nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
+            declared = papermill.inspect_notebook(str(nb_in))
+            passed = {k: v for k, v in p.items() if k in declared}
+            if "record_dir" in declared:
+                passed["record_dir"] = str(out.resolve())
+            log(f"running {step}")
+            try:
+                papermill.execute_notebook(str(nb_in), str(nb_out), parameters=passed, kernel_name="python3",
+                                           progress_bar=False, cwd=str(src))
+            except PapermillExecutionError as e:
+                log(f"  {step} stopped: {e.ename}: {e.evalue}")
+    finally:
+        _cleanup(p["docker_host"], os.environ[engine.RUN_ID_ENV])
+    summary = record.collect(out, [f"{s}.ipynb" for s in steps if s != REPORT])
+    summary.update(started=started, finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                   parameters=p, steps=steps)
+    record.write(out, summary)
+    return summary, out
+
+
+def _cleanup(docker_host: str, run: str | None) -> None:
+    try:
+        client = engine.connect(docker_host, timeout=30)
+    except EngineError:
+        return  # no engine: nothing can be left on it
+    engine.remove_leftovers(client, run)

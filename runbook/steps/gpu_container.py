@@ -1,0 +1,71 @@
+"""Step 3, the GPU in a container: run nvidia-smi in a CUDA base image with the chosen GPU access mode."""
+from __future__ import annotations
+
+from .. import cuda, engine, gpu_access, host
+from ..diagnosis import NB_GPU, by_key
+from ..errors import ContainerFailed
+from ..results import CheckResult, Passed, fail, run_check, skip
+from . import container_failure, context, skipped
+from .images import choose_and_pull
+
+COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
+
+
+def run(progress=None, **values) -> list[CheckResult]:
+    ctx = context(values)
+    results, image = choose_and_pull(ctx, "cuda", "cuda_image", cuda.cuda_image_for, "CUDA base image", progress)
+    if image is None:
+        reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
+        return results + [skipped(i, t, reason) for i, t in TITLES.items()]
+    results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: check_requirement(ctx, image)))
+    seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image))
+    results.append(seen)
+    results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
+    return results
+
+
+TITLES = {"cuda.requirement": "The driver meets the image's CUDA requirement",
+          "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
+          "gpu.same_gpus": "The container sees the host's GPUs"}
+
+
+def check_requirement(ctx, image: str) -> Passed:
+    req = cuda.parse_require_cuda(engine.image_env(ctx.client, image))
+    if req is None:
+        raise skip(f"{image} declares no NVIDIA_REQUIRE_CUDA")
+    if ctx.driver is None:
+        raise skip(f"{image} requires CUDA {req.cuda}; {ctx.driver_problem}")
+    if not req.met_by(ctx.driver.cuda_version):
+        d = by_key("cuda_requirement")
+        raise fail(f"{image} requires CUDA >= {req.cuda}; driver {ctx.driver.driver_version} supports up to "
+                   f"{ctx.driver.cuda_version}", cause=d.cause, remediation=d.remediation, notebook=d.notebook,
+                   evidence=req.raw)
+    return Passed(f"requires CUDA >= {req.cuda}; the driver supports up to {ctx.driver.cuda_version}")
+
+
+def check_nvidia_smi(ctx, image: str) -> Passed:
+    opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+    try:
+        out = engine.run(ctx.client, image, COMMAND, timeout_s=ctx.params["timeout_s"], options=opts)
+    except ContainerFailed as e:
+        raise container_failure(str(e), e.evidence or str(e), ctx) from None
+    if out.exit_code != 0:
+        raise container_failure(f"nvidia-smi exited {out.exit_code} in {image}", out.output, ctx)
+    gpus = host.parse_nvidia_smi_list(out.output)
+    return Passed(f"{len(gpus)} GPU(s) seen in the container (gpu_mode={ctx.params['gpu_mode']}): " + ", ".join(g.name for g in gpus),
+                  evidence=out.output, data={"uuids": [g.uuid for g in gpus]})
+
+
+def check_same(ctx, seen: CheckResult) -> Passed:
+    if not seen.ok:
+        raise skip(f"nvidia-smi did not run in the container ({seen.id}: {seen.status.value})")
+    if ctx.driver is None:
+        raise skip(ctx.driver_problem)
+    ids = gpu_access.selected_ids(ctx.params["gpus"])
+    expected = [g.uuid for g in ctx.driver.gpus if ids is None or str(g.index) in ids or g.uuid in ids]
+    inside = seen.data["uuids"]
+    if sorted(inside) != sorted(expected):
+        raise fail(f"the container sees {inside or 'no GPU'}, expected {expected} (gpus={ctx.params['gpus']})",
+                   cause="The GPU selection did not reach the container as asked.",
+                   remediation="Check NVIDIA_VISIBLE_DEVICES in the image and the gpus parameter.", notebook=NB_GPU)
+    return Passed(f"the same {len(inside)} GPU(s) as the host: {', '.join(inside)}")

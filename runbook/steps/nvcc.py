@@ -1,0 +1,74 @@
+"""Step 5, why there is no nvcc: base and runtime images have no compiler; devel images do."""
+from __future__ import annotations
+
+from .. import cuda, engine
+from ..diagnosis import NB_GPU, NB_PYTORCH
+from ..errors import ContainerFailed
+from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from . import context, skipped
+from .images import choose
+
+# Looks where CUDA images keep nvcc as well as on PATH; prints its path, or nothing.
+FIND_NVCC = ["sh", "-c", "command -v nvcc || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; } || true"]
+
+
+def run(progress=None, **values) -> list[CheckResult]:
+    ctx = context(values)
+    results = []
+    for check_id, param, pick, what, notebook in (
+            ("nvcc.cuda_image", "cuda_image", cuda.cuda_image_for, "CUDA base image", NB_GPU),
+            ("nvcc.pytorch_image", "pytorch_image", cuda.pytorch_image_for, "PyTorch image", NB_PYTORCH)):
+        results.append(run_check(check_id, f"nvcc in the {what}", lambda: check_image(ctx, param, pick, what, notebook)))
+    results.append(run_check("nvcc.devel_image", "nvcc in a CUDA devel image", lambda: check_devel(ctx, progress)))
+    return results
+
+
+def _find_nvcc(ctx, image: str) -> str:
+    try:
+        out = engine.run(ctx.client, image, FIND_NVCC, timeout_s=ctx.params["timeout_s"])
+    except ContainerFailed as e:
+        raise fail(f"could not look inside {image}: {e}", evidence=e.evidence) from None
+    return out.output.strip()
+
+
+def check_image(ctx, param: str, pick, what: str, notebook: str) -> Passed:
+    if ctx.client is None:
+        raise skip(ctx.engine_problem)
+    image = choose(ctx, param, pick, what).data["image"]
+    if not engine.image_present(ctx.client, image):
+        raise skip(f"{image} is not on the engine (pulled in {notebook})")
+    found = _find_nvcc(ctx, image)
+    flavour = cuda.flavour_of(image)
+    seen = f"nvcc at {found}" if found else "no nvcc"
+    if flavour is None:
+        return Passed(f"{image}: {seen} (flavour unknown from the tag)", data={"nvcc": found})
+    expected = flavour == "devel"
+    if bool(found) != expected:
+        raise warn(f"{image}: {seen}, unexpected for a {flavour} image ({cuda.FLAVOURS[flavour]})")
+    return Passed(f"{image}: {seen}, as expected: a {flavour} image has {cuda.FLAVOURS[flavour]}",
+                  data={"nvcc": found, "flavour": flavour})
+
+
+def check_devel(ctx, progress) -> Passed:
+    if ctx.client is None:
+        raise skip(ctx.engine_problem)
+    if ctx.params["devel_image"] != "auto":
+        image = ctx.params["devel_image"]
+    else:
+        ceiling = ctx.driver.cuda_version if ctx.driver else ""
+        if not ceiling:
+            raise skip(f"{ctx.driver_problem}; set devel_image to choose one")
+        image = cuda.cuda_image_for(ceiling, "devel")
+        if image is None:
+            raise skip(f"no known devel image for CUDA {ceiling}; set devel_image")
+    if not ctx.params["pull_devel"] and not engine.image_present(ctx.client, image):
+        raise skip(f"{image} would be pulled (several GB): set pull_devel=true to pull it and run nvcc --version")
+    engine.pull(ctx.client, image, ctx.params["pull"], ctx.params["pull_timeout_s"], progress)
+    try:
+        out = engine.run(ctx.client, image, ["nvcc", "--version"], timeout_s=ctx.params["timeout_s"])
+    except ContainerFailed as e:
+        raise fail(f"nvcc did not run in {image}: {e}", evidence=e.evidence) from None
+    if out.exit_code != 0:
+        raise fail(f"nvcc --version exited {out.exit_code} in {image}", evidence=out.output)
+    release = next((l for l in out.output.splitlines() if "release" in l), out.output.strip()[:200])
+    return Passed(f"{image}: {release.strip()}", evidence=out.output)

@@ -1,0 +1,139 @@
+"""Showing results in a notebook: HTML for JupyterLab, plain text for papermill and terminals.
+
+Each display also carries the results as JSON under MIME_TYPE: that output, saved in the executed
+notebook, is what the record is read from.
+"""
+from __future__ import annotations
+
+import html
+import sys
+
+from .results import CheckResult, Status
+
+MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
+COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.WARN: "#9a6700", Status.SKIP: "#6e7781"}
+
+CSS = """
+.rb-checks{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:13px;width:100%}
+.rb-checks td,.rb-checks th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+.rb-badge{color:#fff;border-radius:10px;padding:1px 8px;font-weight:600;font-size:11px;text-transform:uppercase}
+.rb-checks pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow-x:auto;font-size:12px}
+.rb-checks code{font-size:12px}
+.rb-fix{margin-top:4px}
+"""
+
+
+def text(results: list[CheckResult]) -> str:
+    """The results as plain lines: status, id, detail; then cause and fix under each failure."""
+    lines = []
+    for r in results:
+        lines.append(f"{r.status.value.upper():4}  {r.id:24} {r.detail}")
+        if r.status in (Status.FAIL, Status.WARN):
+            if r.cause:
+                lines.append(f"      cause: {r.cause}")
+            if r.remediation:
+                lines.append(f"      fix:   {r.remediation}")
+            if r.notebook:
+                lines.append(f"      see:   {r.notebook}")
+    return "\n".join(lines)
+
+
+def badge(status: Status) -> str:
+    return f'<span class="rb-badge" style="background:{COLOURS[status]}">{status.value}</span>'
+
+
+def html_table(results: list[CheckResult], with_style: bool = True) -> str:
+    rows = []
+    for r in results:
+        body = [html.escape(r.detail)]
+        if r.cause:
+            body.append(f'<div class="rb-fix"><b>Cause:</b> {html.escape(r.cause)}</div>')
+        if r.remediation:
+            body.append(f'<div class="rb-fix"><b>Fix:</b> {html.escape(r.remediation)}</div>')
+        if r.notebook:
+            body.append(f'<div class="rb-fix"><b>See:</b> <code>{html.escape(r.notebook)}</code></div>')
+        if r.evidence:
+            body.append(f"<details><summary>output</summary><pre>{html.escape(r.evidence)}</pre></details>")
+        rows.append(f"<tr><td>{badge(r.status)}</td><td><code>{html.escape(r.id)}</code><br>{html.escape(r.title)}</td>"
+                    f"<td>{''.join(body)}</td><td>{r.duration_s:.2f} s</td></tr>")
+    style = f"<style>{CSS}</style>" if with_style else ""
+    return (f'{style}<table class="rb-checks"><tr><th>status</th><th>check</th><th>what was seen</th><th>time</th></tr>'
+            + "".join(rows) + "</table>")
+
+
+class Checks:
+    """A list of results as a notebook output: HTML in JupyterLab, text elsewhere, JSON for the record."""
+
+    def __init__(self, results: list[CheckResult]):
+        self.results = results
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": text(self.results), "text/html": html_table(self.results),
+                MIME_TYPE: {"checks": [r.to_dict() for r in self.results]}}
+
+
+def show(results: list[CheckResult]) -> None:
+    """Display the results: rich in a notebook, plain text outside one."""
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(text(results))
+    else:
+        display(Checks(results))
+
+
+def show_evidence(results: list[CheckResult], check_id: str) -> None:
+    """Print one check's raw tool output (e.g. nvidia-smi's table) as a cell output of its own."""
+    for r in results:
+        if r.id == check_id:
+            print(r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})")
+            return
+    raise KeyError(check_id)
+
+
+class PullProgress:
+    """Pull progress as plain text lines: one per layer when it finishes, and a total at the end."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.layers: dict[str, int] = {}
+        self.done: set[str] = set()
+
+    def __call__(self, event: dict) -> None:
+        layer, status = event.get("id"), event.get("status", "")
+        detail = event.get("progressDetail") or {}
+        if layer and detail.get("total"):
+            self.layers[layer] = detail["total"]
+        if layer and status in ("Pull complete", "Already exists") and layer not in self.done:
+            self.done.add(layer)
+            size = self.layers.get(layer, 0)
+            print(f"  layer {layer}: {status.lower()} ({size / 1e6:.1f} MB)", file=self.stream, flush=True)
+        elif status.startswith(("Digest:", "Status:")):
+            print(f"  {status}", file=self.stream, flush=True)
+
+
+class Summary:
+    """A run's summary (record.collect) as a notebook output: verdict, counts and every check."""
+
+    def __init__(self, summary: dict):
+        self.summary = summary
+        self.results = [CheckResult.from_dict(c) for c in summary["checks"]]
+
+    def _headline(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.summary["counts"].items() if n)
+        return f"verdict: {self.summary['verdict']} ({counts or 'no checks ran'})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        v = Status.PASS if self.summary["verdict"] == "pass" else Status.FAIL
+        head = f"<p>Verdict: {badge(v)} {html.escape(self._headline().split(' ', 2)[2])}</p>"
+        return {"text/plain": self._headline() + "\n" + text(self.results),
+                "text/html": head + html_table(self.results)}
+
+
+def show_summary(summary: dict) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(Summary(summary)._repr_mimebundle_()["text/plain"])
+    else:
+        display(Summary(summary))

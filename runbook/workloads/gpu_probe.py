@@ -1,0 +1,90 @@
+"""What PyTorch sees of the GPU, and whether it computes right: one JSON line prefixed by the marker.
+
+Usage: python3 gpu_probe.py [N] [--bench]. N is the size of the matrix product checked against the
+CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth. Standard library
+and torch only: it runs in any image that has PyTorch.
+"""
+import json
+import sys
+import time
+
+MARK = "GPU_RUNBOOK_RESULT "
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def timed_ms(torch, fn, repeats):
+    """Median milliseconds of fn() on the GPU, by CUDA events, after a warm-up."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return median(times)
+
+
+def matmul_check(torch, n):
+    """A float32 product on the GPU against the same product on the CPU in float64."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    ref = a.double() @ b.double()
+    got = (a.cuda() @ b.cuda()).cpu().double()
+    rel = float((got - ref).norm() / ref.norm())
+    return {"n": n, "relative_error": rel, "ok": rel < 1e-5}
+
+
+def bench(torch):
+    """bf16 matmul TFLOP/s and device-to-device copy GB/s on GPU 0, each the median of many timings."""
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    reps = 10
+    ms = timed_ms(torch, lambda: [torch.mm(a, b) for _ in range(reps)], 15) / reps
+    tflops = 2 * n ** 3 / (ms / 1e3) / 1e12
+    nbytes = 1 << 30
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    ms_copy = timed_ms(torch, lambda: dst.copy_(src), 30)
+    bandwidth = 2 * nbytes / (ms_copy / 1e3) / 1e9  # read + write
+    return {"bf16_matmul_tflops": tflops, "copy_gb_per_s": bandwidth, "matmul_n": n, "copy_bytes": nbytes}
+
+
+def probe(n, with_bench):
+    out = {"python": sys.version.split()[0]}
+    try:
+        import torch
+    except Exception as e:  # the image has no usable PyTorch: that is the finding
+        out["error"] = f"import torch failed: {e!r}"
+        return out
+    out.update(torch=torch.__version__, cuda=torch.version.cuda, cuda_available=torch.cuda.is_available(),
+               device_count=torch.cuda.device_count())
+    if not out["cuda_available"]:
+        try:
+            torch.cuda.init()
+        except Exception as e:  # torch says why CUDA is unusable only here
+            out["cuda_error"] = str(e)
+        return out
+    out["devices"] = [torch.cuda.get_device_name(i) for i in range(out["device_count"])]
+    t0 = time.perf_counter()
+    out["matmul"] = matmul_check(torch, n)
+    out["matmul"]["seconds"] = time.perf_counter() - t0
+    if with_bench:
+        out["bench"] = bench(torch)
+    return out
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    result = probe(int(args[0]) if args else 2048, "--bench" in sys.argv)
+    print(MARK + json.dumps(result), flush=True)
