@@ -38,16 +38,16 @@ def context(values: dict[str, Any], with_engine: bool = True) -> Context:
     try:
         ctx.driver = host.query_driver()
         if ctx.driver is None:
-            ctx.driver_problem = "no NVIDIA driver/GPU found on this host (nvidia-smi is not installed); see 01-preflight"
+            ctx.driver_problem = "no NVIDIA driver/GPU found on this host (nvidia-smi is not installed)"
         elif not ctx.driver.gpus:
-            ctx.driver_problem = "the NVIDIA driver reports no GPU; see 01-preflight"
+            ctx.driver_problem = "the NVIDIA driver reports no GPU"
     except HostError as e:
-        ctx.driver_problem = f"the NVIDIA driver does not answer ({e}); see 01-preflight"
+        ctx.driver_problem = f"the NVIDIA driver does not answer ({e})"
     if with_engine:
         try:
             ctx.client = engine.connect(ctx.params["docker_host"])
         except EngineError as e:
-            ctx.engine_problem = f"{e}; see 01-preflight (engine.reachable)"
+            ctx.engine_problem = f"{e} (see engine.reachable in 01-preflight)"
     return ctx
 
 
@@ -60,6 +60,6 @@ def container_failure(message: str, text: str, ctx) -> Outcome:
     d = diagnose(text)
     cause = d.cause if d else "The container's command failed; its output says why."
     if ctx.driver is None:
-        cause += f" Also: {ctx.driver_problem}."
+        cause += f" Also: {ctx.driver_problem} (see host.driver in 01-preflight)."
     return fail(message, cause=cause, remediation=d.remediation if d else "", notebook=d.notebook if d else NB_GPU,
                 evidence=text)

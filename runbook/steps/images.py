@@ -15,7 +15,8 @@ def choose(ctx: Context, param: str, pick: Callable[[str], str | None], what: st
     if given != "auto":
         return Passed(f"{given} (given by {param})", data={"image": given})
     if ctx.driver is None or not ctx.driver.gpus:
-        raise skip(f"{ctx.driver_problem}, so there is no CUDA version to match; set {param} to choose {what}")
+        raise skip(f"{ctx.driver_problem}, so there is no CUDA version to match (see host.driver in 01-preflight); "
+                   f"set {param} to choose the {what}")
     ceiling = ctx.driver.cuda_version or cuda.max_cuda_for_driver(ctx.driver.driver_version) or ""
     image = pick(ceiling) if ceiling else None
     if image is None:

@@ -57,7 +57,7 @@ def check_devel(ctx, progress) -> Passed:
     else:
         ceiling = ctx.driver.cuda_version if ctx.driver else ""
         if not ceiling:
-            raise skip(f"{ctx.driver_problem}; set devel_image to choose one")
+            raise skip(f"{ctx.driver_problem} (see host.driver in 01-preflight); set devel_image to choose one")
         image = cuda.cuda_image_for(ceiling, "devel")
         if image is None:
             raise skip(f"no known devel image for CUDA {ceiling}; set devel_image")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from .. import engine, host, params
 from ..diagnosis import NB_PREFLIGHT
-from ..errors import EngineError
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
 
 DRIVER_FIX = ("Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
@@ -85,12 +84,11 @@ def check_access(client) -> Passed:
 
 
 def check_disk(client, minimum_gib: float) -> Passed:
-    root = "/var/lib/docker"
-    if client is not None:
-        try:
-            root = engine.engine_info(client).get("DockerRootDir") or root
-        except EngineError:
-            pass
+    if client is None:
+        raise skip("the engine did not answer (engine.reachable), so where it keeps images is unknown")
+    if not client.api.base_url.startswith("http+docker://localhost"):
+        raise skip(f"the engine is reached over {client.api.base_url}: its disk may not be this host's")
+    root = engine.engine_info(client).get("DockerRootDir") or "/var/lib/docker"
     free = host.free_disk_gib(root)
     detail = f"{free:.1f} GiB free at {root}"
     if free < minimum_gib:

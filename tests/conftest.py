@@ -1,0 +1,57 @@
+"""Shared fixtures: the real Docker engine, the loopback registry and the test image (tests/engine-up.sh).
+
+With RUNBOOK_REQUIRE_ENGINE=1 (set by tests/run.sh) a missing engine fails the engine tests instead of
+skipping them, so that CI cannot pass without having run them.
+"""
+import os
+import urllib.request
+
+import docker
+import pytest
+
+from runbook import engine
+
+TEST_IMAGE = "runbook-test/debian:bookworm"
+REGISTRY = "127.0.0.1:5000"
+
+
+def _unavailable(what: str):
+    if os.environ.get("RUNBOOK_REQUIRE_ENGINE") == "1":
+        pytest.fail(f"{what} is not available; run tests/engine-up.sh (as root)")
+    pytest.skip(f"{what} is not available; run tests/engine-up.sh (as root)")
+
+
+@pytest.fixture(scope="session")
+def client():
+    try:
+        c = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+        c.ping()
+    except docker.errors.DockerException:
+        _unavailable("a Docker engine on /var/run/docker.sock")
+    try:
+        c.images.get(TEST_IMAGE)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"the test image {TEST_IMAGE}")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def registry(client):
+    try:
+        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5)
+    except OSError:
+        _unavailable(f"the loopback registry at {REGISTRY}")
+    return REGISTRY
+
+
+@pytest.fixture
+def no_leftovers(client):
+    """Fails the test if it leaves a runbook-labelled container behind."""
+    before = {c.id for c in engine.labelled(client)}
+    yield
+    left = [c.name for c in engine.labelled(client) if c.id not in before]
+    for c in engine.labelled(client):
+        if c.id not in before:
+            c.remove(force=True)
+    assert not left, f"runbook containers left on the engine: {left}"

@@ -1,0 +1,176 @@
+"""The engine module against a real dockerd (no NVIDIA toolkit) and a real registry on loopback."""
+import json
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from runbook import engine, gpu_access
+from runbook.errors import ContainerFailed, ContainerTimeout, EnginePermissionDenied, EngineUnreachable, ImageUnavailable
+
+from conftest import TEST_IMAGE
+
+pytestmark = pytest.mark.engine
+
+
+def test_run_returns_output_and_exit_code(client, no_leftovers):
+    out = engine.run(client, TEST_IMAGE, ["sh", "-c", "echo hello; echo oops >&2; exit 3"], timeout_s=60)
+    assert out.exit_code == 3
+    assert "hello" in out.output and "oops" in out.output
+
+
+def test_a_hung_container_is_killed_at_the_timeout_and_removed(client, no_leftovers):
+    start = time.monotonic()
+    with pytest.raises(ContainerTimeout) as e:
+        engine.run(client, TEST_IMAGE, ["sh", "-c", "echo started; sleep 600"], timeout_s=3)
+    assert time.monotonic() - start < 30
+    assert "ran past 3 s" in str(e.value)
+    assert "started" in e.value.output
+
+
+def test_an_interrupted_run_removes_its_container(client, no_leftovers):
+    script = textwrap.dedent(f"""
+        import docker
+        from runbook import engine
+        engine.run(docker.from_env(), {TEST_IMAGE!r}, ["sleep", "600"], timeout_s=600)
+    """)
+    run = uuid.uuid4().hex[:12]
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, engine.RUN_ID_ENV: run})
+    for _ in range(100):
+        if any(c.labels.get(f"{engine.LABEL}.run") == run for c in engine.labelled(client)):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the container never started")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert not [c for c in engine.labelled(client) if c.labels.get(f"{engine.LABEL}.run") == run]
+
+
+def test_leftovers_of_a_killed_run_are_found_by_label(client, no_leftovers):
+    """A run killed with SIGKILL cannot clean up: its containers carry a deadline and are removed later,
+    while a live container of another run is left alone."""
+    def labelled(run, deadline):
+        c = client.containers.create(TEST_IMAGE, ["sleep", "600"], labels={
+            engine.LABEL: "1", f"{engine.LABEL}.run": run, f"{engine.LABEL}.deadline": str(int(deadline))})
+        c.start()
+        return c
+    stale = labelled("killed-run", time.time() - 5)
+    live = labelled("live-run", time.time() + 600)
+    unrelated = client.containers.create(TEST_IMAGE, ["sleep", "600"])
+    try:
+        assert engine.remove_leftovers(client) == 1
+        ids = {c.id for c in engine.labelled(client)}
+        assert stale.id not in ids and live.id in ids
+        assert engine.remove_leftovers(client, run="live-run") == 1
+        assert live.id not in {c.id for c in engine.labelled(client)}
+        client.containers.get(unrelated.id)  # never touched: not the runbook's
+    finally:
+        unrelated.remove(force=True)
+
+
+def test_gpus_all_without_the_toolkit_gets_the_toolkit_diagnosis(client, no_leftovers):
+    with pytest.raises(ContainerFailed) as e:
+        engine.run(client, TEST_IMAGE, ["nvidia-smi"], timeout_s=60, options=gpu_access.options("gpus", "all"))
+    assert "NVIDIA Container Toolkit not installed or engine not restarted" in e.value.cause
+    assert "nvidia-ctk runtime configure" in e.value.remediation
+    assert 'could not select device driver ""' in e.value.evidence
+
+
+def test_runtime_nvidia_without_the_toolkit_gets_the_runtime_diagnosis(client, no_leftovers):
+    with pytest.raises(ContainerFailed) as e:
+        engine.run(client, TEST_IMAGE, ["nvidia-smi"], timeout_s=60, options=gpu_access.options("runtime", "all"))
+    assert "no `nvidia` runtime" in e.value.cause, e.value.evidence
+
+
+def test_an_unreachable_engine_gets_its_own_diagnosis():
+    with pytest.raises(EngineUnreachable) as e:
+        engine.connect("unix:///nonexistent.sock")
+    assert "not installed, not running" in e.value.cause
+
+
+def test_a_user_outside_the_docker_group_gets_the_group_diagnosis(client):
+    """A forked child drops to `nobody` (not in the docker group) and connects to the real socket."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping to another user needs root")
+    nobody = pwd.getpwnam("nobody")
+    assert os.stat("/var/run/docker.sock").st_mode & 0o007 == 0, "the socket must not be open to all"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            try:
+                engine.connect("unix:///var/run/docker.sock")
+                result = {"connected": True}
+            except EnginePermissionDenied as e:
+                result = {"type": "EnginePermissionDenied", "cause": e.cause, "fix": e.remediation}
+            except Exception as e:  # reported to the parent, which fails the test
+                result = {"type": type(e).__name__, "error": str(e)}
+            os.write(write, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        result = json.loads(f.read() or "{}")
+    os.waitpid(pid, 0)
+    assert result.get("type") == "EnginePermissionDenied", result
+    assert "docker` group" in result["cause"] and "usermod -aG docker" in result["fix"]
+
+
+def test_pull_from_the_loopback_registry_with_progress(client, registry, no_leftovers):
+    """An image with a layer of its own (random bytes), pushed, removed, and pulled back."""
+    ref = f"{registry}/runbook-test/pullme:{uuid.uuid4().hex[:8]}"
+    maker = client.containers.create(TEST_IMAGE, ["sh", "-c", "head -c 3000000 /dev/urandom > /blob"])
+    try:
+        maker.start()
+        maker.wait(timeout=60)
+        repo, tag = ref.rsplit(":", 1)
+        maker.commit(repository=repo, tag=tag)
+    finally:
+        maker.remove(force=True)
+    for line in client.images.push(ref, stream=True, decode=True):
+        assert "error" not in line, line
+    client.images.remove(ref)
+    assert not engine.image_present(client, ref)
+    events = []
+    image = engine.pull(client, ref, "missing", 600, events.append)
+    assert ref in image.tags
+    statuses = {e.get("status", "") for e in events}
+    assert "Pull complete" in statuses, statuses
+    assert any(e.get("status") == "Downloading" and e["progressDetail"].get("total") for e in events), statuses
+    assert any(s.startswith("Digest:") for s in statuses), statuses
+    # present now: pull=missing does not pull again, pull=never accepts it
+    again = []
+    engine.pull(client, ref, "missing", 600, again.append)
+    assert again == []
+    engine.pull(client, ref, "never")
+    client.images.remove(ref)
+
+
+def test_pull_never_refuses_a_missing_image(client):
+    with pytest.raises(ImageUnavailable, match="pull=never"):
+        engine.pull(client, "runbook-test/absent:1", "never")
+
+
+def test_an_image_the_registry_lacks_gets_the_manifest_diagnosis(client, registry):
+    with pytest.raises(ImageUnavailable) as e:
+        engine.pull(client, f"{registry}/nvidia/cuda:latest", "missing", 120)
+    assert "`latest` is not published" in e.value.cause, e.value.evidence
+    assert "manifest unknown" in e.value.evidence
+
+
+def test_an_unreachable_registry_gets_its_diagnosis(client):
+    with pytest.raises(ImageUnavailable) as e:
+        engine.pull(client, "127.0.0.1:5999/nvidia/cuda:13.0.2-base-ubuntu24.04", "missing", 120)
+    assert "could not be reached" in e.value.cause, e.value.evidence

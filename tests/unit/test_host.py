@@ -1,0 +1,84 @@
+"""Parsers of host facts, on output captured from real tools (see tests/fixtures/README.md)."""
+from pathlib import Path
+
+import pytest
+
+from runbook import host
+from runbook.errors import HostError
+
+H200 = Path(__file__).parent.parent / "fixtures" / "h200"
+
+
+def test_nvidia_smi_xml_driver_cuda_and_gpu():
+    info = host.parse_nvidia_smi_xml((H200 / "nvidia-smi-q-x.xml").read_text())
+    assert info.driver_version == "580.159.04"
+    assert info.cuda_version == "13.0"
+    assert len(info.gpus) == 1, info.gpus
+    g = info.gpus[0]
+    assert (g.index, g.name, g.uuid) == (0, "NVIDIA H200", "GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22")
+    assert g.memory_total_mib == 143771
+    assert g.bus_id == "00000000:00:06.0"
+    assert g.minor_number == 0
+
+
+def test_xml_agrees_with_the_csv_query_of_the_same_host():
+    """The XML parser must read what nvidia-smi's own CSV query reports on the same machine."""
+    info = host.parse_nvidia_smi_xml((H200 / "nvidia-smi-q-x.xml").read_text())
+    header, row = (H200 / "nvidia-smi-query-gpu.csv").read_text().strip().splitlines()
+    index, name, uuid, driver, memory, bus, _cap = [v.strip() for v in row.split(",")]
+    g = info.gpus[0]
+    assert (str(g.index), g.name, g.uuid, info.driver_version, f"{g.memory_total_mib} MiB", g.bus_id) == \
+        (index, name, uuid, driver, memory, bus)
+
+
+def test_xml_agrees_with_the_human_table():
+    table = (H200 / "nvidia-smi.txt").read_text()
+    info = host.parse_nvidia_smi_xml((H200 / "nvidia-smi-q-x.xml").read_text())
+    assert f"Driver Version: {info.driver_version}" in table
+    assert f"CUDA Version: {info.cuda_version}" in table
+
+
+def test_nvidia_smi_list():
+    gpus = host.parse_nvidia_smi_list((H200 / "nvidia-smi-L.txt").read_text())
+    assert [(g.index, g.name, g.uuid) for g in gpus] == [(0, "NVIDIA H200", "GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22")]
+
+
+def test_nvidia_smi_list_ignores_other_lines():
+    text = "Sat Nov 28\n" + (H200 / "nvidia-smi-L.txt").read_text() + "\n  MIG 1g.18gb Device 0: (UUID: MIG-abc)\n"
+    assert len(host.parse_nvidia_smi_list(text)) == 1
+
+
+def test_invalid_xml_is_a_host_error_with_evidence():
+    with pytest.raises(HostError) as e:
+        host.parse_nvidia_smi_xml("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.")
+    assert "couldn't communicate" in e.value.evidence
+
+
+def test_os_release_of_the_gpu_host():
+    info = host.os_release(str(H200 / "os-release"))
+    assert info["ID"] == "ubuntu"
+    assert info["VERSION_ID"] == "24.04"
+    assert info["PRETTY_NAME"].startswith("Ubuntu 24.04")
+
+
+def test_os_release_missing_is_empty(tmp_path):
+    assert host.os_release(str(tmp_path / "nope")) == {}
+
+
+def test_pci_scan_finds_only_nvidia_display_controllers(tmp_path):
+    """A sysfs tree laid out as on the GPU host: its H200 at 0000:00:06.0 beside virtio devices."""
+    for addr, vendor, cls, dev in [("0000:00:01.0", "0x1af4", "0x020000", "0x1000"),
+                                   ("0000:00:06.0", "0x10de", "0x030200", "0x2335"),
+                                   ("0000:00:07.0", "0x10de", "0x068000", "0x22a3")]:  # an NVSwitch: not a GPU
+        d = tmp_path / addr
+        d.mkdir()
+        (d / "vendor").write_text(vendor + "\n")
+        (d / "class").write_text(cls + "\n")
+        (d / "device").write_text(dev + "\n")
+    assert host.pci_nvidia_devices(str(tmp_path)) == [{"address": "0000:00:06.0", "device": "0x2335", "class": "0x030200"}]
+
+
+def test_cgroup_version(tmp_path):
+    assert host.cgroup_version(str(tmp_path)) == 1
+    (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
+    assert host.cgroup_version(str(tmp_path)) == 2

@@ -1,0 +1,63 @@
+import pytest
+
+from runbook import params
+from runbook.errors import ParameterError
+
+
+def test_defaults_validate_to_themselves():
+    assert params.validate({}) == params.defaults()
+
+
+def test_strings_from_the_cli_are_typed():
+    p = params.validate({"timeout_s": "30", "matmul_size": "512", "pull_devel": "true", "min_free_disk_gib": "0"})
+    assert p["timeout_s"] == 30.0 and isinstance(p["timeout_s"], float)
+    assert p["matmul_size"] == 512 and isinstance(p["matmul_size"], int)
+    assert p["pull_devel"] is True
+    assert p["min_free_disk_gib"] == 0.0
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("nosuch", "1", "unknown parameter"),
+    ("timeout", "1", "did you mean timeout_s"),
+    ("timeout_s", "soon", "not a number"),
+    ("timeout_s", "0", "greater than zero"),
+    ("matmul_size", "1.5", "whole number"),
+    ("pull_devel", "maybe", "true or false"),
+    ("pull", "sometimes", "missing, always, never"),
+    ("gpu_mode", "magic", "gpus, runtime, cdi, manual"),
+    ("gpus", "0;rm -rf /", "not 'all' or a list"),
+    ("cuda_image", "Bad Image!", "not an image reference"),
+    ("cuda_image", "nvidia/cuda:13.0.2 base", "not an image reference"),
+    ("pytorch_image", "$(reboot)", "not an image reference"),
+    ("docker_host", "/var/run/docker.sock", "not an engine address"),
+    ("min_free_disk_gib", "-1", "not be negative"),
+])
+def test_bad_values_name_the_parameter(name, value, words):
+    with pytest.raises(ParameterError) as e:
+        params.validate({name: value})
+    assert e.value.name == name
+    assert name in str(e.value) and words in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("ref", [
+    "nvidia/cuda:13.0.2-base-ubuntu24.04", "ubuntu", "localhost:5000/a/b:1", "127.0.0.1:5000/runbook-test/pullme:1",
+    "nvcr.io/nvidia/pytorch:25.10-py3", "rig/base:host",
+    "nvidia/cuda@sha256:" + "a" * 64,
+])
+def test_good_image_references(ref):
+    assert params.validate({"cuda_image": ref})["cuda_image"] == ref
+
+
+@pytest.mark.parametrize("value, expected", [("all", "all"), ("0", "0"), ("0, 1", "0,1"),
+                                             ("GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22", "GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22")])
+def test_gpu_selection(value, expected):
+    assert params.validate({"gpus": value})["gpus"] == expected
+
+
+def test_python_values_are_accepted_as_is():
+    assert params.validate({"pull_devel": True, "timeout_s": 5})["timeout_s"] == 5.0
+
+
+def test_bool_is_not_a_number():
+    with pytest.raises(ParameterError):
+        params.validate({"timeout_s": True})

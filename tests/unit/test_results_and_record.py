@@ -1,0 +1,84 @@
+import json
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from runbook import record, ui
+from runbook.errors import EngineUnreachable
+from runbook.results import CheckResult, Passed, Status, fail, run_check, skip, verdict
+
+
+def test_run_check_statuses():
+    assert run_check("a", "A", lambda: Passed("seen")).status is Status.PASS
+
+    def skipper():
+        raise skip("no engine")
+    r = run_check("b", "B", skipper)
+    assert (r.status, r.detail) == (Status.SKIP, "no engine")
+
+    def engine_down():
+        raise EngineUnreachable("no engine at x", cause="c", remediation="r", notebook="01-preflight.ipynb")
+    r = run_check("c", "C", engine_down)
+    assert (r.status, r.cause, r.remediation, r.notebook) == (Status.FAIL, "c", "r", "01-preflight.ipynb")
+    assert r.duration_s >= 0
+
+
+def test_a_bug_is_not_a_diagnosis():
+    def broken():
+        return {}["missing"]
+    try:
+        run_check("d", "D", broken)
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("a programming error must not become a check result")
+
+
+def test_verdict():
+    ok = CheckResult("a", "A", Status.PASS)
+    assert verdict([ok, CheckResult("b", "B", Status.SKIP), CheckResult("c", "C", Status.WARN)]) == "pass"
+    assert verdict([ok, CheckResult("d", "D", Status.FAIL)]) == "fail"
+
+
+def test_round_trip():
+    r = CheckResult("x.y", "T", Status.WARN, "d", "c", "r", "n.ipynb", "ev", 1.23456, {"k": 1})
+    assert CheckResult.from_dict(json.loads(json.dumps(r.to_dict()))) == CheckResult(
+        "x.y", "T", Status.WARN, "d", "c", "r", "n.ipynb", "ev", 1.235, {"k": 1})
+
+
+def _executed(path, results, error=None):
+    cell = new_code_cell("...")
+    cell.outputs = [new_output("display_data", data=ui.Checks(results)._repr_mimebundle_())]
+    if error:
+        cell.outputs.append(new_output("error", ename=error[0], evalue=error[1], traceback=[]))
+    nbformat.write(new_notebook(cells=[cell]), str(path))
+
+
+def test_collect_reads_checks_and_errors_back_from_notebooks(tmp_path):
+    _executed(tmp_path / "01-preflight.ipynb", [CheckResult("host.os", "OS", Status.PASS, "Ubuntu")])
+    _executed(tmp_path / "03-gpu-in-container.ipynb", [CheckResult("cuda.image", "img", Status.SKIP, "no driver")],
+              error=("NameError", "name 'x' is not defined"))
+    summary = record.collect(tmp_path)
+    ids = [c["id"] for c in summary["checks"]]
+    assert ids == ["host.os", "cuda.image", "notebook.03-gpu-in-container"]
+    assert summary["verdict"] == "fail"
+    assert summary["notebooks"][1]["error"] == "NameError: name 'x' is not defined"
+    assert summary["counts"] == {"pass": 1, "fail": 1, "warn": 0, "skip": 1}
+
+
+def test_report_html_is_self_contained_and_escapes(tmp_path):
+    _executed(tmp_path / "01-preflight.ipynb",
+              [CheckResult("host.driver", "Driver", Status.FAIL, "<script>alert(1)</script>", remediation="fix it")])
+    summary = record.collect(tmp_path)
+    record.write(tmp_path, summary)
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched when opened
+    assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "fail"
+
+
+def test_text_rendering_shows_cause_and_fix_of_failures():
+    out = ui.text([CheckResult("engine.reachable", "E", Status.FAIL, "no engine", "not running", "start it", "01.ipynb"),
+                   CheckResult("host.os", "OS", Status.PASS, "Ubuntu", cause="ignored for a pass")])
+    assert "FAIL  engine.reachable" in out and "cause: not running" in out and "fix:   start it" in out
+    assert "ignored for a pass" not in out
