@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README): sets up what the tests need on a fresh Debian machine and runs them all.
+#   - a virtual environment in .venv with the project and its test dependencies
+#   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
+#     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
+#   - pytest over tests/, and nbval over the notebooks whose checked outputs do not depend on the host
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/engine-up.sh
+  export RUNBOOK_REQUIRE_ENGINE=1
+else
+  echo "run.sh: not root; engine tests run only if an engine and the test image are already there" >&2
+fi
+exec .venv/bin/python -m pytest -p no:cacheprovider tests \
+  notebooks/02-container-toolkit.ipynb notebooks/05-why-no-nvcc.ipynb \
+  --nbval-lax --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"

@@ -1,0 +1,74 @@
+"""The project's files agree with each other: notebooks with the parameter table, environment.yml with
+pyproject.toml, the README with the check ids and parameters."""
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from runbook import params
+from runbook.steps import STEPS
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def parameters_cell(path):
+    nb = json.loads(path.read_text())
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: exactly one cell must be tagged parameters"
+    return "".join(tagged[0]["source"])
+
+
+def test_every_step_has_its_notebook():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(STEPS)
+
+
+def test_parameter_cells_hold_only_the_defaults_of_the_table():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        tree = ast.parse(parameters_cell(path))
+        for node in tree.body:
+            assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"{path.name}: only assignments"
+            name = node.targets[0].id
+            assert name in params.BY_NAME, f"{path.name}: {name} is not in runbook.params"
+            assert ast.literal_eval(node.value) == params.BY_NAME[name].default, f"{path.name}: {name}"
+
+
+def test_notebooks_keep_outputs_only_where_nbval_checks_them():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            checked = "NBVAL_CHECK_OUTPUT" in "".join(cell["source"])
+            if not checked:
+                assert not cell["outputs"] and cell.get("execution_count") is None, \
+                    f"{path.name}: only nbval-checked cells keep outputs"
+            else:
+                assert cell["outputs"], f"{path.name}: an nbval-checked cell needs its reference output"
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        wanted |= set(extra)
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert {r for r in pip if not r.startswith("-e")} == wanted
+
+
+def test_readme_names_every_parameter_and_check():
+    readme = (ROOT / "README.md").read_text()
+    for p in params.PARAMS:
+        assert f"`{p.name}`" in readme, f"README lacks parameter {p.name}"
+    ids = set(re.findall(r'"((?:host|engine|toolkit|cuda|gpu|pytorch|nvcc)\.[a-z_]+)"',
+                         "".join(p.read_text() for p in (ROOT / "runbook").rglob("*.py"))))
+    assert len(ids) > 15
+    for check_id in sorted(ids):
+        assert f"`{check_id}`" in readme, f"README lacks check id {check_id}"
