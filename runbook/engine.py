@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import docker
 import requests
@@ -192,6 +192,29 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
     return removed
 
 
+def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) -> list[str]:
+    """Which of ``paths`` exist in ``image``, read from a created (never started) container, so that
+    images without a shell can be looked into too."""
+    labels = {LABEL: "1", f"{LABEL}.run": run_id(), f"{LABEL}.deadline": str(int(time.time() + 120))}
+    try:
+        container = client.containers.create(image, ["true"], labels=labels)
+    except ImageNotFound as e:
+        raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e)) from e
+    except APIError as e:
+        _raise_diagnosed(ContainerFailed, f"the engine refused to create a container of {image}", error_text(e))
+    found = []
+    try:
+        for path in paths:
+            try:
+                container.get_archive(path)
+                found.append(path)
+            except NotFound:
+                continue
+    finally:
+        _remove(container)
+    return found
+
+
 def engine_info(client: docker.DockerClient) -> dict:
     try:
         return client.info()
@@ -203,7 +226,3 @@ def image_env(client: docker.DockerClient, ref: str) -> list[str]:
     """The Env list of a present image's configuration."""
     return (client.images.get(ref).attrs.get("Config") or {}).get("Env") or []
 
-
-def first_line(text: str) -> str:
-    lines: Iterable[str] = (l for l in text.strip().splitlines() if l.strip())
-    return next(iter(lines), "")

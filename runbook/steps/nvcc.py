@@ -8,8 +8,7 @@ from ..results import CheckResult, Passed, fail, run_check, skip, warn
 from . import context, skipped
 from .images import choose
 
-# Looks where CUDA images keep nvcc as well as on PATH; prints its path, or nothing.
-FIND_NVCC = ["sh", "-c", "command -v nvcc || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; } || true"]
+CUDA_BIN = "/usr/local/cuda/bin"  # where CUDA images keep nvcc, also when it is not on PATH
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -24,11 +23,14 @@ def run(progress=None, **values) -> list[CheckResult]:
 
 
 def _find_nvcc(ctx, image: str) -> str:
+    """The first nvcc on the image's PATH or in /usr/local/cuda/bin, or '' when there is none."""
+    env = dict(item.partition("=")[::2] for item in engine.image_env(ctx.client, image))
+    dirs = [d for d in env.get("PATH", "").split(":") if d.startswith("/")] + [CUDA_BIN]
     try:
-        out = engine.run(ctx.client, image, FIND_NVCC, timeout_s=ctx.params["timeout_s"])
+        found = engine.files_in_image(ctx.client, image, [f"{d.rstrip('/')}/nvcc" for d in dict.fromkeys(dirs)])
     except ContainerFailed as e:
         raise fail(f"could not look inside {image}: {e}", evidence=e.evidence) from None
-    return out.output.strip()
+    return found[0] if found else ""
 
 
 def check_image(ctx, param: str, pick, what: str, notebook: str) -> Passed:

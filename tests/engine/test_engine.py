@@ -174,3 +174,8 @@ def test_an_unreachable_registry_gets_its_diagnosis(client):
     with pytest.raises(ImageUnavailable) as e:
         engine.pull(client, "127.0.0.1:5999/nvidia/cuda:13.0.2-base-ubuntu24.04", "missing", 120)
     assert "could not be reached" in e.value.cause, e.value.evidence
+
+
+def test_files_in_an_image_without_starting_it(client, no_leftovers):
+    found = engine.files_in_image(client, TEST_IMAGE, ["/usr/bin/python3", "/usr/local/cuda/bin/nvcc", "/bin/sh"])
+    assert found == ["/usr/bin/python3", "/bin/sh"]

@@ -75,3 +75,11 @@ def test_ld_library_path_wins_over_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LD_LIBRARY_PATH", str(first))
     cache = {"libcuda.so.1": ["/usr/lib/x86_64-linux-gnu/libcuda.so.1"]}
     assert gpu_access.find_library("libcuda.so.1", cache) == str(first / "libcuda.so.1")
+
+
+def test_the_gpu_hosts_loader_cache_finds_the_driver_libraries(monkeypatch):
+    """`ldconfig -p` captured on the GPU host lists the driver under /usr/local/nvidia/lib64 first."""
+    cache = gpu_access.ldconfig_cache((Path(__file__).parent.parent / "fixtures" / "h200" / "ldconfig-p.txt").read_text())
+    assert cache["libnvidia-ml.so.1"][0] == "/usr/local/nvidia/lib64/libnvidia-ml.so.1"
+    assert cache["libcuda.so.1"][0] == "/usr/local/nvidia/lib64/libcuda.so.1"
+    assert "libnvidia-ptxjitcompiler.so.1" in cache and "libnvidia-nvvm.so.4" in cache

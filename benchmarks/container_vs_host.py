@@ -1,0 +1,69 @@
+"""GPU throughput in a container against the host, and the runbook's wall time against the raw
+container commands it wraps; each measured side by side in one run, several times, reported as
+medians and ratios.
+
+On a GPU host with a Docker engine and the images (the GPU host kit builds rig/base:host and
+rig/pytorch:host):
+
+    python3 benchmarks/container_vs_host.py [--repeat 5] [--gpu-mode manual]
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from runbook import engine, gpu_access, host, runner, workloads  # noqa: E402
+from runbook.steps.gpu_container import COMMAND as NVIDIA_SMI  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--gpu-mode", default="manual")
+    ap.add_argument("--cuda-image", default="rig/base:host")
+    ap.add_argument("--pytorch-image", default="rig/pytorch:host")
+    a = ap.parse_args()
+    client = engine.connect()
+    opts = gpu_access.options(a.gpu_mode, "all", host.query_driver())
+    probe = workloads.source("gpu_probe")
+    rows = {k: [] for k in ("host_tflops", "ctr_tflops", "host_gbps", "ctr_gbps", "runbook_s", "raw_s")}
+    for i in range(a.repeat):
+        h = workloads.parse(subprocess.run([sys.executable, "-c", probe, "2048", "--bench"], capture_output=True,
+                                           text=True, check=True).stdout)["bench"]
+        c = workloads.parse(engine.run(client, a.pytorch_image, ["python3", "-c", probe, "2048", "--bench"],
+                                       timeout_s=600, options=opts).output)["bench"]
+        rows["host_tflops"].append(h["bf16_matmul_tflops"])
+        rows["ctr_tflops"].append(c["bf16_matmul_tflops"])
+        rows["host_gbps"].append(h["copy_gb_per_s"])
+        rows["ctr_gbps"].append(c["copy_gb_per_s"])
+        # the raw commands the runbook's steps 3 and 4 wrap, then the runbook doing the same
+        t0 = time.monotonic()
+        engine.run(client, a.cuda_image, NVIDIA_SMI, timeout_s=300, options=opts)
+        engine.run(client, a.pytorch_image, ["python3", "-c", probe, "2048"], timeout_s=600, options=opts)
+        rows["raw_s"].append(time.monotonic() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.monotonic()
+            summary, _ = runner.run(Path(tmp) / "r", {"cuda_image": a.cuda_image, "pytorch_image": a.pytorch_image,
+                                                      "pull": "never", "gpu_mode": a.gpu_mode}, only=["3", "4"],
+                                    log=lambda m: None)
+            rows["runbook_s"].append(time.monotonic() - t0)
+        print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"\nmedians over {a.repeat} runs (gpu_mode={a.gpu_mode}):")
+    print(f"  bf16 matmul  host {med['host_tflops']:.1f} TFLOP/s  container {med['ctr_tflops']:.1f} TFLOP/s  "
+          f"container/host {med['ctr_tflops'] / med['host_tflops']:.3f}")
+    print(f"  d2d copy     host {med['host_gbps']:.0f} GB/s  container {med['ctr_gbps']:.0f} GB/s  "
+          f"container/host {med['ctr_gbps'] / med['host_gbps']:.3f}")
+    print(f"  steps 3+4    runbook {med['runbook_s']:.2f} s  raw containers {med['raw_s']:.2f} s  "
+          f"runbook/raw {med['runbook_s'] / med['raw_s']:.2f}")
+    print(f"  last runbook verdict: {summary['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""On a GPU host with a Docker engine (the GPU host kit: ../shared/gpu-host): the GPU paths for real.
+
+Images: RUNBOOK_GPU_CUDA_IMAGE (default rig/base:host, glibc and a shell, like a CUDA base image) and
+RUNBOOK_GPU_PYTORCH_IMAGE (default rig/pytorch:host, the host's PyTorch). Skipped on hosts without an
+NVIDIA device node or without those images.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from runbook import engine, toolkit
+
+pytestmark = pytest.mark.gpu
+REPO = Path(__file__).resolve().parents[2]
+CUDA_IMAGE = os.environ.get("RUNBOOK_GPU_CUDA_IMAGE", "rig/base:host")
+PYTORCH_IMAGE = os.environ.get("RUNBOOK_GPU_PYTORCH_IMAGE", "rig/pytorch:host")
+
+
+@pytest.fixture(scope="module")
+def gpu_engine():
+    if not Path("/dev/nvidiactl").exists():
+        pytest.skip("no NVIDIA GPU on this host")
+    try:
+        client = docker.from_env()
+        for image in (CUDA_IMAGE, PYTORCH_IMAGE):
+            client.images.get(image)
+    except docker.errors.DockerException as e:
+        pytest.skip(f"no engine with the GPU test images: {e}")
+    return client
+
+
+def run(tmp_path, *params):
+    out = tmp_path / "record"
+    args = [sys.executable, "-m", "runbook", "run", "--out", str(out), "--only", "3", "--only", "4",
+            "-p", "cuda_image", CUDA_IMAGE, "-p", "pytorch_image", PYTORCH_IMAGE, "-p", "pull", "never"]
+    for name, value in params:
+        args += ["-p", name, value]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=900)
+    summary = json.loads((out / "summary.json").read_text())
+    return proc, {c["id"]: c for c in summary["checks"]}
+
+
+def test_manual_mode_reaches_the_gpu_and_pytorch_computes_right(gpu_engine, tmp_path):
+    proc, by_id = run(tmp_path, ("gpu_mode", "manual"))
+    for check_id in ("gpu.nvidia_smi", "gpu.same_gpus", "pytorch.import", "pytorch.cuda_available", "pytorch.matmul"):
+        assert by_id[check_id]["status"] == "pass", (check_id, by_id[check_id]["detail"], by_id[check_id]["evidence"][-2000:])
+    assert "NVIDIA" in by_id["gpu.nvidia_smi"]["evidence"]
+    assert by_id["pytorch.matmul"]["data"]["relative_error"] < 1e-5
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not engine.labelled(gpu_engine)
+
+
+def test_gpus_all_fails_with_the_toolkit_cause_when_there_is_no_toolkit(gpu_engine, tmp_path):
+    if toolkit.ctk_version() is not None:
+        pytest.skip("the NVIDIA Container Toolkit is installed here")
+    proc, by_id = run(tmp_path, ("gpu_mode", "gpus"))
+    assert proc.returncode == 1
+    assert by_id["gpu.nvidia_smi"]["status"] == "fail"
+    assert "NVIDIA Container Toolkit not installed" in by_id["gpu.nvidia_smi"]["cause"]
+
+
+def test_manual_mode_without_the_gpu_is_seen_as_such(gpu_engine, tmp_path):
+    """The same image without GPU access: torch must say False, never pass."""
+    out = engine.run(gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"],
+                     timeout_s=300)
+    assert out.output.strip().splitlines()[-1] == "False"
