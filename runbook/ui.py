@@ -20,6 +20,7 @@ CSS = """
 .rb-checks pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow-x:auto;font-size:12px}
 .rb-checks code{font-size:12px}
 .rb-fix{margin-top:4px}
+.rb-checks td:last-child{white-space:nowrap}
 """
 
 

@@ -34,7 +34,7 @@ def check_installed() -> Passed:
         d = by_key("toolkit_missing")
         raise fail("nvidia-ctk not found: the NVIDIA Container Toolkit is not installed",
                    cause="Without the toolkit the engine cannot give containers a GPU (`--gpus` fails).",
-                   remediation="Follow the install plan below (toolkit.plan). " + d.remediation, notebook=NB_TOOLKIT)
+                   remediation="Follow the install plan (toolkit.plan). " + d.remediation, notebook=NB_TOOLKIT)
     return Passed(f"nvidia-ctk {version}", data={"version": version})
 
 

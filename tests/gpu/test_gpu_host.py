@@ -69,3 +69,22 @@ def test_manual_mode_without_the_gpu_is_seen_as_such(gpu_engine, tmp_path):
     out = engine.run(gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"],
                      timeout_s=300)
     assert out.output.strip().splitlines()[-1] == "False"
+
+
+def test_gpu_selection_in_manual_mode(gpu_engine, tmp_path):
+    """all: every GPU inside; one index or UUID: only that one (needs a host with two or more GPUs)."""
+    from runbook import host
+    driver = host.query_driver()
+    if len(driver.gpus) < 2:
+        pytest.skip("needs two or more GPUs")
+    last = driver.gpus[-1]
+    for selection, expected in (("all", [g.uuid for g in driver.gpus]), (str(last.index), [last.uuid]),
+                                (last.uuid, [last.uuid])):
+        sub = tmp_path / selection[:12]
+        sub.mkdir()
+        _, by_id = run(sub, ("gpu_mode", "manual"), ("gpus", selection))
+        seen = host.parse_nvidia_smi_list(by_id["gpu.nvidia_smi"]["evidence"])
+        assert sorted(g.uuid for g in seen) == sorted(expected), (selection, by_id["gpu.nvidia_smi"]["evidence"])
+        assert by_id["gpu.same_gpus"]["status"] == "pass", by_id["gpu.same_gpus"]["detail"]
+        assert by_id["pytorch.cuda_available"]["data"]["devices"] == [g.name for g in driver.gpus
+                                                                      if g.uuid in expected]
