@@ -86,6 +86,7 @@ PARAMS: tuple[Param, ...] = (
     Param("timeout_s", float, 300.0, "Seconds a container may run before it is killed.", positive),
     Param("pull_timeout_s", float, 1800.0, "Seconds an image pull may take.", positive),
     Param("min_free_disk_gib", float, 20.0, "Free disk below this (GiB) where the engine keeps images is a warning.", at_least_zero),
+    Param("measure_throughput", bool, True, "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
     Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )

@@ -18,7 +18,8 @@ import nbformat
 from . import __version__
 from .results import CheckResult, Status, verdict
 from .steps import REPORT, STEPS
-from .ui import CSS, MIME_TYPE, badge, html_table
+from .ladder import ladder
+from .ui import CSS, MIME_TYPE, badge, html_table, ladder_html, throughput_svg
 
 
 def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
@@ -102,6 +103,10 @@ def report_html(summary: dict) -> str:
 <p>Host <b>{html.escape(summary['host'])}</b>, finished {html.escape(when)}, runbook {html.escape(summary['runbook_version'])}.</p>
 <p class="rb-verdict">Verdict: {badge(v)} &nbsp; {html.escape(counts)}</p>
 <p>{headline}</p>
+<h2>GPU access ladder</h2>
+{ladder_html(ladder(checks))}
+{throughput_svg(checks)}
+<h2>Checks</h2>
 {html_table(checks, with_style=False)}
 <h2>Parameters</h2><table class="rb-params">{params}</table>
 </body></html>

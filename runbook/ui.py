@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import sys
 
+from . import plot
+from .ladder import first_broken, ladder
 from .results import CheckResult, Status
 
 MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
@@ -127,8 +129,10 @@ class Summary:
     def _repr_mimebundle_(self, include=None, exclude=None):
         v = Status.PASS if self.summary["verdict"] == "pass" else Status.FAIL
         head = f"<p>Verdict: {badge(v)} {html.escape(self._headline().split(' ', 2)[2])}</p>"
-        return {"text/plain": self._headline() + "\n" + text(self.results),
-                "text/html": head + html_table(self.results)}
+        rungs = ladder(self.results)
+        return {"text/plain": "\n\n".join([self._headline(), ladder_text(rungs), text(self.results)]),
+                "text/html": head + "<h3>GPU access ladder</h3>" + ladder_html(rungs) + throughput_svg(self.results)
+                + "<h3>Checks</h3>" + html_table(self.results)}
 
 
 def show_summary(summary: dict) -> None:
@@ -138,3 +142,69 @@ def show_summary(summary: dict) -> None:
         print(Summary(summary)._repr_mimebundle_()["text/plain"])
     else:
         display(Summary(summary))
+
+
+def ladder_text(rungs) -> str:
+    lines = [f"{(r.status.value if r.status else 'not run').upper():7}  {r.name}"
+             + (f"  [{r.check.id}]" if r.check else "") for r in rungs]
+    broken = first_broken(rungs)
+    if broken:
+        lines.append(f"\nfirst rung that does not work: {broken.name}\n  {broken.check.detail}")
+        if broken.check.cause:
+            lines.append(f"  cause: {broken.check.cause}")
+    return "\n".join(lines)
+
+
+def ladder_html(rungs) -> str:
+    rows = "".join(
+        f"<tr><td>{badge(r.status) if r.status else 'not run'}</td><td>{html.escape(r.name)}</td>"
+        f"<td>{'<code>' + html.escape(r.check.id) + '</code>: ' + html.escape(r.check.detail) if r.check else ''}</td></tr>"
+        for r in rungs)
+    broken = first_broken(rungs)
+    head = (f"<p><b>First rung that does not work:</b> {html.escape(broken.name)}. "
+            f"{html.escape(broken.check.cause or broken.check.detail)}</p>" if broken else
+            "<p>Every rung that was tried works.</p>")
+    return f'{head}<table class="rb-checks"><tr><th>status</th><th>rung</th><th>decided by</th></tr>{rows}</table>'
+
+
+def throughput_svg(results: list[CheckResult]) -> str:
+    """Bar charts of pytorch.throughput: datasheet, host and container side by side ('' when not measured)."""
+    found = next((r for r in results if r.id == "pytorch.throughput" and r.data.get("container")), None)
+    if found is None:
+        return ""
+    d = found.data
+    charts = []
+    for key, title, unit in (("bf16_matmul_tflops", f"bf16 matmul, {d['gpu']}", "TFLOP/s"),
+                             ("copy_gb_per_s", f"device-to-device copy, {d['gpu']}", "GB/s")):
+        charts.append(plot.bars(title, unit, {part: (d.get(part) or {}).get(key)
+                                              for part in ("datasheet", "host", "container")}))
+    return "<div>" + "".join(charts) + "</div>"
+
+
+def show_torch(results: list[CheckResult]) -> None:
+    """What PyTorch saw in the container, as stable lines (the torch.cuda check nbval compares)."""
+    probe = next((r for r in results if r.id == "pytorch.import"), None)
+    if probe is None or probe.status is not Status.PASS:
+        print(f"(pytorch.import: {probe.status.value if probe else 'missing'}: {probe.detail if probe else ''})")
+        return
+    d = probe.data
+    print(f"torch {d['torch']}, built for CUDA {d['cuda']}")
+    print(f"torch.cuda.is_available(): {d['cuda_available']}")
+    print(f"torch.cuda.device_count(): {d['device_count']}")
+    for i, name in enumerate(d.get("devices", [])):
+        print(f"  cuda:{i} {name}")
+    if "matmul" in d:
+        print(f"{d['matmul']['n']}x{d['matmul']['n']} matmul on the GPU matches the CPU: {d['matmul']['ok']}")
+
+
+def show_throughput(results: list[CheckResult]) -> None:
+    """The throughput charts in a notebook; the check's own line where no HTML can be shown."""
+    svg = throughput_svg(results)
+    found = next((r for r in results if r.id == "pytorch.throughput"), None)
+    line = f"pytorch.throughput: {found.status.value}: {found.detail}" if found else "pytorch.throughput: not run"
+    try:
+        from IPython.display import HTML, display
+    except ImportError:
+        print(line)
+    else:
+        display({"text/plain": line, "text/html": svg or html.escape(line)}, raw=True)

@@ -1,14 +1,16 @@
-"""Step 3, the GPU in a container: run nvidia-smi in a CUDA base image with the chosen GPU access mode."""
+"""Step 3, the GPU in a container: run nvidia-smi in a CUDA base image with the chosen GPU access mode,
+and try the other access modes too, so that the record shows which rungs of the ladder work."""
 from __future__ import annotations
 
 from .. import cuda, engine, gpu_access, host
 from ..diagnosis import NB_GPU, by_key
-from ..errors import ContainerFailed
-from ..results import CheckResult, Passed, fail, run_check, skip
+from ..errors import ContainerFailed, HostError
+from ..results import CheckResult, Passed, Status, fail, run_check, skip
 from . import container_failure, context, skipped
 from .images import choose_and_pull
 
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
+LIST_GPUS = ["nvidia-smi", "-L"]
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -18,6 +20,11 @@ def run(progress=None, **values) -> list[CheckResult]:
         reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
         return results + [skipped(i, t, reason) for i, t in TITLES.items()]
     results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: check_requirement(ctx, image)))
+    results.append(run_check("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image)))
+    for mode in gpu_access.MODES:
+        if mode != ctx.params["gpu_mode"]:
+            results.append(run_check(f"gpu.mode.{mode}", f"GPU through gpu_mode={mode} (not the chosen mode)",
+                                     lambda mode=mode: check_other_mode(ctx, image, mode)))
     seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image))
     results.append(seen)
     results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
@@ -25,6 +32,7 @@ def run(progress=None, **values) -> list[CheckResult]:
 
 
 TITLES = {"cuda.requirement": "The driver meets the image's CUDA requirement",
+          "gpu.container_runs": "The engine runs a container of the image (no GPU)",
           "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
           "gpu.same_gpus": "The container sees the host's GPUs"}
 
@@ -41,6 +49,37 @@ def check_requirement(ctx, image: str) -> Passed:
                    f"{ctx.driver.cuda_version}", cause=d.cause, remediation=d.remediation, notebook=d.notebook,
                    evidence=req.raw)
     return Passed(f"requires CUDA >= {req.cuda}; the driver supports up to {ctx.driver.cuda_version}")
+
+
+def check_runs(ctx, image: str) -> Passed:
+    try:
+        out = engine.run(ctx.client, image, ["sh", "-c", "echo ok"], timeout_s=ctx.params["timeout_s"])
+    except ContainerFailed as e:
+        raise container_failure(str(e), e.evidence or str(e), ctx) from None
+    if out.exit_code != 0 or out.output.strip() != "ok":
+        raise container_failure(f"`sh -c 'echo ok'` exited {out.exit_code} in {image}", out.output, ctx)
+    return Passed(f"a container of {image} ran and was removed ({out.duration_s:.1f} s)")
+
+
+def check_other_mode(ctx, image: str, mode: str) -> Passed:
+    """nvidia-smi -L with another access mode: a failure is a warning, since the chosen mode is what counts."""
+    if mode == "manual" and ctx.driver is None:
+        raise skip(f"gpu_mode=manual binds the host driver's files: {ctx.driver_problem}")
+    try:
+        opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
+        out = engine.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
+    except (ContainerFailed, HostError) as e:
+        raise as_warning(container_failure(str(e), e.evidence or str(e), ctx)) from None
+    gpus = host.parse_nvidia_smi_list(out.output)
+    if out.exit_code != 0 or not gpus:
+        raise as_warning(container_failure(f"nvidia-smi -L exited {out.exit_code}, {len(gpus)} GPU(s)", out.output, ctx))
+    return Passed(f"{len(gpus)} GPU(s) seen: " + ", ".join(g.uuid for g in gpus), evidence=out.output,
+                  data={"uuids": [g.uuid for g in gpus]})
+
+
+def as_warning(outcome):
+    outcome.status = Status.WARN
+    return outcome
 
 
 def check_nvidia_smi(ctx, image: str) -> Passed:

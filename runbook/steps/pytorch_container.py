@@ -1,16 +1,23 @@
-"""Step 4, PyTorch in a container: torch.cuda.is_available(), the devices, and a product checked on the CPU."""
+"""Step 4, PyTorch in a container: torch.cuda.is_available(), the devices, a product checked on the CPU,
+and the throughput the container reaches beside the same probe run directly on the host."""
 from __future__ import annotations
 
-from .. import cuda, engine, gpu_access, workloads
+import os
+import subprocess
+import sys
+
+from .. import cuda, datasheet, engine, gpu_access, workloads
 from ..diagnosis import NB_PYTORCH
 from ..errors import ContainerFailed
-from ..results import CheckResult, Passed, fail, run_check, skip
+from ..results import CheckResult, Passed, fail, run_check, skip, warn
 from . import container_failure, context, skipped
 from .images import choose_and_pull
 
 TITLES = {"pytorch.import": "PyTorch imports in the image",
           "pytorch.cuda_available": "torch.cuda.is_available() in the container",
-          "pytorch.matmul": "A matrix product on the GPU matches the CPU"}
+          "pytorch.matmul": "A matrix product on the GPU matches the CPU",
+          "pytorch.throughput": "bf16 matmul and memory bandwidth: container against host"}
+SLOWER = 0.9  # container/host below this is a warning: something throttles the container
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -26,6 +33,8 @@ def run(progress=None, **values) -> list[CheckResult]:
         nonlocal probe
         opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
         command = ["python3", "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
+        if ctx.params["measure_throughput"]:
+            command.append("--bench")
         try:
             out = engine.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
         except ContainerFailed as e:
@@ -46,6 +55,7 @@ def run(progress=None, **values) -> list[CheckResult]:
     results.append(run_check("pytorch.cuda_available", TITLES["pytorch.cuda_available"],
                              lambda: check_available(ctx, imported, probe)))
     results.append(run_check("pytorch.matmul", TITLES["pytorch.matmul"], lambda: check_matmul(probe)))
+    results.append(run_check("pytorch.throughput", TITLES["pytorch.throughput"], lambda: check_throughput(ctx, probe)))
     return results
 
 
@@ -72,3 +82,46 @@ def check_matmul(probe: dict) -> Passed:
                    remediation="Run `nvidia-smi -q -d ECC,ROW_REMAPPER`, update the driver, try another GPU.",
                    notebook=NB_PYTORCH)
     return Passed(detail, data=m)
+
+
+def host_probe(ctx) -> dict:
+    """The same probe run directly on the host (this Python), on the first selected GPU; {} without torch."""
+    env = dict(os.environ)
+    ids = gpu_access.selected_ids(ctx.params["gpus"])
+    if ids:
+        env["CUDA_VISIBLE_DEVICES"] = ids[0]
+    try:
+        out = subprocess.run([sys.executable, "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"]),
+                              "--bench"], capture_output=True, text=True, env=env, timeout=ctx.params["timeout_s"])
+    except subprocess.TimeoutExpired:
+        return {"error": f"the host probe ran past {ctx.params['timeout_s']:.0f} s"}
+    return workloads.parse(out.stdout) or {"error": (out.stderr or out.stdout)[-500:]}
+
+
+def check_throughput(ctx, probe: dict) -> Passed:
+    if not ctx.params["measure_throughput"]:
+        raise skip("measure_throughput is false")
+    bench = probe.get("bench")
+    if not bench:
+        raise skip("CUDA is not available in the container (pytorch.cuda_available)")
+    name = (probe.get("devices") or [""])[0]
+    data = {"gpu": name, "container": bench, "datasheet": None, "host": None}
+    sheet = datasheet.figures_for(name)
+    if sheet:
+        data["datasheet"] = {"bf16_matmul_tflops": sheet[0], "copy_gb_per_s": sheet[1]}
+    detail = (f"container: {bench['bf16_matmul_tflops']:.0f} TFLOP/s bf16, {bench['copy_gb_per_s']:.0f} GB/s "
+              f"device-to-device")
+    host = host_probe(ctx).get("bench")
+    if not host:
+        return Passed(detail + "; no PyTorch with CUDA on the host, so no container/host ratio", data=data)
+    data["host"] = host
+    ratios = {k: bench[k] / host[k] for k in ("bf16_matmul_tflops", "copy_gb_per_s")}
+    data["ratios"] = ratios
+    detail += (f"; host: {host['bf16_matmul_tflops']:.0f} TFLOP/s, {host['copy_gb_per_s']:.0f} GB/s; container/host "
+               f"{ratios['bf16_matmul_tflops']:.3f} and {ratios['copy_gb_per_s']:.3f}")
+    if min(ratios.values()) < SLOWER:
+        raise warn(detail, cause="The container is markedly slower than the host on the same GPU: another process "
+                   "on the GPU, a power or clock cap, or a different library build in the image.",
+                   remediation="Check `nvidia-smi` for other processes and clocks; compare torch and CUDA versions "
+                   "of the image and the host.", notebook=NB_PYTORCH)
+    return Passed(detail, data=data)

@@ -1,0 +1,61 @@
+"""The GPU access ladder: from "the host driver works" up to "PyTorch in the image computes right",
+one rung per layer, read from a run's checks. The first rung that does not work names the layer to fix.
+
+GPU access by hand (``manual``) needs only the driver; the toolkit's modes (``gpus``, ``runtime``,
+``cdi``) need the NVIDIA Container Toolkit as well, so a host where the manual rung works and ``gpus``
+does not has a toolkit problem, not a driver or cgroup one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .gpu_access import MODES
+from .results import CheckResult, Status
+
+RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("The host's NVIDIA driver works", ("host.driver",)),
+    ("The engine runs a container", ("gpu.container_runs",)),
+    ("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)", ("mode:manual",)),
+    ("GPU through the toolkit: --gpus (gpu_mode=gpus)", ("mode:gpus",)),
+    ("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)", ("mode:runtime",)),
+    ("GPU through the toolkit: CDI (gpu_mode=cdi)", ("mode:cdi",)),
+    ("The image's CUDA requirement is met by the driver", ("cuda.requirement",)),
+    ("PyTorch in the image sees the GPU and computes right", ("pytorch.cuda_available", "pytorch.matmul")),
+)
+ORDER = {Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
+
+
+@dataclass
+class Rung:
+    name: str
+    status: Status | None  # None: none of its checks ran
+    check: CheckResult | None  # the check that decided the status
+
+
+def chosen_mode(by_id: dict[str, CheckResult]) -> str | None:
+    """The run's gpu_mode: the one mode step 3 did not try as an alternative (gpu.mode.*)."""
+    others = [m for m in MODES if f"gpu.mode.{m}" in by_id]
+    missing = [m for m in MODES if m not in others]
+    return missing[0] if len(missing) == 1 else None
+
+
+def ladder(checks: list[CheckResult]) -> list[Rung]:
+    by_id = {c.id: c for c in checks}
+    chosen = chosen_mode(by_id)
+    rungs = []
+    for name, ids in RUNGS:
+        found = []
+        for i in ids:
+            if i.startswith("mode:"):
+                mode = i[5:]
+                i = "gpu.nvidia_smi" if mode == chosen else f"gpu.mode.{mode}"
+            if i in by_id:
+                found.append(by_id[i])
+        worst = max(found, key=lambda c: ORDER[c.status], default=None)
+        rungs.append(Rung(name, worst.status if worst else None, worst))
+    return rungs
+
+
+def first_broken(rungs: list[Rung]) -> Rung | None:
+    """The first rung that was tried and did not work (failed, or failed as a mere warning)."""
+    return next((r for r in rungs if r.status in (Status.FAIL, Status.WARN)), None)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# nbval over the GPU cells (nvidia-smi in a container, torch.cuda in a container) on a GPU host with
+# a Docker engine: the notebooks are parameterised with papermill (not executed), then nbval runs them
+# and compares the cells marked NBVAL_CHECK_OUTPUT with their stored reference outputs.
+#   bash tests/gpu/nbval.sh                    # the GPU given to the containers by hand: must pass
+#   GPU_MODE=gpus bash tests/gpu/nbval.sh      # without the NVIDIA Container Toolkit the GPU is withheld: must fail
+# Images: CUDA_IMAGE (default rig/base:host) and PYTORCH_IMAGE (default rig/pytorch:host), from the GPU host kit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=${PYTHON:-python3}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+for nb in 03-gpu-in-container 04-pytorch-in-container; do
+  "$python" -m papermill --prepare-only notebooks/$nb.ipynb "$work/$nb.ipynb" \
+    -p cuda_image "${CUDA_IMAGE:-rig/base:host}" -p pytorch_image "${PYTORCH_IMAGE:-rig/pytorch:host}" \
+    -p pull never -p gpu_mode "${GPU_MODE:-manual}" >/dev/null 2>&1
+done
+cd "$work"
+exec "$python" -m pytest -p no:cacheprovider --rootdir "$work" --nbval-lax \
+  --nbval-sanitize-with "$OLDPWD/tests/nbval-sanitize.cfg" "$work"/*.ipynb "$@"

@@ -1,0 +1,64 @@
+from runbook import datasheet, ladder, plot, ui
+from runbook.results import CheckResult, Status
+
+
+def c(check_id, status, detail="", cause=""):
+    return CheckResult(check_id, check_id, status, detail, cause=cause)
+
+
+GPU_HOST_MANUAL = [  # the shape of a gpu_mode=manual run on a GPU host without the toolkit
+    c("host.driver", Status.PASS), c("cuda.requirement", Status.SKIP), c("gpu.container_runs", Status.PASS),
+    c("gpu.mode.gpus", Status.WARN, "did not start", "NVIDIA Container Toolkit not installed or engine not restarted"),
+    c("gpu.mode.runtime", Status.WARN, "refused", "no nvidia runtime"),
+    c("gpu.mode.cdi", Status.WARN, "refused", "no CDI"),
+    c("gpu.nvidia_smi", Status.PASS), c("pytorch.cuda_available", Status.PASS), c("pytorch.matmul", Status.PASS),
+]
+
+
+def test_the_chosen_mode_is_the_one_not_tried_as_an_alternative():
+    assert ladder.chosen_mode({x.id: x for x in GPU_HOST_MANUAL}) == "manual"
+
+
+def test_manual_works_and_the_toolkit_rung_is_named():
+    rungs = ladder.ladder(GPU_HOST_MANUAL)
+    assert [r.status for r in rungs] == [Status.PASS, Status.PASS, Status.PASS, Status.WARN, Status.WARN,
+                                         Status.WARN, Status.SKIP, Status.PASS]
+    assert rungs[2].check.id == "gpu.nvidia_smi"
+    broken = ladder.first_broken(rungs)
+    assert broken.name.startswith("GPU through the toolkit: --gpus")
+    assert "Toolkit not installed" in ui.ladder_text(rungs)
+
+
+def test_pytorch_rung_is_the_worst_of_its_checks():
+    checks = GPU_HOST_MANUAL[:-1] + [c("pytorch.matmul", Status.FAIL, "wrong")]
+    assert ladder.ladder(checks)[-1].status is Status.FAIL
+
+
+def test_rungs_not_run():
+    rungs = ladder.ladder([c("host.driver", Status.FAIL, "no driver")])
+    assert rungs[0].status is Status.FAIL and all(r.status is None for r in rungs[1:])
+    assert ladder.first_broken(rungs) is rungs[0]
+
+
+def test_datasheet_lookup_by_reported_name():
+    assert datasheet.figures_for("NVIDIA H200") == (989.0, 4800.0)
+    assert datasheet.figures_for("NVIDIA L40S") == (362.0, 864.0)  # not taken for an L4
+    assert datasheet.figures_for("NVIDIA L4") == (121.0, 300.0)
+    assert datasheet.figures_for("Tesla T4") is None
+
+
+def test_bars_scale_to_the_largest_value():
+    svg = plot.bars("bf16", "TFLOP/s", {"datasheet": 1000.0, "host": 500.0, "container": None})
+    assert svg.startswith("<svg") and svg.count("<rect") == 2
+    assert 'width="320.0"' in svg and 'width="160.0"' in svg  # 520 - 90 - 110 = 320 for the largest
+    assert "1,000 TFLOP/s" in svg and "500 TFLOP/s" in svg
+
+
+def test_throughput_chart_from_a_check():
+    r = CheckResult("pytorch.throughput", "t", Status.PASS, data={
+        "gpu": "NVIDIA H200", "container": {"bf16_matmul_tflops": 690.0, "copy_gb_per_s": 4200.0},
+        "host": {"bf16_matmul_tflops": 692.0, "copy_gb_per_s": 4199.0},
+        "datasheet": {"bf16_matmul_tflops": 989.0, "copy_gb_per_s": 4800.0}})
+    svg = ui.throughput_svg([r])
+    assert svg.count("<svg") == 2 and svg.count("<rect") == 6
+    assert ui.throughput_svg([]) == ""
