@@ -2,6 +2,10 @@
 container commands it wraps; each measured side by side in one run, several times, reported as
 medians and ratios.
 
+The wall-time comparison: steps 3 and 4 of the runbook (two notebooks under papermill, which also try
+the other GPU access modes and a plain container) against the two containers they wrap, run directly
+through the SDK: nvidia-smi in the CUDA image and the PyTorch probe in the PyTorch image.
+
 On a GPU host with a Docker engine and the images (the GPU host kit builds rig/base:host and
 rig/pytorch:host):
 
@@ -48,8 +52,10 @@ def main() -> int:
         rows["raw_s"].append(time.monotonic() - t0)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.monotonic()
+            # measure_throughput off: the raw commands above do not measure it either
             summary, _ = runner.run(Path(tmp) / "r", {"cuda_image": a.cuda_image, "pytorch_image": a.pytorch_image,
-                                                      "pull": "never", "gpu_mode": a.gpu_mode}, only=["3", "4"],
+                                                      "pull": "never", "gpu_mode": a.gpu_mode,
+                                                      "measure_throughput": False}, only=["3", "4"],
                                     log=lambda m: None)
             rows["runbook_s"].append(time.monotonic() - t0)
         print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), flush=True)
