@@ -14,11 +14,11 @@ import copy
 import datetime as dt
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RunbookError
+from .files import write_atomic
 
 SYSTEM_PATH = "/etc/docker/daemon.json"
 BOM = b"\xef\xbb\xbf"
@@ -147,32 +147,11 @@ def _write_atomic(real: str, data: bytes, like: str | None) -> None:
     folder = os.path.dirname(real) or "."
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".daemon.json.")
-    except OSError as e:
-        raise DaemonJsonError(f"cannot write in {folder}: {e.strerror}; nothing was changed",
-                              remediation="Run as root (sudo).") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if like is not None:
-            st = os.stat(like)
-            os.chmod(tmp, st.st_mode & 0o7777)
-            if os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
+        if like is None:
+            write_atomic(real, data, 0o644)
         else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, real)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise DaemonJsonError(f"cannot write {real}: {e.strerror}; the old file is unchanged",
-                                  remediation="Run as root (sudo), or free space.") from None
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+            st = os.stat(like)
+            write_atomic(real, data, st.st_mode & 0o7777, (st.st_uid, st.st_gid) if os.geteuid() == 0 else None)
+    except OSError as e:
+        raise DaemonJsonError(f"cannot write {real}: {e.strerror}; the old file is unchanged",
+                              remediation="Run as root (sudo), or free space.") from None

@@ -135,6 +135,29 @@ TABLE: tuple[Diagnosis, ...] = (
         "Check the image name; `docker login` to the registry if it is private.",
         NB_GPU),
     Diagnosis(
+        "apt_signed_by_conflict",
+        ("Conflicting values set for option Signed-By",),
+        "Two apt lists name NVIDIA's repository with different keys: a list left by the old nvidia-docker "
+        "method beside the current one.",
+        "Remove the old list (the install plan finds and removes it), then `sudo apt-get update`.",
+        NB_TOOLKIT),
+    Diagnosis(
+        "apt_signature",
+        ("NO_PUBKEY", "signatures couldn't be verified", "is not signed", "EXPKEYSIG", "BADSIG"),
+        "apt could not verify the repository's signature with the keyring the list names: a wrong, old or "
+        "expired key.",
+        "Fetch the key again into the keyring (the plan's key step), check the list's signed-by path, then "
+        "`sudo apt-get update`.",
+        NB_TOOLKIT),
+    Diagnosis(
+        "runtime_binary_missing",
+        ('"nvidia-container-runtime": executable file not found', "nvidia-container-runtime: no such file",
+         'exec: "nvidia-container-runtime"'),
+        "The engine is configured with the nvidia runtime, but its program nvidia-container-runtime is not "
+        "installed (or not on the engine's PATH).",
+        "Install the toolkit's packages (the install plan), then restart the engine.",
+        NB_TOOLKIT),
+    Diagnosis(
         "no_space",
         ("no space left on device",),
         "The engine's disk is full.",

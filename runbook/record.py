@@ -8,14 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 import socket
-import tempfile
 from pathlib import Path
 
 import nbformat
 
 from . import __version__
+from .files import write_atomic
 from .results import CheckResult, Status, verdict
 from .steps import REPORT, STEPS
 from .ladder import ladder
@@ -64,23 +63,10 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
             "counts": counts, "notebooks": notebooks, "checks": [c.to_dict() for c in checks]}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a record is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write(folder: str | Path, summary: dict) -> None:
     folder = Path(folder)
-    write_atomic(folder / "summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
-    write_atomic(folder / "report.html", report_html(summary))
+    write_atomic(str(folder / "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
+    write_atomic(str(folder / "report.html"), report_html(summary).encode())
 
 
 def report_html(summary: dict) -> str:

@@ -4,6 +4,7 @@
 #   - a registry on loopback (Debian's docker-registry) at 127.0.0.1:5000, for real pulls
 #   - the test image runbook-test/debian:bookworm: a minimal Debian with python3, made by
 #     debootstrap and imported, since no public registry is reachable from the test machines
+#   - Debian's hello package in $cache/debs, re-hosted by the tests in a signed apt repository
 # Prints nothing but progress; exits non-zero when something could not be brought up.
 set -euo pipefail
 cache=${RUNBOOK_TEST_CACHE:-/var/cache/gpu-runbook-test}
@@ -13,6 +14,8 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v gpg >/dev/null || need+=(gnupg)
+command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "engine-up: need ${need[*]}; run as root" >&2; exit 1; fi
   echo "engine-up: installing ${need[*]}"
@@ -61,4 +64,9 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
   docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     "$cache/bookworm.tar" "$image" >/dev/null
 fi
-echo "engine-up: engine, registry at 127.0.0.1:5000 and $image ready"
+# a real Debian package for the apt repository the toolkit install tests build and sign
+if ! compgen -G "$cache/debs/hello_*.deb" >/dev/null; then
+  mkdir -p "$cache/debs"
+  (cd "$cache/debs" && { apt-get download -q hello >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download -q hello >/dev/null; }; })
+fi
+echo "engine-up: engine, registry at 127.0.0.1:5000, $image and $cache/debs ready"

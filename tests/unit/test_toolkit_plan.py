@@ -1,9 +1,19 @@
+"""The install plans as shown, for each package manager, against a system laid out in a folder.
+dnf and zypper are checked command by command only: no such machine is available to these tests."""
+from pathlib import Path
+
 import pytest
 
 from runbook import host, toolkit
-from pathlib import Path
+from runbook.targets import HostTarget
 
 H200 = Path(__file__).parent.parent / "fixtures" / "h200"
+
+
+@pytest.fixture
+def system(tmp_path):
+    (tmp_path / "etc/apt/sources.list.d").mkdir(parents=True)
+    return tmp_path
 
 
 @pytest.mark.parametrize("info, manager", [
@@ -22,33 +32,112 @@ def test_package_manager(info, manager):
     assert toolkit.package_manager(info) == manager
 
 
-def test_apt_plan_on_the_gpu_hosts_ubuntu():
-    plan = toolkit.install_plan(host.os_release(str(H200 / "os-release")), stale_lists=[])
+def test_apt_plan_on_the_gpu_hosts_ubuntu(system):
+    plan = toolkit.install_plan(host.os_release(str(H200 / "os-release")), HostTarget(str(system)))
     cmds = plan.commands()
     assert plan.manager == "apt"
     assert not any("apt-key" in c for c in cmds), "apt-key is gone from current Ubuntu"
     assert f"--dearmor --yes -o {toolkit.KEYRING}" in cmds[0]
     assert f"[signed-by={toolkit.KEYRING}]" in cmds[1] and cmds[1].endswith(toolkit.APT_LIST)
-    assert all(p in cmds[3] for p in toolkit.PACKAGES)
-    assert cmds[-2] == "sudo nvidia-ctk runtime configure --runtime=docker"
-    assert cmds[-1] == "sudo systemctl restart docker"
+    assert cmds[2] == "sudo apt-get update && sudo apt-get install -y " + " ".join(toolkit.PACKAGES)
 
 
-def test_stale_lists_are_removed_first():
-    plan = toolkit.install_plan({"ID": "ubuntu"}, stale_lists=["/etc/apt/sources.list.d/nvidia-docker.list"])
-    assert plan.commands()[0] == "sudo rm /etc/apt/sources.list.d/nvidia-docker.list"
+def test_a_pinned_version_pins_all_four(system):
+    plan = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), toolkit.Source(version="1.18.1-1"))
+    assert plan.commands()[2].endswith(" ".join(f"{p}=1.18.1-1" for p in toolkit.PACKAGES))
 
 
-def test_dnf_and_zypper_plans_use_the_repo_file():
-    dnf = toolkit.install_plan({"ID": "rhel", "ID_LIKE": "fedora"}).commands()
-    assert dnf[0].endswith("sudo tee /etc/yum.repos.d/nvidia-container-toolkit.repo")
-    assert dnf[1].startswith("sudo dnf install -y nvidia-container-toolkit")
-    zyp = toolkit.install_plan({"ID": "sles", "ID_LIKE": "suse"}).commands()
-    assert zyp[0] == f"sudo zypper ar {toolkit.REPO}/stable/rpm/nvidia-container-toolkit.repo"
+def test_the_mirror_and_the_experimental_channel(system):
+    src = toolkit.Source(mirror="https://mirror.example/nvidia", channel="experimental")
+    cmds = toolkit.install_plan({"ID": "debian"}, HostTarget(str(system)), src).commands()
+    assert cmds[0].startswith("curl -fsSL https://mirror.example/nvidia/gpgkey")
+    assert "https://mirror.example/nvidia/stable/deb/nvidia-container-toolkit.list" in cmds[1]
+    assert "/experimental/ s/^#//g" in cmds[1]
+
+
+def test_stale_lists_are_found_and_removed_first(system):
+    lists = system / "etc/apt/sources.list.d"
+    (lists / "nvidia-docker.list").write_text("deb https://nvidia.github.io/nvidia-docker/ubuntu22.04/$(ARCH) /\n")
+    (lists / "old-toolkit.list").write_text("deb https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/$(ARCH) /\n")
+    (lists / "unrelated.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system))).commands()
+    assert cmds[:2] == ["sudo rm /etc/apt/sources.list.d/nvidia-docker.list",
+                        "sudo rm /etc/apt/sources.list.d/old-toolkit.list"]
+
+
+def test_engine_steps(system):
+    plan = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)),
+                                engine=toolkit.EngineSettings(set_as_default=True, cdi=True), driver_version="580.159.04")
+    cmds = plan.commands()
+    assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker --set-as-default --cdi.enabled"
+    assert cmds[4] == "sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml"
+    assert cmds[5] == "sudo systemctl restart docker"
+
+
+def test_rootless_engine_steps(system):
+    path = "/home/u/.config/docker/daemon.json"
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)),
+                                engine=toolkit.EngineSettings(daemon_json=path, rootless=True)).commands()
+    assert cmds[3] == f"nvidia-ctk runtime configure --runtime=docker --config={path}"
+    assert cmds[4] == "sudo nvidia-ctk config --set nvidia-container-cli.no-cgroups --in-place"
+    assert cmds[5] == "systemctl --user restart docker"
+
+
+def test_docker_group_step_warns(system):
+    plan = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), docker_group_user="alice")
+    last = plan.steps[-1]
+    assert last.show == "sudo usermod -aG docker alice" and "root-equivalent" in last.why and "new login" in last.why
+
+
+def test_dnf_plan_command_by_command():
+    cmds = toolkit.install_plan({"ID": "rhel", "ID_LIKE": "fedora"}, source=toolkit.Source(version="1.18.1-1")).commands()
+    assert cmds == [
+        "curl -fsSL https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo"
+        " | sudo tee /etc/yum.repos.d/nvidia-container-toolkit.repo",
+        "sudo dnf install -y " + " ".join(f"{p}-1.18.1-1" for p in toolkit.PACKAGES)]
+
+
+def test_zypper_plan_command_by_command():
+    cmds = toolkit.install_plan({"ID": "sles", "ID_LIKE": "suse"}, source=toolkit.Source(channel="experimental")).commands()
+    assert cmds == [
+        "sudo zypper ar https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
+        "sudo zypper modifyrepo --enable nvidia-container-toolkit-experimental",
+        "sudo zypper --gpg-auto-import-keys --non-interactive install " + " ".join(toolkit.PACKAGES)]
 
 
 def test_unknown_os_has_no_plan():
     assert toolkit.install_plan({"ID": "arch"}) is None
+
+
+def test_dearmor_matches_gpg(tmp_path):
+    """The Python dearmor gives the bytes `gpg --dearmor` gives, on a key gpg itself exported."""
+    import shutil
+    import subprocess
+    if not shutil.which("gpg"):
+        pytest.skip("gpg not installed")
+    env = {"GNUPGHOME": str(tmp_path)}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Test <t@example>", "rsa2048", "sign", "1d"],
+                   env=env, check=True, capture_output=True)
+    armored = subprocess.run(["gpg", "--armor", "--export"], env=env, check=True, capture_output=True).stdout
+    binary = subprocess.run(["gpg", "--dearmor"], input=armored, env=env, check=True, capture_output=True).stdout
+    assert toolkit.dearmor(armored) == binary
+    assert toolkit.dearmor(binary) == binary
+
+
+def test_signed_list():
+    raw = (b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n"
+           b"#deb https://nvidia.github.io/libnvidia-container/experimental/deb/$(ARCH) /\n")
+    stable = toolkit.signed_list(raw, "stable").decode().splitlines()
+    assert stable[0] == f"deb [signed-by={toolkit.KEYRING}] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /"
+    assert stable[1].startswith("#deb")
+    assert toolkit.signed_list(raw, "experimental").decode().splitlines()[1].startswith(f"deb [signed-by=")
+
+
+def test_cdi_spec_staleness():
+    spec = b"kind: nvidia.com/gpu\n  - hostPath: /usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05\n"
+    assert toolkit.cdi_spec_current(spec, "580.95.05")
+    assert not toolkit.cdi_spec_current(spec, "580.159.04")  # generated before a driver upgrade
+    assert not toolkit.cdi_spec_current(None, "580.159.04")
 
 
 def test_cdi_specs_found_by_content(tmp_path):

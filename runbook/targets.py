@@ -1,0 +1,99 @@
+"""Where an install plan acts: this host, or a container (for tests, and for preparing images).
+
+A target runs argument lists (never a shell line) and reads, writes and removes files; plan steps use
+nothing else, so the same plan runs on the host and, for its tests, in a Debian container.
+"""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+
+from docker.errors import NotFound
+
+from .files import write_atomic
+
+
+class HostTarget:
+    """This host, or with ``root`` a system installed in a folder (a chroot)."""
+
+    def __init__(self, root: str = "/"):
+        self.root = root
+        self.name = "this host" if root == "/" else f"the system in {root}"
+
+    def _path(self, path: str) -> str:
+        return path if self.root == "/" else os.path.join(self.root, path.lstrip("/"))
+
+    def run(self, argv: list[str], timeout: float = 900) -> tuple[int, str]:
+        if self.root != "/":
+            argv = ["chroot", self.root, *argv]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        except FileNotFoundError:
+            return 127, f"{argv[0]}: command not found"
+        except subprocess.TimeoutExpired:
+            return 124, f"{' '.join(argv)} ran past {timeout:.0f} s"
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            with open(self._path(path), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        os.makedirs(os.path.dirname(self._path(path)), exist_ok=True)
+        write_atomic(self._path(path), data, mode)
+
+    def remove(self, path: str) -> None:
+        try:
+            os.remove(self._path(path))
+        except FileNotFoundError:
+            pass
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self._path(path)))
+        except FileNotFoundError:
+            return []
+
+
+class ContainerTarget:
+    """A running container, reached through the Docker SDK (exec and archives)."""
+
+    def __init__(self, container):
+        self.container = container
+        self.name = f"container {container.short_id}"
+
+    def run(self, argv: list[str], timeout: float = 900) -> tuple[int, str]:
+        res = self.container.exec_run(argv, environment={"DEBIAN_FRONTEND": "noninteractive"})
+        return res.exit_code, res.output.decode("utf-8", errors="replace")
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            stream, _ = self.container.get_archive(path)
+        except NotFound:
+            return None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.getmembers()[0]
+            f = tar.extractfile(member)
+            return f.read() if f else None
+
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(os.path.basename(path))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        self.container.exec_run(["mkdir", "-p", os.path.dirname(path)])
+        self.container.put_archive(os.path.dirname(path), buf.getvalue())
+
+    def remove(self, path: str) -> None:
+        self.container.exec_run(["rm", "-f", path])
+
+    def listdir(self, path: str) -> list[str]:
+        code, out = self.run(["ls", "-1A", path])
+        return sorted(out.split()) if code == 0 else []
