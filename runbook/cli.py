@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from . import engine, params, runner, ui
+from . import engine, host, params, runner, toolkit, ui
 from .errors import EngineError, ParameterError, RunSetupError
 from .results import CheckResult
 
@@ -28,6 +28,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--only", action="append", help="run only this step (number or name; repeatable)")
     r.add_argument("--notebooks", help="folder of the notebooks (default: the ones beside the package)")
     sub.add_parser("params", help="list the parameters with their defaults")
+    pl = sub.add_parser("plan", help="show the toolkit install plan (for this host, or for --os)")
+    pl.add_argument("--os", help="show it as on a fresh system of this OS: ID[:VERSION], e.g. ubuntu:24.04, rhel:9, "
+                    "fedora, opensuse-leap, sles, debian:12")
+    pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     c = sub.add_parser("clean", help="remove containers the runbook left on the engine")
     c.add_argument("--docker-host", default="")
     return ap
@@ -48,6 +52,29 @@ def load_values(path: str | None, pairs: list[list[str]]) -> dict:
     return values
 
 
+def show_plan(args) -> int:
+    from .steps.toolkit_state import engine_settings, source_of
+    from .steps import Context
+    from .targets import FreshSystem, HostTarget
+    try:
+        p = params.validate(dict(args.parameter))
+    except ParameterError as e:
+        print(f"gpu-runbook: {e}", file=sys.stderr)
+        return EXIT_SETUP
+    if args.os:
+        os_id, _, version = args.os.partition(":")
+        os_info, target = {"ID": os_id, "VERSION_ID": version, "PRETTY_NAME": args.os}, FreshSystem()
+    else:
+        os_info, target = host.os_release(), HostTarget()
+    plan = toolkit.install_plan(os_info, target, source_of(p), engine_settings(Context(p)))
+    if plan is None:
+        print(f"gpu-runbook: no plan for {os_info.get('PRETTY_NAME') or os_info.get('ID') or 'this OS'}: "
+              "not an apt, dnf or zypper system", file=sys.stderr)
+        return EXIT_SETUP
+    print(f"# {plan.manager} plan for {plan.os_name}\n{plan.text()}")
+    return EXIT_PASS
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -58,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in params.PARAMS:
             print(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {p.help}")
         return EXIT_PASS
+    if args.command == "plan":
+        return show_plan(args)
     if args.command == "clean":
         try:
             n = engine.remove_leftovers(engine.connect(args.docker_host), run=None)

@@ -53,6 +53,35 @@ def gpu_selection(value: str) -> str:
     return ",".join(items)
 
 
+def url(value: str) -> str:
+    if not re.match(r"^https?://[^\s'\"]+$", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def url_list(value: str) -> str:
+    return ",".join(url(v.strip()) for v in value.split(",") if v.strip())
+
+
+def package_version(value: str) -> str:
+    if value and not re.fullmatch(r"[0-9][0-9A-Za-z.+~:-]*", value):
+        raise ValueError(f"{value!r} is not a package version such as 1.18.1-1")
+    return value
+
+
+def restart_command(value: str) -> str:
+    import shlex
+    if value in ("systemd", "user", "none"):
+        return value
+    try:
+        argv = shlex.split(value)
+    except ValueError as e:
+        raise ValueError(f"{value!r} cannot be split into a command: {e}") from None
+    if not argv:
+        raise ValueError("is empty; use systemd, user, none or a command")
+    return value
+
+
 def positive(value: float) -> float:
     if value <= 0:
         raise ValueError(f"{value!r} must be greater than zero")
@@ -88,6 +117,17 @@ PARAMS: tuple[Param, ...] = (
     Param("min_free_disk_gib", float, 20.0, "Free disk below this (GiB) where the engine keeps images is a warning.", at_least_zero),
     Param("measure_throughput", bool, True, "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
     Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
+    Param("toolkit_apply", bool, False, "Apply the toolkit install plan (needs root); off: the plan is only shown."),
+    Param("toolkit_version", str, "", "One version for the four toolkit packages; empty: the newest.", package_version),
+    Param("toolkit_channel", str, "stable", "Toolkit repository channel: stable or experimental.", one_of("stable", "experimental")),
+    Param("toolkit_mirror", str, "https://nvidia.github.io/libnvidia-container", "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).", url),
+    Param("daemon_json", str, "", "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless."),
+    Param("rootless", bool, False, "Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
+    Param("set_as_default", bool, False, "Make nvidia the engine's default runtime."),
+    Param("enable_cdi", bool, False, "Enable CDI in the engine and generate the GPUs' CDI specification."),
+    Param("registry_mirrors", str, "", "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).", url_list),
+    Param("engine_restart", str, "systemd", "How to restart the engine after configuring it: systemd, user (systemctl --user), none, or a command (run without a shell).", restart_command),
+    Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )
 BY_NAME = {p.name: p for p in PARAMS}

@@ -97,3 +97,21 @@ class ContainerTarget:
     def listdir(self, path: str) -> list[str]:
         code, out = self.run(["ls", "-1A", path])
         return sorted(out.split()) if code == 0 else []
+
+
+class FreshSystem:
+    """A newly installed system that has none of the toolkit's files: for showing a plan as it would run
+    there. It cannot apply anything."""
+
+    name = "a fresh system"
+
+    def read(self, path: str) -> bytes | None:
+        return None
+
+    def listdir(self, path: str) -> list[str]:
+        return []
+
+    def run(self, argv, timeout=900):
+        raise RuntimeError("a FreshSystem only shows plans")
+
+    write = remove = run

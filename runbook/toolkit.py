@@ -294,6 +294,7 @@ class EngineSettings:
     rootless: bool = False
     set_as_default: bool = False
     cdi: bool = False
+    registry_mirrors: list[str] = field(default_factory=list)
     restart: list[str] | None = None  # argv; None: systemd (the user's service when rootless); []: no restart
     check_runtime: Callable[[], bool] | None = None  # does the engine now report the nvidia runtime?
 
@@ -306,6 +307,8 @@ def restart_argv(settings: EngineSettings) -> list[str]:
 
 def engine_steps(settings: EngineSettings, driver_version: str | None = None) -> list[Step]:
     changes = daemon_json.nvidia_runtime(set_as_default=settings.set_as_default, cdi=settings.cdi)
+    if settings.registry_mirrors:
+        changes.update(daemon_json.registry_mirrors(settings.registry_mirrors))
     flags = " --set-as-default" if settings.set_as_default else ""
     flags += " --cdi.enabled" if settings.cdi else ""
     flags += f" --config={settings.daemon_json}" if settings.rootless else ""
@@ -324,8 +327,11 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
         if change.backup:
             print(f"  {settings.daemon_json} backed up to {change.backup}")
 
-    steps = [Step(f"register the nvidia runtime in {settings.daemon_json} (merged: every other setting kept; "
-                  "a timestamped backup first)", f"{sudo}nvidia-ctk runtime configure --runtime=docker{flags}",
+    if settings.registry_mirrors:
+        flags += "  # and add registry-mirrors: " + " ".join(settings.registry_mirrors)
+    steps = [Step(f"register the nvidia runtime in {settings.daemon_json}; applied by the runbook as a merge that "
+                  "keeps every other setting, after a timestamped backup (by hand: this command)",
+                  f"{sudo}nvidia-ctk runtime configure --runtime=docker{flags}",
                   done=configured, do=configure)]
     if settings.rootless:
         cfg = "/etc/nvidia-container-runtime/config.toml"
@@ -421,3 +427,29 @@ def apply(plan: Plan, target, log: Callable[[str], None] = print) -> list[Applie
                                remediation="Read the output above; fix the cause and apply again.")
         done.append(Applied(step.show, "applied", step.why))
     return done
+
+
+def docker_engine_plan(os_info: dict[str, str]) -> list[str]:
+    """Docker Engine from Docker's own repository (shown only: the runbook does not install engines)."""
+    manager = package_manager(os_info)
+    distro = os_info.get("ID", "")
+    if manager == "apt":
+        distro = distro if distro in ("ubuntu", "debian") else ("ubuntu" if "ubuntu" in os_info.get("ID_LIKE", "") else "debian")
+        return [
+            "sudo install -m 0755 -d /etc/apt/keyrings",
+            f"sudo curl -fsSL https://download.docker.com/linux/{distro}/gpg -o /etc/apt/keyrings/docker.asc",
+            f'echo "deb [arch=$(dpkg --print-architecture) signed-by=/etc/apt/keyrings/docker.asc] '
+            f'https://download.docker.com/linux/{distro} $(. /etc/os-release && echo $VERSION_CODENAME) stable" '
+            "| sudo tee /etc/apt/sources.list.d/docker.list",
+            "sudo apt-get update",
+            "sudo apt-get install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
+            "sudo systemctl enable --now docker",
+        ]
+    if manager == "dnf":
+        distro = distro if distro in ("fedora", "rhel", "centos") else "rhel"
+        return [f"sudo dnf config-manager --add-repo https://download.docker.com/linux/{distro}/docker-ce.repo",
+                "sudo dnf install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
+                "sudo systemctl enable --now docker"]
+    if manager == "zypper":
+        return ["sudo zypper install -y docker", "sudo systemctl enable --now docker"]
+    return []

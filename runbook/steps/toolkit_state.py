@@ -1,31 +1,103 @@
-"""Step 2, the NVIDIA Container Toolkit: installed? known to the engine? CDI specs? And the plan to install it."""
+"""Step 2, the NVIDIA Container Toolkit: the plan for this host (shown; applied when toolkit_apply is
+true), then what is in effect: nvidia-ctk installed, the engine's runtimes, CDI specs."""
 from __future__ import annotations
 
-from .. import engine, host, toolkit
+import os
+import shlex
+import shutil
+
+from .. import daemon_json, engine, host, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
 from ..errors import EngineError
-from ..results import CheckResult, Passed, fail, run_check, warn
+from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from ..targets import HostTarget
 from . import context, skipped
 
 
 def run(**values) -> list[CheckResult]:
     ctx = context(values)
-    mode = ctx.params["gpu_mode"]
-    results = [run_check("toolkit.installed", "NVIDIA Container Toolkit installed (nvidia-ctk)", check_installed)]
+    p = ctx.params
+    os_info = host.os_release()
+    plan = toolkit.install_plan(os_info, HostTarget(), source_of(p), engine_settings(ctx),
+                                ctx.driver.driver_version if ctx.driver else None,
+                                sudo_user() if p["add_docker_group"] else None)
+    results = [run_check("toolkit.plan", "Install plan for this OS", lambda: check_plan(plan, os_info))]
+    results.append(run_check("toolkit.apply", "Apply the install plan", lambda: apply_plan(plan, p["toolkit_apply"])))
+    results.append(run_check("toolkit.installed", "NVIDIA Container Toolkit installed (nvidia-ctk)", check_installed))
+    if ctx.client is None:
+        ctx = context(values)  # the engine may have been restarted by the plan
     if ctx.client is None:
         results.append(skipped("toolkit.engine_runtime", "Engine knows the nvidia runtime", ctx.engine_problem))
         results.append(skipped("toolkit.cdi", "CDI specification for the GPUs", ctx.engine_problem))
-    else:
+        return results
+    try:
+        info = engine.engine_info(ctx.client)
+    except EngineError:
         info = {}
-        try:
-            info = engine.engine_info(ctx.client)
-        except EngineError:
-            pass
-        results.append(run_check("toolkit.engine_runtime", "Engine knows the nvidia runtime",
-                                 lambda: check_runtime(info, mode)))
-        results.append(run_check("toolkit.cdi", "CDI specification for the GPUs", lambda: check_cdi(info, mode)))
-    results.append(run_check("toolkit.plan", "Install plan for this OS", check_plan))
+    results.append(run_check("toolkit.engine_runtime", "Engine knows the nvidia runtime",
+                             lambda: check_runtime(info, p["gpu_mode"])))
+    results.append(run_check("toolkit.cdi", "CDI specification for the GPUs",
+                             lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None)))
     return results
+
+
+def source_of(p: dict) -> toolkit.Source:
+    return toolkit.Source(mirror=p["toolkit_mirror"], channel=p["toolkit_channel"], version=p["toolkit_version"])
+
+
+def engine_settings(ctx) -> toolkit.EngineSettings:
+    p = ctx.params
+    path = p["daemon_json"] or (daemon_json.rootless_path() if p["rootless"] else daemon_json.SYSTEM_PATH)
+    restart = {"systemd": None, "user": ["systemctl", "--user", "restart", "docker"], "none": []}.get(
+        p["engine_restart"], None if p["engine_restart"] == "systemd" else shlex.split(p["engine_restart"]))
+
+    def has_runtime() -> bool:
+        try:
+            info = engine.engine_info(engine.connect(p["docker_host"], timeout=10))
+        except EngineError:
+            return False
+        ok = "nvidia" in (info.get("Runtimes") or {})
+        return ok and (not p["set_as_default"] or info.get("DefaultRuntime") == "nvidia")
+    return toolkit.EngineSettings(daemon_json=path, rootless=p["rootless"], set_as_default=p["set_as_default"],
+                                  cdi=p["enable_cdi"], restart=restart, check_runtime=has_runtime,
+                                  registry_mirrors=[m for m in p["registry_mirrors"].split(",") if m])
+
+
+def sudo_user() -> str | None:
+    """The user to add to the docker group: the one who ran sudo (root itself needs no group)."""
+    user = os.environ.get("SUDO_USER") or host.docker_group_access().user
+    return None if user == "root" else user
+
+
+def check_plan(plan, os_info: dict) -> Passed:
+    if plan is None:
+        raise warn(f"no install plan for {os_info.get('PRETTY_NAME', 'this OS')}: not an apt, dnf or zypper system",
+                   remediation="Follow NVIDIA's install guide for the container toolkit for this distribution.")
+    evidence = plan.text()
+    if shutil.which("dockerd") is None and shutil.which("docker") is None:
+        engine_steps = toolkit.docker_engine_plan(os_info)
+        if engine_steps:
+            evidence = "# Docker Engine is not installed: first install it from Docker's repository\n" + \
+                "\n".join(engine_steps) + "\n" + evidence
+    return Passed(f"{plan.manager} plan for {plan.os_name}: {len(plan.steps)} steps", evidence=evidence,
+                  data={"manager": plan.manager, "commands": plan.commands()})
+
+
+def apply_plan(plan, wanted: bool) -> Passed:
+    if not wanted:
+        raise skip("toolkit_apply is false: the plan is shown, nothing was changed")
+    if plan is None:
+        raise skip("no plan for this OS")
+    if os.geteuid() != 0:
+        raise fail("applying the plan needs root", remediation="Run the runbook with sudo, or apply the plan's "
+                   "commands by hand.", notebook=NB_TOOLKIT)
+    lines: list[str] = []
+    done = toolkit.apply(plan, HostTarget(), log=lines.append)
+    applied = sum(1 for d in done if d.outcome == "applied")
+    if applied == 0:
+        return Passed(f"nothing to change: all {len(done)} steps were already in effect", evidence="\n".join(lines))
+    return Passed(f"{applied} step(s) applied and checked, {len(done) - applied} already in effect",
+                  evidence="\n".join(lines))
 
 
 def check_installed() -> Passed:
@@ -34,7 +106,8 @@ def check_installed() -> Passed:
         d = by_key("toolkit_missing")
         raise fail("nvidia-ctk not found: the NVIDIA Container Toolkit is not installed",
                    cause="Without the toolkit the engine cannot give containers a GPU (`--gpus` fails).",
-                   remediation="Follow the install plan (toolkit.plan). " + d.remediation, notebook=NB_TOOLKIT)
+                   remediation="Apply the install plan (toolkit.plan; toolkit_apply=true). " + d.remediation,
+                   notebook=NB_TOOLKIT)
     return Passed(f"nvidia-ctk {version}", data={"version": version})
 
 
@@ -51,23 +124,17 @@ def check_runtime(info: dict, mode: str) -> Passed:
                remediation=d.remediation, notebook=NB_TOOLKIT)
 
 
-def check_cdi(info: dict, mode: str) -> Passed:
+def check_cdi(mode: str, driver_version: str | None) -> Passed:
     specs = toolkit.cdi_specs()
-    if specs:
-        return Passed(f"NVIDIA CDI spec(s): {', '.join(specs)}", data={"specs": specs})
     d = by_key("cdi_unresolvable")
+    if specs:
+        stale = [s for s in specs if not toolkit.cdi_spec_current(open(s, "rb").read(), driver_version)]
+        if stale:
+            raise warn(f"CDI spec(s) {', '.join(stale)} were generated for another driver than {driver_version}",
+                       cause="The driver was upgraded after the spec was generated: its library paths are stale.",
+                       remediation=d.remediation, notebook=NB_TOOLKIT)
+        return Passed(f"NVIDIA CDI spec(s): {', '.join(specs)}", data={"specs": specs})
     detail = "no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi"
     if mode == "cdi":
         raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
     raise warn(detail + " (only gpu_mode=cdi needs one)", remediation=d.remediation, notebook=NB_TOOLKIT)
-
-
-def check_plan() -> Passed:
-    info = host.os_release()
-    plan = toolkit.install_plan(info)
-    if plan is None:
-        raise warn(f"no install plan for {info.get('PRETTY_NAME', 'this OS')}: not an apt, dnf or zypper system",
-                   remediation="Follow NVIDIA's install guide for the container toolkit for this distribution.")
-    lines = [f"# {why}\n{cmd}" for why, cmd in plan.steps]
-    return Passed(f"{plan.manager} plan for {plan.os_name}: {len(plan.steps)} steps (shown, not run)",
-                  evidence="\n".join(lines), data={"manager": plan.manager, "commands": plan.commands()})

@@ -182,3 +182,39 @@ def test_a_missing_notebook_exits_2(tmp_path):
 
 def test_no_runbook_container_is_left(client, default_run):
     assert not engine.labelled(client)
+
+
+def test_applying_the_toolkit_plan_from_an_unreachable_mirror_fails_cleanly(tmp_path):
+    """Nothing is installed or changed: the first step cannot fetch the key."""
+    out = tmp_path / "record"
+    before = Path("/etc/docker/daemon.json").read_bytes() if Path("/etc/docker/daemon.json").exists() else None
+    proc = run_cli("--out", str(out), "--only", "2", "-p", "toolkit_apply", "true",
+                   "-p", "toolkit_mirror", "http://127.0.0.1:9/libnvidia-container")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    _, by_id = checks(out)
+    if os.geteuid() == 0:
+        assert_status(by_id, "toolkit.apply", "fail")
+        assert "cannot fetch http://127.0.0.1:9/libnvidia-container/gpgkey" in by_id["toolkit.apply"]["detail"]
+        assert "toolkit_mirror" in by_id["toolkit.apply"]["remediation"]
+    else:
+        assert "needs root" in by_id["toolkit.apply"]["detail"]
+    after = Path("/etc/docker/daemon.json").read_bytes() if Path("/etc/docker/daemon.json").exists() else None
+    assert before == after
+    assert not Path("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg").exists()
+
+
+@pytest.mark.parametrize("os_name, manager", [("ubuntu:22.04", "apt"), ("ubuntu:24.04", "apt"), ("debian:12", "apt"),
+                                              ("rhel:9", "dnf"), ("fedora", "dnf"), ("opensuse-leap:15.6", "zypper")])
+def test_the_cli_shows_the_plan_for_each_os(os_name, manager):
+    proc = subprocess.run([sys.executable, "-m", "runbook", "plan", "--os", os_name], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"# {manager} plan for {os_name}")
+    assert "nvidia-ctk runtime configure --runtime=docker" in proc.stdout
+    assert "apt-key" not in proc.stdout
+
+
+def test_the_cli_refuses_an_os_without_a_plan():
+    proc = subprocess.run([sys.executable, "-m", "runbook", "plan", "--os", "arch"], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert proc.returncode == 2 and "no plan for arch" in proc.stderr
