@@ -128,6 +128,7 @@ PARAMS: tuple[Param, ...] = (
     Param("registry_mirrors", str, "", "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).", url_list),
     Param("engine_restart", str, "systemd", "How to restart the engine after configuring it: systemd, user (systemctl --user), none, or a command (run without a shell).", restart_command),
     Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
+    Param("interactive", bool, True, "JupyterLab: a panel with a button and live progress per step; headless runs set it false."),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )
 BY_NAME = {p.name: p for p in PARAMS}

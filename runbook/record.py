@@ -17,7 +17,7 @@ from . import __version__
 from .files import write_atomic
 from .results import CheckResult, Status, verdict
 from .steps import REPORT, STEPS
-from .ladder import ladder
+from .ladder import ORDER, ladder
 from .ui import CSS, MIME_TYPE, badge, html_table, ladder_html, throughput_svg
 
 
@@ -50,8 +50,9 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
             continue
         found, error = notebook_checks(path)
         checks += found
+        worst = max((c.status for c in found), key=lambda s: ORDER[s], default=None)
         notebooks.append({"name": path.name, "status": "error" if error else "ran", "checks": len(found),
-                          **({"error": error} if error else {})})
+                          "worst": worst.value if worst else None, **({"error": error} if error else {})})
         if error:
             checks.append(CheckResult(f"notebook.{path.stem}", f"{path.name} ran to the end", Status.FAIL,
                                       f"the notebook stopped: {error}",

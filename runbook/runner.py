@@ -61,6 +61,7 @@ def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None,
     Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
     """
     p = params.validate(values or {})
+    p["interactive"] = False  # headless: nothing to click, plain output
     src = Path(notebooks) if notebooks else notebooks_dir()
     steps = select(only)
     missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]

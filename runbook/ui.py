@@ -6,6 +6,7 @@ notebook, is what the record is read from.
 from __future__ import annotations
 
 import html
+import inspect
 import sys
 
 from . import plot
@@ -208,3 +209,160 @@ def show_throughput(results: list[CheckResult]) -> None:
         print(line)
     else:
         display({"text/plain": line, "text/html": svg or html.escape(line)}, raw=True)
+
+
+# --- JupyterLab: a panel per step (ipywidgets, imported only when a panel is made) -----------------
+
+def run_step(step, interactive: bool = False, **values) -> list[CheckResult]:
+    """Run a step's checks once and show them. Headless: plain output. Interactive (JupyterLab): a
+    panel with a button that runs them again and live pull progress; nothing ever waits for a click."""
+    takes_progress = "progress" in inspect.signature(step).parameters
+    if not interactive:
+        results = step(progress=PullProgress(), **values) if takes_progress else step(**values)
+        show(results)
+        return results
+    panel = StepPanel(step, values, takes_progress)
+    panel.show()
+    return panel.results
+
+
+def counts_html(results: list[CheckResult]) -> str:
+    parts = [f"{badge(s)} {sum(1 for r in results if r.status is s)}" for s in Status
+             if any(r.status is s for r in results)]
+    return " ".join(parts) or "no checks"
+
+
+class StepPanel:
+    """A button that runs the step's checks, a status line of badges, and pull progress bars; the
+    results are a cell output of their own (updated in place), so the saved notebook is the record."""
+
+    def __init__(self, step, values: dict, takes_progress: bool = False):
+        import ipywidgets as w
+        self.step, self.values, self.takes_progress = step, values, takes_progress
+        self.button = w.Button(description="Run checks", icon="play", button_style="primary",
+                               tooltip="Run this step's checks again")
+        self.status = w.HTML(value="")
+        self.progress = WidgetPullProgress()
+        self.widget = w.VBox([w.HBox([self.button, self.status]), self.progress.widget])
+        self.button.on_click(lambda _: self.run())
+        self.results: list[CheckResult] = []
+        self.runs = 0
+        self._handle = None
+
+    def show(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+        self.run()
+
+    def run(self) -> list[CheckResult]:
+        from IPython.display import display
+        self.button.disabled = True
+        self.status.value = "running…"
+        self.progress.reset()
+        try:
+            kwargs = dict(self.values)
+            if self.takes_progress:
+                kwargs["progress"] = self.progress
+            self.results = self.step(**kwargs)
+        finally:
+            self.button.disabled = False
+        self.runs += 1
+        self.status.value = f"run {self.runs}: {counts_html(self.results)}"
+        if self._handle is None:
+            self._handle = display(Checks(self.results), display_id=True)
+        else:
+            self._handle.update(Checks(self.results))
+        return self.results
+
+
+class WidgetPullProgress:
+    """Live pull progress: one bar per layer (bytes) and a line with layers done and bytes so far."""
+
+    def __init__(self):
+        import ipywidgets as w
+        self._w = w
+        self.summary = w.HTML(value="")
+        self.bars: dict[str, "w.IntProgress"] = {}
+        self.box = w.VBox([])
+        self.widget = w.VBox([self.summary, self.box])
+        self.done: set[str] = set()
+
+    def reset(self) -> None:
+        self.bars, self.done = {}, set()
+        self.box.children = ()
+        self.summary.value = ""
+
+    def __call__(self, event: dict) -> None:
+        layer, status = event.get("id"), event.get("status", "")
+        detail = event.get("progressDetail") or {}
+        if layer and status == "Downloading" and detail.get("total"):
+            bar = self.bars.get(layer)
+            if bar is None:
+                bar = self._w.IntProgress(value=0, min=0, max=detail["total"], description=layer[:12],
+                                          layout=self._w.Layout(width="420px"))
+                self.bars[layer] = bar
+                self.box.children = tuple(self.bars.values())
+            bar.value = min(detail.get("current", 0), bar.max)
+        if layer and status in ("Download complete", "Pull complete", "Already exists"):
+            if layer in self.bars:
+                self.bars[layer].value = self.bars[layer].max
+                self.bars[layer].bar_style = "success"
+            self.done.add(layer)
+        got = sum(b.value for b in self.bars.values())
+        total = sum(b.max for b in self.bars.values())
+        text = f"layers done: {len(self.done)} of {max(len(self.bars), len(self.done))}; {got / 1e6:.1f} of {total / 1e6:.1f} MB"
+        if status.startswith("Status:"):
+            text += f" — {status[len('Status:'):].strip()}"
+        self.summary.value = html.escape(text)
+
+
+# --- the overview picture --------------------------------------------------------------------------
+
+def overview_svg(summary: dict, steps) -> str:
+    """The path as boxes and arrows: each step coloured by how it went (grey: not run yet), and the next
+    step to take marked."""
+    by_name = {n["name"]: n for n in summary.get("notebooks", [])}
+    width, box_w, gap, y = 150, 132, 18, 40
+    parts = []
+    next_step = None
+    for i, step in enumerate(steps):
+        nb = by_name.get(f"{step}.ipynb", {})
+        state = nb.get("worst") if nb.get("checks") else None
+        if nb.get("status") == "error":
+            state = "fail"
+        if next_step is None and state in (None, "fail"):
+            next_step = step
+        colour = COLOURS.get(Status(state), "#d0d7de") if state else "#d0d7de"
+        x = 10 + i * width
+        label = step[3:].replace("-", " ")
+        parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="56" rx="8" fill="{colour}" fill-opacity="0.18" '
+                     f'stroke="{colour}" stroke-width="2"/>'
+                     f'<text x="{x + box_w / 2}" y="{y + 22}" text-anchor="middle" font-weight="600">{i + 1}</text>'
+                     f'<text x="{x + box_w / 2}" y="{y + 42}" text-anchor="middle">{html.escape(label)}</text>'
+                     f'<text x="{x + box_w / 2}" y="{y + 76}" text-anchor="middle" fill="{colour}">'
+                     f'{html.escape(state or "not run yet")}</text>')
+        if i < len(steps) - 1:
+            ax = x + box_w
+            parts.append(f'<line x1="{ax + 2}" y1="{y + 28}" x2="{ax + gap - 2}" y2="{y + 28}" stroke="#57606a" '
+                         f'stroke-width="2" marker-end="url(#rb-arrow)"/>')
+        if step == next_step:
+            parts.append(f'<text x="{x + box_w / 2}" y="{y - 12}" text-anchor="middle" font-weight="600" '
+                         f'fill="#0969da">next ▼</text>')
+    total_w = 20 + len(steps) * width
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="140" role="img" '
+            f'aria-label="the runbook\'s steps" style="font-family:system-ui,sans-serif;font-size:12px">'
+            '<defs><marker id="rb-arrow" markerWidth="8" markerHeight="8" refX="6" refY="4" orient="auto">'
+            '<path d="M0,0 L8,4 L0,8 z" fill="#57606a"/></marker></defs>' + "".join(parts) + "</svg>")
+
+
+def show_overview(summary: dict, steps) -> None:
+    lines = []
+    for step in steps:
+        nb = next((n for n in summary.get("notebooks", []) if n["name"] == f"{step}.ipynb"), {})
+        lines.append(f"{step:28} {nb.get('worst') if nb.get('checks') else 'not run yet'}")
+    try:
+        from IPython.display import display
+    except ImportError:
+        print("\n".join(lines))
+    else:
+        display({"text/plain": "\n".join(lines), "text/html": overview_svg(summary, steps)}, raw=True)

@@ -20,6 +20,7 @@ from ..results import CheckResult, Outcome, Status, fail
 STEPS = ("01-preflight", "02-container-toolkit", "03-gpu-in-container", "04-pytorch-in-container",
          "05-why-no-nvcc", "06-report")
 REPORT = "06-report"
+OVERVIEW = "00-overview"  # for JupyterLab: the path as a picture; not part of a headless run
 
 
 @dataclass
