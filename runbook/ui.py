@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import re
 import sys
 
 from . import plot
@@ -17,11 +18,12 @@ MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
 COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.WARN: "#9a6700", Status.SKIP: "#6e7781"}
 
 CSS = """
-.rb-checks{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:13px;width:100%}
-.rb-checks td,.rb-checks th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+table.rb-checks{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:13px;width:100%!important;margin:4px 0!important}
+.rb-checks td,.rb-checks th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left!important;vertical-align:top}
 .rb-badge{color:#fff;border-radius:10px;padding:1px 8px;font-weight:600;font-size:11px;text-transform:uppercase}
-.rb-checks pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow-x:auto;font-size:12px}
+.rb-checks pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow-x:auto;font-size:12px;text-align:left}
 .rb-checks code{font-size:12px}
+.rb-checks summary{cursor:pointer;color:#0969da}
 .rb-fix{margin-top:4px}
 .rb-checks td:last-child{white-space:nowrap}
 """
@@ -46,16 +48,34 @@ def badge(status: Status) -> str:
     return f'<span class="rb-badge" style="background:{COLOURS[status]}">{status.value}</span>'
 
 
+COMMAND = re.compile(r"`([^`]+)`")
+COMMAND_START = ("sudo ", "docker ", "nvidia-ctk ", "nvidia-smi", "systemctl ", "usermod ", "ldconfig ", "dmesg ",
+                 "lspci", "curl ", "apt-get ", "dnf ", "zypper ", "mamba ", "pip ")
+
+
+def commands_in(text: str) -> list[str]:
+    """The shell commands quoted in a fix (`...`), to show where they can be copied whole."""
+    return [c for c in COMMAND.findall(text) if c.startswith(COMMAND_START)]
+
+
 def html_table(results: list[CheckResult], with_style: bool = True) -> str:
     rows = []
     for r in results:
         body = [html.escape(r.detail)]
-        if r.cause:
-            body.append(f'<div class="rb-fix"><b>Cause:</b> {html.escape(r.cause)}</div>')
-        if r.remediation:
-            body.append(f'<div class="rb-fix"><b>Fix:</b> {html.escape(r.remediation)}</div>')
-        if r.notebook:
-            body.append(f'<div class="rb-fix"><b>See:</b> <code>{html.escape(r.notebook)}</code></div>')
+        if r.cause or r.remediation:
+            fix = []
+            if r.cause:
+                fix.append(f'<div class="rb-fix"><b>Cause:</b> {html.escape(r.cause)}</div>')
+            if r.remediation:
+                fix.append(f'<div class="rb-fix"><b>Fix:</b> {html.escape(r.remediation)}</div>')
+                cmds = commands_in(r.remediation)
+                if cmds:
+                    fix.append('<div class="rb-fix">Commands to copy:</div><pre class="rb-cmd">'
+                               + html.escape("\n".join(cmds)) + "</pre>")
+            if r.notebook:
+                fix.append(f'<div class="rb-fix"><b>See:</b> <code>{html.escape(r.notebook)}</code></div>')
+            opened = " open" if r.status is Status.FAIL else ""
+            body.append(f"<details{opened}><summary>cause and fix</summary>{''.join(fix)}</details>")
         if r.evidence:
             body.append(f"<details><summary>output</summary><pre>{html.escape(r.evidence)}</pre></details>")
         rows.append(f"<tr><td>{badge(r.status)}</td><td><code>{html.escape(r.id)}</code><br>{html.escape(r.title)}</td>"

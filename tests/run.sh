@@ -3,6 +3,7 @@
 #   - a virtual environment in .venv with the project and its test dependencies
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
+#   - as root: Debian's Chromium, for the JupyterLab tests (Playwright drives it headless)
 #   - pytest over tests/, and nbval over the notebooks whose checked outputs do not depend on the host
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -10,10 +11,13 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[lab,test]'
 if [ "$(id -u)" -eq 0 ]; then
   bash tests/engine-up.sh
-  export RUNBOOK_REQUIRE_ENGINE=1
+  if [ ! -x /usr/bin/chromium ]; then  # the browser tests drive Debian's Chromium with Playwright
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  fi
+  export RUNBOOK_REQUIRE_ENGINE=1 RUNBOOK_REQUIRE_BROWSER=1
 else
   echo "run.sh: not root; engine tests run only if an engine and the test image are already there" >&2
 fi

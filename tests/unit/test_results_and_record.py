@@ -82,3 +82,14 @@ def test_text_rendering_shows_cause_and_fix_of_failures():
                    CheckResult("host.os", "OS", Status.PASS, "Ubuntu", cause="ignored for a pass")])
     assert "FAIL  engine.reachable" in out and "cause: not running" in out and "fix:   start it" in out
     assert "ignored for a pass" not in out
+
+
+def test_fixes_fold_under_each_check_with_their_commands_to_copy():
+    r = CheckResult("toolkit.installed", "T", Status.FAIL, "nvidia-ctk not found", cause="no toolkit",
+                    remediation="Run `sudo nvidia-ctk runtime configure --runtime=docker`, then `sudo systemctl "
+                                "restart docker`; see `toolkit.plan`.")
+    page = ui.html_table([r])
+    assert "<details open><summary>cause and fix</summary>" in page
+    assert '<pre class="rb-cmd">sudo nvidia-ctk runtime configure --runtime=docker\nsudo systemctl restart docker</pre>' in page
+    assert ui.commands_in(r.remediation) == ["sudo nvidia-ctk runtime configure --runtime=docker",
+                                             "sudo systemctl restart docker"]
