@@ -10,7 +10,7 @@ import inspect
 import re
 import sys
 
-from . import plot
+from . import params, plot
 from .ladder import first_broken, ladder
 from .results import CheckResult, Status
 
@@ -237,6 +237,7 @@ def run_step(step, interactive: bool = False, **values) -> list[CheckResult]:
     """Run a step's checks once and show them. Headless: plain output. Interactive (JupyterLab): a
     panel with a button that runs them again and live pull progress; nothing ever waits for a click."""
     takes_progress = "progress" in inspect.signature(step).parameters
+    interactive = params.validate({"interactive": interactive})["interactive"]  # "false" from a CLI is False
     if not interactive:
         results = step(progress=PullProgress(), **values) if takes_progress else step(**values)
         show(results)

@@ -12,7 +12,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for nb in 03-gpu-in-container 04-pytorch-in-container; do
   "$python" -m papermill --prepare-only notebooks/$nb.ipynb "$work/$nb.ipynb" \
     -p cuda_image "${CUDA_IMAGE:-rig/base:host}" -p pytorch_image "${PYTORCH_IMAGE:-rig/pytorch:host}" \
-    -p pull never -p gpu_mode "${GPU_MODE:-manual}" -p interactive false >/dev/null 2>&1
+    -p pull never -p gpu_mode "${GPU_MODE:-manual}" -p interactive False >/dev/null 2>&1
 done
 cd "$work"
 exec "$python" -m pytest -p no:cacheprovider --rootdir "$work" --nbval-lax \

@@ -82,3 +82,9 @@ def test_overview_marks_what_ran_and_what_is_next():
     svg = ui.overview_svg(done, steps)
     assert svg.count(">pass<") == 2 and "next ▼" in svg
     assert svg.rindex("next ▼") > svg.index("container toolkit")
+
+
+def test_interactive_given_as_text_by_a_command_line_is_understood():
+    step = Step()
+    ui.run_step(step, interactive="false")
+    assert isinstance(step.calls[0][0], ui.PullProgress)
