@@ -172,8 +172,8 @@ def labelled(client: docker.DockerClient) -> list:
 
 
 def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int:
-    """Remove the runbook's containers: all of run ``run``, or (run=None) every one that is not
-    running or is past its deadline, so that a concurrent run's live containers are left alone."""
+    """Remove the runbook's containers: all of run ``run``, or (run=None) every one past its
+    deadline. A concurrent run's containers, running or merely created, are left alone."""
     removed = 0
     now = time.time()
     for c in labelled(client):
@@ -185,7 +185,7 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
                 deadline = float(labels.get(f"{LABEL}.deadline", "0"))
             except ValueError:
                 deadline = 0
-            doomed = c.status != "running" or deadline < now
+            doomed = deadline < now
         if doomed:
             _remove(c)
             removed += 1

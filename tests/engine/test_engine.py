@@ -56,21 +56,23 @@ def test_an_interrupted_run_removes_its_container(client, no_leftovers):
 
 def test_leftovers_of_a_killed_run_are_found_by_label(client, no_leftovers):
     """A run killed with SIGKILL cannot clean up: its containers carry a deadline and are removed later,
-    while a live container of another run is left alone."""
-    def labelled(run, deadline):
+    while the containers of another run still in progress, started or only created, are left alone."""
+    def labelled(run, deadline, start=True):
         c = client.containers.create(TEST_IMAGE, ["sleep", "600"], labels={
             engine.LABEL: "1", f"{engine.LABEL}.run": run, f"{engine.LABEL}.deadline": str(int(deadline))})
-        c.start()
+        if start:
+            c.start()
         return c
     stale = labelled("killed-run", time.time() - 5)
     live = labelled("live-run", time.time() + 600)
+    created = labelled("live-run", time.time() + 600, start=False)
     unrelated = client.containers.create(TEST_IMAGE, ["sleep", "600"])
     try:
         assert engine.remove_leftovers(client) == 1
         ids = {c.id for c in engine.labelled(client)}
-        assert stale.id not in ids and live.id in ids
-        assert engine.remove_leftovers(client, run="live-run") == 1
-        assert live.id not in {c.id for c in engine.labelled(client)}
+        assert stale.id not in ids and live.id in ids and created.id in ids
+        assert engine.remove_leftovers(client, run="live-run") == 2
+        assert not {live.id, created.id} & {c.id for c in engine.labelled(client)}
         client.containers.get(unrelated.id)  # never touched: not the runbook's
     finally:
         unrelated.remove(force=True)
