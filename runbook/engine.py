@@ -15,6 +15,7 @@ from typing import Callable
 
 import docker
 import requests
+import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils import parse_repository_tag
 
@@ -140,9 +141,13 @@ def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_
             _raise_diagnosed(ContainerFailed, f"the container of {image} did not start", error_text(e))
         try:
             status = container.wait(timeout=timeout_s)
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        except requests.exceptions.RequestException as e:
+            if not _read_timed_out(e):
+                d = diagnosis.by_key("engine_unreachable")
+                raise EngineError(f"the engine stopped answering while {image} ran", cause=d.cause,
+                                  remediation=d.remediation, notebook=d.notebook, evidence=str(e)) from e
             output = _logs(container)
-            container.kill()
+            _kill(container)
             raise ContainerTimeout(f"{' '.join(command[:2])} in {image} ran past {timeout_s:.0f} s and was killed",
                                    cause="The command hung or is slower than the step's timeout.",
                                    remediation="Raise timeout_s, or look at the output for where it stalled.",
@@ -153,6 +158,21 @@ def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_
         _remove(container)
 
 
+def _read_timed_out(e: requests.exceptions.RequestException) -> bool:
+    """Whether waiting for the container timed out. requests reports a timeout while reading the
+    body of the engine's wait response as a ConnectionError wrapping urllib3's ReadTimeoutError."""
+    return isinstance(e, requests.exceptions.ReadTimeout) or any(
+        isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in e.args)
+
+
+def _kill(container) -> None:
+    """Kill a container that may have exited meanwhile; its removal follows in any case."""
+    try:
+        container.kill()
+    except (APIError, requests.exceptions.RequestException):
+        pass
+
+
 def _logs(container) -> str:
     try:
         return container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
@@ -161,9 +181,14 @@ def _logs(container) -> str:
 
 
 def _remove(container) -> None:
+    """Remove a container; when the engine has stopped answering, its labels let a later
+    ``remove_leftovers`` (the runner's, or ``runbook clean``) find it, and the error that is
+    already being raised is not masked by this one."""
     try:
         container.remove(force=True)
     except NotFound:
+        pass
+    except requests.exceptions.RequestException:
         pass
 
 

@@ -181,3 +181,84 @@ def test_an_unreachable_registry_gets_its_diagnosis(client):
 def test_files_in_an_image_without_starting_it(client, no_leftovers):
     found = engine.files_in_image(client, TEST_IMAGE, ["/usr/bin/python3", "/usr/local/cuda/bin/nvcc", "/bin/sh"])
     assert found == ["/usr/bin/python3", "/bin/sh"]
+
+
+class SocketCutter:
+    """A Unix-socket proxy in front of the real engine whose connections can be cut mid-request,
+    as when the engine dies or restarts while a container runs."""
+
+    def __init__(self, path: str, target: str = "/var/run/docker.sock"):
+        import socket
+        import threading
+        self.path, self.target, self.conns, self.closed = path, target, [], False
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                a, _ = self.server.accept()
+            except OSError:
+                return
+            if self.closed:
+                a.close()
+                return
+            b = socket.socket(socket.AF_UNIX)
+            b.connect(self.target)
+            self.conns += [a, b]
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        import socket
+        self.closed = True
+        os.unlink(self.path)
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.close()
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_an_engine_that_stops_answering_mid_run_is_not_reported_as_a_timeout(client, tmp_path):
+    """The connection to the engine breaks while the container runs: that is an engine error with the
+    unreachable-engine diagnosis, not a timeout; the container keeps its labels for a later clean-up."""
+    import threading
+    from runbook.errors import EngineError
+    proxy = SocketCutter(str(tmp_path / "engine.sock"))
+    cut_client = engine.connect(f"unix://{tmp_path / 'engine.sock'}")
+    run = uuid.uuid4().hex[:12]
+    os.environ[engine.RUN_ID_ENV], saved = run, os.environ.get(engine.RUN_ID_ENV)
+    try:
+        timer = threading.Timer(2, proxy.cut)
+        timer.start()
+        with pytest.raises(EngineError) as e:
+            engine.run(cut_client, TEST_IMAGE, ["sleep", "600"], timeout_s=120)
+        assert not isinstance(e.value, ContainerTimeout)
+        assert "stopped answering" in str(e.value) and "No Docker engine answers" in e.value.cause
+    finally:
+        if saved is None:
+            os.environ.pop(engine.RUN_ID_ENV)
+        else:
+            os.environ[engine.RUN_ID_ENV] = saved
+        left = [c for c in engine.labelled(client) if c.labels.get(f"{engine.LABEL}.run") == run]
+        assert engine.remove_leftovers(client, run=run) == len(left)
+    assert len(left) == 1, "the container should survive the lost connection, labelled for clean-up"
