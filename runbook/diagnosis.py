@@ -5,13 +5,15 @@ print; the first entry that matches wins, so more specific texts come first.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 NB_PREFLIGHT = "01-preflight.ipynb"
 NB_TOOLKIT = "02-container-toolkit.ipynb"
 NB_GPU = "03-gpu-in-container.ipynb"
 NB_PYTORCH = "04-pytorch-in-container.ipynb"
+
+DRIVER_FIX = ("Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
+              "and check that `nvidia-smi` lists the GPU.")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,16 @@ TABLE: tuple[Diagnosis, ...] = (
         "Reboot (or unload and reload the nvidia kernel modules).",
         NB_PREFLIGHT),
     Diagnosis(
+        "driver_not_loaded",
+        ("couldn't communicate with the NVIDIA driver",),
+        "nvidia-smi is installed but the NVIDIA kernel module is not loaded: the driver was installed or the "
+        "kernel updated without a reboot, the module was not built for the running kernel (DKMS), or "
+        "Secure Boot refused the unsigned module.",
+        "Reboot. If it persists: `sudo dkms status` (a module for `uname -r`?), `mokutil --sb-state` "
+        "(Secure Boot enrolls or refuses the module), then reinstall the driver for the running kernel "
+        "(`sudo ubuntu-drivers install`).",
+        NB_PREFLIGHT),
+    Diagnosis(
         "forward_compat",
         ("forward compatibility was attempted on non supported HW",),
         "The image's CUDA forward-compatibility libraries were used on a GPU that does not support them "
@@ -114,8 +126,16 @@ TABLE: tuple[Diagnosis, ...] = (
         "Use an image whose CUDA version the host driver supports natively, or upgrade the driver.",
         NB_GPU),
     Diagnosis(
+        "platform_mismatch",
+        ("no matching manifest for", "does not match the specified platform"),
+        "The image exists, but not for this machine's platform (CPU architecture): its manifest list has "
+        "no entry for it.",
+        "Use an image published for this platform (`docker manifest inspect IMAGE` lists them); "
+        "nvidia/cuda and pytorch/pytorch publish linux/amd64 and linux/arm64.",
+        NB_GPU),
+    Diagnosis(
         "manifest_unknown",
-        ("manifest unknown", "manifest for", "not found: manifest"),
+        ("manifest unknown", "not found: manifest"),
         "The registry has no image under this name and tag: `latest` is not published for nvidia/cuda, "
         "and tags of end-of-life CUDA versions are deleted.",
         "Pin a full, supported tag (e.g. nvidia/cuda:13.0.2-base-ubuntu24.04); cuda_image=auto picks one "
@@ -173,7 +193,8 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_GPU),
     Diagnosis(
         "nvidia_smi_absent",
-        ('exec: "nvidia-smi": executable file not found',),
+        ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found",
+         "nvidia-smi: command not found"),
         "`nvidia-smi` is not in the container: images do not ship it; the toolkit (utility capability) or "
         "gpu_mode=manual puts the host driver's copy in. The container got no GPU access.",
         "Run with GPU access (gpu_mode=gpus after installing the toolkit, or gpu_mode=manual to test the "
@@ -195,9 +216,3 @@ def by_key(key: str) -> Diagnosis:
         if d.key == key:
             return d
     raise KeyError(key)
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    """Error texts from the engine as one readable line (the engine quotes and wraps them)."""
-    s = re.sub(r"\s+", " ", text).strip()
-    return s if len(s) <= limit else s[: limit - 1] + "…"

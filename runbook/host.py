@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import diagnosis
 from .errors import HostError
 
 NVIDIA_PCI_VENDOR = "0x10de"
@@ -137,11 +138,21 @@ def query_driver(timeout_s: float = 30) -> DriverInfo | None:
         return None
     try:
         proc = subprocess.run([exe, "-q", "-x"], capture_output=True, text=True, timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise HostError(f"{exe} -q -x could not run: {e}") from e
+    except subprocess.TimeoutExpired as e:
+        raise HostError(f"{exe} -q -x did not answer within {timeout_s:.0f} s",
+                        cause="The driver is hung (a GPU in a bad state, or stuck in a reset).",
+                        remediation="Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot.",
+                        notebook=diagnosis.NB_PREFLIGHT) from e
+    except OSError as e:
+        raise HostError(f"{exe} -q -x could not run: {e}", cause="nvidia-smi is there but cannot be executed.",
+                        remediation=diagnosis.DRIVER_FIX, notebook=diagnosis.NB_PREFLIGHT) from e
     if proc.returncode != 0:
+        text = (proc.stdout + proc.stderr).strip()
+        d = diagnosis.diagnose(text)
         raise HostError(f"{exe} -q -x exited {proc.returncode}",
-                        evidence=(proc.stdout + proc.stderr).strip())
+                        cause=d.cause if d else "nvidia-smi is installed but fails; its output (evidence) says why.",
+                        remediation=d.remediation if d else diagnosis.DRIVER_FIX,
+                        notebook=d.notebook if d else diagnosis.NB_PREFLIGHT, evidence=text)
     return parse_nvidia_smi_xml(proc.stdout)
 
 

@@ -59,8 +59,10 @@ def skipped(check_id: str, title: str, reason: str) -> CheckResult:
 def container_failure(message: str, text: str, ctx) -> Outcome:
     """A failed container run as a fail outcome with its diagnosis (and the host's missing driver, if so)."""
     d = diagnose(text)
-    cause = d.cause if d else "The container's command failed; its output says why."
+    cause = d.cause if d else "The container's command failed; its output (evidence) says why."
     if ctx.driver is None:
         cause += f" Also: {ctx.driver_problem} (see host.driver in 01-preflight)."
-    return fail(message, cause=cause, remediation=d.remediation if d else "", notebook=d.notebook if d else NB_GPU,
+    remediation = d.remediation if d else ("Read the container's output below for the error it names; make "
+                                           "sure step 3 (nvidia-smi in a container) passes first.")
+    return fail(message, cause=cause, remediation=remediation, notebook=d.notebook if d else NB_GPU,
                 evidence=text)

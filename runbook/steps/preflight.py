@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 from .. import engine, host, params
-from ..diagnosis import NB_PREFLIGHT
+from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-
-DRIVER_FIX = ("Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
-              "and check that `nvidia-smi` lists the GPU.")
-
 
 def run(**values) -> list[CheckResult]:
     p = params.validate(values)

@@ -15,6 +15,8 @@ CAPTURED = json.loads((Path(__file__).parent.parent / "fixtures" / "engine" / "e
     ("runtime_nvidia", "runtime_unknown"),
     ("cdi_all", "cdi_unsupported"),
     ("no_gpu_nvidia_smi", "nvidia_smi_absent"),
+    ("sh_nvidia_smi", "nvidia_smi_absent"),
+    ("pull_wrong_platform", "platform_mismatch"),
     ("pull_manifest_unknown", "manifest_unknown"),
     ("pull_registry_down", "registry_unreachable"),
     ("engine_unreachable", "engine_unreachable"),
@@ -43,6 +45,8 @@ def test_toolkit_cause_says_what_the_issue_promises():
     ("Failed to initialize NVML: Driver/library version mismatch", "driver_mismatch"),
     ("Error 804: forward compatibility was attempted on non supported HW", "forward_compat"),
     ("manifest for nvidia/cuda:latest not found: manifest unknown: manifest unknown", "manifest_unknown"),
+    ("no matching manifest for linux/arm64/v8 in the manifest list entries", "platform_mismatch"),
+    ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
     ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
     ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
 ])
@@ -60,5 +64,6 @@ def test_every_entry_is_complete():
     assert len(keys) == len(set(keys))
     for d in diagnosis.TABLE:
         assert d.patterns and d.cause and d.remediation and d.notebook.endswith(".ipynb"), d.key
-        # each entry is reachable: its own first pattern is diagnosed as itself
-        assert diagnosis.diagnose(d.patterns[0]).key == d.key, d.key
+        # every pattern is reachable: no earlier entry swallows it
+        for pattern in d.patterns:
+            assert diagnosis.diagnose(pattern).key == d.key, (d.key, pattern)
