@@ -74,6 +74,11 @@ def check_available(ctx, imported: CheckResult, probe: dict) -> Passed:
 
 def check_matmul(probe: dict) -> Passed:
     m = probe.get("matmul")
+    if probe.get("matmul_error"):
+        raise fail(f"the product did not run: {probe['matmul_error']}",
+                   cause="CUDA is available but a computation on the GPU failed (out of memory, or a CUDA error).",
+                   remediation="Check `nvidia-smi` for other processes using the GPU's memory; lower matmul_size.",
+                   notebook=NB_PYTORCH)
     if not m:
         raise skip("CUDA is not available in the container (pytorch.cuda_available)")
     detail = f"{m['n']}x{m['n']} float32 product, relative error {m['relative_error']:.2e} against float64 on the CPU"
@@ -102,8 +107,13 @@ def check_throughput(ctx, probe: dict) -> Passed:
     if not ctx.params["measure_throughput"]:
         raise skip("measure_throughput is false")
     bench = probe.get("bench")
+    if probe.get("bench_error"):
+        raise warn(f"the measurement did not run in the container: {probe['bench_error']}",
+                   cause="The GPU computes (pytorch.matmul) but the larger benchmark failed: usually out of memory "
+                   "because another process holds the GPU's memory.",
+                   remediation="Check `nvidia-smi` for other processes; run again with the GPU idle.", notebook=NB_PYTORCH)
     if not bench:
-        raise skip("CUDA is not available in the container (pytorch.cuda_available)")
+        raise skip("the GPU computation did not run in the container (pytorch.cuda_available, pytorch.matmul)")
     name = (probe.get("devices") or [""])[0]
     data = {"gpu": name, "container": bench, "datasheet": None, "host": None}
     sheet = datasheet.figures_for(name)
@@ -111,9 +121,17 @@ def check_throughput(ctx, probe: dict) -> Passed:
         data["datasheet"] = {"bf16_matmul_tflops": sheet[0], "copy_gb_per_s": sheet[1]}
     detail = (f"container: {bench['bf16_matmul_tflops']:.0f} TFLOP/s bf16, {bench['copy_gb_per_s']:.0f} GB/s "
               f"device-to-device")
-    host = host_probe(ctx).get("bench")
+    on_host = host_probe(ctx)
+    host = on_host.get("bench")
     if not host:
-        return Passed(detail + "; no PyTorch with CUDA on the host, so no container/host ratio", data=data)
+        if str(on_host.get("error", "")).startswith("import torch failed"):
+            return Passed(detail + "; no PyTorch on the host, so no container/host ratio", data=data)
+        why = (on_host.get("error") or on_host.get("bench_error") or on_host.get("matmul_error")
+               or on_host.get("cuda_error") or "the host's PyTorch sees no GPU")
+        raise warn(detail + f"; the same probe on the host failed, so no container/host ratio: {why}",
+                   cause="The host's own PyTorch could not measure the GPU (see the error).",
+                   remediation="Check the host's PyTorch (`python3 -c 'import torch; print(torch.cuda.is_available())'`) "
+                   "or set measure_throughput=false.", notebook=NB_PYTORCH)
     data["host"] = host
     ratios = {k: bench[k] / host[k] for k in ("bf16_matmul_tflops", "copy_gb_per_s")}
     data["ratios"] = ratios

@@ -82,10 +82,17 @@ def probe(n, with_bench):
         return out
     out["devices"] = [torch.cuda.get_device_name(i) for i in range(out["device_count"])]
     t0 = time.perf_counter()
-    out["matmul"] = matmul_check(torch, n)
-    out["matmul"]["seconds"] = time.perf_counter() - t0
+    try:
+        out["matmul"] = matmul_check(torch, n)
+        out["matmul"]["seconds"] = time.perf_counter() - t0
+    except Exception as e:  # out of memory, a CUDA error: reported, and the result line still printed
+        out["matmul_error"] = f"{type(e).__name__}: {e}"
+        return out
     if with_bench:
-        out["bench"] = bench(torch)
+        try:
+            out["bench"] = bench(torch)
+        except Exception as e:
+            out["bench_error"] = f"{type(e).__name__}: {e}"
     return out
 
 
