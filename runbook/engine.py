@@ -244,7 +244,7 @@ def engine_info(client: docker.DockerClient) -> dict:
     try:
         return client.info()
     except (APIError, requests.exceptions.RequestException) as e:
-        raise EngineError("the engine did not answer `info`", evidence=error_text(e)) from e
+        _raise_diagnosed(EngineError, "the engine did not answer `info`", error_text(e), "engine_unreachable")
 
 
 def image_env(client: docker.DockerClient, ref: str) -> list[str]:

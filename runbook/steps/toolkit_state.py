@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+from pathlib import Path
 
 from .. import daemon_json, engine, host, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
@@ -30,12 +31,8 @@ def run(**values) -> list[CheckResult]:
         results.append(skipped("toolkit.engine_runtime", "Engine knows the nvidia runtime", ctx.engine_problem))
         results.append(skipped("toolkit.cdi", "CDI specification for the GPUs", ctx.engine_problem))
         return results
-    try:
-        info = engine.engine_info(ctx.client)
-    except EngineError:
-        info = {}
     results.append(run_check("toolkit.engine_runtime", "Engine knows the nvidia runtime",
-                             lambda: check_runtime(info, p["gpu_mode"])))
+                             lambda: check_runtime(ctx.client, p["gpu_mode"])))
     results.append(run_check("toolkit.cdi", "CDI specification for the GPUs",
                              lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None)))
     return results
@@ -48,8 +45,8 @@ def source_of(p: dict) -> toolkit.Source:
 def engine_settings(ctx) -> toolkit.EngineSettings:
     p = ctx.params
     path = p["daemon_json"] or (daemon_json.rootless_path() if p["rootless"] else daemon_json.SYSTEM_PATH)
-    restart = {"systemd": None, "user": ["systemctl", "--user", "restart", "docker"], "none": []}.get(
-        p["engine_restart"], None if p["engine_restart"] == "systemd" else shlex.split(p["engine_restart"]))
+    named = {"systemd": None, "user": ["systemctl", "--user", "restart", "docker"], "none": []}
+    restart = named[p["engine_restart"]] if p["engine_restart"] in named else shlex.split(p["engine_restart"])
 
     def has_runtime() -> bool:
         try:
@@ -111,7 +108,8 @@ def check_installed() -> Passed:
     return Passed(f"nvidia-ctk {version}", data={"version": version})
 
 
-def check_runtime(info: dict, mode: str) -> Passed:
+def check_runtime(client, mode: str) -> Passed:
+    info = engine.engine_info(client)
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     if "nvidia" in runtimes:
         return Passed(f"runtimes: {', '.join(runtimes)} (default: {info.get('DefaultRuntime')})",
@@ -128,7 +126,7 @@ def check_cdi(mode: str, driver_version: str | None) -> Passed:
     specs = toolkit.cdi_specs()
     d = by_key("cdi_unresolvable")
     if specs:
-        stale = [s for s in specs if not toolkit.cdi_spec_current(open(s, "rb").read(), driver_version)]
+        stale = [s for s in specs if not toolkit.cdi_spec_current(Path(s).read_bytes(), driver_version)]
         if stale:
             raise warn(f"CDI spec(s) {', '.join(stale)} were generated for another driver than {driver_version}",
                        cause="The driver was upgraded after the spec was generated: its library paths are stale.",

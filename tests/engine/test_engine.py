@@ -262,3 +262,17 @@ def test_an_engine_that_stops_answering_mid_run_is_not_reported_as_a_timeout(cli
         left = [c for c in engine.labelled(client) if c.labels.get(f"{engine.LABEL}.run") == run]
         assert engine.remove_leftovers(client, run=run) == len(left)
     assert len(left) == 1, "the container should survive the lost connection, labelled for clean-up"
+
+
+def test_an_engine_gone_after_connecting_fails_the_runtime_check_with_a_cause(client, tmp_path):
+    """Step 2 asks the engine for its runtimes; no answer is a failed check with the engine's diagnosis,
+    not an empty list of runtimes reported as a finding."""
+    from runbook.results import Status, run_check
+    from runbook.steps import toolkit_state
+    proxy = SocketCutter(str(tmp_path / "engine.sock"))
+    cut_client = engine.connect(f"unix://{tmp_path / 'engine.sock'}")
+    proxy.cut()
+    r = run_check("toolkit.engine_runtime", "t",
+                  lambda: toolkit_state.check_runtime(cut_client, "gpus"))
+    assert r.status is Status.FAIL and "did not answer `info`" in r.detail
+    assert "No Docker engine answers" in r.cause and r.remediation
