@@ -55,14 +55,6 @@ def max_cuda_for_driver(driver_version: str) -> str | None:
     return best
 
 
-def min_driver_for_cuda(cuda: str) -> str | None:
-    want = version_tuple(cuda)[:2]
-    for c, minimum in MIN_DRIVER:
-        if version_tuple(c) == want:
-            return minimum
-    return None
-
-
 def _newest_at_most(ceiling: str, table) -> str | None:
     cap = version_tuple(ceiling)[:2]
     fits = [c for c in table if version_tuple(c) <= cap]
@@ -96,21 +88,53 @@ def flavour_of(image: str) -> str | None:
 
 @dataclass(frozen=True)
 class Requirement:
-    """An image's NVIDIA_REQUIRE_CUDA: the CUDA minimum, and the driver ranges that also satisfy it."""
+    """An image's NVIDIA_REQUIRE_CUDA, as the toolkit reads it: space-separated alternatives, each a
+    comma-separated list of conditions that must all hold (``cuda>=12.8 brand=tesla,driver>=470,driver<471``
+    means CUDA 12.8 or newer, or a Tesla GPU on a 470 driver, through the image's forward-compatibility
+    libraries)."""
 
-    cuda: str
+    cuda: str  # the CUDA minimum of the first alternative that names one, for messages
     raw: str
+    alternatives: tuple[tuple[tuple[str, str, str], ...], ...]
 
-    def met_by(self, driver_ceiling: str) -> bool:
-        return version_tuple(driver_ceiling)[:2] >= version_tuple(self.cuda)[:2]
+    def met_by(self, cuda_ceiling: str, driver_version: str = "", brands: tuple[str, ...] = ("",)) -> bool:
+        """Whether the driver meets the requirement for every GPU (given by brand). A condition on a fact
+        not known here (``arch``, or an empty value) does not hold: met means shown to be met."""
+        return all(any(all(_holds(c, {"cuda": cuda_ceiling, "driver": driver_version, "brand": brand})
+                           for c in conditions) for conditions in self.alternatives)
+                   for brand in brands)
+
+
+CONDITION = re.compile(r"^(cuda|driver|arch|brand)\s*(>=|<=|==|=|>|<)\s*(\S+)$")
+
+
+def _holds(condition: tuple[str, str, str], facts: dict[str, str]) -> bool:
+    key, op, want = condition
+    have = facts.get(key, "")
+    if not have:
+        return False
+    if key == "brand":
+        return op in ("=", "==") and have.lower() == want.lower()
+    try:
+        a, b = version_tuple(have), version_tuple(want)
+    except ValueError:
+        return False
+    if key == "cuda":
+        a, b = a[:2], b[:2]
+    return {">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b, "=": a == b, "==": a == b}[op]
 
 
 def parse_require_cuda(env: list[str] | None) -> Requirement | None:
-    """NVIDIA_REQUIRE_CUDA from an image's Env list (``KEY=value`` strings); None when absent."""
-    for item in env or []:
-        key, _, value = item.partition("=")
-        if key == "NVIDIA_REQUIRE_CUDA":
-            m = re.search(r"cuda\s*>=\s*(\d+(?:\.\d+)*)", value)
-            if m:
-                return Requirement(m.group(1), value)
-    return None
+    """NVIDIA_REQUIRE_CUDA from an image's Env list (``KEY=value`` strings); None when absent, or when
+    NVIDIA_DISABLE_REQUIRE turns the check off. A condition the toolkit would not understand makes its
+    alternative unmeetable."""
+    values = dict(item.partition("=")[::2] for item in env or [])
+    value = values.get("NVIDIA_REQUIRE_CUDA", "").strip()
+    if not value or values.get("NVIDIA_DISABLE_REQUIRE", "").lower() in ("1", "true", "yes"):
+        return None
+    alternatives = []
+    for alternative in value.split():
+        matches = [CONDITION.match(c.strip()) for c in alternative.split(",") if c.strip()]
+        alternatives.append(tuple(m.groups() if m else ("unknown", "=", "") for m in matches))
+    minimum = next((c[2] for a in alternatives for c in a if c[0] == "cuda"), "")
+    return Requirement(minimum, value, tuple(alternatives))

@@ -32,6 +32,7 @@ class Gpu:
     memory_total_mib: int | None = None
     bus_id: str = ""
     minor_number: int | None = None
+    brand: str = ""  # as NVIDIA_REQUIRE_CUDA's brand= names it: tesla, nvidia, geforce, nvidiartx, ...
 
 
 @dataclass
@@ -117,6 +118,7 @@ def parse_nvidia_smi_xml(text: str) -> DriverInfo:
             memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
             bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
             minor_number=int(minor) if minor.isdigit() else None,
+            brand=(g.findtext("product_brand") or "").strip().lower().replace(" ", ""),
         ))
     return DriverInfo(driver_version=(root.findtext("driver_version") or "").strip(),
                       cuda_version=(root.findtext("cuda_version") or "").strip(), gpus=gpus)

@@ -43,12 +43,15 @@ def check_requirement(ctx, image: str) -> Passed:
         raise skip(f"{image} declares no NVIDIA_REQUIRE_CUDA")
     if ctx.driver is None:
         raise skip(f"{image} requires CUDA {req.cuda}; {ctx.driver_problem}")
-    if not req.met_by(ctx.driver.cuda_version):
+    brands = tuple(sorted({g.brand for g in ctx.driver.gpus})) or ("",)
+    needs = f"CUDA >= {req.cuda}" if req.cuda else f"NVIDIA_REQUIRE_CUDA={req.raw}"
+    if not req.met_by(ctx.driver.cuda_version, ctx.driver.driver_version, brands):
         d = by_key("cuda_requirement")
-        raise fail(f"{image} requires CUDA >= {req.cuda}; driver {ctx.driver.driver_version} supports up to "
-                   f"{ctx.driver.cuda_version}", cause=d.cause, remediation=d.remediation, notebook=d.notebook,
-                   evidence=req.raw)
-    return Passed(f"requires CUDA >= {req.cuda}; the driver supports up to {ctx.driver.cuda_version}")
+        raise fail(f"{image} requires {needs}; driver {ctx.driver.driver_version} supports up to "
+                   f"{ctx.driver.cuda_version} (GPU brand {', '.join(brands)})", cause=d.cause,
+                   remediation=d.remediation, notebook=d.notebook, evidence=req.raw)
+    return Passed(f"requires {needs}; driver {ctx.driver.driver_version} supports up to {ctx.driver.cuda_version}",
+                  evidence=req.raw)
 
 
 def check_runs(ctx, image: str) -> Passed:

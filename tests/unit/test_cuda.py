@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from runbook import cuda
@@ -74,8 +76,46 @@ def test_require_cuda_from_a_cuda_image_env():
            "NVIDIA_VISIBLE_DEVICES=all"]
     req = cuda.parse_require_cuda(env)
     assert req.cuda == "13.0"
-    assert req.met_by("13.0") and req.met_by("13.1")
-    assert not req.met_by("12.9")
+    assert req.met_by("13.0", "580.159.04", ("nvidia",)) and req.met_by("13.1")
+    assert not req.met_by("12.9", "575.51.03", ("nvidia",))
+
+
+# A requirement in the form nvidia/cuda images carry (shortened): CUDA 12.8, or one of the listed
+# driver branches on the listed brands, through the image's forward-compatibility libraries.
+CUDA_12_8 = ("cuda>=12.8 brand=unknown,driver>=470,driver<471 brand=grid,driver>=470,driver<471 "
+             "brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 "
+             "brand=tesla,driver>=535,driver<536 brand=geforce,driver>=535,driver<536")
+
+
+@pytest.mark.parametrize("ceiling, driver, brands, met", [
+    ("13.0", "580.159.04", ("nvidia",), True),  # the H200 host
+    ("12.2", "535.104.05", ("tesla",), True),  # an older driver branch the image lists for its brand
+    ("12.2", "535.104.05", ("geforce",), True),
+    ("12.2", "535.104.05", ("quadro",), False),  # that branch, but a brand the image does not list
+    ("12.4", "550.54.14", ("tesla",), False),  # a branch the image does not list
+    ("12.2", "535.104.05", ("tesla", "quadro"), False),  # every GPU must meet it
+    ("12.2", "535.104.05", ("",), False),  # brand not known: not shown to be met
+])
+def test_require_cuda_alternatives_are_ored_and_conditions_anded(ceiling, driver, brands, met):
+    req = cuda.parse_require_cuda([f"NVIDIA_REQUIRE_CUDA={CUDA_12_8}"])
+    assert req.cuda == "12.8"
+    assert req.met_by(ceiling, driver, brands) is met
+
+
+def test_require_cuda_conditions_it_cannot_judge_do_not_hold():
+    req = cuda.parse_require_cuda(["NVIDIA_REQUIRE_CUDA=arch>=9.0,cuda>=12.0 cuda>=99.0"])
+    assert not req.met_by("13.0", "580.159.04", ("nvidia",))
+    assert not cuda.parse_require_cuda(["NVIDIA_REQUIRE_CUDA=cuda~12"]).met_by("13.0", "580.159.04", ("nvidia",))
+
+
+def test_require_cuda_turned_off_by_nvidia_disable_require():
+    assert cuda.parse_require_cuda(["NVIDIA_REQUIRE_CUDA=cuda>=99.0", "NVIDIA_DISABLE_REQUIRE=true"]) is None
+
+
+def test_gpu_brand_read_from_the_h200s_xml():
+    from runbook import host
+    xml = (Path(__file__).parent.parent / "fixtures" / "h200" / "nvidia-smi-q-x.xml").read_text()
+    assert [g.brand for g in host.parse_nvidia_smi_xml(xml).gpus] == ["nvidia"]
 
 
 def test_require_cuda_absent():
