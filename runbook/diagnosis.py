@@ -11,6 +11,7 @@ NB_PREFLIGHT = "01-preflight.ipynb"
 NB_TOOLKIT = "02-container-toolkit.ipynb"
 NB_GPU = "03-gpu-in-container.ipynb"
 NB_PYTORCH = "04-pytorch-in-container.ipynb"
+NB_NVCC = "05-why-no-nvcc.ipynb"
 
 DRIVER_FIX = ("Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
               "and check that `nvidia-smi` lists the GPU.")
@@ -191,6 +192,14 @@ TABLE: tuple[Diagnosis, ...] = (
         "Give the container the GPU (gpu_mode=gpus with the toolkit installed, or gpu_mode=manual) and "
         "check step 3 (nvidia-smi in a container) first.",
         NB_GPU),
+    Diagnosis(
+        "nvcc_absent",
+        ('exec: "nvcc": executable file not found', "nvcc: not found", "nvcc: command not found"),
+        "The image has no CUDA compiler: only devel images ship nvcc; base and runtime images (and the "
+        "PyTorch runtime images) do not.",
+        "Use an nvidia/cuda:*-devel-* image to build CUDA code (devel_image=auto picks one for the driver), "
+        "and a runtime image to run what was built.",
+        NB_NVCC),
     Diagnosis(
         "nvidia_smi_absent",
         ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found",

@@ -107,7 +107,7 @@ PARAMS: tuple[Param, ...] = (
     Param("docker_host", str, "", "Engine address; empty: DOCKER_HOST, else the local socket.", docker_host),
     Param("cuda_image", str, "auto", "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.", image_or_auto),
     Param("pytorch_image", str, "auto", "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.", image_or_auto),
-    Param("devel_image", str, "auto", "CUDA devel image (with nvcc); auto: the devel flavour of the CUDA image.", image_or_auto),
+    Param("devel_image", str, "auto", "CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports.", image_or_auto),
     Param("pull_devel", bool, False, "Pull the devel image (several GB) and run nvcc --version in it."),
     Param("pull", str, "missing", "Pull policy: missing, always or never.", one_of("missing", "always", "never")),
     Param("gpu_mode", str, "gpus", "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.", one_of("gpus", "runtime", "cdi", "manual")),

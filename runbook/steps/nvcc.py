@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from .. import cuda, engine
-from ..diagnosis import NB_GPU, NB_PYTORCH
+from ..diagnosis import NB_GPU, NB_NVCC, NB_PYTORCH
 from ..errors import ContainerFailed
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from . import context, skipped
+from . import container_failure, context, skipped
 from .images import choose
 
 CUDA_BIN = "/usr/local/cuda/bin"  # where CUDA images keep nvcc, also when it is not on PATH
@@ -29,7 +29,7 @@ def _find_nvcc(ctx, image: str) -> str:
     try:
         found = engine.files_in_image(ctx.client, image, [f"{d.rstrip('/')}/nvcc" for d in dict.fromkeys(dirs)])
     except ContainerFailed as e:
-        raise fail(f"could not look inside {image}: {e}", evidence=e.evidence) from None
+        raise container_failure(f"could not look inside {image}: {e}", e.evidence or str(e), ctx) from None
     return found[0] if found else ""
 
 
@@ -43,7 +43,8 @@ def check_image(ctx, param: str, pick, what: str, notebook: str) -> Passed:
     flavour = cuda.flavour_of(image)
     seen = f"nvcc at {found}" if found else "no nvcc"
     if flavour is None:
-        return Passed(f"{image}: {seen} (flavour unknown from the tag)", data={"nvcc": found})
+        raise skip(f"{image}: {seen}; its tag names no flavour (base, runtime, devel), so there is no "
+                   "expectation to check it against")
     expected = flavour == "devel"
     if bool(found) != expected:
         raise warn(f"{image}: {seen}, unexpected for a {flavour} image ({cuda.FLAVOURS[flavour]})")
@@ -69,8 +70,11 @@ def check_devel(ctx, progress) -> Passed:
     try:
         out = engine.run(ctx.client, image, ["nvcc", "--version"], timeout_s=ctx.params["timeout_s"])
     except ContainerFailed as e:
-        raise fail(f"nvcc did not run in {image}: {e}", evidence=e.evidence) from None
+        raise container_failure(f"nvcc did not run in {image}: {e}", e.evidence or str(e), ctx) from None
     if out.exit_code != 0:
-        raise fail(f"nvcc --version exited {out.exit_code} in {image}", evidence=out.output)
+        raise fail(f"nvcc --version exited {out.exit_code} in {image}",
+                   cause="The image has no working nvcc: not a CUDA devel image, or its PATH lacks /usr/local/cuda/bin.",
+                   remediation="Use an nvidia/cuda:*-devel-* image (devel_image=auto picks one for the driver).",
+                   notebook=NB_NVCC, evidence=out.output)
     release = next((l for l in out.output.splitlines() if "release" in l), out.output.strip()[:200])
     return Passed(f"{image}: {release.strip()}", evidence=out.output)

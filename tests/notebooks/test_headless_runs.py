@@ -121,6 +121,34 @@ def test_manual_mode_without_a_driver_says_so(client, tmp_path):
         assert "needs the host's NVIDIA driver" in by_id["gpu.nvidia_smi"]["detail"]
 
 
+@pytest.fixture
+def flavoured_images(client):
+    """The test image (no nvcc) under tags that name a CUDA flavour, as nvidia/cuda's tags do."""
+    image = client.images.get(TEST_IMAGE)
+    tags = {f: f"runbook-test/cuda:12.8.1-{f}-ubuntu24.04" for f in ("runtime", "devel")}
+    for tag in tags.values():
+        image.tag(tag)
+    yield tags
+    for tag in tags.values():
+        client.images.remove(tag)
+
+
+def test_step_5_judges_nvcc_by_the_flavour_the_tag_names(client, tmp_path, flavoured_images):
+    out = tmp_path / "record"
+    proc = run_cli("--out", str(out), "-p", "cuda_image", flavoured_images["runtime"], "-p", "pytorch_image", TEST_IMAGE,
+                   "-p", "devel_image", flavoured_images["devel"], "-p", "pull", "never", "--only", "5")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    _, by_id = checks(out)
+    assert_status(by_id, "nvcc.cuda_image", "pass")  # a runtime image without nvcc: as expected
+    assert "no nvcc, as expected" in by_id["nvcc.cuda_image"]["detail"]
+    assert_status(by_id, "nvcc.pytorch_image", "skip")  # no flavour in the tag: nothing to judge
+    assert "names no flavour" in by_id["nvcc.pytorch_image"]["detail"]
+    assert_status(by_id, "nvcc.devel_image", "fail")  # "devel" in the tag, but no nvcc in it
+    assert "only devel images ship nvcc" in by_id["nvcc.devel_image"]["cause"]
+    assert "devel" in by_id["nvcc.devel_image"]["remediation"]
+    assert not engine.labelled(client)
+
+
 def test_unreachable_engine(tmp_path):
     out = tmp_path / "record"
     proc = run_cli("--out", str(out), "-p", "docker_host", "unix:///nonexistent.sock")

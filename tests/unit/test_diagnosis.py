@@ -16,6 +16,7 @@ CAPTURED = json.loads((Path(__file__).parent.parent / "fixtures" / "engine" / "e
     ("cdi_all", "cdi_unsupported"),
     ("no_gpu_nvidia_smi", "nvidia_smi_absent"),
     ("sh_nvidia_smi", "nvidia_smi_absent"),
+    ("no_nvcc", "nvcc_absent"),
     ("pull_wrong_platform", "platform_mismatch"),
     ("pull_manifest_unknown", "manifest_unknown"),
     ("pull_registry_down", "registry_unreachable"),
