@@ -6,6 +6,7 @@ they are passed to the Docker SDK and to subprocess as argument lists.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -50,12 +51,21 @@ def gpu_selection(value: str) -> str:
     items = [v.strip() for v in value.split(",")]
     if not items or not all(re.fullmatch(r"\d+|(GPU|MIG)-[0-9a-fA-F-]+", v) for v in items):
         raise ValueError(f"{value!r} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…")
+    repeated = sorted({v for v in items if items.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{value!r} names {', '.join(repeated)} more than once")
     return ",".join(items)
 
 
+# Host, optional port, then a path of plain URL characters: a URL that is shown inside commands to copy
+# must not carry anything a shell would read (spaces, quotes, $, `, ;, &, |, parentheses, *).
+URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+=,:@/-]*)?$")
+
+
 def url(value: str) -> str:
-    if not re.match(r"^https?://[^\s'\"]+$", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+    if not URL.match(value):
+        raise ValueError(f"{value!r} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
+                         "(letters, digits and . _ ~ % + = , : @ / - only)")
     return value.rstrip("/")
 
 
@@ -80,6 +90,19 @@ def restart_command(value: str) -> str:
     if not argv:
         raise ValueError("is empty; use systemd, user, none or a command")
     return value
+
+
+def file_path(value: str) -> str:
+    """An absolute path (``~`` allowed) that is not a folder; empty for the default."""
+    import os
+    if not value:
+        return value
+    path = os.path.expanduser(value)
+    if "\0" in path or not os.path.isabs(path):
+        raise ValueError(f"{value!r} is not an absolute path such as /etc/docker/daemon.json")
+    if os.path.isdir(path):
+        raise ValueError(f"{value!r} is a folder; name the file, such as {path.rstrip('/')}/daemon.json")
+    return path
 
 
 def positive(value: float) -> float:
@@ -121,7 +144,7 @@ PARAMS: tuple[Param, ...] = (
     Param("toolkit_version", str, "", "One version for the four toolkit packages; empty: the newest.", package_version),
     Param("toolkit_channel", str, "stable", "Toolkit repository channel: stable or experimental.", one_of("stable", "experimental")),
     Param("toolkit_mirror", str, "https://nvidia.github.io/libnvidia-container", "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).", url),
-    Param("daemon_json", str, "", "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless."),
+    Param("daemon_json", str, "", "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless.", file_path),
     Param("rootless", bool, False, "Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
     Param("set_as_default", bool, False, "Make nvidia the engine's default runtime."),
     Param("enable_cdi", bool, False, "Enable CDI in the engine and generate the GPUs' CDI specification."),
@@ -162,9 +185,13 @@ def _coerce(p: Param, value: Any) -> Any:
             value = int(value)
         if not isinstance(value, (int, float)):
             raise ValueError(f"{value!r} is not a number")
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
         return p.type(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # YAML reads `gpus: 0` as a number
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a string")
+        raise ValueError(f"{value!r} is not a string; write it in quotes")
     return value.strip()
 
 
@@ -172,6 +199,8 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     """All parameters, defaults filled in, typed and checked; ParameterError names the first bad one."""
     out = defaults()
     for name, raw in values.items():
+        if not isinstance(name, str):
+            raise ParameterError(str(name), "parameter names are words such as cuda_image, not numbers or lists")
         p = BY_NAME.get(name)
         if p is None:
             close = [n for n in BY_NAME if n.split("_")[0] == name.split("_")[0]]

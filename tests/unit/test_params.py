@@ -31,6 +31,17 @@ def test_strings_from_the_cli_are_typed():
     ("pytorch_image", "$(reboot)", "not an image reference"),
     ("docker_host", "/var/run/docker.sock", "not an engine address"),
     ("min_free_disk_gib", "-1", "not be negative"),
+    ("timeout_s", "nan", "not a finite number"),
+    ("pull_timeout_s", float("inf"), "not a finite number"),
+    ("gpus", "0,1,0", "names 0 more than once"),
+    ("toolkit_mirror", "https://mirror.example.com/$(reboot)", "not a plain http(s) URL"),
+    ("toolkit_mirror", "https://mirror.example.com/a;rm -rf /", "not a plain http(s) URL"),
+    ("toolkit_mirror", "https://mirror.example.com/`id`", "not a plain http(s) URL"),
+    ("toolkit_mirror", "ftp://mirror.example.com/", "not a plain http(s) URL"),
+    ("registry_mirrors", "https://a.example.com,https://b.example.com|x", "not a plain http(s) URL"),
+    ("daemon_json", "daemon.json", "not an absolute path"),
+    ("daemon_json", "/etc", "is a folder"),
+    ("toolkit_version", 1.18, "write it in quotes"),
 ])
 def test_bad_values_name_the_parameter(name, value, words):
     with pytest.raises(ParameterError) as e:
@@ -61,3 +72,26 @@ def test_python_values_are_accepted_as_is():
 def test_bool_is_not_a_number():
     with pytest.raises(ParameterError):
         params.validate({"timeout_s": True})
+
+
+def test_yaml_numbers_for_text_parameters():
+    """YAML reads `gpus: 0` as the number 0: a whole number is the text it was written as."""
+    assert params.validate({"gpus": 0})["gpus"] == "0"
+
+
+def test_parameter_names_must_be_words():
+    with pytest.raises(ParameterError) as e:
+        params.validate({1: "x"})
+    assert "parameter names are words" in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["https://nvidia.github.io/libnvidia-container", "http://127.0.0.1:8080/repo/",
+                                   "https://mirror.example.com/nvidia%2Dmirror/a_b~c"])
+def test_plain_urls_are_accepted(value):
+    assert params.validate({"toolkit_mirror": value})["toolkit_mirror"] == value.rstrip("/")
+
+
+def test_daemon_json_path_expands_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert params.validate({"daemon_json": "~/.config/docker/daemon.json"})["daemon_json"] == \
+        str(tmp_path / ".config/docker/daemon.json")
