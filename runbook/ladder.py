@@ -57,5 +57,11 @@ def ladder(checks: list[CheckResult]) -> list[Rung]:
 
 
 def first_broken(rungs: list[Rung]) -> Rung | None:
-    """The first rung that was tried and did not work (failed, or failed as a mere warning)."""
-    return next((r for r in rungs if r.status in (Status.FAIL, Status.WARN)), None)
+    """The first rung that was tried and failed: a break on the run's own path to the GPU."""
+    return next((r for r in rungs if r.status is Status.FAIL), None)
+
+
+def first_warning(rungs: list[Rung]) -> Rung | None:
+    """The first rung that works only with a warning, or is an access mode the run did not choose and
+    that does not work (say --gpus, when gpu_mode=manual reached the GPU without the toolkit)."""
+    return next((r for r in rungs if r.status is Status.WARN), None)

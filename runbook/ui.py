@@ -11,7 +11,7 @@ import re
 import sys
 
 from . import params, plot
-from .ladder import first_broken, ladder
+from .ladder import first_broken, first_warning, ladder
 from .results import CheckResult, Status
 
 MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
@@ -168,12 +168,23 @@ def show_summary(summary: dict) -> None:
 def ladder_text(rungs) -> str:
     lines = [f"{(r.status.value if r.status else 'not run').upper():7}  {r.name}"
              + (f"  [{r.check.id}]" if r.check else "") for r in rungs]
+    headline, rung = ladder_headline(rungs)
+    lines.append(f"\n{headline}" + (f": {rung.name}\n  {rung.check.detail}" if rung else ""))
+    if rung and rung.check.cause:
+        lines.append(f"  cause: {rung.check.cause}")
+    return "\n".join(lines)
+
+
+def ladder_headline(rungs):
+    """What the ladder says first: the break on the run's own path, else the first alternative or
+    warning that does not work, else that all is well; with the rung it is about."""
     broken = first_broken(rungs)
     if broken:
-        lines.append(f"\nfirst rung that does not work: {broken.name}\n  {broken.check.detail}")
-        if broken.check.cause:
-            lines.append(f"  cause: {broken.check.cause}")
-    return "\n".join(lines)
+        return "first rung that does not work", broken
+    warned = first_warning(rungs)
+    if warned:
+        return "every rung on this run's path works; the first that does not (a warning)", warned
+    return "every rung that was tried works", None
 
 
 def ladder_html(rungs) -> str:
@@ -181,10 +192,10 @@ def ladder_html(rungs) -> str:
         f"<tr><td>{badge(r.status) if r.status else 'not run'}</td><td>{html.escape(r.name)}</td>"
         f"<td>{'<code>' + html.escape(r.check.id) + '</code>: ' + html.escape(r.check.detail) if r.check else ''}</td></tr>"
         for r in rungs)
-    broken = first_broken(rungs)
-    head = (f"<p><b>First rung that does not work:</b> {html.escape(broken.name)}. "
-            f"{html.escape(broken.check.cause or broken.check.detail)}</p>" if broken else
-            "<p>Every rung that was tried works.</p>")
+    headline, rung = ladder_headline(rungs)
+    head = (f"<p><b>{html.escape(headline[0].upper() + headline[1:])}:</b> {html.escape(rung.name)}. "
+            f"{html.escape(rung.check.cause or rung.check.detail)}</p>" if rung else
+            f"<p>{html.escape(headline[0].upper() + headline[1:])}.</p>")
     return f'{head}<table class="rb-checks"><tr><th>status</th><th>rung</th><th>decided by</th></tr>{rows}</table>'
 
 

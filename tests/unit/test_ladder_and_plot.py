@@ -24,9 +24,33 @@ def test_manual_works_and_the_toolkit_rung_is_named():
     assert [r.status for r in rungs] == [Status.PASS, Status.PASS, Status.PASS, Status.WARN, Status.WARN,
                                          Status.WARN, Status.SKIP, Status.PASS]
     assert rungs[2].check.id == "gpu.nvidia_smi"
-    broken = ladder.first_broken(rungs)
-    assert broken.name.startswith("GPU through the toolkit: --gpus")
-    assert "Toolkit not installed" in ui.ladder_text(rungs)
+    assert ladder.first_broken(rungs) is None  # manual, the chosen path, works
+    assert ladder.first_warning(rungs).name.startswith("GPU through the toolkit: --gpus")
+    text = ui.ladder_text(rungs)
+    assert "every rung on this run's path works; the first that does not (a warning): GPU through the toolkit: --gpus" \
+        in text and "Toolkit not installed" in text
+
+
+def test_on_a_healthy_host_a_missing_alternative_is_not_called_a_break():
+    """--gpus works; CDI is not set up: the headline says the path works and names CDI as a warning only."""
+    checks = [c("host.driver", Status.PASS), c("gpu.container_runs", Status.PASS), c("gpu.mode.manual", Status.PASS),
+              c("gpu.nvidia_smi", Status.PASS), c("gpu.mode.runtime", Status.PASS),
+              c("gpu.mode.cdi", Status.WARN, "no CDI spec", "The engine found no CDI spec"),
+              c("cuda.requirement", Status.PASS), c("pytorch.cuda_available", Status.PASS),
+              c("pytorch.matmul", Status.PASS)]
+    rungs = ladder.ladder(checks)
+    assert ladder.first_broken(rungs) is None
+    page = ui.ladder_html(rungs)
+    assert "does not work:</b>" not in page and "(a warning):</b> GPU through the toolkit: CDI" in page
+
+
+def test_a_failure_on_the_path_comes_before_an_earlier_warning():
+    checks = [c("host.driver", Status.PASS), c("gpu.container_runs", Status.PASS),
+              c("gpu.mode.manual", Status.WARN, "refused"), c("gpu.nvidia_smi", Status.FAIL, "refused", "toolkit"),
+              c("gpu.mode.runtime", Status.WARN, "refused"), c("gpu.mode.cdi", Status.WARN, "refused")]
+    rungs = ladder.ladder(checks)
+    assert ladder.first_broken(rungs).name.startswith("GPU through the toolkit: --gpus")
+    assert ui.ladder_text(rungs).count("first rung that does not work: GPU through the toolkit: --gpus") == 1
 
 
 def test_pytorch_rung_is_the_worst_of_its_checks():
