@@ -96,14 +96,25 @@ class Checks:
                 MIME_TYPE: {"checks": [r.to_dict() for r in self.results]}}
 
 
-def show(results: list[CheckResult]) -> None:
-    """Display the results: rich in a notebook, plain text outside one."""
+def _display(obj, plain: str) -> None:
+    """``obj`` through IPython's display in a kernel; ``plain`` printed anywhere else (a script, a
+    plain Python shell), where display would print only the object's repr."""
     try:
+        from IPython import get_ipython
         from IPython.display import display
     except ImportError:
-        print(text(results))
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(plain)
+    elif isinstance(obj, dict):
+        display(obj, raw=True)
     else:
-        display(Checks(results))
+        display(obj)
+
+
+def show(results: list[CheckResult]) -> None:
+    """Display the results: rich in a notebook, plain text outside one."""
+    _display(Checks(results), text(results))
 
 
 def show_evidence(results: list[CheckResult], check_id: str) -> None:
@@ -157,12 +168,8 @@ class Summary:
 
 
 def show_summary(summary: dict) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:
-        print(Summary(summary)._repr_mimebundle_()["text/plain"])
-    else:
-        display(Summary(summary))
+    s = Summary(summary)
+    _display(s, s._repr_mimebundle_()["text/plain"])
 
 
 def ladder_text(rungs) -> str:
@@ -234,12 +241,7 @@ def show_throughput(results: list[CheckResult]) -> None:
     svg = throughput_svg(results)
     found = next((r for r in results if r.id == "pytorch.throughput"), None)
     line = f"pytorch.throughput: {found.status.value}: {found.detail}" if found else "pytorch.throughput: not run"
-    try:
-        from IPython.display import HTML, display
-    except ImportError:
-        print(line)
-    else:
-        display({"text/plain": line, "text/html": svg or html.escape(line)}, raw=True)
+    _display({"text/plain": line, "text/html": svg or html.escape(line)}, line)
 
 
 # --- JupyterLab: a panel per step (ipywidgets, imported only when a panel is made) -----------------
@@ -350,20 +352,32 @@ class WidgetPullProgress:
 
 # --- the overview picture --------------------------------------------------------------------------
 
+def step_states(summary: dict, steps) -> dict[str, str | None]:
+    """How each step went: its worst check status, fail for a notebook that stopped on an error, None
+    for a step not run yet."""
+    by_name = {n["name"]: n for n in summary.get("notebooks", [])}
+    states = {}
+    for step in steps:
+        nb = by_name.get(f"{step}.ipynb", {})
+        states[step] = "fail" if nb.get("status") == "error" else (nb.get("worst") if nb.get("checks") else None)
+    return states
+
+
+def next_step_of(summary: dict, steps) -> str | None:
+    """The step to take next: the first that failed or has not run; None when all ran without failing."""
+    states = step_states(summary, steps)
+    return next((s for s in steps if states[s] in (None, "fail")), None)
+
+
 def overview_svg(summary: dict, steps) -> str:
     """The path as boxes and arrows: each step coloured by how it went (grey: not run yet), and the next
     step to take marked."""
-    by_name = {n["name"]: n for n in summary.get("notebooks", [])}
     width, box_w, gap, y = 150, 132, 18, 40
     parts = []
-    next_step = None
+    states = step_states(summary, steps)
+    next_step = next_step_of(summary, steps)
     for i, step in enumerate(steps):
-        nb = by_name.get(f"{step}.ipynb", {})
-        state = nb.get("worst") if nb.get("checks") else None
-        if nb.get("status") == "error":
-            state = "fail"
-        if next_step is None and state in (None, "fail"):
-            next_step = step
+        state = states[step]
         colour = COLOURS.get(Status(state), "#d0d7de") if state else "#d0d7de"
         x = 10 + i * width
         label = step[3:].replace("-", " ")
@@ -388,13 +402,6 @@ def overview_svg(summary: dict, steps) -> str:
 
 
 def show_overview(summary: dict, steps) -> None:
-    lines = []
-    for step in steps:
-        nb = next((n for n in summary.get("notebooks", []) if n["name"] == f"{step}.ipynb"), {})
-        lines.append(f"{step:28} {nb.get('worst') if nb.get('checks') else 'not run yet'}")
-    try:
-        from IPython.display import display
-    except ImportError:
-        print("\n".join(lines))
-    else:
-        display({"text/plain": "\n".join(lines), "text/html": overview_svg(summary, steps)}, raw=True)
+    states, next_step = step_states(summary, steps), next_step_of(summary, steps)
+    lines = [f"{step:28} {states[step] or 'not run yet'}{'   <- next' if step == next_step else ''}" for step in steps]
+    _display({"text/plain": "\n".join(lines), "text/html": overview_svg(summary, steps)}, "\n".join(lines))

@@ -41,6 +41,8 @@ def test_headless_prints_plain_text_and_needs_no_click(capsys):
     results = ui.run_step(step, interactive=False)
     assert results[0].status is Status.FAIL and len(step.calls) == 1
     assert isinstance(step.calls[0][0], ui.PullProgress)
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "engine.reachable" in out and "run 1" in out and "object at 0x" not in out
 
 
 def test_pull_progress_bars_follow_the_events():
@@ -69,19 +71,48 @@ def test_pull_progress_bars_follow_the_events():
     assert p.bars == {} and p.box.children == ()
 
 
-def test_overview_marks_what_ran_and_what_is_next():
-    summary = {"notebooks": [
-        {"name": "01-preflight.ipynb", "status": "ran", "checks": 6, "worst": "fail"},
-        {"name": "02-container-toolkit.ipynb", "status": "ran", "checks": 5, "worst": "warn"},
-    ]}
-    steps = ("01-preflight", "02-container-toolkit", "03-gpu-in-container")
-    svg = ui.overview_svg(summary, steps)
-    assert svg.count("<rect") == 3 and svg.count("not run yet") == 1
-    assert svg.index("next ▼") < svg.index("preflight") + 400  # the failed first step is what comes next
-    done = {"notebooks": [{"name": f"{s}.ipynb", "status": "ran", "checks": 1, "worst": "pass"} for s in steps[:2]]}
-    svg = ui.overview_svg(done, steps)
-    assert svg.count(">pass<") == 2 and "next ▼" in svg
-    assert svg.rindex("next ▼") > svg.index("container toolkit")
+STEPS = ("01-preflight", "02-container-toolkit", "03-gpu-in-container")
+
+
+def ran(*worst):
+    return {"notebooks": [{"name": f"{s}.ipynb", "status": "ran", "checks": 1, "worst": w}
+                          for s, w in zip(STEPS, worst)]}
+
+
+def next_marker_x(svg):
+    """The x of the "next" marker, and the x of each step's box centre, as drawn."""
+    import re
+    marker = float(re.search(r'<text x="([\d.]+)"[^>]*>next ▼', svg).group(1))
+    centres = [float(x) + 66 for x in re.findall(r'<rect x="([\d.]+)"', svg)]
+    return marker, centres
+
+
+def test_the_next_step_is_the_first_that_failed_or_has_not_run():
+    assert ui.next_step_of(ran("fail", "warn"), STEPS) == "01-preflight"
+    assert ui.next_step_of(ran("pass", "warn"), STEPS) == "03-gpu-in-container"
+    assert ui.next_step_of(ran("pass", "pass", "pass"), STEPS) is None
+    errored = {"notebooks": [{"name": "01-preflight.ipynb", "status": "error", "checks": 0}]}
+    assert ui.step_states(errored, STEPS)["01-preflight"] == "fail"
+
+
+def test_overview_draws_each_step_and_marks_the_next_one():
+    svg = ui.overview_svg(ran("fail", "warn"), STEPS)
+    assert svg.count("<rect") == 3 and svg.count("not run yet") == 1 and svg.count("next ▼") == 1
+    marker, centres = next_marker_x(svg)
+    assert marker == centres[0]  # above the failed first step
+    svg = ui.overview_svg(ran("pass", "pass"), STEPS)
+    assert svg.count(">pass<") == 2
+    marker, centres = next_marker_x(svg)
+    assert marker == centres[2]  # above the step not run yet
+    assert "next ▼" not in ui.overview_svg(ran("pass", "pass", "pass"), STEPS)
+
+
+def test_overview_as_text_outside_a_notebook(capsys):
+    ui.show_overview(ran("pass", "fail"), STEPS)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["01-preflight", "pass"]
+    assert lines[1].split() == ["02-container-toolkit", "fail", "<-", "next"]
+    assert lines[2].split() == ["03-gpu-in-container", "not", "run", "yet"]
 
 
 def test_interactive_given_as_text_by_a_command_line_is_understood():
