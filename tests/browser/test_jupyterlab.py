@@ -101,12 +101,22 @@ def open_and_run_all(page, lab, name):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"failed-{name}.png"))
         raise
-    no_news = page.get_by_role("button", name="No", exact=True)
-    if no_news.count():
-        no_news.first.click()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    return panel
+    # Run All can be dropped when it comes before the notebook's kernel session is attached (seen on a
+    # fresh machine): ask again until a cell shows it has started, three times at most.
+    for attempt in range(3):
+        no_news = page.get_by_role("button", name="No", exact=True)
+        if no_news.count():
+            no_news.first.click()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            panel.locator(".jp-InputPrompt").filter(has_text="*").or_(
+                panel.locator(".jp-InputPrompt").filter(has_text="1")).first.wait_for(timeout=20_000)
+            return panel
+        except Exception:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"not-started-{attempt}-{name}.png"))
+    pytest.fail(f"Run All Cells did not start {name} in three tries (screenshots in {SHOTS})")
 
 
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
