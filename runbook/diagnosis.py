@@ -104,6 +104,14 @@ TABLE: tuple[Diagnosis, ...] = (
         "`nvidia-ctk cdi list` (again after every driver upgrade).",
         NB_TOOLKIT),
     Diagnosis(
+        "gpu_access_blocked",
+        ("GPU access blocked by the operating system",),
+        "The driver is loaded but this process may not open the GPU's device nodes (/dev/nvidiactl, "
+        "/dev/nvidia*): a container or cgroup device rule withholds them, or their permissions do.",
+        "Check `ls -l /dev/nvidia*` (mode crw-rw-rw-, or a group this user is in); in a container, give it "
+        "the GPU (gpu_mode=gpus with the toolkit, or gpu_mode=manual).",
+        NB_PREFLIGHT),
+    Diagnosis(
         "driver_mismatch",
         ("driver/library version mismatch",),
         "The NVIDIA driver was upgraded without a reboot: the kernel module and the libraries differ.",

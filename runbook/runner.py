@@ -69,6 +69,7 @@ def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None,
         raise RunSetupError(f"notebook(s) missing in {src}: {', '.join(m + '.ipynb' for m in missing)}")
     out = prepare_out_dir(Path(out_dir) if out_dir else default_out_dir())
     os.environ[engine.RUN_ID_ENV] = uuid.uuid4().hex[:12]
+    os.environ["PYTHONPATH"] = kernel_pythonpath()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
     try:
@@ -91,6 +92,14 @@ def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None,
                    parameters=p, steps=steps)
     record.write(out, summary)
     return summary, out
+
+
+def kernel_pythonpath() -> str:
+    """PYTHONPATH for the notebooks' kernels: this runbook package first, so that they import the same
+    code as the runner, also from a checkout that was never installed (the kernels start in notebooks/)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])
 
 
 def _cleanup(docker_host: str, run: str | None) -> None:

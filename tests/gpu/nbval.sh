@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the kernels import this checkout's runbook
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for nb in 03-gpu-in-container 04-pytorch-in-container; do
   "$python" -m papermill --prepare-only notebooks/$nb.ipynb "$work/$nb.ipynb" \

@@ -42,6 +42,7 @@ def test_toolkit_cause_says_what_the_issue_promises():
     ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0, please update your driver", "cuda_requirement"),
     ("nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared object file", "nvml_missing"),
     ("Failed to initialize NVML: Unknown Error", "nvml_unknown_error"),
+    ("Failed to initialize NVML: GPU access blocked by the operating system", "gpu_access_blocked"),
     ("could not apply required modification to OCI specification: unresolvable CDI devices nvidia.com/gpu=all", "cdi_unresolvable"),
     ("Failed to initialize NVML: Driver/library version mismatch", "driver_mismatch"),
     ("Error 804: forward compatibility was attempted on non supported HW", "forward_compat"),

@@ -82,3 +82,28 @@ def test_cgroup_version(tmp_path):
     assert host.cgroup_version(str(tmp_path)) == 1
     (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
     assert host.cgroup_version(str(tmp_path)) == 2
+
+
+def test_a_failing_nvidia_smi_is_a_host_error_with_its_diagnosis(tmp_path, monkeypatch):
+    """nvidia-smi that answers with an error: its words as captured on the H200 with the control device
+    hidden. No driver here, so a script on PATH replays them with the same exit code."""
+    words = (H200 / "nvidia-smi-q-x-blocked.txt").read_text()
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(f"#!/bin/sh\nprintf '%s' '{words}'\nexit 17\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(HostError) as e:
+        host.query_driver()
+    assert "exited 17" in str(e.value)
+    assert "may not open the GPU's device nodes" in e.value.cause and "ls -l /dev/nvidia*" in e.value.remediation
+    assert e.value.evidence == words.strip()
+
+
+def test_an_unknown_nvidia_smi_failure_still_gets_a_cause_and_fix(tmp_path, monkeypatch):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(HostError) as e:
+        host.query_driver()
+    assert e.value.cause and "ubuntu-drivers" in e.value.remediation

@@ -93,3 +93,17 @@ def test_fixes_fold_under_each_check_with_their_commands_to_copy():
     assert '<pre class="rb-cmd">sudo nvidia-ctk runtime configure --runtime=docker\nsudo systemctl restart docker</pre>' in page
     assert ui.commands_in(r.remediation) == ["sudo nvidia-ctk runtime configure --runtime=docker",
                                              "sudo systemctl restart docker"]
+
+
+def test_kernels_import_the_runners_own_package(monkeypatch):
+    """The kernels start in notebooks/; PYTHONPATH leads them to this package, ahead of anything else,
+    and keeps what the user had."""
+    from pathlib import Path
+
+    import runbook
+    from runbook import runner
+    monkeypatch.setenv("PYTHONPATH", "/opt/user-lib")
+    here = str(Path(runbook.__file__).resolve().parent.parent)
+    assert runner.kernel_pythonpath().split(":") == [here, "/opt/user-lib"]
+    monkeypatch.setenv("PYTHONPATH", here)
+    assert runner.kernel_pythonpath() == here
