@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from runbook import params
+from runbook import diagnosis, params
 from runbook.steps import OVERVIEW, STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +72,9 @@ def test_readme_names_every_parameter_and_check():
     assert len(ids) > 15
     for check_id in sorted(ids):
         assert f"`{check_id}`" in readme, f"README lacks check id {check_id}"
+
+
+def test_readme_lists_every_known_error():
+    readme = (ROOT / "README.md").read_text()
+    for d in diagnosis.TABLE:
+        assert f"| `{d.key}` |" in readme, f"README lacks the diagnosis {d.key}"
