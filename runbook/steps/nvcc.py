@@ -5,7 +5,7 @@ from .. import cuda, engine
 from ..diagnosis import NB_GPU, NB_NVCC, NB_PYTORCH
 from ..errors import ContainerFailed
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from . import container_failure, context, skipped
+from . import container_failure, context
 from .images import choose
 
 CUDA_BIN = "/usr/local/cuda/bin"  # where CUDA images keep nvcc, also when it is not on PATH

@@ -5,7 +5,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from runbook import record, ui
 from runbook.errors import EngineUnreachable
-from runbook.results import CheckResult, Passed, Status, fail, run_check, skip, verdict
+from runbook.results import CheckResult, Passed, Status, run_check, skip, verdict
 
 
 def test_run_check_statuses():
