@@ -186,9 +186,7 @@ def _remove(container) -> None:
     already being raised is not masked by this one."""
     try:
         container.remove(force=True)
-    except NotFound:
-        pass
-    except requests.exceptions.RequestException:
+    except (NotFound, requests.exceptions.RequestException):
         pass
 
 
