@@ -200,9 +200,9 @@ def ladder_html(rungs) -> str:
         f"<td>{'<code>' + html.escape(r.check.id) + '</code>: ' + html.escape(r.check.detail) if r.check else ''}</td></tr>"
         for r in rungs)
     headline, rung = ladder_headline(rungs)
-    head = (f"<p><b>{html.escape(headline[0].upper() + headline[1:])}:</b> {html.escape(rung.name)}. "
-            f"{html.escape(rung.check.cause or rung.check.detail)}</p>" if rung else
-            f"<p>{html.escape(headline[0].upper() + headline[1:])}.</p>")
+    headline = html.escape(headline[0].upper() + headline[1:])
+    head = (f"<p><b>{headline}:</b> {html.escape(rung.name)}. {html.escape(rung.check.cause or rung.check.detail)}</p>"
+            if rung else f"<p>{headline}.</p>")
     return f'{head}<table class="rb-checks"><tr><th>status</th><th>rung</th><th>decided by</th></tr>{rows}</table>'
 
 
@@ -363,10 +363,10 @@ def step_states(summary: dict, steps) -> dict[str, str | None]:
     return states
 
 
-def next_step_of(summary: dict, steps) -> str | None:
-    """The step to take next: the first that failed or has not run; None when all ran without failing."""
-    states = step_states(summary, steps)
-    return next((s for s in steps if states[s] in (None, "fail")), None)
+def next_step_of(states: dict[str, str | None]) -> str | None:
+    """The step to take next (``states`` from step_states, in order): the first that failed or has not
+    run; None when all ran without failing."""
+    return next((step for step, state in states.items() if state in (None, "fail")), None)
 
 
 def overview_svg(summary: dict, steps) -> str:
@@ -375,7 +375,7 @@ def overview_svg(summary: dict, steps) -> str:
     width, box_w, gap, y = 150, 132, 18, 40
     parts = []
     states = step_states(summary, steps)
-    next_step = next_step_of(summary, steps)
+    next_step = next_step_of(states)
     for i, step in enumerate(steps):
         state = states[step]
         colour = COLOURS.get(Status(state), "#d0d7de") if state else "#d0d7de"
@@ -402,6 +402,7 @@ def overview_svg(summary: dict, steps) -> str:
 
 
 def show_overview(summary: dict, steps) -> None:
-    states, next_step = step_states(summary, steps), next_step_of(summary, steps)
+    states = step_states(summary, steps)
+    next_step = next_step_of(states)
     lines = [f"{step:28} {states[step] or 'not run yet'}{'   <- next' if step == next_step else ''}" for step in steps]
     _display({"text/plain": "\n".join(lines), "text/html": overview_svg(summary, steps)}, "\n".join(lines))
