@@ -8,6 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
+case $python in /*) ;; */*) python="$PWD/$python" ;; esac  # a relative path still works after the cd below
+if ! "$python" -c 'import nbval, papermill' 2>/dev/null; then
+  echo "nbval.sh: $python lacks nbval or papermill; install the project's test extra: $python -m pip install -e '.[test]'" >&2
+  exit 2
+fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the kernels import this checkout's runbook
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for nb in 03-gpu-in-container 04-pytorch-in-container; do
