@@ -101,6 +101,25 @@ def accept_kernel_dialog(page) -> bool:
     return True
 
 
+def settle_kernel(page, name, quiet_s=3.0, timeout_s=120.0):
+    """Wait until the notebook's kernel has been idle, with no dialog open, for quiet_s in a row. Cells run
+    before then can be split between two kernels (the one started first and the one chosen in the
+    dialog), and a cell then fails on a name the other kernel defined."""
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    quiet_since, deadline = None, time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if accept_kernel_dialog(page) or page.locator(".jp-Dialog").count() or not idle.count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(250)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"unsettled-{name}.png"))
+    pytest.fail(f"the kernel of {name} did not settle in {timeout_s:.0f} s (screenshot in {SHOTS})")
+
+
 def open_and_run_all(page, lab, name):
     """Open a notebook (the only tab: each opens in a fresh workspace) and run all its cells; returns the
     visible notebook panel, to which every look is confined, once a cell has been executed by a kernel."""
@@ -114,9 +133,9 @@ def open_and_run_all(page, lab, name):
         raise
     executed = panel.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]"))
     # Run All can be dropped when it comes before the notebook's kernel session is attached (seen on a
-    # fresh machine): ask again until a cell has been executed, three times at most.
+    # fresh machine): wait for a settled kernel, then ask until a cell has been executed, three times.
     for attempt in range(3):
-        accept_kernel_dialog(page)
+        settle_kernel(page, name)
         no_news = page.get_by_role("button", name="No", exact=True)
         if no_news.count():
             no_news.first.click()
@@ -126,18 +145,29 @@ def open_and_run_all(page, lab, name):
         while time.monotonic() < deadline:
             if executed.count():
                 return panel
-            accept_kernel_dialog(page)
             page.wait_for_timeout(500)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"not-started-{attempt}-{name}.png"))
     pytest.fail(f"Run All Cells did not run a cell of {name} in three tries (screenshots in {SHOTS})")
 
 
+def wait_for_output(page, panel, text, timeout_ms, name):
+    """Wait for a widget's text in the notebook's outputs; when it does not come, fail with a screenshot
+    and what the outputs show instead (a widget that did not render says so there)."""
+    try:
+        panel.locator(".widget-html-content", has_text=text).wait_for(timeout=timeout_ms)
+    except Exception:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"no-output-{name}.png"))
+        outputs = "\n".join(panel.locator(".jp-OutputArea-output").all_inner_texts())
+        pytest.fail(f"{text!r} did not appear in {name} within {timeout_ms / 1000:.0f} s; the outputs show:\n"
+                    f"{outputs[-3000:]}")
+
+
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     SHOTS.mkdir(parents=True, exist_ok=True)
     nb = open_and_run_all(page, lab, "01-preflight.ipynb")
-    status = nb.locator(".widget-html-content", has_text="run 1:")
-    status.wait_for(timeout=120_000)
+    wait_for_output(page, nb, "run 1:", 120_000, "01-preflight")
     badges = nb.locator("table.rb-checks .rb-badge")
     badges.first.wait_for(timeout=60_000)
     texts = badges.all_inner_texts()
@@ -152,7 +182,7 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / "preflight.png"), full_page=False)
     nb.get_by_role("button", name="Run checks").click()
-    nb.locator(".widget-html-content", has_text="run 2:").wait_for(timeout=120_000)
+    wait_for_output(page, nb, "run 2:", 120_000, "01-preflight")
     assert nb.locator("table.rb-checks").count() == 1, "the results are updated in place, not appended"
     assert len(nb.locator("table.rb-checks .rb-badge").all_inner_texts()) == 6
     page.keyboard.press("Control+s")
@@ -161,11 +191,10 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
 
 def test_pull_progress_bars_while_a_cuda_image_is_pulled(page, lab):
     nb = open_and_run_all(page, lab, "03-gpu-in-container.ipynb")
-    summary = nb.locator(".widget-html-content", has_text="layers done")
-    summary.wait_for(timeout=180_000)
-    nb.locator(".widget-html-content", has_text="Downloaded newer image").wait_for(timeout=180_000)
+    wait_for_output(page, nb, "layers done", 180_000, "03-gpu-in-container")
+    wait_for_output(page, nb, "Downloaded newer image", 180_000, "03-gpu-in-container")
     assert nb.locator(".widget-hprogress").count() >= 1, "a progress bar per downloaded layer"
-    nb.locator(".widget-html-content", has_text="run 1:").wait_for(timeout=120_000)
+    wait_for_output(page, nb, "run 1:", 120_000, "03-gpu-in-container")
     table = nb.locator("table.rb-checks").first.inner_text()
     assert "cuda.pull" in table and lab["image"] in table
     page.keyboard.press("Control+s")
