@@ -90,6 +90,11 @@ def page(lab):
         browser.close()
 
 
+def screenshot(page, file_name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / file_name))
+
+
 def accept_kernel_dialog(page) -> bool:
     """Answer JupyterLab's "Select Kernel" dialog as a user would (its preselected choice is the
     notebook's own kernel). It comes up when the kernel list is slow to arrive, as on a loaded machine,
@@ -115,8 +120,7 @@ def settle_kernel(page, name, quiet_s=3.0, timeout_s=120.0):
         elif time.monotonic() - quiet_since >= quiet_s:
             return
         page.wait_for_timeout(250)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"unsettled-{name}.png"))
+    screenshot(page, f"unsettled-{name}.png")
     pytest.fail(f"the kernel of {name} did not settle in {timeout_s:.0f} s (screenshot in {SHOTS})")
 
 
@@ -128,8 +132,7 @@ def open_and_run_all(page, lab, name):
     try:
         panel.locator(".jp-Notebook").wait_for(timeout=60_000)
     except Exception:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"failed-{name}.png"))
+        screenshot(page, f"failed-{name}.png")
         raise
     executed = panel.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]"))
     # Run All can be dropped when it comes before the notebook's kernel session is attached (seen on a
@@ -146,8 +149,7 @@ def open_and_run_all(page, lab, name):
             if executed.count():
                 return panel
             page.wait_for_timeout(500)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"not-started-{attempt}-{name}.png"))
+        screenshot(page, f"not-started-{attempt}-{name}.png")
     pytest.fail(f"Run All Cells did not run a cell of {name} in three tries (screenshots in {SHOTS})")
 
 
@@ -157,8 +159,7 @@ def wait_for_output(page, panel, text, timeout_ms, name):
     try:
         panel.locator(".widget-html-content", has_text=text).wait_for(timeout=timeout_ms)
     except Exception:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"no-output-{name}.png"))
+        screenshot(page, f"no-output-{name}.png")
         outputs = "\n".join(panel.locator(".jp-OutputArea-output").all_inner_texts())
         pytest.fail(f"{text!r} did not appear in {name} within {timeout_ms / 1000:.0f} s; the outputs show:\n"
                     f"{outputs[-3000:]}")
@@ -180,7 +181,7 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     nb.get_by_role("button", name="Run checks").scroll_into_view_if_needed()
     page.mouse.wheel(0, -200)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SHOTS / "preflight.png"), full_page=False)
+    screenshot(page, "preflight.png")
     nb.get_by_role("button", name="Run checks").click()
     wait_for_output(page, nb, "run 2:", 120_000, "01-preflight")
     assert nb.locator("table.rb-checks").count() == 1, "the results are updated in place, not appended"
@@ -208,4 +209,4 @@ def test_overview_shows_the_path(page, lab):
     text = svg.text_content()
     assert "preflight" in text and "next" in text
     assert text.count("not run yet") == 4, text  # 01 and 03 ran (and were saved) in the tests before
-    page.screenshot(path=str(SHOTS / "overview.png"), full_page=False)
+    screenshot(page, "overview.png")
