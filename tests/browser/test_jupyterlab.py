@@ -166,7 +166,6 @@ def wait_for_output(page, panel, text, timeout_ms, name):
 
 
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     nb = open_and_run_all(page, lab, "01-preflight.ipynb")
     wait_for_output(page, nb, "run 1:", 120_000, "01-preflight")
     badges = nb.locator("table.rb-checks .rb-badge")
