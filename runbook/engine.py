@@ -1,9 +1,9 @@
 """The Docker engine, through the Docker SDK only: connect, pull with progress, run with certain removal.
 
-Every container the runbook creates carries the label ``io.gpu-runbook`` with the run's id and a
-deadline, so that leftovers (from a killed run) can be found and removed without touching anything
-else on the engine. docker-py's errors are caught narrowly and re-raised as the runbook's own,
-with the cause and fix from the diagnosis table.
+Every container the runbook creates carries the label ``io.gpu-runbook`` with the run's id, a
+deadline and an id of its own, so that leftovers (from a killed run, or a create cut short) can be
+found and removed without touching anything else on the engine. docker-py's errors are caught
+narrowly and re-raised as the runbook's own, with the cause and fix from the diagnosis table.
 """
 from __future__ import annotations
 
@@ -116,6 +116,24 @@ class RunOutput:
     duration_s: float
 
 
+def _create(client: docker.DockerClient, image: str, command: list[str], lifetime_s: float, options: dict):
+    """Create a container labelled with the run, a deadline and an id of its own. When the call is cut
+    short (an interrupt, a lost connection), the engine may have made the container before its answer
+    was read: it is found by its own id and removed before the error goes on."""
+    own = uuid.uuid4().hex
+    labels = {LABEL: "1", f"{LABEL}.run": run_id(), f"{LABEL}.deadline": str(int(time.time() + lifetime_s)),
+              f"{LABEL}.container": own}
+    try:
+        return client.containers.create(image, command, labels=labels, **options)
+    except BaseException:
+        try:
+            for c in client.api.containers(all=True, filters={"label": f"{LABEL}.container={own}"}):
+                client.api.remove_container(c["Id"], force=True)
+        except (APIError, requests.exceptions.RequestException):
+            pass  # the labels still let remove_leftovers find it
+        raise
+
+
 def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float,
         options: dict | None = None) -> RunOutput:
     """Run ``command`` in a new container of ``image`` and return its exit code and output.
@@ -124,11 +142,9 @@ def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_
     also when this process is interrupted. A container that cannot be created or started raises
     ContainerFailed with the diagnosis of the engine's message; a non-zero exit is returned, not raised.
     """
-    labels = {LABEL: "1", f"{LABEL}.run": run_id(),
-              f"{LABEL}.deadline": str(int(time.time() + timeout_s + 60))}
     start = time.monotonic()
     try:
-        container = client.containers.create(image, command, labels=labels, **(options or {}))
+        container = _create(client, image, command, timeout_s + 60, options or {})
     except ImageNotFound as e:
         raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e),
                                cause="The image was not pulled.", remediation="Pull it first (pull=missing).") from e
@@ -218,9 +234,8 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
 def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) -> list[str]:
     """Which of ``paths`` exist in ``image``, read from a created (never started) container, so that
     images without a shell can be looked into too."""
-    labels = {LABEL: "1", f"{LABEL}.run": run_id(), f"{LABEL}.deadline": str(int(time.time() + 120))}
     try:
-        container = client.containers.create(image, ["true"], labels=labels)
+        container = _create(client, image, ["true"], 120, {})
     except ImageNotFound as e:
         raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e)) from e
     except APIError as e:
