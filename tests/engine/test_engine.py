@@ -55,8 +55,8 @@ def test_an_interrupted_run_removes_its_container(client, no_leftovers):
 
 
 def test_an_interrupt_between_create_and_its_answer_removes_the_container(client, no_leftovers, monkeypatch):
-    """The engine makes the container, then the interrupt comes before docker-py has read it back (seen
-    in CI as a leftover of the test above): the container is found by its own label and removed."""
+    """The engine makes the container, then the interrupt comes before docker-py has read it back (a
+    window the test above can hit): the container is found by its own label and removed."""
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
     run = uuid.uuid4().hex[:12]
