@@ -4,6 +4,7 @@ active throttle reasons read after each: shows whether a figure below the datash
 Run on the GPU host (PyTorch with CUDA, nvidia-smi):  python3 benchmarks/bf16_bursts_vs_sustained.py
 Each line: matrix size n, products per timing, five timings in TFLOP/s, then the GPU's state.
 """
+
 import subprocess
 
 import torch
@@ -13,8 +14,9 @@ LIMITS = "power.limit,enforced.power.limit,clocks.max.sm"
 
 
 def smi(fields: str) -> str:
-    return subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def timings(n: int, reps: int, rounds: int = 5) -> list[float]:
@@ -33,7 +35,7 @@ def timings(n: int, reps: int, rounds: int = 5) -> list[float]:
             torch.mm(a, b, out=c)
         end.record()
         end.synchronize()
-        out.append(2 * n ** 3 * reps / (start.elapsed_time(end) / 1e3) / 1e12)
+        out.append(2 * n**3 * reps / (start.elapsed_time(end) / 1e3) / 1e12)
     return out
 
 

@@ -11,6 +11,7 @@ rig/pytorch:host):
 
     python3 benchmarks/container_vs_host.py [--repeat 5] [--gpu-mode manual]
 """
+
 import argparse
 import statistics
 import subprocess
@@ -37,10 +38,16 @@ def main() -> int:
     probe = workloads.source("gpu_probe")
     rows = {k: [] for k in ("host_tflops", "ctr_tflops", "host_gbps", "ctr_gbps", "runbook_s", "raw_s")}
     for i in range(a.repeat):
-        h = workloads.parse(subprocess.run([sys.executable, "-c", probe, "2048", "--bench"], capture_output=True,
-                                           text=True, check=True).stdout)["bench"]
-        c = workloads.parse(engine.run(client, a.pytorch_image, ["python3", "-c", probe, "2048", "--bench"],
-                                       timeout_s=600, options=opts).output)["bench"]
+        h = workloads.parse(
+            subprocess.run(
+                [sys.executable, "-c", probe, "2048", "--bench"], capture_output=True, text=True, check=True
+            ).stdout
+        )["bench"]
+        c = workloads.parse(
+            engine.run(
+                client, a.pytorch_image, ["python3", "-c", probe, "2048", "--bench"], timeout_s=600, options=opts
+            ).output
+        )["bench"]
         rows["host_tflops"].append(h["bf16_matmul_tflops"])
         rows["ctr_tflops"].append(c["bf16_matmul_tflops"])
         rows["host_gbps"].append(h["copy_gb_per_s"])
@@ -53,20 +60,34 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.monotonic()
             # measure_throughput off: the raw commands above do not measure it either
-            summary, _ = runner.run(Path(tmp) / "r", {"cuda_image": a.cuda_image, "pytorch_image": a.pytorch_image,
-                                                      "pull": "never", "gpu_mode": a.gpu_mode,
-                                                      "measure_throughput": False}, only=["3", "4"],
-                                    log=lambda m: None)
+            summary, _ = runner.run(
+                Path(tmp) / "r",
+                {
+                    "cuda_image": a.cuda_image,
+                    "pytorch_image": a.pytorch_image,
+                    "pull": "never",
+                    "gpu_mode": a.gpu_mode,
+                    "measure_throughput": False,
+                },
+                only=["3", "4"],
+                log=lambda m: None,
+            )
             rows["runbook_s"].append(time.monotonic() - t0)
         print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), flush=True)
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\nmedians over {a.repeat} runs (gpu_mode={a.gpu_mode}):")
-    print(f"  bf16 matmul  host {med['host_tflops']:.1f} TFLOP/s  container {med['ctr_tflops']:.1f} TFLOP/s  "
-          f"container/host {med['ctr_tflops'] / med['host_tflops']:.3f}")
-    print(f"  d2d copy     host {med['host_gbps']:.0f} GB/s  container {med['ctr_gbps']:.0f} GB/s  "
-          f"container/host {med['ctr_gbps'] / med['host_gbps']:.3f}")
-    print(f"  steps 3+4    runbook {med['runbook_s']:.2f} s  raw containers {med['raw_s']:.2f} s  "
-          f"runbook/raw {med['runbook_s'] / med['raw_s']:.2f}")
+    print(
+        f"  bf16 matmul  host {med['host_tflops']:.1f} TFLOP/s  container {med['ctr_tflops']:.1f} TFLOP/s  "
+        f"container/host {med['ctr_tflops'] / med['host_tflops']:.3f}"
+    )
+    print(
+        f"  d2d copy     host {med['host_gbps']:.0f} GB/s  container {med['ctr_gbps']:.0f} GB/s  "
+        f"container/host {med['ctr_gbps'] / med['host_gbps']:.3f}"
+    )
+    print(
+        f"  steps 3+4    runbook {med['runbook_s']:.2f} s  raw containers {med['raw_s']:.2f} s  "
+        f"runbook/raw {med['runbook_s'] / med['raw_s']:.2f}"
+    )
     print(f"  last runbook verdict: {summary['verdict']}")
     return 0
 

@@ -3,6 +3,7 @@
 ``nvidia-smi``'s "CUDA Version" is the driver's ceiling; an image whose NVIDIA_REQUIRE_CUDA asks for
 more is refused by the toolkit (``unsatisfied condition: cuda>=``), so tags are chosen against it.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,17 +11,29 @@ from dataclasses import dataclass
 
 # Minimum Linux driver for each CUDA release (GA), from NVIDIA's CUDA release notes.
 MIN_DRIVER: tuple[tuple[str, str], ...] = (
-    ("11.0", "450.51.05"), ("11.4", "470.42.01"), ("11.7", "515.43.04"), ("11.8", "520.61.05"),
-    ("12.0", "525.60.13"), ("12.2", "535.54.03"), ("12.4", "550.54.14"), ("12.6", "560.28.03"),
-    ("12.8", "570.26"), ("12.9", "575.51.03"), ("13.0", "580.65.06"),
+    ("11.0", "450.51.05"),
+    ("11.4", "470.42.01"),
+    ("11.7", "515.43.04"),
+    ("11.8", "520.61.05"),
+    ("12.0", "525.60.13"),
+    ("12.2", "535.54.03"),
+    ("12.4", "550.54.14"),
+    ("12.6", "560.28.03"),
+    ("12.8", "570.26"),
+    ("12.9", "575.51.03"),
+    ("13.0", "580.65.06"),
 )
 
 # Full nvidia/cuda tags published for each CUDA minor (the last patch release and its newest Ubuntu).
 CUDA_IMAGE_TAGS: dict[str, tuple[str, str]] = {
-    "13.0": ("13.0.2", "ubuntu24.04"), "12.9": ("12.9.1", "ubuntu24.04"),
-    "12.8": ("12.8.1", "ubuntu24.04"), "12.6": ("12.6.3", "ubuntu24.04"),
-    "12.4": ("12.4.1", "ubuntu22.04"), "12.2": ("12.2.2", "ubuntu22.04"),
-    "12.0": ("12.0.1", "ubuntu22.04"), "11.8": ("11.8.0", "ubuntu22.04"),
+    "13.0": ("13.0.2", "ubuntu24.04"),
+    "12.9": ("12.9.1", "ubuntu24.04"),
+    "12.8": ("12.8.1", "ubuntu24.04"),
+    "12.6": ("12.6.3", "ubuntu24.04"),
+    "12.4": ("12.4.1", "ubuntu22.04"),
+    "12.2": ("12.2.2", "ubuntu22.04"),
+    "12.0": ("12.0.1", "ubuntu22.04"),
+    "11.8": ("11.8.0", "ubuntu22.04"),
 }
 
 # pytorch/pytorch runtime images by the CUDA they are built for.
@@ -100,9 +113,13 @@ class Requirement:
     def met_by(self, cuda_ceiling: str, driver_version: str = "", brands: tuple[str, ...] = ("",)) -> bool:
         """Whether the driver meets the requirement for every GPU (given by brand). A condition on a fact
         not known here (``arch``, or an empty value) does not hold: met means shown to be met."""
-        return all(any(all(_holds(c, {"cuda": cuda_ceiling, "driver": driver_version, "brand": brand})
-                           for c in conditions) for conditions in self.alternatives)
-                   for brand in brands)
+        return all(
+            any(
+                all(_holds(c, {"cuda": cuda_ceiling, "driver": driver_version, "brand": brand}) for c in conditions)
+                for conditions in self.alternatives
+            )
+            for brand in brands
+        )
 
 
 CONDITION = re.compile(r"^(cuda|driver|arch|brand)\s*(>=|<=|==|=|>|<)\s*(\S+)$")

@@ -1,6 +1,7 @@
 """Datasheet figures of common NVIDIA data-centre and workstation GPUs, to set measured throughput
 beside: dense bf16 tensor-core TFLOP/s (no sparsity) and memory bandwidth in GB/s, from NVIDIA's
 product datasheets (SXM variants where a name does not say PCIe)."""
+
 from __future__ import annotations
 
 # name as nvidia-smi / torch report it (matched as a substring, longest first) -> (bf16 TFLOP/s, GB/s)

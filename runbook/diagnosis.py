@@ -3,6 +3,7 @@
 The texts are substrings of what the Docker engine, the NVIDIA Container Toolkit and the driver
 print; the first entry that matches wins, so more specific texts come first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ NB_GPU = "03-gpu-in-container.ipynb"
 NB_PYTORCH = "04-pytorch-in-container.ipynb"
 NB_NVCC = "05-why-no-nvcc.ipynb"
 
-DRIVER_FIX = ("Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
-              "and check that `nvidia-smi` lists the GPU.")
+DRIVER_FIX = (
+    "Install the NVIDIA driver for this GPU (Ubuntu: `sudo ubuntu-drivers install`, then reboot) "
+    "and check that `nvidia-smi` lists the GPU."
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Diagnosis:
         low = text.lower()
         return any(p.lower() in low for p in self.patterns)
 
+    def fields(self) -> dict[str, str]:
+        """The cause, fix and notebook, as the keyword arguments of a result or an error."""
+        return {"cause": self.cause, "remediation": self.remediation, "notebook": self.notebook}
+
 
 TABLE: tuple[Diagnosis, ...] = (
     Diagnosis(
@@ -39,14 +46,16 @@ TABLE: tuple[Diagnosis, ...] = (
         "Install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker`, "
         "then `sudo systemctl restart docker`. With Docker from snap, switch to Docker Engine from "
         "Docker's apt repository.",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "cdi_unsupported",
         ('could not select device driver "cdi"',),
         "The engine does not resolve CDI devices: Docker older than 25, or CDI not enabled in daemon.json.",
         "Upgrade to Docker Engine 25 or newer and enable CDI (`sudo nvidia-ctk runtime configure "
         "--runtime=docker --cdi.enabled`, restart the engine), or use gpu_mode=gpus.",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "runtime_unknown",
         ("unknown or invalid runtime name: nvidia", "unknown runtime specified nvidia"),
@@ -55,7 +64,8 @@ TABLE: tuple[Diagnosis, ...] = (
         "Run `sudo nvidia-ctk runtime configure --runtime=docker` and restart the engine (rootless: "
         "`nvidia-ctk runtime configure --runtime=docker --config=$HOME/.config/docker/daemon.json` and "
         "`systemctl --user restart docker`).",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "docker_permission",
         ("permission denied while trying to connect to the docker daemon socket", "PermissionError(13"),
@@ -63,7 +73,8 @@ TABLE: tuple[Diagnosis, ...] = (
         "active yet (it takes a new login; a Jupyter server started before keeps the old groups).",
         "`sudo usermod -aG docker $USER`, then log out and in again (and restart Jupyter). The docker "
         "group is root-equivalent; rootless Docker is the alternative. Never chmod the socket.",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "engine_unreachable",
         ("Error while fetching server API version", "Cannot connect to the Docker daemon"),
@@ -71,38 +82,45 @@ TABLE: tuple[Diagnosis, ...] = (
         "docker_host points elsewhere.",
         "Install Docker Engine and start it (`sudo systemctl enable --now docker`), or set docker_host to "
         "the engine's address (e.g. unix:///var/run/docker.sock).",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "cuda_requirement",
         ("unsatisfied condition: cuda>=", "unsatisfied condition: cuda >="),
         "The image requires a newer CUDA (its NVIDIA_REQUIRE_CUDA) than the host's driver supports.",
         "Use an image tag for the CUDA version the driver supports (cuda_image=auto picks one), or "
         "upgrade the NVIDIA driver.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "nvml_missing",
-        ("load library failed: libnvidia-ml.so.1", "libnvidia-ml.so.1: cannot open shared object file",
-         "NVIDIA-SMI couldn't find libnvidia-ml.so"),
-        "The driver's libraries are not visible: no NVIDIA driver on the host, Docker from snap, or "
-        "Docker Desktop.",
+        (
+            "load library failed: libnvidia-ml.so.1",
+            "libnvidia-ml.so.1: cannot open shared object file",
+            "NVIDIA-SMI couldn't find libnvidia-ml.so",
+        ),
+        "The driver's libraries are not visible: no NVIDIA driver on the host, Docker from snap, or Docker Desktop.",
         "Install the NVIDIA driver on the host and check `ldconfig -p | grep libnvidia-ml`; use Docker "
         "Engine, not snap or Docker Desktop.",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "nvml_unknown_error",
         ("Failed to initialize NVML: Unknown Error",),
         "The container lost its GPU device rules: with the systemd cgroup driver, a `systemctl "
         "daemon-reload` drops them from running containers.",
         "Recreate the container; for long-running ones use CDI (gpu_mode=cdi) or the cgroupfs driver "
-        "(`\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]` in daemon.json).",
-        NB_GPU),
+        '(`"exec-opts": ["native.cgroupdriver=cgroupfs"]` in daemon.json).',
+        NB_GPU,
+    ),
     Diagnosis(
         "cdi_unresolvable",
         ("unresolvable CDI devices",),
         "The engine found no CDI spec for the requested device, or a stale one.",
         "Generate the spec: `sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml`, check with "
         "`nvidia-ctk cdi list` (again after every driver upgrade).",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "gpu_access_blocked",
         ("GPU access blocked by the operating system",),
@@ -110,13 +128,15 @@ TABLE: tuple[Diagnosis, ...] = (
         "/dev/nvidia*): a container or cgroup device rule withholds them, or their permissions do.",
         "Check `ls -l /dev/nvidia*` (mode crw-rw-rw-, or a group this user is in); in a container, give it "
         "the GPU (gpu_mode=gpus with the toolkit, or gpu_mode=manual).",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "driver_mismatch",
         ("driver/library version mismatch",),
         "The NVIDIA driver was upgraded without a reboot: the kernel module and the libraries differ.",
         "Reboot (or unload and reload the nvidia kernel modules).",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "driver_not_loaded",
         ("couldn't communicate with the NVIDIA driver",),
@@ -126,14 +146,16 @@ TABLE: tuple[Diagnosis, ...] = (
         "Reboot. If it persists: `sudo dkms status` (a module for `uname -r`?), `mokutil --sb-state` "
         "(Secure Boot enrolls or refuses the module), then reinstall the driver for the running kernel "
         "(`sudo ubuntu-drivers install`).",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "forward_compat",
         ("forward compatibility was attempted on non supported HW",),
         "The image's CUDA forward-compatibility libraries were used on a GPU that does not support them "
         "(consumer GPUs).",
         "Use an image whose CUDA version the host driver supports natively, or upgrade the driver.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "platform_mismatch",
         ("no matching manifest for", "does not match the specified platform"),
@@ -141,7 +163,8 @@ TABLE: tuple[Diagnosis, ...] = (
         "no entry for it.",
         "Use an image published for this platform (`docker manifest inspect IMAGE` lists them); "
         "nvidia/cuda and pytorch/pytorch publish linux/amd64 and linux/arm64.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "manifest_unknown",
         ("manifest unknown", "not found: manifest"),
@@ -149,49 +172,58 @@ TABLE: tuple[Diagnosis, ...] = (
         "and tags of end-of-life CUDA versions are deleted.",
         "Pin a full, supported tag (e.g. nvidia/cuda:13.0.2-base-ubuntu24.04); cuda_image=auto picks one "
         "for the driver.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "registry_unreachable",
         ("no such host", "i/o timeout", "TLS handshake timeout", "dial tcp", "network is unreachable"),
         "The registry could not be reached from the engine (no network, a proxy, DNS).",
         "Check the engine's network and proxy settings (`systemctl show docker -p Environment`), use a "
         "registry mirror, or load the image with `docker load` and set pull=never.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "pull_denied",
         ("pull access denied", "unauthorized", "requested access to the resource is denied"),
         "The registry refused the pull: the repository does not exist or needs a login.",
         "Check the image name; `docker login` to the registry if it is private.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "apt_signed_by_conflict",
         ("Conflicting values set for option Signed-By",),
         "Two apt lists name NVIDIA's repository with different keys: a list left by the old nvidia-docker "
         "method beside the current one.",
         "Remove the old list (the install plan finds and removes it), then `sudo apt-get update`.",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "apt_signature",
         ("NO_PUBKEY", "signatures couldn't be verified", "is not signed", "EXPKEYSIG", "BADSIG"),
-        "apt could not verify the repository's signature with the keyring the list names: a wrong, old or "
-        "expired key.",
+        "apt could not verify the repository's signature with the keyring the list names: a wrong, old or expired key.",
         "Fetch the key again into the keyring (the plan's key step), check the list's signed-by path, then "
         "`sudo apt-get update`.",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "runtime_binary_missing",
-        ('"nvidia-container-runtime": executable file not found', "nvidia-container-runtime: no such file",
-         'exec: "nvidia-container-runtime"'),
+        (
+            '"nvidia-container-runtime": executable file not found',
+            "nvidia-container-runtime: no such file",
+            'exec: "nvidia-container-runtime"',
+        ),
         "The engine is configured with the nvidia runtime, but its program nvidia-container-runtime is not "
         "installed (or not on the engine's PATH).",
         "Install the toolkit's packages (the install plan), then restart the engine.",
-        NB_TOOLKIT),
+        NB_TOOLKIT,
+    ),
     Diagnosis(
         "no_space",
         ("no space left on device",),
         "The engine's disk is full.",
         "Free space (`docker system prune`, remove unused images) or move the engine's data-root.",
-        NB_PREFLIGHT),
+        NB_PREFLIGHT,
+    ),
     Diagnosis(
         "no_gpu_in_container",
         ("Found no NVIDIA driver on your system", "no CUDA-capable device is detected"),
@@ -199,7 +231,8 @@ TABLE: tuple[Diagnosis, ...] = (
         "mode took effect), or the host has no GPU.",
         "Give the container the GPU (gpu_mode=gpus with the toolkit installed, or gpu_mode=manual) and "
         "check step 3 (nvidia-smi in a container) first.",
-        NB_GPU),
+        NB_GPU,
+    ),
     Diagnosis(
         "nvcc_absent",
         ('exec: "nvcc": executable file not found', "nvcc: not found", "nvcc: command not found"),
@@ -207,16 +240,17 @@ TABLE: tuple[Diagnosis, ...] = (
         "PyTorch runtime images) do not.",
         "Use an nvidia/cuda:*-devel-* image to build CUDA code (devel_image=auto picks one for the driver), "
         "and a runtime image to run what was built.",
-        NB_NVCC),
+        NB_NVCC,
+    ),
     Diagnosis(
         "nvidia_smi_absent",
-        ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found",
-         "nvidia-smi: command not found"),
+        ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found", "nvidia-smi: command not found"),
         "`nvidia-smi` is not in the container: images do not ship it; the toolkit (utility capability) or "
         "gpu_mode=manual puts the host driver's copy in. The container got no GPU access.",
         "Run with GPU access (gpu_mode=gpus after installing the toolkit, or gpu_mode=manual to test the "
         "driver without it).",
-        NB_GPU),
+        NB_GPU,
+    ),
 )
 
 
@@ -226,6 +260,23 @@ def diagnose(text: str) -> Diagnosis | None:
         if d.matches(text):
             return d
     return None
+
+
+def explain(
+    text: str = "",
+    *,
+    key: str | None = None,
+    default_cause: str = "",
+    default_fix: str = "",
+    default_notebook: str = "",
+) -> dict[str, str]:
+    """Cause, fix and notebook for ``text``: its diagnosis, else the entry ``key``, else the defaults given."""
+    d = diagnose(text) if text else None
+    if d is None and key is not None:
+        d = by_key(key)
+    if d is not None:
+        return d.fields()
+    return {"cause": default_cause, "remediation": default_fix, "notebook": default_notebook}
 
 
 def by_key(key: str) -> Diagnosis:

@@ -5,26 +5,35 @@ deadline and an id of its own, so that leftovers (from a killed run, or a create
 found and removed without touching anything else on the engine. docker-py's errors are caught
 narrowly and re-raised as the runbook's own, with the cause and fix from the diagnosis table.
 """
+
 from __future__ import annotations
 
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import docker
 import requests
 import urllib3
+from docker.context import ContextAPI
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils import parse_repository_tag
+from docker.utils import kwargs_from_env, parse_repository_tag
 
 from . import diagnosis
-from .errors import (ContainerFailed, ContainerTimeout, EngineError, EnginePermissionDenied,
-                     EngineUnreachable, ImageUnavailable)
+from .errors import (
+    ContainerFailed,
+    ContainerTimeout,
+    EngineError,
+    EnginePermissionDenied,
+    EngineUnreachable,
+    ImageUnavailable,
+)
 
 LABEL = "io.gpu-runbook"
 RUN_ID_ENV = "GPU_RUNBOOK_RUN_ID"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 def run_id() -> str:
@@ -40,27 +49,61 @@ def error_text(e: Exception) -> str:
 
 
 def _raise_diagnosed(cls, message: str, text: str, default_key: str | None = None, **kw):
-    d = diagnosis.diagnose(text) or (diagnosis.by_key(default_key) if default_key else None)
-    raise cls(message, cause=d.cause if d else "", remediation=d.remediation if d else "",
-              notebook=d.notebook if d else "", evidence=text, **kw)
+    raise cls(message, evidence=text, **diagnosis.explain(text, key=default_key), **kw)
+
+
+def connection_params(docker_host: str = "", environ=None) -> dict:
+    """DockerClient arguments for the engine the Docker CLI would use: ``docker_host``, else DOCKER_HOST
+    (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's ``from_env``), else the context named by
+    DOCKER_CONTEXT or the CLI's current context (``docker context use``), else the local socket."""
+    environ = os.environ if environ is None else environ
+    params = kwargs_from_env(environment=environ)
+    if docker_host:
+        params["base_url"] = docker_host
+    if "base_url" not in params:
+        name = environ.get("DOCKER_CONTEXT") or None
+        try:
+            ctx = ContextAPI.get_context(name)
+        except DockerException as e:
+            raise EngineUnreachable(
+                f"the Docker context {name!r} cannot be read: {e}",
+                evidence=str(e),
+                remediation="Choose an existing context (`docker context ls`) or set docker_host.",
+                notebook=diagnosis.NB_PREFLIGHT,
+            ) from None
+        if ctx is None and name:
+            raise EngineUnreachable(
+                f"there is no Docker context {name!r} (DOCKER_CONTEXT)",
+                remediation="Choose an existing context (`docker context ls`) or set docker_host.",
+                notebook=diagnosis.NB_PREFLIGHT,
+            )
+        if ctx is not None and ctx.Host:
+            params["base_url"] = ctx.Host
+            if ctx.TLSConfig is not None:
+                params["tls"] = ctx.TLSConfig
+    params.setdefault("base_url", DEFAULT_HOST)
+    return params
 
 
 def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
-    """A client for ``docker_host`` (or DOCKER_HOST, or the local socket) that has answered a ping."""
-    address = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """A client for the engine ``connection_params`` names that has answered a ping."""
+    params = connection_params(docker_host)
+    address = params["base_url"]
     try:
-        client = docker.DockerClient(base_url=address, timeout=timeout)
+        client = docker.DockerClient(timeout=timeout, **params)
         client.ping()
         return client
     except DockerException as e:
         text = str(e)
-        if "PermissionError" in text or "Permission denied" in text or "permission denied" in text:
-            d = diagnosis.by_key("docker_permission")
-            raise EnginePermissionDenied(f"permission denied on the Docker engine at {address}", cause=d.cause,
-                                         remediation=d.remediation, notebook=d.notebook, evidence=text) from e
-        d = diagnosis.by_key("engine_unreachable")
-        raise EngineUnreachable(f"no Docker engine answers at {address}", cause=d.cause,
-                                remediation=d.remediation, notebook=d.notebook, evidence=text) from e
+        if "permission denied" in text.lower() or "PermissionError" in text:
+            raise EnginePermissionDenied(
+                f"permission denied on the Docker engine at {address}",
+                evidence=text,
+                **diagnosis.by_key("docker_permission").fields(),
+            ) from e
+        raise EngineUnreachable(
+            f"no Docker engine answers at {address}", evidence=text, **diagnosis.by_key("engine_unreachable").fields()
+        ) from e
 
 
 def image_present(client: docker.DockerClient, ref: str) -> bool:
@@ -71,17 +114,24 @@ def image_present(client: docker.DockerClient, ref: str) -> bool:
         return False
 
 
-def pull(client: docker.DockerClient, ref: str, policy: str = "missing", timeout_s: float = 1800,
-         progress: Callable[[dict], None] | None = None) -> "docker.models.images.Image":
+def pull(
+    client: docker.DockerClient,
+    ref: str,
+    policy: str = "missing",
+    timeout_s: float = 1800,
+    progress: Callable[[dict], None] | None = None,
+) -> docker.models.images.Image:
     """Make ``ref`` present by the pull policy (missing / always / never), reporting each progress event."""
     if policy not in ("missing", "always", "never"):
         raise ValueError(f"pull policy must be missing, always or never, not {policy!r}")
     if policy != "always" and image_present(client, ref):
         return client.images.get(ref)
     if policy == "never":
-        raise ImageUnavailable(f"{ref} is not on the engine and pull=never",
-                               cause="The image is not present and the pull policy forbids pulling it.",
-                               remediation="Pull or load the image (docker load), or run with pull=missing.")
+        raise ImageUnavailable(
+            f"{ref} is not on the engine and pull=never",
+            cause="The image is not present and the pull policy forbids pulling it.",
+            remediation="Pull or load the image (docker load), or run with pull=missing.",
+        )
     repo, tag = parse_repository_tag(ref)
     if tag is None:
         tag = "latest"
@@ -94,19 +144,24 @@ def pull(client: docker.DockerClient, ref: str, policy: str = "missing", timeout
             if progress:
                 progress(event)
             if time.monotonic() > deadline:
-                raise ImageUnavailable(f"pulling {ref} took longer than {timeout_s:.0f} s",
-                                       cause="The registry or the network is too slow for the pull timeout.",
-                                       remediation="Raise pull_timeout_s, use a registry mirror, or pull beforehand.")
+                raise ImageUnavailable(
+                    f"pulling {ref} took longer than {timeout_s:.0f} s",
+                    cause="The registry or the network is too slow for the pull timeout.",
+                    remediation="Raise pull_timeout_s, use a registry mirror, or pull beforehand.",
+                )
     except APIError as e:
-        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", error_text(e), "manifest_unknown"
-                         if isinstance(e, NotFound) else None)
+        _raise_diagnosed(
+            ImageUnavailable,
+            f"pulling {ref} failed",
+            error_text(e),
+            "manifest_unknown" if isinstance(e, NotFound) else None,
+        )
     except (requests.exceptions.RequestException, DockerException) as e:
         _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
     try:
         return client.images.get(ref)
     except ImageNotFound:
-        raise ImageUnavailable(f"the engine reported {ref} pulled but does not have it",
-                               evidence="") from None
+        raise ImageUnavailable(f"the engine reported {ref} pulled but does not have it", evidence="") from None
 
 
 @dataclass
@@ -117,12 +172,18 @@ class RunOutput:
 
 
 def _create(client: docker.DockerClient, image: str, command: list[str], lifetime_s: float, options: dict):
-    """Create a container labelled with the run, a deadline and an id of its own. When the call is cut
+    """Create a container labelled with the run, a deadline and an id of its own, with no network unless
+    ``options`` name one. When the call is cut
     short (an interrupt, a lost connection), the engine may have made the container before its answer
     was read: it is found by its own id and removed before the error goes on."""
     own = uuid.uuid4().hex
-    labels = {LABEL: "1", f"{LABEL}.run": run_id(), f"{LABEL}.deadline": str(int(time.time() + lifetime_s)),
-              f"{LABEL}.container": own}
+    labels = {
+        LABEL: "1",
+        f"{LABEL}.run": run_id(),
+        f"{LABEL}.deadline": str(int(time.time() + lifetime_s)),
+        f"{LABEL}.container": own,
+    }
+    options = {"network_mode": "none", **options}  # no check needs the network; an engine may have no bridge
     try:
         return client.containers.create(image, command, labels=labels, **options)
     except BaseException:
@@ -134,8 +195,9 @@ def _create(client: docker.DockerClient, image: str, command: list[str], lifetim
         raise
 
 
-def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float,
-        options: dict | None = None) -> RunOutput:
+def run(
+    client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float, options: dict | None = None
+) -> RunOutput:
     """Run ``command`` in a new container of ``image`` and return its exit code and output.
 
     The container is labelled, killed at ``timeout_s`` (ContainerTimeout), and removed in every case,
@@ -146,8 +208,12 @@ def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_
     try:
         container = _create(client, image, command, timeout_s + 60, options or {})
     except ImageNotFound as e:
-        raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e),
-                               cause="The image was not pulled.", remediation="Pull it first (pull=missing).") from e
+        raise ImageUnavailable(
+            f"{image} is not on the engine",
+            evidence=error_text(e),
+            cause="The image was not pulled.",
+            remediation="Pull it first (pull=missing).",
+        ) from e
     except APIError as e:
         _raise_diagnosed(ContainerFailed, f"the engine refused to create a container of {image}", error_text(e))
     try:
@@ -159,15 +225,20 @@ def run(client: docker.DockerClient, image: str, command: list[str], *, timeout_
             status = container.wait(timeout=timeout_s)
         except requests.exceptions.RequestException as e:
             if not _read_timed_out(e):
-                d = diagnosis.by_key("engine_unreachable")
-                raise EngineError(f"the engine stopped answering while {image} ran", cause=d.cause,
-                                  remediation=d.remediation, notebook=d.notebook, evidence=str(e)) from e
+                raise EngineError(
+                    f"the engine stopped answering while {image} ran",
+                    evidence=str(e),
+                    **diagnosis.by_key("engine_unreachable").fields(),
+                ) from e
             output = _logs(container)
             _kill(container)
-            raise ContainerTimeout(f"{' '.join(command[:2])} in {image} ran past {timeout_s:.0f} s and was killed",
-                                   cause="The command hung or is slower than the step's timeout.",
-                                   remediation="Raise timeout_s, or look at the output for where it stalled.",
-                                   output=output, evidence=output) from None
+            raise ContainerTimeout(
+                f"{' '.join(command[:2])} in {image} ran past {timeout_s:.0f} s and was killed",
+                cause="The command hung or is slower than the step's timeout.",
+                remediation="Raise timeout_s, or look at the output for where it stalled.",
+                output=output,
+                evidence=output,
+            ) from None
         output = _logs(container)
         return RunOutput(int(status.get("StatusCode", -1)), output, time.monotonic() - start)
     finally:
@@ -178,7 +249,8 @@ def _read_timed_out(e: requests.exceptions.RequestException) -> bool:
     """Whether waiting for the container timed out. requests reports a timeout while reading the
     body of the engine's wait response as a ConnectionError wrapping urllib3's ReadTimeoutError."""
     return isinstance(e, requests.exceptions.ReadTimeout) or any(
-        isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in e.args)
+        isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in e.args
+    )
 
 
 def _kill(container) -> None:
@@ -231,6 +303,11 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
     return removed
 
 
+def clean(docker_host: str = "") -> int:
+    """``gpu-runbook clean``: remove every runbook container past its deadline on the engine."""
+    return remove_leftovers(connect(docker_host))
+
+
 def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) -> list[str]:
     """Which of ``paths`` exist in ``image``, read from a created (never started) container, so that
     images without a shell can be looked into too."""
@@ -263,4 +340,3 @@ def engine_info(client: docker.DockerClient) -> dict:
 def image_env(client: docker.DockerClient, ref: str) -> list[str]:
     """The Env list of a present image's configuration."""
     return (client.images.get(ref).attrs.get("Config") or {}).get("Env") or []
-

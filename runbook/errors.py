@@ -3,6 +3,7 @@
 Low-level errors (docker-py's, OSError) are caught narrowly and re-raised as one of these, carrying
 the cause and the fix from the diagnosis table, so that a check can report them without a traceback.
 """
+
 from __future__ import annotations
 
 
@@ -10,8 +11,7 @@ class RunbookError(Exception):
     """Root of the runbook's errors. ``cause`` says why, ``remediation`` what to do about it,
     ``notebook`` which notebook fixes it, ``evidence`` the raw text that was seen."""
 
-    def __init__(self, message: str, *, cause: str = "", remediation: str = "", notebook: str = "",
-                 evidence: str = ""):
+    def __init__(self, message: str, *, cause: str = "", remediation: str = "", notebook: str = "", evidence: str = ""):
         super().__init__(message)
         self.cause, self.remediation, self.notebook, self.evidence = cause, remediation, notebook, evidence
 
@@ -20,8 +20,10 @@ class ParameterError(RunbookError, ValueError):
     """A parameter is unknown, of the wrong type, or not a valid value; nothing has run."""
 
     def __init__(self, name: str, message: str):
-        super().__init__(f"parameter {name!r}: {message}",
-                         remediation="Fix the parameter (see the parameter table in README.md) and run again.")
+        super().__init__(
+            f"parameter {name!r}: {message}",
+            remediation="Fix the parameter (see the parameter table in README.md) and run again.",
+        )
         self.name = name
 
 
@@ -47,6 +49,14 @@ class EnginePermissionDenied(EngineError):
 
 class ImageUnavailable(EngineError):
     """An image is not present and could not (or, by the pull policy, may not) be pulled."""
+
+
+class ToolkitError(RunbookError):
+    """A step of the toolkit's install plan failed; the steps before it stay applied (each is idempotent)."""
+
+
+class DaemonJsonError(RunbookError):
+    """The engine's daemon.json cannot be read, parsed or written; nothing was changed."""
 
 
 class ContainerFailed(EngineError):

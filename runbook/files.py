@@ -1,6 +1,15 @@
-"""Writing a file so that a crash leaves the old content or the new, never half of either."""
+"""Changing a file so that a crash, a refusal or a second writer never loses what was there.
+
+- ``write_atomic``: the new content goes to a temporary file in the same folder, is synced and renamed
+  over the old one, so that a crash leaves the old content or the new, never half of either.
+- ``replace_with_backup``: the same for a user's configuration file: a symlink is followed (its target
+  changes, the link stays), the old content is first copied to a timestamped backup beside it (never
+  overwriting an earlier backup), and the file keeps its mode and owner.
+"""
+
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 
@@ -28,3 +37,42 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, owner: tuple[int, in
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def backup_name(real: str, now: dt.datetime | None = None) -> str:
+    """``real``.bak-<UTC time>: the first backup name of that second (``-1``, ``-2`` follow it)."""
+    return f"{real}.bak-{(now or dt.datetime.now(dt.UTC)).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def replace_with_backup(path: str, data: bytes, now: dt.datetime | None = None) -> tuple[str, str | None]:
+    """Put ``data`` at ``path`` (created with mode 0644 when absent); returns (the file changed, the backup
+    or None). Raises OSError with nothing changed when the backup or the write cannot be made."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(real) or ".", exist_ok=True)
+        write_atomic(real, data, 0o644)
+        return real, None
+    with open(real, "rb") as f:
+        old = f.read()
+    backup = _write_new(backup_name(real, now), old)
+    owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+    write_atomic(real, data, st.st_mode & 0o7777, owner)
+    return real, backup
+
+
+def _write_new(first: str, data: bytes) -> str:
+    """Write ``data`` to ``first``, or ``first-1``, ``first-2``, …: the first name that does not exist yet."""
+    for n in range(1000):
+        candidate = first + (f"-{n}" if n else "")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return candidate
+    raise FileExistsError(f"{first}: a thousand backups exist already")

@@ -6,6 +6,7 @@
 - ``manual``: the driver's device nodes and user-space files put in by hand, read-only. Needs only the
   driver: the rung that tells a broken toolkit from a broken driver or cgroup setup.
 """
+
 from __future__ import annotations
 
 import glob
@@ -24,8 +25,13 @@ CAPABILITIES = "compute,utility"
 
 # The driver's user-space libraries a CUDA program and nvidia-smi load, by soname.
 REQUIRED_LIBS = ("libnvidia-ml.so.1", "libcuda.so.1")
-OPTIONAL_LIBS = ("libnvidia-ptxjitcompiler.so.1", "libnvidia-nvvm.so.4", "libcudadebugger.so.1",
-                 "libnvidia-cfg.so.1", "libnvidia-allocator.so.1")
+OPTIONAL_LIBS = (
+    "libnvidia-ptxjitcompiler.so.1",
+    "libnvidia-nvvm.so.4",
+    "libcudadebugger.so.1",
+    "libnvidia-cfg.so.1",
+    "libnvidia-allocator.so.1",
+)
 CONTROL_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
 
 
@@ -39,8 +45,11 @@ def options(mode: str, selection: str = "all", driver: host.DriverInfo | None = 
     ids = selected_ids(selection)
     env = {"NVIDIA_DRIVER_CAPABILITIES": CAPABILITIES}
     if mode == "gpus":
-        req = DeviceRequest(count=-1, capabilities=[["gpu"]]) if ids is None else \
-            DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
+        req = (
+            DeviceRequest(count=-1, capabilities=[["gpu"]])
+            if ids is None
+            else DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
+        )
         return {"device_requests": [req], "environment": env}
     if mode == "runtime":
         env["NVIDIA_VISIBLE_DEVICES"] = "all" if ids is None else ",".join(ids)
@@ -102,19 +111,25 @@ def find_library(soname: str, cache: dict[str, list[str]]) -> str | None:
     return None
 
 
-def manual_mounts(selection: str, driver: host.DriverInfo | None,
-                  cache: dict[str, list[str]] | None = None) -> ManualMounts:
+def manual_mounts(
+    selection: str, driver: host.DriverInfo | None, cache: dict[str, list[str]] | None = None
+) -> ManualMounts:
     """The device nodes and driver files for the selected GPUs, found on this host."""
     if driver is None:
-        raise HostError("gpu_mode=manual needs the host's NVIDIA driver, and nvidia-smi was not found",
-                        cause="No NVIDIA driver on the host.", remediation="Install the NVIDIA driver first.",
-                        notebook="01-preflight.ipynb")
+        raise HostError(
+            "gpu_mode=manual needs the host's NVIDIA driver, and nvidia-smi was not found",
+            cause="No NVIDIA driver on the host.",
+            remediation="Install the NVIDIA driver first.",
+            notebook="01-preflight.ipynb",
+        )
     ids = selected_ids(selection)
     gpus = driver.gpus if ids is None else [g for g in driver.gpus if str(g.index) in ids or g.uuid in ids]
     if ids is not None and len(gpus) != len(ids):
         known = ", ".join(f"{g.index} ({g.uuid})" for g in driver.gpus)
-        raise HostError(f"gpus={selection} names a GPU the host does not have; it has {known}",
-                        remediation="Pick indices or UUIDs from nvidia-smi -L.")
+        raise HostError(
+            f"gpus={selection} names a GPU the host does not have; it has {known}",
+            remediation="Pick indices or UUIDs from nvidia-smi -L.",
+        )
     mounts = ManualMounts()
     for g in gpus:
         if g.minor_number is None:
@@ -124,9 +139,11 @@ def manual_mounts(selection: str, driver: host.DriverInfo | None,
     mounts.devices += sorted(glob.glob("/dev/nvidia-caps/nvidia-cap*"))
     missing = [d for d in mounts.devices if not os.path.exists(d)]
     if missing:
-        raise HostError(f"device nodes missing on the host: {', '.join(missing)}",
-                        cause="The NVIDIA kernel modules are not loaded, or the nodes were never created.",
-                        remediation="Load the modules (`sudo modprobe nvidia nvidia-uvm`) or run `nvidia-smi` once as root.")
+        raise HostError(
+            f"device nodes missing on the host: {', '.join(missing)}",
+            cause="The NVIDIA kernel modules are not loaded, or the nodes were never created.",
+            remediation="Load the modules (`sudo modprobe nvidia nvidia-uvm`) or run `nvidia-smi` once as root.",
+        )
     smi = host.find_nvidia_smi()
     if smi:
         mounts.files[os.path.realpath(smi)] = "/usr/bin/nvidia-smi"
@@ -137,9 +154,11 @@ def manual_mounts(selection: str, driver: host.DriverInfo | None,
         path = find_library(soname, cache)
         if path is None:
             if soname in REQUIRED_LIBS:
-                raise HostError(f"the driver library {soname} was not found by the host's loader",
-                                cause="The NVIDIA driver's user-space libraries are missing or not in the loader's path.",
-                                remediation="Reinstall the driver; check `ldconfig -p | grep nvidia`.")
+                raise HostError(
+                    f"the driver library {soname} was not found by the host's loader",
+                    cause="The NVIDIA driver's user-space libraries are missing or not in the loader's path.",
+                    remediation="Reinstall the driver; check `ldconfig -p | grep nvidia`.",
+                )
             continue
         mounts.files[os.path.realpath(path)] = f"{libdir}/{soname}"
     return mounts

@@ -3,6 +3,7 @@
 The driver is read from ``nvidia-smi -q -x`` (structured XML), never by scraping the human table.
 Every reader takes its source (a path, a text) as an argument so that tests feed it captured output.
 """
+
 from __future__ import annotations
 
 import grp
@@ -50,7 +51,7 @@ def os_release(path: str = "/etc/os-release") -> dict[str, str]:
         return {}
     out = {}
     for line in text.splitlines():
-        m = re.match(r'^([A-Z0-9_]+)=(.*)$', line.strip())
+        m = re.match(r"^([A-Z0-9_]+)=(.*)$", line.strip())
         if m:
             value = m.group(2)
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -76,11 +77,13 @@ def pci_nvidia_devices(root: str = "/sys/bus/pci/devices") -> list[dict]:
     except OSError:
         return found
     for addr in entries:
+
         def read(name: str) -> str:
             try:
                 return Path(root, addr, name).read_text().strip()
             except OSError:
                 return ""
+
         if read("vendor") == NVIDIA_PCI_VENDOR and read("class").startswith("0x03"):
             found.append({"address": addr, "device": read("device"), "class": read("class")})
     return found
@@ -111,17 +114,22 @@ def parse_nvidia_smi_xml(text: str) -> DriverInfo:
     gpus = []
     for i, g in enumerate(root.findall("gpu")):
         minor = (g.findtext("minor_number") or "").strip()
-        gpus.append(Gpu(
-            index=i,
-            name=(g.findtext("product_name") or "").strip(),
-            uuid=(g.findtext("uuid") or "").strip(),
-            memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
-            bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
-            minor_number=int(minor) if minor.isdigit() else None,
-            brand=(g.findtext("product_brand") or "").strip().lower().replace(" ", ""),
-        ))
-    return DriverInfo(driver_version=(root.findtext("driver_version") or "").strip(),
-                      cuda_version=(root.findtext("cuda_version") or "").strip(), gpus=gpus)
+        gpus.append(
+            Gpu(
+                index=i,
+                name=(g.findtext("product_name") or "").strip(),
+                uuid=(g.findtext("uuid") or "").strip(),
+                memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
+                bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
+                minor_number=int(minor) if minor.isdigit() else None,
+                brand=(g.findtext("product_brand") or "").strip().lower().replace(" ", ""),
+            )
+        )
+    return DriverInfo(
+        driver_version=(root.findtext("driver_version") or "").strip(),
+        cuda_version=(root.findtext("cuda_version") or "").strip(),
+        gpus=gpus,
+    )
 
 
 LIST_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+)\)")
@@ -129,8 +137,7 @@ LIST_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9a-fA-F-]+|MIG-[0-9a-
 
 def parse_nvidia_smi_list(text: str) -> list[Gpu]:
     """Parse ``nvidia-smi -L`` (what a container sees): index, name and UUID of each GPU."""
-    return [Gpu(int(m.group(1)), m.group(2), m.group(3))
-            for m in map(LIST_LINE.match, text.splitlines()) if m]
+    return [Gpu(int(m.group(1)), m.group(2), m.group(3)) for m in map(LIST_LINE.match, text.splitlines()) if m]
 
 
 def query_driver(timeout_s: float = 30) -> DriverInfo | None:
@@ -141,20 +148,29 @@ def query_driver(timeout_s: float = 30) -> DriverInfo | None:
     try:
         proc = subprocess.run([exe, "-q", "-x"], capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
-        raise HostError(f"{exe} -q -x did not answer within {timeout_s:.0f} s",
-                        cause="The driver is hung (a GPU in a bad state, or stuck in a reset).",
-                        remediation="Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot.",
-                        notebook=diagnosis.NB_PREFLIGHT) from e
+        raise HostError(
+            f"{exe} -q -x did not answer within {timeout_s:.0f} s",
+            cause="The driver is hung (a GPU in a bad state, or stuck in a reset).",
+            remediation="Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot.",
+            notebook=diagnosis.NB_PREFLIGHT,
+        ) from e
     except OSError as e:
-        raise HostError(f"{exe} -q -x could not run: {e}", cause="nvidia-smi is there but cannot be executed.",
-                        remediation=diagnosis.DRIVER_FIX, notebook=diagnosis.NB_PREFLIGHT) from e
+        raise HostError(
+            f"{exe} -q -x could not run: {e}",
+            cause="nvidia-smi is there but cannot be executed.",
+            remediation=diagnosis.DRIVER_FIX,
+            notebook=diagnosis.NB_PREFLIGHT,
+        ) from e
     if proc.returncode != 0:
         text = (proc.stdout + proc.stderr).strip()
         d = diagnosis.diagnose(text)
-        raise HostError(f"{exe} -q -x exited {proc.returncode}",
-                        cause=d.cause if d else "nvidia-smi is installed but fails; its output (evidence) says why.",
-                        remediation=d.remediation if d else diagnosis.DRIVER_FIX,
-                        notebook=d.notebook if d else diagnosis.NB_PREFLIGHT, evidence=text)
+        raise HostError(
+            f"{exe} -q -x exited {proc.returncode}",
+            cause=d.cause if d else "nvidia-smi is installed but fails; its output (evidence) says why.",
+            remediation=d.remediation if d else diagnosis.DRIVER_FIX,
+            notebook=d.notebook if d else diagnosis.NB_PREFLIGHT,
+            evidence=text,
+        )
     return parse_nvidia_smi_xml(proc.stdout)
 
 

@@ -5,11 +5,11 @@ GPU access by hand (``manual``) needs only the driver; the toolkit's modes (``gp
 ``cdi``) need the NVIDIA Container Toolkit as well, so a host where the manual rung works and ``gpus``
 does not has a toolkit problem, not a driver or cgroup one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .gpu_access import MODES
 from .results import CheckResult, Status
 
 RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -33,10 +33,9 @@ class Rung:
 
 
 def chosen_mode(by_id: dict[str, CheckResult]) -> str | None:
-    """The run's gpu_mode: the one mode step 3 did not try as an alternative (gpu.mode.*)."""
-    others = [m for m in MODES if f"gpu.mode.{m}" in by_id]
-    missing = [m for m in MODES if m not in others]
-    return missing[0] if len(missing) == 1 else None
+    """The run's gpu_mode, as step 3 recorded it with its nvidia-smi check."""
+    seen = by_id.get("gpu.nvidia_smi")
+    return seen.data.get("mode") if seen else None
 
 
 def ladder(checks: list[CheckResult]) -> list[Rung]:
@@ -65,3 +64,15 @@ def first_warning(rungs: list[Rung]) -> Rung | None:
     """The first rung that works only with a warning, or is an access mode the run did not choose and
     that does not work (say --gpus, when gpu_mode=manual reached the GPU without the toolkit)."""
     return next((r for r in rungs if r.status is Status.WARN), None)
+
+
+def headline(rungs: list[Rung]) -> tuple[str, Rung | None]:
+    """What the ladder says first: the break on the run's own path, else the first alternative or
+    warning that does not work, else that all is well; with the rung it is about."""
+    broken = first_broken(rungs)
+    if broken:
+        return "first rung that does not work", broken
+    warned = first_warning(rungs)
+    if warned:
+        return "every rung on this run's path works; the first that does not (a warning)", warned
+    return "every rung that was tried works", None

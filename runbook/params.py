@@ -4,12 +4,14 @@ The same table fills the notebooks' ``parameters`` cells (a test keeps them equa
 ``-p NAME VALUE`` strings, and refuses bad input before anything runs. Values never reach a shell:
 they are passed to the Docker SDK and to subprocess as argument lists.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ParameterError
 
@@ -17,7 +19,8 @@ from .errors import ParameterError
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)"
 IMAGE_REF = re.compile(
-    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?$")
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?$"
+)
 
 
 def check_image_ref(value: str) -> str:
@@ -32,7 +35,9 @@ def image_or_auto(value: str) -> str:
 
 def docker_host(value: str) -> str:
     if value and not re.match(r"^(unix|tcp|ssh|npipe|http|https)://.", value):
-        raise ValueError(f"{value!r} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)")
+        raise ValueError(
+            f"{value!r} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)"
+        )
     return value
 
 
@@ -41,6 +46,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
         return value
+
     return check
 
 
@@ -64,8 +70,10 @@ URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+=,
 
 def url(value: str) -> str:
     if not URL.match(value):
-        raise ValueError(f"{value!r} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
-                         "(letters, digits and . _ ~ % + = , : @ / - only)")
+        raise ValueError(
+            f"{value!r} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
+            "(letters, digits and . _ ~ % + = , : @ / - only)"
+        )
     return value.rstrip("/")
 
 
@@ -81,6 +89,7 @@ def package_version(value: str) -> str:
 
 def restart_command(value: str) -> str:
     import shlex
+
     if value in ("systemd", "user", "none"):
         return value
     try:
@@ -95,6 +104,7 @@ def restart_command(value: str) -> str:
 def file_path(value: str) -> str:
     """An absolute path (``~`` allowed) that is not a folder; empty for the default."""
     import os
+
     if not value:
         return value
     path = os.path.expanduser(value)
@@ -128,33 +138,109 @@ class Param:
 
 PARAMS: tuple[Param, ...] = (
     Param("docker_host", str, "", "Engine address; empty: DOCKER_HOST, else the local socket.", docker_host),
-    Param("cuda_image", str, "auto", "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.", image_or_auto),
-    Param("pytorch_image", str, "auto", "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.", image_or_auto),
-    Param("devel_image", str, "auto", "CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports.", image_or_auto),
+    Param(
+        "cuda_image",
+        str,
+        "auto",
+        "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.",
+        image_or_auto,
+    ),
+    Param(
+        "pytorch_image",
+        str,
+        "auto",
+        "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.",
+        image_or_auto,
+    ),
+    Param(
+        "devel_image",
+        str,
+        "auto",
+        "CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports.",
+        image_or_auto,
+    ),
     Param("pull_devel", bool, False, "Pull the devel image (several GB) and run nvcc --version in it."),
     Param("pull", str, "missing", "Pull policy: missing, always or never.", one_of("missing", "always", "never")),
-    Param("gpu_mode", str, "gpus", "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.", one_of("gpus", "runtime", "cdi", "manual")),
+    Param(
+        "gpu_mode",
+        str,
+        "gpus",
+        "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.",
+        one_of("gpus", "runtime", "cdi", "manual"),
+    ),
     Param("gpus", str, "all", "GPUs to give the containers: all, or indices/UUIDs such as 0,1.", gpu_selection),
     Param("timeout_s", float, 300.0, "Seconds a container may run before it is killed.", positive),
     Param("pull_timeout_s", float, 1800.0, "Seconds an image pull may take.", positive),
-    Param("min_free_disk_gib", float, 20.0, "Free disk below this (GiB) where the engine keeps images is a warning.", at_least_zero),
-    Param("measure_throughput", bool, True, "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
+    Param(
+        "min_free_disk_gib",
+        float,
+        20.0,
+        "Free disk below this (GiB) where the engine keeps images is a warning.",
+        at_least_zero,
+    ),
+    Param(
+        "measure_throughput",
+        bool,
+        True,
+        "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host.",
+    ),
     Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
     Param("toolkit_apply", bool, False, "Apply the toolkit install plan (needs root); off: the plan is only shown."),
     Param("toolkit_version", str, "", "One version for the four toolkit packages; empty: the newest.", package_version),
-    Param("toolkit_channel", str, "stable", "Toolkit repository channel: stable or experimental.", one_of("stable", "experimental")),
-    Param("toolkit_mirror", str, "https://nvidia.github.io/libnvidia-container", "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).", url),
-    Param("daemon_json", str, "", "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless.", file_path),
+    Param(
+        "toolkit_channel",
+        str,
+        "stable",
+        "Toolkit repository channel: stable or experimental.",
+        one_of("stable", "experimental"),
+    ),
+    Param(
+        "toolkit_mirror",
+        str,
+        "https://nvidia.github.io/libnvidia-container",
+        "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).",
+        url,
+    ),
+    Param(
+        "daemon_json",
+        str,
+        "",
+        "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless.",
+        file_path,
+    ),
     Param("rootless", bool, False, "Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
     Param("set_as_default", bool, False, "Make nvidia the engine's default runtime."),
     Param("enable_cdi", bool, False, "Enable CDI in the engine and generate the GPUs' CDI specification."),
-    Param("registry_mirrors", str, "", "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).", url_list),
-    Param("engine_restart", str, "systemd", "How to restart the engine after configuring it: systemd, user (systemctl --user), none, or a command (run without a shell).", restart_command),
+    Param(
+        "registry_mirrors",
+        str,
+        "",
+        "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).",
+        url_list,
+    ),
+    Param(
+        "engine_restart",
+        str,
+        "systemd",
+        "How to restart the engine after configuring it: systemd, user (systemctl --user), none, "
+        "or a command (run without a shell).",
+        restart_command,
+    ),
     Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
-    Param("interactive", bool, True, "JupyterLab: a panel with a button and live progress per step; headless runs set it false."),
+    Param(
+        "interactive",
+        bool,
+        True,
+        "JupyterLab: a panel with a button and live progress per step; headless runs set it false.",
+    ),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )
 BY_NAME = {p.name: p for p in PARAMS}
+
+
+def table() -> str:
+    """The parameters as lines of name, type, default and help."""
+    return "\n".join(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {p.help}" for p in PARAMS)
 
 
 def defaults() -> dict[str, Any]:

@@ -1,12 +1,16 @@
 """The result model: every check returns one small value; prose is rendered from it, never parsed."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Callable
 
 from .errors import RunbookError
+
+# The results travel in an executed notebook as a display output of this type: the record is read from it.
+MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
 
 
 class Status(str, Enum):
@@ -43,7 +47,7 @@ class CheckResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CheckResult":
+    def from_dict(cls, d: dict) -> CheckResult:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         known["status"] = Status(d["status"])
         return cls(**known)
@@ -56,8 +60,16 @@ class CheckResult:
 class Outcome(Exception):
     """Raised inside a check to end it with a status other than pass (a skip, a warn, a fail)."""
 
-    def __init__(self, status: Status, detail: str, *, cause: str = "", remediation: str = "",
-                 notebook: str = "", evidence: str = ""):
+    def __init__(
+        self,
+        status: Status,
+        detail: str,
+        *,
+        cause: str = "",
+        remediation: str = "",
+        notebook: str = "",
+        evidence: str = "",
+    ):
         super().__init__(detail)
         self.status, self.detail = status, detail
         self.cause, self.remediation, self.notebook, self.evidence = cause, remediation, notebook, evidence
@@ -84,8 +96,9 @@ class Passed:
     data: dict = field(default_factory=dict)
 
 
-def run_check(check_id: str, title: str, fn: Callable[[], Passed]) -> CheckResult:
+def run_check(check_id: str, title: str, fn: Callable[[], Passed], data: dict | None = None) -> CheckResult:
     """Run one check function, timing it; an Outcome or a RunbookError becomes the result's status.
+    ``data`` is recorded whatever the outcome (what the check was asked to do, e.g. its GPU access mode).
 
     Any other exception is a bug in the runbook and propagates: it must not be mistaken for a
     diagnosis of the host.
@@ -93,15 +106,31 @@ def run_check(check_id: str, title: str, fn: Callable[[], Passed]) -> CheckResul
     start = time.monotonic()
     try:
         passed = fn()
-        result = CheckResult(check_id, title, Status.PASS, passed.detail,
-                             evidence=passed.evidence, data=passed.data)
+        result = CheckResult(check_id, title, Status.PASS, passed.detail, evidence=passed.evidence, data=passed.data)
     except Outcome as o:
-        result = CheckResult(check_id, title, o.status, o.detail, cause=o.cause,
-                             remediation=o.remediation, notebook=o.notebook, evidence=o.evidence)
+        result = CheckResult(
+            check_id,
+            title,
+            o.status,
+            o.detail,
+            cause=o.cause,
+            remediation=o.remediation,
+            notebook=o.notebook,
+            evidence=o.evidence,
+        )
     except RunbookError as e:
-        result = CheckResult(check_id, title, Status.FAIL, str(e), cause=e.cause,
-                             remediation=e.remediation, notebook=e.notebook, evidence=e.evidence)
+        result = CheckResult(
+            check_id,
+            title,
+            Status.FAIL,
+            str(e),
+            cause=e.cause,
+            remediation=e.remediation,
+            notebook=e.notebook,
+            evidence=e.evidence,
+        )
     result.duration_s = time.monotonic() - start
+    result.data = {**(data or {}), **result.data}
     return result
 
 

@@ -3,27 +3,39 @@
 ``run`` is the one public entry: the CLI only parses arguments around it. Every executed notebook is
 written, also one that failed, before the next one starts; the record is read from them.
 """
+
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import papermill
-from papermill.exceptions import PapermillExecutionError
+import yaml
 
 from . import engine, params, record
+from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
-from .steps import REPORT, STEPS
 
 
-
-def notebooks_dir() -> Path:
-    """The notebooks shipped beside the package (a checkout or an editable install)."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+def load_values(path: str | None, pairs: list[list[str]]) -> dict:
+    """Parameter values from a YAML file of name: value (optional), then NAME VALUE pairs over them."""
+    values = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError) as e:
+            raise RunSetupError(f"cannot read parameters file {path}: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise RunSetupError(f"parameters file {path} must be a mapping of name: value")
+        values.update(loaded or {})
+    values.update({name: value for name, value in pairs})
+    return values
 
 
 def select(only: list[str] | None) -> list[str]:
@@ -42,7 +54,7 @@ def select(only: list[str] | None) -> list[str]:
 
 
 def default_out_dir() -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("runs") / f"{socket.gethostname()}-{stamp}"
 
 
@@ -54,12 +66,35 @@ def prepare_out_dir(out: Path) -> Path:
     return out
 
 
-def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None, only: list[str] | None = None,
-        notebooks: str | Path | None = None, log: Callable[[str], None] = print) -> tuple[dict, Path]:
+@contextlib.contextmanager
+def environment(**changes: str) -> Iterator[None]:
+    """``changes`` in os.environ while the notebooks' kernels start (they inherit it), restored after."""
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run(
+    out_dir: str | Path | None = None,
+    values: dict[str, Any] | None = None,
+    only: list[str] | None = None,
+    notebooks: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[dict, Path]:
     """Run the selected notebooks with ``values`` and write the record; returns (summary, folder).
 
     Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
     """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     p = params.validate(values or {})
     p["interactive"] = False  # headless: nothing to click, plain output
     src = Path(notebooks) if notebooks else notebooks_dir()
@@ -68,28 +103,35 @@ def run(out_dir: str | Path | None = None, values: dict[str, Any] | None = None,
     if missing:
         raise RunSetupError(f"notebook(s) missing in {src}: {', '.join(m + '.ipynb' for m in missing)}")
     out = prepare_out_dir(Path(out_dir) if out_dir else default_out_dir())
-    os.environ[engine.RUN_ID_ENV] = uuid.uuid4().hex[:12]
-    os.environ["PYTHONPATH"] = kernel_pythonpath()
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    run_id = uuid.uuid4().hex[:12]
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
     try:
-        for step in steps:
-            nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
-            declared = papermill.inspect_notebook(str(nb_in))
-            passed = {k: v for k, v in p.items() if k in declared}
-            if "record_dir" in declared:
-                passed["record_dir"] = str(out.resolve())
-            log(f"running {step}")
-            try:
-                papermill.execute_notebook(str(nb_in), str(nb_out), parameters=passed, kernel_name="python3",
-                                           progress_bar=False, cwd=str(src))
-            except PapermillExecutionError as e:
-                log(f"  {step} stopped: {e.ename}: {e.evalue}")
+        with environment(**{engine.RUN_ID_ENV: run_id, "PYTHONPATH": kernel_pythonpath()}):
+            for step in steps:
+                nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
+                declared = papermill.inspect_notebook(str(nb_in))
+                passed = {k: v for k, v in p.items() if k in declared}
+                if "record_dir" in declared:
+                    passed["record_dir"] = str(out.resolve())
+                log(f"running {step}")
+                try:
+                    papermill.execute_notebook(
+                        str(nb_in),
+                        str(nb_out),
+                        parameters=passed,
+                        kernel_name="python3",
+                        progress_bar=False,
+                        cwd=str(src),
+                    )
+                except PapermillExecutionError as e:
+                    log(f"  {step} stopped: {e.ename}: {e.evalue}")
     finally:
-        _cleanup(p["docker_host"], os.environ[engine.RUN_ID_ENV])
+        _cleanup(p["docker_host"], run_id)
     summary = record.collect(out, [f"{s}.ipynb" for s in steps if s != REPORT])
-    summary.update(started=started, finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                   parameters=p, steps=steps)
+    summary.update(
+        started=started, finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), parameters=p, steps=steps
+    )
     record.write(out, summary)
     return summary, out
 

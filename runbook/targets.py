@@ -1,8 +1,10 @@
 """Where an install plan acts: this host, or a container (for tests, and for preparing images).
 
-A target runs argument lists (never a shell line) and reads, writes and removes files; plan steps use
-nothing else, so the same plan runs on the host and, for its tests, in a Debian container.
+A target runs argument lists (never a shell line) and reads, writes, replaces (with a backup) and
+removes files; plan steps use nothing else, so the same plan runs on the host and, for its tests, in a
+Debian container.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,7 +14,7 @@ import tarfile
 
 from docker.errors import NotFound
 
-from .files import write_atomic
+from .files import backup_name, replace_with_backup, write_atomic
 
 
 class HostTarget:
@@ -29,8 +31,13 @@ class HostTarget:
         if self.root != "/":
             argv = ["chroot", self.root, *argv]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
         except FileNotFoundError:
             return 127, f"{argv[0]}: command not found"
         except subprocess.TimeoutExpired:
@@ -47,6 +54,10 @@ class HostTarget:
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
         os.makedirs(os.path.dirname(self._path(path)), exist_ok=True)
         write_atomic(self._path(path), data, mode)
+
+    def replace(self, path: str, data: bytes, now=None) -> tuple[str, str | None]:
+        """A user's file changed safely (files.replace_with_backup): (the file changed, its backup)."""
+        return replace_with_backup(self._path(path), data, now)
 
     def remove(self, path: str) -> None:
         try:
@@ -82,14 +93,35 @@ class ContainerTarget:
             f = tar.extractfile(member)
             return f.read() if f else None
 
-    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+    def write(self, path: str, data: bytes, mode: int = 0o644, owner: tuple[int, int] = (0, 0)) -> None:
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             info = tarfile.TarInfo(os.path.basename(path))
             info.size, info.mode = len(data), mode
+            info.uid, info.gid = owner
             tar.addfile(info, io.BytesIO(data))
         self.container.exec_run(["mkdir", "-p", os.path.dirname(path)])
         self.container.put_archive(os.path.dirname(path), buf.getvalue())
+
+    def replace(self, path: str, data: bytes, now=None) -> tuple[str, str | None]:
+        """As HostTarget.replace, inside the container: the symlink followed, a backup that overwrites
+        none, and the file's mode and owner kept."""
+        code, real = self.run(["readlink", "-m", path])
+        real = real.strip() if code == 0 else path
+        code, st = self.run(["stat", "-c", "%a %u %g", real])
+        if code != 0:
+            self.write(real, data)
+            return real, None
+        mode, uid, gid = st.split()
+        first = backup_name(real, now)
+        for n in range(1000):
+            backup = first + (f"-{n}" if n else "")
+            if self.run(["test", "-e", backup])[0] != 0:
+                break
+        if self.run(["cp", "-p", "--", real, backup])[0] != 0:
+            raise OSError(f"cannot back up {real} in {self.name}")
+        self.write(real, data, int(mode, 8), (int(uid), int(gid)))
+        return real, backup
 
     def remove(self, path: str) -> None:
         self.container.exec_run(["rm", "-f", path])
@@ -114,4 +146,4 @@ class FreshSystem:
     def run(self, argv, timeout=900):
         raise RuntimeError("a FreshSystem only shows plans")
 
-    write = remove = run
+    write = replace = remove = run

@@ -3,22 +3,14 @@
 With RUNBOOK_REQUIRE_ENGINE=1 (set by tests/run.sh) a missing engine fails the engine tests instead of
 skipping them, so that CI cannot pass without having run them.
 """
-import os
+
 import urllib.request
 
 import docker
 import pytest
 
 from runbook import engine
-
-TEST_IMAGE = "runbook-test/debian:bookworm"
-REGISTRY = "127.0.0.1:5000"
-
-
-def _unavailable(what: str):
-    if os.environ.get("RUNBOOK_REQUIRE_ENGINE") == "1":
-        pytest.fail(f"{what} is not available; run tests/engine-up.sh (as root)")
-    pytest.skip(f"{what} is not available; run tests/engine-up.sh (as root)")
+from tests.helpers import REGISTRY, TEST_IMAGE, require
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +19,14 @@ def client():
         c = docker.DockerClient(base_url="unix:///var/run/docker.sock")
         c.ping()
     except docker.errors.DockerException:
-        _unavailable("a Docker engine on /var/run/docker.sock")
+        c = None
+    require(c is not None, "a Docker engine on /var/run/docker.sock")
     try:
         c.images.get(TEST_IMAGE)
+        present = True
     except docker.errors.ImageNotFound:
-        _unavailable(f"the test image {TEST_IMAGE}")
+        present = False
+    require(present, f"the test image {TEST_IMAGE}")
     yield c
     c.close()
 
@@ -40,8 +35,10 @@ def client():
 def registry(client):
     try:
         urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5)
+        answers = True
     except OSError:
-        _unavailable(f"the loopback registry at {REGISTRY}")
+        answers = False
+    require(answers, f"the loopback registry at {REGISTRY}")
     return REGISTRY
 
 

@@ -2,7 +2,7 @@
 # Restarts the test engine started by tests/engine-up.sh (it is not a systemd service): the runbook's
 # engine_restart parameter points here in the tests that change /etc/docker/daemon.json.
 set -euo pipefail
-if pid=$(pidof dockerd); then
+if pid=$(cat /var/run/docker.pid 2>/dev/null) && [ -n "$pid" ]; then  # this engine only, not another dockerd
   kill $pid
   for _ in $(seq 60); do kill -0 $pid 2>/dev/null || break; sleep 0.5; done
 fi

@@ -6,6 +6,7 @@ keep the outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` only; every other 
 
 Review the diff before committing: a changed reference output is a changed behaviour.
 """
+
 import argparse
 import tempfile
 from pathlib import Path
@@ -17,8 +18,14 @@ import papermill
 def refresh(path: Path, parameters: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         executed_path = Path(tmp) / path.name
-        papermill.execute_notebook(str(path), str(executed_path), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(path.parent))
+        papermill.execute_notebook(
+            str(path),
+            str(executed_path),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(path.parent),
+        )
         executed = {c.id: c for c in nbformat.read(str(executed_path), as_version=4).cells}
     nb = nbformat.read(str(path), as_version=4)
     for cell in nb.cells:
@@ -39,6 +46,7 @@ if __name__ == "__main__":
     ap.add_argument("notebooks", nargs="+", type=Path)
     args = ap.parse_args()
     from runbook import params
+
     values = params.validate(dict(args.p))
     for p in args.notebooks:
         refresh(p, {k: values[k] for k, _ in args.p})

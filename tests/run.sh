@@ -4,7 +4,9 @@
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
 #   - as root: Debian's Chromium, for the JupyterLab tests (Playwright drives it headless)
-#   - pytest over tests/, and nbval over the notebooks whose checked outputs do not depend on the host
+#   - ruff (lint and format check), then pytest over tests/ (the wheel test builds and installs the wheel
+#     into a fresh virtual environment), and nbval over the notebooks whose checked outputs do not depend
+#     on the host
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,8 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "run.sh: not root; engine tests run only if an engine and the test image are already there" >&2
 fi
+.venv/bin/ruff check runbook tests benchmarks
+.venv/bin/ruff format --check runbook tests benchmarks
 exec .venv/bin/python -m pytest -p no:cacheprovider tests \
   notebooks/02-container-toolkit.ipynb notebooks/05-why-no-nvcc.ipynb \
   --nbval-lax --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"

@@ -1,8 +1,10 @@
-"""One module per notebook: each ``run(**parameters)`` checks its own preconditions and returns results.
+"""One module per notebook: each ``run(progress=None, **parameters)`` builds the same ``Context``, checks
+its own preconditions and returns results.
 
 A check whose precondition failed is skipped with the reason and the notebook that fixes it, never
 left out and never a traceback.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,28 +12,22 @@ from typing import Any
 
 import docker
 
-from .. import engine, host, params
-from ..diagnosis import NB_GPU, diagnose
-from ..errors import EngineError, HostError
+from .. import diagnosis, engine, host, params
+from ..errors import EngineError, HostError, RunbookError
 from ..results import CheckResult, Outcome, Status, fail
-
-
-# The notebooks, in the order they run; the last one summarises the others.
-STEPS = ("01-preflight", "02-container-toolkit", "03-gpu-in-container", "04-pytorch-in-container",
-         "05-why-no-nvcc", "06-report")
-REPORT = "06-report"
-OVERVIEW = "00-overview"  # for JupyterLab: the path as a picture; not part of a headless run
 
 
 @dataclass
 class Context:
-    """What every container step needs to know first: parameters, the driver, the engine."""
+    """What every step needs to know first: parameters, the driver, the engine (and why one is missing)."""
 
     params: dict[str, Any]
     driver: host.DriverInfo | None = None
-    driver_problem: str = ""  # why there is no driver info
+    driver_problem: str = ""  # why there is no usable driver info
+    driver_error: HostError | None = None  # the driver's own error, when nvidia-smi failed
     client: docker.DockerClient | None = None
     engine_problem: str = ""  # why there is no client
+    engine_error: EngineError | None = None
 
 
 def context(values: dict[str, Any], with_engine: bool = True) -> Context:
@@ -43,26 +39,40 @@ def context(values: dict[str, Any], with_engine: bool = True) -> Context:
         elif not ctx.driver.gpus:
             ctx.driver_problem = "the NVIDIA driver reports no GPU"
     except HostError as e:
+        ctx.driver_error = e
         ctx.driver_problem = f"the NVIDIA driver does not answer ({e})"
     if with_engine:
-        try:
-            ctx.client = engine.connect(ctx.params["docker_host"])
-        except EngineError as e:
-            ctx.engine_problem = f"{e} (see engine.reachable in 01-preflight)"
+        connect_engine(ctx)
     return ctx
 
 
-def skipped(check_id: str, title: str, reason: str) -> CheckResult:
-    return CheckResult(check_id, title, Status.SKIP, reason)
+def connect_engine(ctx: Context) -> None:
+    """(Re)connect ctx.client, e.g. after a step restarted the engine."""
+    try:
+        ctx.client, ctx.engine_error, ctx.engine_problem = engine.connect(ctx.params["docker_host"]), None, ""
+    except EngineError as e:
+        ctx.client, ctx.engine_error = None, e
+        ctx.engine_problem = f"{e} (see engine.reachable in 01-preflight)"
 
 
-def container_failure(message: str, text: str, ctx) -> Outcome:
+def skipped(check_id: str, title: str, reason: str, data: dict | None = None) -> CheckResult:
+    return CheckResult(check_id, title, Status.SKIP, reason, data=data or {})
+
+
+def container_failure(message: str, text: str, ctx: Context) -> Outcome:
     """A failed container run as a fail outcome with its diagnosis (and the host's missing driver, if so)."""
-    d = diagnose(text)
-    cause = d.cause if d else "The container's command failed; its output (evidence) says why."
+    fields = diagnosis.explain(
+        text,
+        default_cause="The container's command failed; its output (evidence) says why.",
+        default_fix="Read the container's output below for the error it names; make sure "
+        "step 3 (nvidia-smi in a container) passes first.",
+        default_notebook=diagnosis.NB_GPU,
+    )
     if ctx.driver is None:
-        cause += f" Also: {ctx.driver_problem} (see host.driver in 01-preflight)."
-    remediation = d.remediation if d else ("Read the container's output below for the error it names; make "
-                                           "sure step 3 (nvidia-smi in a container) passes first.")
-    return fail(message, cause=cause, remediation=remediation, notebook=d.notebook if d else NB_GPU,
-                evidence=text)
+        fields["cause"] += f" Also: {ctx.driver_problem} (see host.driver in 01-preflight)."
+    return fail(message, evidence=text, **fields)
+
+
+def from_error(e: RunbookError, ctx: Context, message: str = "") -> Outcome:
+    """An error of a container run (or of gathering what it needs) as a diagnosed fail outcome."""
+    return container_failure(message or str(e), e.evidence or str(e), ctx)

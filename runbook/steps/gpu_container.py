@@ -1,12 +1,13 @@
 """Step 3, the GPU in a container: run nvidia-smi in a CUDA base image with the chosen GPU access mode,
 and try the other access modes too, so that the record shows which rungs of the ladder work."""
+
 from __future__ import annotations
 
 from .. import cuda, engine, gpu_access, host
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ContainerFailed, HostError
 from ..results import CheckResult, Passed, Status, fail, run_check, skip
-from . import container_failure, context, skipped
+from . import container_failure, context, from_error, skipped
 from .images import choose_and_pull
 
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
@@ -15,26 +16,34 @@ LIST_GPUS = ["nvidia-smi", "-L"]
 
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
+    chosen = {"mode": ctx.params["gpu_mode"]}  # recorded with gpu.nvidia_smi: the ladder reads the run's mode there
     results, image = choose_and_pull(ctx, "cuda", "cuda_image", cuda.cuda_image_for, "CUDA base image", progress)
     if image is None:
         reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
-        return results + [skipped(i, t, reason) for i, t in TITLES.items()]
+        return results + [skipped(i, t, reason, chosen if i == "gpu.nvidia_smi" else None) for i, t in TITLES.items()]
     results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: check_requirement(ctx, image)))
     results.append(run_check("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image)))
     for mode in gpu_access.MODES:
         if mode != ctx.params["gpu_mode"]:
-            results.append(run_check(f"gpu.mode.{mode}", f"GPU through gpu_mode={mode} (not the chosen mode)",
-                                     lambda mode=mode: check_other_mode(ctx, image, mode)))
-    seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image))
+            results.append(
+                run_check(
+                    f"gpu.mode.{mode}",
+                    f"GPU through gpu_mode={mode} (not the chosen mode)",
+                    lambda mode=mode: check_other_mode(ctx, image, mode),
+                )
+            )
+    seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), data=chosen)
     results.append(seen)
     results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
     return results
 
 
-TITLES = {"cuda.requirement": "The driver meets the image's CUDA requirement",
-          "gpu.container_runs": "The engine runs a container of the image (no GPU)",
-          "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
-          "gpu.same_gpus": "The container sees the host's GPUs"}
+TITLES = {
+    "cuda.requirement": "The driver meets the image's CUDA requirement",
+    "gpu.container_runs": "The engine runs a container of the image (no GPU)",
+    "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
+    "gpu.same_gpus": "The container sees the host's GPUs",
+}
 
 
 def check_requirement(ctx, image: str) -> Passed:
@@ -46,19 +55,23 @@ def check_requirement(ctx, image: str) -> Passed:
     brands = tuple(sorted({g.brand for g in ctx.driver.gpus})) or ("",)
     needs = f"CUDA >= {req.cuda}" if req.cuda else f"NVIDIA_REQUIRE_CUDA={req.raw}"
     if not req.met_by(ctx.driver.cuda_version, ctx.driver.driver_version, brands):
-        d = by_key("cuda_requirement")
-        raise fail(f"{image} requires {needs}; driver {ctx.driver.driver_version} supports up to "
-                   f"{ctx.driver.cuda_version} (GPU brand {', '.join(brands)})", cause=d.cause,
-                   remediation=d.remediation, notebook=d.notebook, evidence=req.raw)
-    return Passed(f"requires {needs}; driver {ctx.driver.driver_version} supports up to {ctx.driver.cuda_version}",
-                  evidence=req.raw)
+        raise fail(
+            f"{image} requires {needs}; driver {ctx.driver.driver_version} supports up to "
+            f"{ctx.driver.cuda_version} (GPU brand {', '.join(brands)})",
+            evidence=req.raw,
+            **by_key("cuda_requirement").fields(),
+        )
+    return Passed(
+        f"requires {needs}; driver {ctx.driver.driver_version} supports up to {ctx.driver.cuda_version}",
+        evidence=req.raw,
+    )
 
 
 def check_runs(ctx, image: str) -> Passed:
     try:
         out = engine.run(ctx.client, image, ["sh", "-c", "echo ok"], timeout_s=ctx.params["timeout_s"])
     except ContainerFailed as e:
-        raise container_failure(str(e), e.evidence or str(e), ctx) from None
+        raise from_error(e, ctx) from None
     if out.exit_code != 0 or out.output.strip() != "ok":
         raise container_failure(f"`sh -c 'echo ok'` exited {out.exit_code} in {image}", out.output, ctx)
     return Passed(f"a container of {image} ran and was removed ({out.duration_s:.1f} s)")
@@ -72,12 +85,17 @@ def check_other_mode(ctx, image: str, mode: str) -> Passed:
         opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
         out = engine.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
     except (ContainerFailed, HostError) as e:
-        raise as_warning(container_failure(str(e), e.evidence or str(e), ctx)) from None
+        raise as_warning(from_error(e, ctx)) from None
     gpus = host.parse_nvidia_smi_list(out.output)
     if out.exit_code != 0 or not gpus:
-        raise as_warning(container_failure(f"nvidia-smi -L exited {out.exit_code}, {len(gpus)} GPU(s)", out.output, ctx))
-    return Passed(f"{len(gpus)} GPU(s) seen: " + ", ".join(g.uuid for g in gpus), evidence=out.output,
-                  data={"uuids": [g.uuid for g in gpus]})
+        raise as_warning(
+            container_failure(f"nvidia-smi -L exited {out.exit_code}, {len(gpus)} GPU(s)", out.output, ctx)
+        )
+    return Passed(
+        f"{len(gpus)} GPU(s) seen: " + ", ".join(g.uuid for g in gpus),
+        evidence=out.output,
+        data={"uuids": [g.uuid for g in gpus]},
+    )
 
 
 def as_warning(outcome):
@@ -90,12 +108,16 @@ def check_nvidia_smi(ctx, image: str) -> Passed:
     try:
         out = engine.run(ctx.client, image, COMMAND, timeout_s=ctx.params["timeout_s"], options=opts)
     except ContainerFailed as e:
-        raise container_failure(str(e), e.evidence or str(e), ctx) from None
+        raise from_error(e, ctx) from None
     if out.exit_code != 0:
         raise container_failure(f"nvidia-smi exited {out.exit_code} in {image}", out.output, ctx)
     gpus = host.parse_nvidia_smi_list(out.output)
-    return Passed(f"{len(gpus)} GPU(s) seen in the container (gpu_mode={ctx.params['gpu_mode']}): " + ", ".join(g.name for g in gpus),
-                  evidence=out.output, data={"uuids": [g.uuid for g in gpus]})
+    return Passed(
+        f"{len(gpus)} GPU(s) seen in the container (gpu_mode={ctx.params['gpu_mode']}): "
+        + ", ".join(g.name for g in gpus),
+        evidence=out.output,
+        data={"uuids": [g.uuid for g in gpus]},
+    )
 
 
 def check_same(ctx, seen: CheckResult) -> Passed:
@@ -107,7 +129,10 @@ def check_same(ctx, seen: CheckResult) -> Passed:
     expected = [g.uuid for g in ctx.driver.gpus if ids is None or str(g.index) in ids or g.uuid in ids]
     inside = seen.data["uuids"]
     if sorted(inside) != sorted(expected):
-        raise fail(f"the container sees {inside or 'no GPU'}, expected {expected} (gpus={ctx.params['gpus']})",
-                   cause="The GPU selection did not reach the container as asked.",
-                   remediation="Check NVIDIA_VISIBLE_DEVICES in the image and the gpus parameter.", notebook=NB_GPU)
+        raise fail(
+            f"the container sees {inside or 'no GPU'}, expected {expected} (gpus={ctx.params['gpus']})",
+            cause="The GPU selection did not reach the container as asked.",
+            remediation="Check NVIDIA_VISIBLE_DEVICES in the image and the gpus parameter.",
+            notebook=NB_GPU,
+        )
     return Passed(f"the same {len(inside)} GPU(s) as the host: {', '.join(inside)}")

@@ -1,7 +1,8 @@
 """Choosing and pulling the images the container steps use (shared by steps 3, 4 and 5)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .. import cuda, engine
 from ..diagnosis import NB_GPU
@@ -15,8 +16,10 @@ def choose(ctx: Context, param: str, pick: Callable[[str], str | None], what: st
     if given != "auto":
         return Passed(f"{given} (given by {param})", data={"image": given})
     if ctx.driver is None or not ctx.driver.gpus:
-        raise skip(f"{ctx.driver_problem}, so there is no CUDA version to match (see host.driver in 01-preflight); "
-                   f"set {param} to choose the {what}")
+        raise skip(
+            f"{ctx.driver_problem}, so there is no CUDA version to match (see host.driver in 01-preflight); "
+            f"set {param} to choose the {what}"
+        )
     ceiling = ctx.driver.cuda_version or cuda.max_cuda_for_driver(ctx.driver.driver_version) or ""
     image = pick(ceiling) if ceiling else None
     if image is None:
@@ -24,7 +27,9 @@ def choose(ctx: Context, param: str, pick: Callable[[str], str | None], what: st
     return Passed(f"{image} (driver {ctx.driver.driver_version} supports CUDA up to {ceiling})", data={"image": image})
 
 
-def choose_and_pull(ctx: Context, prefix: str, param: str, pick, what: str, progress=None) -> tuple[list[CheckResult], str | None]:
+def choose_and_pull(
+    ctx: Context, prefix: str, param: str, pick, what: str, progress=None
+) -> tuple[list[CheckResult], str | None]:
     """The ``<prefix>.image`` and ``<prefix>.pull`` checks; returns them and the image when it is present."""
     chosen = run_check(f"{prefix}.image", f"Choose the {what}", lambda: choose(ctx, param, pick, what))
     if not chosen.ok:

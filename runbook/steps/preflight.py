@@ -1,67 +1,94 @@
 """Step 1, preflight: is this host ready to start? OS, GPUs, driver, engine, access, disk."""
+
 from __future__ import annotations
 
-from .. import engine, host, params
+from .. import engine, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from . import Context, context
 
-def run(**values) -> list[CheckResult]:
-    p = params.validate(values)
-    results = [
+
+def run(progress=None, **values) -> list[CheckResult]:
+    ctx = context(values)
+    return [
         run_check("host.os", "Operating system, kernel and cgroups", check_os),
         run_check("host.pci_gpus", "NVIDIA GPUs on the PCI bus", check_pci),
-        run_check("host.driver", "NVIDIA driver answers (nvidia-smi)", check_driver),
+        run_check("host.driver", "NVIDIA driver answers (nvidia-smi)", lambda: check_driver(ctx)),
+        run_check("engine.reachable", "Docker engine reachable", lambda: check_engine(ctx)),
+        run_check("engine.access", "This user may use the engine", lambda: check_access(ctx.client)),
+        run_check(
+            "host.disk",
+            "Free disk where the engine keeps images",
+            lambda: check_disk(ctx.client, ctx.params["min_free_disk_gib"]),
+        ),
     ]
-    client = None
-
-    def check_engine() -> Passed:
-        nonlocal client
-        client = engine.connect(p["docker_host"])
-        v = client.version()
-        return Passed(f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) on {v.get('Os')}/{v.get('Arch')}",
-                      data={"version": v.get("Version"), "api_version": v.get("ApiVersion")})
-
-    results.append(run_check("engine.reachable", "Docker engine reachable", check_engine))
-    results.append(run_check("engine.access", "This user may use the engine", lambda: check_access(client)))
-    results.append(run_check("host.disk", "Free disk where the engine keeps images",
-                             lambda: check_disk(client, p["min_free_disk_gib"])))
-    return results
 
 
 def check_os() -> Passed:
     info = host.os_release()
     name = info.get("PRETTY_NAME") or "unknown OS (no /etc/os-release)"
     cg = host.cgroup_version()
-    data = {"id": info.get("ID", ""), "version_id": info.get("VERSION_ID", ""), "kernel": host.kernel_release(),
-            "cgroup": cg}
+    data = {
+        "id": info.get("ID", ""),
+        "version_id": info.get("VERSION_ID", ""),
+        "kernel": host.kernel_release(),
+        "cgroup": cg,
+    }
     return Passed(f"{name}, kernel {data['kernel']}, cgroup v{cg}", data=data)
 
 
 def check_pci() -> Passed:
     found = host.pci_nvidia_devices()
     if not found:
-        raise fail("no NVIDIA display controller on the PCI bus",
-                   cause="This machine has no NVIDIA GPU, or it is not passed through to this VM or container.",
-                   remediation="Run the runbook on a host with an NVIDIA GPU (check `lspci | grep -i nvidia`).",
-                   notebook=NB_PREFLIGHT)
-    return Passed(f"{len(found)} NVIDIA GPU(s): " + ", ".join(f"{d['address']} (device {d['device']})" for d in found),
-                  data={"devices": found})
+        raise fail(
+            "no NVIDIA display controller on the PCI bus",
+            cause="This machine has no NVIDIA GPU, or it is not passed through to this VM or container.",
+            remediation="Run the runbook on a host with an NVIDIA GPU (check `lspci | grep -i nvidia`).",
+            notebook=NB_PREFLIGHT,
+        )
+    return Passed(
+        f"{len(found)} NVIDIA GPU(s): " + ", ".join(f"{d['address']} (device {d['device']})" for d in found),
+        data={"devices": found},
+    )
 
 
-def check_driver() -> Passed:
-    driver = host.query_driver()
+def check_driver(ctx: Context) -> Passed:
+    if ctx.driver_error is not None:
+        raise ctx.driver_error
+    driver = ctx.driver
     if driver is None:
-        raise fail("no NVIDIA driver/GPU found: nvidia-smi is not installed",
-                   cause="The NVIDIA driver is not installed on this host (or not on PATH).",
-                   remediation=DRIVER_FIX, notebook=NB_PREFLIGHT)
+        raise fail(
+            "no NVIDIA driver/GPU found: nvidia-smi is not installed",
+            cause="The NVIDIA driver is not installed on this host (or not on PATH).",
+            remediation=DRIVER_FIX,
+            notebook=NB_PREFLIGHT,
+        )
     if not driver.gpus:
-        raise fail(f"driver {driver.driver_version} answers but reports no GPU",
-                   cause="The driver sees no GPU (a GPU fallen off the bus, or a mismatched kernel module).",
-                   remediation="Check `dmesg | grep -i nvrm`; reboot.", notebook=NB_PREFLIGHT)
+        raise fail(
+            f"driver {driver.driver_version} answers but reports no GPU",
+            cause="The driver sees no GPU (a GPU fallen off the bus, or a mismatched kernel module).",
+            remediation="Check `dmesg | grep -i nvrm`; reboot.",
+            notebook=NB_PREFLIGHT,
+        )
     gpus = "; ".join(f"GPU {g.index}: {g.name}, {g.uuid}, {g.memory_total_mib} MiB" for g in driver.gpus)
-    return Passed(f"driver {driver.driver_version}, CUDA up to {driver.cuda_version}; {gpus}",
-                  data={"driver_version": driver.driver_version, "cuda_version": driver.cuda_version,
-                        "gpus": [vars(g) for g in driver.gpus]})
+    return Passed(
+        f"driver {driver.driver_version}, CUDA up to {driver.cuda_version}; {gpus}",
+        data={
+            "driver_version": driver.driver_version,
+            "cuda_version": driver.cuda_version,
+            "gpus": [vars(g) for g in driver.gpus],
+        },
+    )
+
+
+def check_engine(ctx: Context) -> Passed:
+    if ctx.engine_error is not None:
+        raise ctx.engine_error
+    v = ctx.client.version()
+    return Passed(
+        f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) on {v.get('Os')}/{v.get('Arch')}",
+        data={"version": v.get("Version"), "api_version": v.get("ApiVersion")},
+    )
 
 
 def check_access(client) -> Passed:
@@ -73,9 +100,11 @@ def check_access(client) -> Passed:
     if access.group_active:
         return Passed(f"{access.user} is in the docker group (root-equivalent: anyone in it controls the host)")
     if access.in_docker_group:
-        raise warn(f"{access.user} is in the docker group, but this session does not have it yet; "
-                   "the engine answered through another way (DOCKER_HOST, rootless)",
-                   remediation="Log out and in again (and restart Jupyter) to make the group active.")
+        raise warn(
+            f"{access.user} is in the docker group, but this session does not have it yet; "
+            "the engine answered through another way (DOCKER_HOST, rootless)",
+            remediation="Log out and in again (and restart Jupyter) to make the group active.",
+        )
     return Passed(f"{access.user} reached the engine without root or the docker group (rootless or remote engine)")
 
 
@@ -88,7 +117,9 @@ def check_disk(client, minimum_gib: float) -> Passed:
     free = host.free_disk_gib(root)
     detail = f"{free:.1f} GiB free at {root}"
     if free < minimum_gib:
-        raise warn(f"{detail}, below {minimum_gib:g} GiB: CUDA and PyTorch images take 5-20 GB",
-                   remediation="Free space (`docker system prune`) or move the engine's data-root.",
-                   notebook=NB_PREFLIGHT)
+        raise warn(
+            f"{detail}, below {minimum_gib:g} GiB: CUDA and PyTorch images take 5-20 GB",
+            remediation="Free space (`docker system prune`) or move the engine's data-root.",
+            notebook=NB_PREFLIGHT,
+        )
     return Passed(detail, data={"free_gib": round(free, 1), "path": root})

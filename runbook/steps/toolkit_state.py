@@ -1,5 +1,6 @@
 """Step 2, the NVIDIA Container Toolkit: the plan for this host (shown; applied when toolkit_apply is
 true), then what is in effect: nvidia-ctk installed, the engine's runtimes, CDI specs."""
+
 from __future__ import annotations
 
 import os
@@ -7,57 +8,95 @@ import shlex
 import shutil
 from pathlib import Path
 
-from .. import daemon_json, engine, host, toolkit
+from .. import daemon_json, engine, host, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
-from ..errors import EngineError
+from ..errors import EngineError, RunSetupError
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from ..targets import HostTarget
-from . import context, skipped
+from ..targets import FreshSystem, HostTarget
+from . import Context, connect_engine, context, skipped
 
 
-def run(**values) -> list[CheckResult]:
+def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     p = ctx.params
     os_info = host.os_release()
-    plan = toolkit.install_plan(os_info, HostTarget(), source_of(p), engine_settings(ctx),
-                                ctx.driver.driver_version if ctx.driver else None,
-                                sudo_user() if p["add_docker_group"] else None)
+    plan = toolkit.install_plan(
+        os_info,
+        HostTarget(),
+        source_of(p),
+        engine_settings(ctx),
+        ctx.driver.driver_version if ctx.driver else None,
+        sudo_user() if p["add_docker_group"] else None,
+    )
     results = [run_check("toolkit.plan", "Install plan for this OS", lambda: check_plan(plan, os_info))]
     results.append(run_check("toolkit.apply", "Apply the install plan", lambda: apply_plan(plan, p["toolkit_apply"])))
     results.append(run_check("toolkit.installed", "NVIDIA Container Toolkit installed (nvidia-ctk)", check_installed))
     if ctx.client is None:
-        ctx = context(values)  # the engine may have been restarted by the plan
+        connect_engine(ctx)  # the plan may have started or restarted the engine
     if ctx.client is None:
         results.append(skipped("toolkit.engine_runtime", "Engine knows the nvidia runtime", ctx.engine_problem))
         results.append(skipped("toolkit.cdi", "CDI specification for the GPUs", ctx.engine_problem))
         return results
-    results.append(run_check("toolkit.engine_runtime", "Engine knows the nvidia runtime",
-                             lambda: check_runtime(ctx.client, p["gpu_mode"])))
-    results.append(run_check("toolkit.cdi", "CDI specification for the GPUs",
-                             lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None)))
+    results.append(
+        run_check(
+            "toolkit.engine_runtime",
+            "Engine knows the nvidia runtime",
+            lambda: check_runtime(ctx.client, p["gpu_mode"]),
+        )
+    )
+    results.append(
+        run_check(
+            "toolkit.cdi",
+            "CDI specification for the GPUs",
+            lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None),
+        )
+    )
     return results
+
+
+def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
+    """The install plan with these parameters, for this host or, given ``os_spec`` (ID[:VERSION]), as
+    on a fresh system of that OS. RunSetupError when that OS has no apt, dnf or zypper."""
+    ctx = Context(params.validate(values))
+    if os_spec:
+        os_id, _, version = os_spec.partition(":")
+        os_info, target = {"ID": os_id, "VERSION_ID": version, "PRETTY_NAME": os_spec}, FreshSystem()
+    else:
+        os_info, target = host.os_release(), HostTarget()
+    plan = toolkit.install_plan(os_info, target, source_of(ctx.params), engine_settings(ctx))
+    if plan is None:
+        raise RunSetupError(
+            f"no plan for {os_info.get('PRETTY_NAME') or os_info.get('ID') or 'this OS'}: "
+            "not an apt, dnf or zypper system"
+        )
+    return plan
 
 
 def source_of(p: dict) -> toolkit.Source:
     return toolkit.Source(mirror=p["toolkit_mirror"], channel=p["toolkit_channel"], version=p["toolkit_version"])
 
 
-def engine_settings(ctx) -> toolkit.EngineSettings:
+def engine_settings(ctx: Context) -> toolkit.EngineSettings:
     p = ctx.params
     path = p["daemon_json"] or (daemon_json.rootless_path() if p["rootless"] else daemon_json.SYSTEM_PATH)
     named = {"systemd": None, "user": ["systemctl", "--user", "restart", "docker"], "none": []}
     restart = named[p["engine_restart"]] if p["engine_restart"] in named else shlex.split(p["engine_restart"])
 
-    def has_runtime() -> bool:
+    def engine_info() -> dict | None:
         try:
-            info = engine.engine_info(engine.connect(p["docker_host"], timeout=10))
+            return engine.engine_info(engine.connect(p["docker_host"], timeout=10))
         except EngineError:
-            return False
-        ok = "nvidia" in (info.get("Runtimes") or {})
-        return ok and (not p["set_as_default"] or info.get("DefaultRuntime") == "nvidia")
-    return toolkit.EngineSettings(daemon_json=path, rootless=p["rootless"], set_as_default=p["set_as_default"],
-                                  cdi=p["enable_cdi"], restart=restart, check_runtime=has_runtime,
-                                  registry_mirrors=[m for m in p["registry_mirrors"].split(",") if m])
+            return None
+
+    return toolkit.EngineSettings(
+        daemon_json=path,
+        rootless=p["rootless"],
+        set_as_default=p["set_as_default"],
+        cdi=p["enable_cdi"],
+        restart=restart,
+        engine_info=engine_info,
+        registry_mirrors=[m for m in p["registry_mirrors"].split(",") if m],
+    )
 
 
 def sudo_user() -> str | None:
@@ -68,16 +107,25 @@ def sudo_user() -> str | None:
 
 def check_plan(plan, os_info: dict) -> Passed:
     if plan is None:
-        raise warn(f"no install plan for {os_info.get('PRETTY_NAME', 'this OS')}: not an apt, dnf or zypper system",
-                   remediation="Follow NVIDIA's install guide for the container toolkit for this distribution.")
+        raise warn(
+            f"no install plan for {os_info.get('PRETTY_NAME', 'this OS')}: not an apt, dnf or zypper system",
+            remediation="Follow NVIDIA's install guide for the container toolkit for this distribution.",
+        )
     evidence = plan.text()
     if shutil.which("dockerd") is None and shutil.which("docker") is None:
         engine_steps = toolkit.docker_engine_plan(os_info)
         if engine_steps:
-            evidence = "# Docker Engine is not installed: first install it from Docker's repository\n" + \
-                "\n".join(engine_steps) + "\n" + evidence
-    return Passed(f"{plan.manager} plan for {plan.os_name}: {len(plan.steps)} steps", evidence=evidence,
-                  data={"manager": plan.manager, "commands": plan.commands()})
+            evidence = (
+                "# Docker Engine is not installed: first install it from Docker's repository\n"
+                + "\n".join(engine_steps)
+                + "\n"
+                + evidence
+            )
+    return Passed(
+        f"{plan.manager} plan for {plan.os_name}: {len(plan.steps)} steps",
+        evidence=evidence,
+        data={"manager": plan.manager, "commands": plan.commands()},
+    )
 
 
 def apply_plan(plan, wanted: bool) -> Passed:
@@ -86,25 +134,31 @@ def apply_plan(plan, wanted: bool) -> Passed:
     if plan is None:
         raise skip("no plan for this OS")
     if os.geteuid() != 0:
-        raise fail("applying the plan needs root", remediation="Run the runbook with sudo, or apply the plan's "
-                   "commands by hand.", notebook=NB_TOOLKIT)
+        raise fail(
+            "applying the plan needs root",
+            remediation="Run the runbook with sudo, or apply the plan's commands by hand.",
+            notebook=NB_TOOLKIT,
+        )
     lines: list[str] = []
     done = toolkit.apply(plan, HostTarget(), log=lines.append)
     applied = sum(1 for d in done if d.outcome == "applied")
     if applied == 0:
         return Passed(f"nothing to change: all {len(done)} steps were already in effect", evidence="\n".join(lines))
-    return Passed(f"{applied} step(s) applied and checked, {len(done) - applied} already in effect",
-                  evidence="\n".join(lines))
+    return Passed(
+        f"{applied} step(s) applied and checked, {len(done) - applied} already in effect", evidence="\n".join(lines)
+    )
 
 
 def check_installed() -> Passed:
     version = toolkit.ctk_version()
     if version is None:
-        d = by_key("toolkit_missing")
-        raise fail("nvidia-ctk not found: the NVIDIA Container Toolkit is not installed",
-                   cause="Without the toolkit the engine cannot give containers a GPU (`--gpus` fails).",
-                   remediation="Apply the install plan (toolkit.plan; toolkit_apply=true). " + d.remediation,
-                   notebook=NB_TOOLKIT)
+        raise fail(
+            "nvidia-ctk not found: the NVIDIA Container Toolkit is not installed",
+            cause="Without the toolkit the engine cannot give containers a GPU (`--gpus` fails).",
+            remediation="Apply the install plan (toolkit.plan; toolkit_apply=true). "
+            + by_key("toolkit_missing").remediation,
+            notebook=NB_TOOLKIT,
+        )
     return Passed(f"nvidia-ctk {version}", data={"version": version})
 
 
@@ -112,14 +166,18 @@ def check_runtime(client, mode: str) -> Passed:
     info = engine.engine_info(client)
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     if "nvidia" in runtimes:
-        return Passed(f"runtimes: {', '.join(runtimes)} (default: {info.get('DefaultRuntime')})",
-                      data={"runtimes": runtimes})
+        return Passed(
+            f"runtimes: {', '.join(runtimes)} (default: {info.get('DefaultRuntime')})", data={"runtimes": runtimes}
+        )
     d = by_key("runtime_unknown")
     detail = f"no nvidia runtime; the engine has {', '.join(runtimes) or 'none'}"
     if mode == "runtime":
         raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
-    raise warn(detail + " (only gpu_mode=runtime needs it; --gpus uses the toolkit's hook)",
-               remediation=d.remediation, notebook=NB_TOOLKIT)
+    raise warn(
+        detail + " (only gpu_mode=runtime needs it; --gpus uses the toolkit's hook)",
+        remediation=d.remediation,
+        notebook=NB_TOOLKIT,
+    )
 
 
 def check_cdi(mode: str, driver_version: str | None) -> Passed:
@@ -128,9 +186,12 @@ def check_cdi(mode: str, driver_version: str | None) -> Passed:
     if specs:
         stale = [s for s in specs if not toolkit.cdi_spec_current(Path(s).read_bytes(), driver_version)]
         if stale:
-            raise warn(f"CDI spec(s) {', '.join(stale)} were generated for another driver than {driver_version}",
-                       cause="The driver was upgraded after the spec was generated: its library paths are stale.",
-                       remediation=d.remediation, notebook=NB_TOOLKIT)
+            raise warn(
+                f"CDI spec(s) {', '.join(stale)} were generated for another driver than {driver_version}",
+                cause="The driver was upgraded after the spec was generated: its library paths are stale.",
+                remediation=d.remediation,
+                notebook=NB_TOOLKIT,
+            )
         return Passed(f"NVIDIA CDI spec(s): {', '.join(specs)}", data={"specs": specs})
     detail = "no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi"
     if mode == "cdi":

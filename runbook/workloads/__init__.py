@@ -1,4 +1,5 @@
 """Small programs run inside containers (and on the host, for comparison); each prints one JSON line."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ def parse(output: str) -> dict | None:
     for line in reversed(output.splitlines()):
         if line.startswith(MARK):
             try:
-                return json.loads(line[len(MARK):])
+                return json.loads(line[len(MARK) :])
             except json.JSONDecodeError:
                 return None
     return None

@@ -4,6 +4,7 @@ Usage: python3 gpu_probe.py [N] [--bench]. N is the size of the matrix product c
 CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth. Standard library
 and torch only: it runs in any image that has PyTorch.
 """
+
 import json
 import sys
 import time
@@ -55,8 +56,9 @@ def bench(torch):
     def products():
         for _ in range(reps):
             torch.mm(a, b, out=c)
+
     ms = timed_ms(torch, products, 5) / reps
-    tflops = 2 * n ** 3 / (ms / 1e3) / 1e12
+    tflops = 2 * n**3 / (ms / 1e3) / 1e12
     nbytes = 1 << 30
     src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)
@@ -72,8 +74,12 @@ def probe(n, with_bench):
     except Exception as e:  # the image has no usable PyTorch: that is the finding
         out["error"] = f"import torch failed: {e!r}"
         return out
-    out.update(torch=torch.__version__, cuda=torch.version.cuda, cuda_available=torch.cuda.is_available(),
-               device_count=torch.cuda.device_count())
+    out.update(
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+        cuda_available=torch.cuda.is_available(),
+        device_count=torch.cuda.device_count(),
+    )
     if not out["cuda_available"]:
         try:
             torch.cuda.init()

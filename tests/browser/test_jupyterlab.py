@@ -1,6 +1,7 @@
 """Teaching mode in a real browser: JupyterLab on loopback, driven by Playwright in Debian's Chromium
 (headless). The preflight notebook is run, its Run checks button clicked, the badges read; a CUDA image
 is pulled from the loopback registry while the progress bars are watched; screenshots are saved."""
+
 import os
 import re
 import secrets
@@ -15,14 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_IMAGE
+from tests.helpers import labelled_container
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("RUNBOOK_SCREENSHOTS", REPO / "build" / "screenshots"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _missing(what):
@@ -41,26 +49,52 @@ def lab(tmp_path_factory, client, registry):
         shutil.copy(nb, root / nb.name)
     # an image only the loopback registry has, so that opening step 3 pulls it with progress
     ref = f"{registry}/runbook-test/lab:{uuid.uuid4().hex[:8]}"
-    maker = client.containers.create(TEST_IMAGE, ["sh", "-c", "head -c 20000000 /dev/urandom > /blob"])
-    maker.start()
-    maker.wait(timeout=120)
-    maker.commit(*ref.rsplit(":", 1))
-    maker.remove(force=True)
+    with labelled_container(client, ["sh", "-c", "head -c 20000000 /dev/urandom > /blob"]) as maker:
+        maker.wait(timeout=120)
+        maker.commit(*ref.rsplit(":", 1))
     for _ in client.images.push(ref, stream=True):
         pass
     client.images.remove(ref)
-    subprocess.run([sys.executable, "-m", "papermill", "--prepare-only", str(root / "03-gpu-in-container.ipynb"),
-                    str(root / "03-gpu-in-container.ipynb"), "-p", "cuda_image", ref], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            "--prepare-only",
+            str(root / "03-gpu-in-container.ipynb"),
+            str(root / "03-gpu-in-container.ipynb"),
+            "-p",
+            "cuda_image",
+            ref,
+        ],
+        check=True,
+        capture_output=True,
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
     log = open(root / "lab.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                             f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-                             f"--LabApp.workspaces_dir={root / 'workspaces'}", f"--LabApp.user_settings_dir={root / 'settings'}",
-                             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            f"--LabApp.user_settings_dir={root / 'settings'}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -83,6 +117,7 @@ def lab(tmp_path_factory, client, registry):
 @pytest.fixture(scope="module")
 def page(lab):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -161,8 +196,9 @@ def wait_for_output(page, panel, text, timeout_ms, name):
     except Exception:
         screenshot(page, f"no-output-{name}.png")
         outputs = "\n".join(panel.locator(".jp-OutputArea-output").all_inner_texts())
-        pytest.fail(f"{text!r} did not appear in {name} within {timeout_ms / 1000:.0f} s; the outputs show:\n"
-                    f"{outputs[-3000:]}")
+        pytest.fail(
+            f"{text!r} did not appear in {name} within {timeout_ms / 1000:.0f} s; the outputs show:\n{outputs[-3000:]}"
+        )
 
 
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
@@ -203,7 +239,7 @@ def test_pull_progress_bars_while_a_cuda_image_is_pulled(page, lab):
 
 def test_overview_shows_the_path(page, lab):
     nb = open_and_run_all(page, lab, "00-overview.ipynb")
-    svg = nb.locator("svg[aria-label=\"the runbook's steps\"]")
+    svg = nb.locator('svg[aria-label="the runbook\'s steps"]')
     svg.wait_for(timeout=60_000)
     text = svg.text_content()
     assert "preflight" in text and "next" in text

@@ -1,4 +1,6 @@
 """The engine module against a real dockerd (no NVIDIA toolkit) and a real registry on loopback."""
+
+import contextlib
 import json
 import os
 import pwd
@@ -12,9 +14,14 @@ import uuid
 import pytest
 
 from runbook import engine, gpu_access
-from runbook.errors import ContainerFailed, ContainerTimeout, EnginePermissionDenied, EngineUnreachable, ImageUnavailable
-
-from conftest import TEST_IMAGE
+from runbook.errors import (
+    ContainerFailed,
+    ContainerTimeout,
+    EnginePermissionDenied,
+    EngineUnreachable,
+    ImageUnavailable,
+)
+from tests.helpers import TEST_IMAGE, SocketCutter, labelled_container, runbook_labels
 
 pytestmark = pytest.mark.engine
 
@@ -57,8 +64,10 @@ def test_an_interrupted_run_removes_its_container(client, no_leftovers):
 def test_an_interrupt_between_create_and_its_answer_removes_the_container(client, no_leftovers, monkeypatch):
     """The engine makes the container, then the interrupt comes before docker-py has read it back (a
     window the test above can hit): the container is found by its own label and removed."""
+
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+
     run = uuid.uuid4().hex[:12]
     monkeypatch.setenv(engine.RUN_ID_ENV, run)
     monkeypatch.setattr(client.api, "inspect_container", interrupted)  # docker-py's read-back after create
@@ -71,25 +80,25 @@ def test_an_interrupt_between_create_and_its_answer_removes_the_container(client
 def test_leftovers_of_a_killed_run_are_found_by_label(client, no_leftovers):
     """A run killed with SIGKILL cannot clean up: its containers carry a deadline and are removed later,
     while the containers of another run still in progress, started or only created, are left alone."""
-    def labelled(run, deadline, start=True):
-        c = client.containers.create(TEST_IMAGE, ["sleep", "600"], labels={
-            engine.LABEL: "1", f"{engine.LABEL}.run": run, f"{engine.LABEL}.deadline": str(int(deadline))})
-        if start:
-            c.start()
-        return c
-    stale = labelled("killed-run", time.time() - 5)
-    live = labelled("live-run", time.time() + 600)
-    created = labelled("live-run", time.time() + 600, start=False)
-    unrelated = client.containers.create(TEST_IMAGE, ["sleep", "600"])
-    try:
-        assert engine.remove_leftovers(client) == 1
+    with contextlib.ExitStack() as stack:
+
+        def labelled(run, deadline, start=True):
+            return stack.enter_context(labelled_container(client, labels=runbook_labels(run, deadline), start=start))
+
+        stale = labelled("killed-run", time.time() - 5)
+        live = labelled("live-run", time.time() + 600)
+        created = labelled("live-run", time.time() + 600, start=False)
+        unrelated = stack.enter_context(labelled_container(client, labels={}, start=False))
+        removed = engine.remove_leftovers(client)
+        assert removed == 1, f"expected only the killed run's container removed, removed {removed}"
         ids = {c.id for c in engine.labelled(client)}
-        assert stale.id not in ids and live.id in ids and created.id in ids
-        assert engine.remove_leftovers(client, run="live-run") == 2
+        assert stale.id not in ids, "the killed run's container is still there"
+        assert live.id in ids, "a live run's running container was removed"
+        assert created.id in ids, "a live run's created container was removed"
+        removed = engine.remove_leftovers(client, run="live-run")
+        assert removed == 2, f"expected the live run's 2 containers removed by its own clean-up, removed {removed}"
         assert not {live.id, created.id} & {c.id for c in engine.labelled(client)}
         client.containers.get(unrelated.id)  # never touched: not the runbook's
-    finally:
-        unrelated.remove(force=True)
 
 
 def test_gpus_all_without_the_toolkit_gets_the_toolkit_diagnosis(client, no_leftovers):
@@ -147,14 +156,10 @@ def test_a_user_outside_the_docker_group_gets_the_group_diagnosis(client):
 def test_pull_from_the_loopback_registry_with_progress(client, registry, no_leftovers):
     """An image with a layer of its own (random bytes), pushed, removed, and pulled back."""
     ref = f"{registry}/runbook-test/pullme:{uuid.uuid4().hex[:8]}"
-    maker = client.containers.create(TEST_IMAGE, ["sh", "-c", "head -c 3000000 /dev/urandom > /blob"])
-    try:
-        maker.start()
+    with labelled_container(client, ["sh", "-c", "head -c 3000000 /dev/urandom > /blob"]) as maker:
         maker.wait(timeout=60)
         repo, tag = ref.rsplit(":", 1)
         maker.commit(repository=repo, tag=tag)
-    finally:
-        maker.remove(force=True)
     for line in client.images.push(ref, stream=True, decode=True):
         assert "error" not in line, line
     client.images.remove(ref)
@@ -197,66 +202,13 @@ def test_files_in_an_image_without_starting_it(client, no_leftovers):
     assert found == ["/usr/bin/python3", "/bin/sh"]
 
 
-class SocketCutter:
-    """A Unix-socket proxy in front of the real engine whose connections can be cut mid-request,
-    as when the engine dies or restarts while a container runs."""
-
-    def __init__(self, path: str, target: str = "/var/run/docker.sock"):
-        import socket
-        import threading
-        self.path, self.target, self.conns, self.closed = path, target, [], False
-        self.server = socket.socket(socket.AF_UNIX)
-        self.server.bind(path)
-        self.server.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        import socket
-        import threading
-        while True:
-            try:
-                a, _ = self.server.accept()
-            except OSError:
-                return
-            if self.closed:
-                a.close()
-                return
-            b = socket.socket(socket.AF_UNIX)
-            b.connect(self.target)
-            self.conns += [a, b]
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def cut(self):
-        import socket
-        self.closed = True
-        os.unlink(self.path)
-        try:
-            self.server.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.server.close()
-        for s in self.conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-
 def test_an_engine_that_stops_answering_mid_run_is_not_reported_as_a_timeout(client, tmp_path):
     """The connection to the engine breaks while the container runs: that is an engine error with the
     unreachable-engine diagnosis, not a timeout; the container keeps its labels for a later clean-up."""
     import threading
+
     from runbook.errors import EngineError
+
     proxy = SocketCutter(str(tmp_path / "engine.sock"))
     cut_client = engine.connect(f"unix://{tmp_path / 'engine.sock'}")
     run = uuid.uuid4().hex[:12]
@@ -283,10 +235,10 @@ def test_an_engine_gone_after_connecting_fails_the_runtime_check_with_a_cause(cl
     not an empty list of runtimes reported as a finding."""
     from runbook.results import Status, run_check
     from runbook.steps import toolkit_state
+
     proxy = SocketCutter(str(tmp_path / "engine.sock"))
     cut_client = engine.connect(f"unix://{tmp_path / 'engine.sock'}")
     proxy.cut()
-    r = run_check("toolkit.engine_runtime", "t",
-                  lambda: toolkit_state.check_runtime(cut_client, "gpus"))
+    r = run_check("toolkit.engine_runtime", "t", lambda: toolkit_state.check_runtime(cut_client, "gpus"))
     assert r.status is Status.FAIL and "did not answer `info`" in r.detail
     assert "No Docker engine answers" in r.cause and r.remediation

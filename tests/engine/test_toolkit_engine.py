@@ -2,17 +2,18 @@
 existing settings kept), the engine restarted, and `docker info` then reports the nvidia runtime.
 The toolkit's runtime program is not installed here, so a container asking for it fails with the
 diagnosis that says so. The original daemon.json is put back afterwards."""
+
 import json
 import os
 from pathlib import Path
 
+import docker
 import pytest
 
 from runbook import diagnosis, engine, toolkit
 from runbook.errors import ContainerFailed
 from runbook.targets import HostTarget
-
-from conftest import TEST_IMAGE
+from tests.helpers import TEST_IMAGE
 
 pytestmark = pytest.mark.engine
 DAEMON_JSON = Path("/etc/docker/daemon.json")
@@ -36,17 +37,22 @@ def engine_config(client):
     assert HostTarget().run(RESTART)[0] == 0
 
 
-def has_nvidia_runtime(client) -> bool:
+def engine_info(client) -> dict | None:
     try:
-        return "nvidia" in (client.info().get("Runtimes") or {})
-    except Exception:  # the engine is restarting
-        return False
+        return client.info()
+    except docker.errors.DockerException:  # the engine is restarting
+        return None
+
+
+def has_nvidia_runtime(client) -> bool:
+    return "nvidia" in ((engine_info(client) or {}).get("Runtimes") or {})
 
 
 def test_configure_and_restart_make_the_engine_report_the_runtime(client, engine_config, no_leftovers):
     assert not has_nvidia_runtime(client)
-    settings = toolkit.EngineSettings(daemon_json=str(DAEMON_JSON), restart=RESTART,
-                                      check_runtime=lambda: has_nvidia_runtime(client))
+    settings = toolkit.EngineSettings(
+        daemon_json=str(DAEMON_JSON), restart=RESTART, engine_info=lambda: engine_info(client)
+    )
     steps = toolkit.engine_steps(settings)
     plan = toolkit.Plan("apt", "this host", steps)
     applied = toolkit.apply(plan, HostTarget(), log=lambda m: None)
@@ -56,8 +62,9 @@ def test_configure_and_restart_make_the_engine_report_the_runtime(client, engine
     assert config["log-opts"] == {"max-size": "10m"} and config["max-concurrent-downloads"] == 4
     assert len(list(DAEMON_JSON.parent.glob("daemon.json.bak-*"))) == 1
     # applied again: nothing to do, no restart
-    again = toolkit.apply(toolkit.Plan("apt", "this host", toolkit.engine_steps(settings)), HostTarget(),
-                          log=lambda m: None)
+    again = toolkit.apply(
+        toolkit.Plan("apt", "this host", toolkit.engine_steps(settings)), HostTarget(), log=lambda m: None
+    )
     assert [a.outcome for a in again] == ["already done", "already done"]
     # the runtime is registered but its program is missing here: a clear diagnosis, not a traceback
     with pytest.raises(ContainerFailed) as e:

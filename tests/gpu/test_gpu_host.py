@@ -4,6 +4,7 @@ Images: RUNBOOK_GPU_CUDA_IMAGE (default rig/base:host, glibc and a shell, like a
 RUNBOOK_GPU_PYTORCH_IMAGE (default rig/pytorch:host, the host's PyTorch). Skipped on hosts without an
 NVIDIA device node or without those images.
 """
+
 import json
 import os
 import subprocess
@@ -36,8 +37,27 @@ def gpu_engine():
 
 def run(tmp_path, *params):
     out = tmp_path / "record"
-    args = [sys.executable, "-m", "runbook", "run", "--out", str(out), "--only", "3", "--only", "4",
-            "-p", "cuda_image", CUDA_IMAGE, "-p", "pytorch_image", PYTORCH_IMAGE, "-p", "pull", "never"]
+    args = [
+        sys.executable,
+        "-m",
+        "runbook",
+        "run",
+        "--out",
+        str(out),
+        "--only",
+        "3",
+        "--only",
+        "4",
+        "-p",
+        "cuda_image",
+        CUDA_IMAGE,
+        "-p",
+        "pytorch_image",
+        PYTORCH_IMAGE,
+        "-p",
+        "pull",
+        "never",
+    ]
     for name, value in params:
         args += ["-p", name, value]
     proc = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=900)
@@ -48,7 +68,11 @@ def run(tmp_path, *params):
 def test_manual_mode_reaches_the_gpu_and_pytorch_computes_right(gpu_engine, tmp_path):
     proc, by_id = run(tmp_path, ("gpu_mode", "manual"))
     for check_id in ("gpu.nvidia_smi", "gpu.same_gpus", "pytorch.import", "pytorch.cuda_available", "pytorch.matmul"):
-        assert by_id[check_id]["status"] == "pass", (check_id, by_id[check_id]["detail"], by_id[check_id]["evidence"][-2000:])
+        assert by_id[check_id]["status"] == "pass", (
+            check_id,
+            by_id[check_id]["detail"],
+            by_id[check_id]["evidence"][-2000:],
+        )
     assert "NVIDIA" in by_id["gpu.nvidia_smi"]["evidence"]
     assert by_id["pytorch.matmul"]["data"]["relative_error"] < 1e-5
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -66,25 +90,29 @@ def test_gpus_all_fails_with_the_toolkit_cause_when_there_is_no_toolkit(gpu_engi
 
 def test_manual_mode_without_the_gpu_is_seen_as_such(gpu_engine, tmp_path):
     """The same image without GPU access: torch must say False, never pass."""
-    out = engine.run(gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"],
-                     timeout_s=300)
+    out = engine.run(
+        gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"], timeout_s=300
+    )
     assert out.output.strip().splitlines()[-1] == "False"
 
 
 def test_gpu_selection_in_manual_mode(gpu_engine, tmp_path):
     """all: every GPU inside; one index or UUID: only that one (needs a host with two or more GPUs)."""
     from runbook import host
+
     driver = host.query_driver()
     if len(driver.gpus) < 2:
         pytest.skip("needs two or more GPUs")
     last = driver.gpus[-1]
-    for selection, expected in (("all", [g.uuid for g in driver.gpus]), (str(last.index), [last.uuid]),
-                                (last.uuid, [last.uuid])):
+    for selection, expected in (
+        ("all", [g.uuid for g in driver.gpus]),
+        (str(last.index), [last.uuid]),
+        (last.uuid, [last.uuid]),
+    ):
         sub = tmp_path / selection[:12]
         sub.mkdir()
         _, by_id = run(sub, ("gpu_mode", "manual"), ("gpus", selection))
         seen = host.parse_nvidia_smi_list(by_id["gpu.nvidia_smi"]["evidence"])
         assert sorted(g.uuid for g in seen) == sorted(expected), (selection, by_id["gpu.nvidia_smi"]["evidence"])
         assert by_id["gpu.same_gpus"]["status"] == "pass", by_id["gpu.same_gpus"]["detail"]
-        assert by_id["pytorch.cuda_available"]["data"]["devices"] == [g.name for g in driver.gpus
-                                                                      if g.uuid in expected]
+        assert by_id["pytorch.cuda_available"]["data"]["devices"] == [g.name for g in driver.gpus if g.uuid in expected]

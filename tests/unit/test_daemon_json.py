@@ -1,4 +1,6 @@
-"""daemon.json is the user's: adversarial files, merges that lose nothing, refusals that write nothing."""
+"""daemon.json is the user's: adversarial files, merges that lose nothing, refusals that write nothing.
+The parse and merge are daemon_json's; the write is the toolkit's configure step on this host."""
+
 import json
 import os
 import random
@@ -10,9 +12,15 @@ import textwrap
 import pytest
 
 from runbook import daemon_json
-from runbook.daemon_json import DaemonJsonError
+from runbook.errors import DaemonJsonError
+from runbook.targets import HostTarget
+from runbook.toolkit import engine_config
 
 NVIDIA = daemon_json.nvidia_runtime()
+
+
+def configure(path, changes, now=None):
+    return engine_config.configure(HostTarget(), path, changes, now)
 
 
 def leaves(d, prefix=()):
@@ -32,7 +40,7 @@ def assert_kept(before: dict, after: dict, changes: dict):
         for k in path:
             assert k in node, f"key {'.'.join(path)} was lost"
             node = node[k]
-        if any(path[:len(p)] == p or p[:len(path)] == path for p in set_by_change):
+        if any(path[: len(p)] == p or p[: len(path)] == path for p in set_by_change):
             continue
         if isinstance(value, list):
             assert all(v in node for v in value), f"{'.'.join(path)} lost items"
@@ -44,26 +52,35 @@ EXISTING = {
     "runtimes": {"runsc": {"path": "/usr/local/bin/runsc"}, "nvidia": {"path": "/old/nvidia-container-runtime"}},
     "default-runtime": "runsc",
     "registry-mirrors": ["https://mirror.example.com"],
-    "log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
-    "data-root": "/srv/docker", "x-unknown-setting": {"nested": [1, 2, {"deep": True}]},
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "10m", "max-file": "3"},
+    "data-root": "/srv/docker",
+    "x-unknown-setting": {"nested": [1, 2, {"deep": True}]},
     "features": {"buildkit": True},
 }
 
 
-@pytest.mark.parametrize("content", [
-    EXISTING, {}, {"runtimes": {}}, {"registry-mirrors": []}, {"features": {"cdi": False}},
-    {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}},
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        EXISTING,
+        {},
+        {"runtimes": {}},
+        {"registry-mirrors": []},
+        {"features": {"cdi": False}},
+        {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}},
+    ],
+)
 def test_merging_keeps_every_existing_setting(tmp_path, content):
     path = tmp_path / "daemon.json"
     path.write_text(json.dumps(content))
     changes = daemon_json.nvidia_runtime(cdi=True)
-    change = daemon_json.apply(str(path), changes)
+    change = configure(str(path), changes)
     after = json.loads(path.read_text())
     assert_kept(content, after, changes)
     assert after["runtimes"]["nvidia"] == {"path": "nvidia-container-runtime", "args": []}
     assert after["features"]["cdi"] is True
-    assert change.after == after
+    assert change.changed, "the file did not hold the changes, so it must have been written"
 
 
 def test_random_nested_files_lose_nothing(tmp_path):
@@ -71,9 +88,14 @@ def test_random_nested_files_lose_nothing(tmp_path):
 
     def value(depth):
         kind = rng.choice(["str", "int", "list", "obj", "bool"] if depth < 3 else ["str", "int", "bool"])
-        return {"str": lambda: rng.choice(["a", "ü", "", "x" * 50]), "int": lambda: rng.randint(-5, 10**6),
-                "bool": lambda: rng.random() < 0.5, "list": lambda: [value(depth + 1) for _ in range(rng.randint(0, 3))],
-                "obj": lambda: {f"k{rng.randint(0, 99)}": value(depth + 1) for _ in range(rng.randint(0, 4))}}[kind]()
+        return {
+            "str": lambda: rng.choice(["a", "ü", "", "x" * 50]),
+            "int": lambda: rng.randint(-5, 10**6),
+            "bool": lambda: rng.random() < 0.5,
+            "list": lambda: [value(depth + 1) for _ in range(rng.randint(0, 3))],
+            "obj": lambda: {f"k{rng.randint(0, 99)}": value(depth + 1) for _ in range(rng.randint(0, 4))},
+        }[kind]()
+
     for i in range(200):
         content = {f"key{j}": value(0) for j in range(rng.randint(0, 8))}
         if rng.random() < 0.3:
@@ -84,26 +106,29 @@ def test_random_nested_files_lose_nothing(tmp_path):
         path.write_text(json.dumps(content, indent=rng.choice([None, 2, 4])))
         runtime = daemon_json.nvidia_runtime(set_as_default=rng.random() < 0.5)
         mirrors = daemon_json.registry_mirrors(["https://m2", "https://m3"])
-        daemon_json.apply(str(path), runtime)
-        daemon_json.apply(str(path), mirrors)
+        configure(str(path), runtime)
+        configure(str(path), mirrors)
         assert_kept(content, json.loads(path.read_text()), {**runtime, **mirrors})
 
 
-@pytest.mark.parametrize("raw, words", [
-    (b'{\n  "log-driver": "json-file",\n  // the mirror\n  "registry-mirrors": []\n}', "line 3, column 3"),
-    (b'{"a": 1,}', "line 1, column 9"),
-    (b'{"a": 1} {"b": 2}', "Extra data"),
-    (b'["not", "an", "object"]', "not an object"),
-    (b'"text"', "not an object"),
-    (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
-    (b'{"a": "\xff"}', "not UTF-8"),
-    (b'{"runtimes": {"nvidia": {}', "line 1"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (b'{\n  "log-driver": "json-file",\n  // the mirror\n  "registry-mirrors": []\n}', "line 3, column 3"),
+        (b'{"a": 1,}', "line 1, column 9"),
+        (b'{"a": 1} {"b": 2}', "Extra data"),
+        (b'["not", "an", "object"]', "not an object"),
+        (b'"text"', "not an object"),
+        (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
+        (b'{"a": "\xff"}', "not UTF-8"),
+        (b'{"runtimes": {"nvidia": {}', "line 1"),
+    ],
+)
 def test_invalid_files_are_refused_and_left_byte_identical(tmp_path, raw, words):
     path = tmp_path / "daemon.json"
     path.write_bytes(raw)
     with pytest.raises(DaemonJsonError) as e:
-        daemon_json.apply(str(path), NVIDIA)
+        configure(str(path), NVIDIA)
     assert words in str(e.value)
     assert path.read_bytes() == raw
     assert sorted(os.listdir(tmp_path)) == ["daemon.json"], "no backup or temp file for a refused change"
@@ -112,10 +137,10 @@ def test_invalid_files_are_refused_and_left_byte_identical(tmp_path, raw, words)
 def test_empty_and_missing_files(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"  \n")
-    change = daemon_json.apply(str(empty), NVIDIA)
+    change = configure(str(empty), NVIDIA)
     assert change.changed and change.backup and open(change.backup, "rb").read() == b"  \n"
     missing = tmp_path / "sub" / "daemon.json"
-    change = daemon_json.apply(str(missing), NVIDIA)
+    change = configure(str(missing), NVIDIA)
     assert change.changed and change.backup is None
     assert json.loads(missing.read_text()) == NVIDIA
 
@@ -123,7 +148,7 @@ def test_empty_and_missing_files(tmp_path):
 def test_a_bom_is_dropped_and_the_settings_kept(tmp_path):
     path = tmp_path / "daemon.json"
     path.write_bytes(daemon_json.BOM + b'{"log-level": "debug"}')
-    daemon_json.apply(str(path), NVIDIA)
+    configure(str(path), NVIDIA)
     raw = path.read_bytes()
     assert not raw.startswith(daemon_json.BOM)
     assert json.loads(raw)["log-level"] == "debug"
@@ -132,9 +157,9 @@ def test_a_bom_is_dropped_and_the_settings_kept(tmp_path):
 def test_reapplying_changes_nothing(tmp_path):
     path = tmp_path / "daemon.json"
     path.write_text(json.dumps(EXISTING))
-    first = daemon_json.apply(str(path), NVIDIA)
+    first = configure(str(path), NVIDIA)
     content = path.read_bytes()
-    second = daemon_json.apply(str(path), NVIDIA)
+    second = configure(str(path), NVIDIA)
     assert first.changed and not second.changed and second.backup is None
     assert path.read_bytes() == content
     assert len([n for n in os.listdir(tmp_path) if ".bak-" in n]) == 1
@@ -142,16 +167,20 @@ def test_reapplying_changes_nothing(tmp_path):
 
 def test_backups_are_never_overwritten(tmp_path):
     import datetime as dt
-    now = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.timezone.utc)
+
+    now = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
     path = tmp_path / "daemon.json"
     versions = []
     for i in range(3):
         path.write_text(json.dumps({"n": i}))
         versions.append(path.read_bytes())
-        daemon_json.apply(str(path), NVIDIA, now=now)
+        configure(str(path), NVIDIA, now=now)
     backups = sorted(n for n in os.listdir(tmp_path) if ".bak-" in n)
-    assert backups == ["daemon.json.bak-20261128T120000Z", "daemon.json.bak-20261128T120000Z-1",
-                       "daemon.json.bak-20261128T120000Z-2"]
+    assert backups == [
+        "daemon.json.bak-20261128T120000Z",
+        "daemon.json.bak-20261128T120000Z-1",
+        "daemon.json.bak-20261128T120000Z-2",
+    ]
     assert [(tmp_path / b).read_bytes() for b in backups] == versions
 
 
@@ -161,7 +190,7 @@ def test_a_symlink_is_followed_and_kept(tmp_path):
     target.write_text('{"debug": true}')
     link = tmp_path / "daemon.json"
     link.symlink_to(target)
-    change = daemon_json.apply(str(link), NVIDIA)
+    change = configure(str(link), NVIDIA)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert json.loads(target.read_text())["debug"] is True and "nvidia" in json.loads(target.read_text())["runtimes"]
     assert change.path == str(target) and change.backup.startswith(str(target))
@@ -173,7 +202,7 @@ def test_mode_and_owner_are_kept(tmp_path):
     os.chmod(path, 0o440)
     if os.geteuid() == 0:
         os.chown(path, 65534, 65534)
-    daemon_json.apply(str(path), NVIDIA)
+    configure(str(path), NVIDIA)
     st = os.stat(path)
     assert st.st_mode & 0o777 == 0o440
     if os.geteuid() == 0:
@@ -184,7 +213,7 @@ def test_a_huge_file_keeps_every_key(tmp_path):
     content = {f"x-key-{i}": {"value": i, "list": list(range(20))} for i in range(50_000)}
     path = tmp_path / "daemon.json"
     path.write_text(json.dumps(content))
-    daemon_json.apply(str(path), NVIDIA)
+    configure(str(path), NVIDIA)
     after = json.loads(path.read_text())
     assert len(after) == 50_001 and after["x-key-49999"] == content["x-key-49999"]
 
@@ -197,13 +226,15 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_file(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from runbook import daemon_json
+        from runbook.targets import HostTarget
+        from runbook.toolkit import engine_config
         os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
-        daemon_json.apply({str(path)!r}, daemon_json.nvidia_runtime())
+        engine_config.configure(HostTarget(), {str(path)!r}, daemon_json.nvidia_runtime())
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == original
-    daemon_json.apply(str(path), NVIDIA)  # and the next run completes the change
+    configure(str(path), NVIDIA)  # and the next run completes the change
     assert "nvidia" in json.loads(path.read_text())["runtimes"]
 
 
@@ -215,12 +246,12 @@ def test_an_unwritable_folder_is_refused_cleanly(tmp_path):
     (folder / "daemon.json").write_text("{}")
     os.chmod(folder, 0o555)
     with pytest.raises(DaemonJsonError, match="cannot"):
-        daemon_json.apply(str(folder / "daemon.json"), NVIDIA)
+        configure(str(folder / "daemon.json"), NVIDIA)
     assert (folder / "daemon.json").read_text() == "{}"
 
 
 def test_mirrors_are_added_once_and_kept_in_order(tmp_path):
     path = tmp_path / "daemon.json"
     path.write_text('{"registry-mirrors": ["https://a", "https://b"]}')
-    daemon_json.apply(str(path), daemon_json.registry_mirrors(["https://b", "https://c"]))
+    configure(str(path), daemon_json.registry_mirrors(["https://b", "https://c"]))
     assert json.loads(path.read_text())["registry-mirrors"] == ["https://a", "https://b", "https://c"]

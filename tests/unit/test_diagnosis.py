@@ -1,5 +1,6 @@
 """The diagnosis table against the engine's real words (tests/fixtures/engine/errors.json) and the
 error texts of the field (DESIGN.md's table, which comes from the toolkit's docs and issue tracker)."""
+
 import json
 from pathlib import Path
 
@@ -10,18 +11,21 @@ from runbook import diagnosis
 CAPTURED = json.loads((Path(__file__).parent.parent / "fixtures" / "engine" / "errors.json").read_text())["errors"]
 
 
-@pytest.mark.parametrize("captured, key", [
-    ("gpus_all", "toolkit_missing"),
-    ("runtime_nvidia", "runtime_unknown"),
-    ("cdi_all", "cdi_unsupported"),
-    ("no_gpu_nvidia_smi", "nvidia_smi_absent"),
-    ("sh_nvidia_smi", "nvidia_smi_absent"),
-    ("no_nvcc", "nvcc_absent"),
-    ("pull_wrong_platform", "platform_mismatch"),
-    ("pull_manifest_unknown", "manifest_unknown"),
-    ("pull_registry_down", "registry_unreachable"),
-    ("engine_unreachable", "engine_unreachable"),
-])
+@pytest.mark.parametrize(
+    "captured, key",
+    [
+        ("gpus_all", "toolkit_missing"),
+        ("runtime_nvidia", "runtime_unknown"),
+        ("cdi_all", "cdi_unsupported"),
+        ("no_gpu_nvidia_smi", "nvidia_smi_absent"),
+        ("sh_nvidia_smi", "nvidia_smi_absent"),
+        ("no_nvcc", "nvcc_absent"),
+        ("pull_wrong_platform", "platform_mismatch"),
+        ("pull_manifest_unknown", "manifest_unknown"),
+        ("pull_registry_down", "registry_unreachable"),
+        ("engine_unreachable", "engine_unreachable"),
+    ],
+)
 def test_captured_engine_errors(captured, key):
     d = diagnosis.diagnose(CAPTURED[captured])
     assert d is not None, f"no diagnosis for {CAPTURED[captured]!r}"
@@ -34,24 +38,47 @@ def test_toolkit_cause_says_what_the_issue_promises():
     assert "nvidia-ctk runtime configure" in d.remediation
 
 
-@pytest.mark.parametrize("text, key", [
-    ('docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].', "toolkit_missing"),
-    ("docker: Error response from daemon: unknown or invalid runtime name: nvidia.", "runtime_unknown"),
-    ("permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock", "docker_permission"),
-    ("Error while fetching server API version: ('Connection aborted.', PermissionError(13, 'Permission denied'))", "docker_permission"),
-    ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0, please update your driver", "cuda_requirement"),
-    ("nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared object file", "nvml_missing"),
-    ("Failed to initialize NVML: Unknown Error", "nvml_unknown_error"),
-    ("Failed to initialize NVML: GPU access blocked by the operating system", "gpu_access_blocked"),
-    ("could not apply required modification to OCI specification: unresolvable CDI devices nvidia.com/gpu=all", "cdi_unresolvable"),
-    ("Failed to initialize NVML: Driver/library version mismatch", "driver_mismatch"),
-    ("Error 804: forward compatibility was attempted on non supported HW", "forward_compat"),
-    ("manifest for nvidia/cuda:latest not found: manifest unknown: manifest unknown", "manifest_unknown"),
-    ("no matching manifest for linux/arm64/v8 in the manifest list entries", "platform_mismatch"),
-    ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
-    ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
-    ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (
+            'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].',
+            "toolkit_missing",
+        ),
+        ("docker: Error response from daemon: unknown or invalid runtime name: nvidia.", "runtime_unknown"),
+        (
+            "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock",
+            "docker_permission",
+        ),
+        (
+            "Error while fetching server API version: "
+            "('Connection aborted.', PermissionError(13, 'Permission denied'))",
+            "docker_permission",
+        ),
+        (
+            "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0, please update your driver",
+            "cuda_requirement",
+        ),
+        (
+            "nvidia-container-cli: initialization error: load library failed: "
+            "libnvidia-ml.so.1: cannot open shared object file",
+            "nvml_missing",
+        ),
+        ("Failed to initialize NVML: Unknown Error", "nvml_unknown_error"),
+        ("Failed to initialize NVML: GPU access blocked by the operating system", "gpu_access_blocked"),
+        (
+            "could not apply required modification to OCI specification: unresolvable CDI devices nvidia.com/gpu=all",
+            "cdi_unresolvable",
+        ),
+        ("Failed to initialize NVML: Driver/library version mismatch", "driver_mismatch"),
+        ("Error 804: forward compatibility was attempted on non supported HW", "forward_compat"),
+        ("manifest for nvidia/cuda:latest not found: manifest unknown: manifest unknown", "manifest_unknown"),
+        ("no matching manifest for linux/arm64/v8 in the manifest list entries", "platform_mismatch"),
+        ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
+        ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
+        ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+    ],
+)
 def test_field_error_texts(text, key):
     d = diagnosis.diagnose(text)
     assert d is not None and d.key == key, (text, d and d.key)

@@ -59,9 +59,11 @@ def test_ldconfig_cache_parse_and_lookup(tmp_path, monkeypatch):
     lib.write_text("")
     link = tmp_path / "libnvidia-ml.so.1"
     link.symlink_to(lib.name)
-    text = ("2 libs found in cache `/etc/ld.so.cache'\n"
-            f"\tlibnvidia-ml.so.1 (libc6,x86-64) => {link}\n"
-            "\tlibcuda.so.1 (libc6,x86-64) => /nonexistent/libcuda.so.1\n")
+    text = (
+        "2 libs found in cache `/etc/ld.so.cache'\n"
+        f"\tlibnvidia-ml.so.1 (libc6,x86-64) => {link}\n"
+        "\tlibcuda.so.1 (libc6,x86-64) => /nonexistent/libcuda.so.1\n"
+    )
     cache = gpu_access.ldconfig_cache(text)
     monkeypatch.setenv("LD_LIBRARY_PATH", "")
     assert gpu_access.find_library("libnvidia-ml.so.1", cache) == str(link)
@@ -79,7 +81,9 @@ def test_ld_library_path_wins_over_the_cache(tmp_path, monkeypatch):
 
 def test_the_gpu_hosts_loader_cache_finds_the_driver_libraries(monkeypatch):
     """`ldconfig -p` captured on the GPU host lists the driver under /usr/local/nvidia/lib64 first."""
-    cache = gpu_access.ldconfig_cache((Path(__file__).parent.parent / "fixtures" / "h200" / "ldconfig-p.txt").read_text())
+    cache = gpu_access.ldconfig_cache(
+        (Path(__file__).parent.parent / "fixtures" / "h200" / "ldconfig-p.txt").read_text()
+    )
     assert cache["libnvidia-ml.so.1"][0] == "/usr/local/nvidia/lib64/libnvidia-ml.so.1"
     assert cache["libcuda.so.1"][0] == "/usr/local/nvidia/lib64/libcuda.so.1"
     assert "libnvidia-ptxjitcompiler.so.1" in cache and "libnvidia-nvvm.so.4" in cache

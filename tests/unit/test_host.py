@@ -1,4 +1,5 @@
 """Parsers of host facts, on output captured from real tools (see tests/fixtures/README.md)."""
+
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,14 @@ def test_xml_agrees_with_the_csv_query_of_the_same_host():
     header, row = (H200 / "nvidia-smi-query-gpu.csv").read_text().strip().splitlines()
     index, name, uuid, driver, memory, bus, _cap = [v.strip() for v in row.split(",")]
     g = info.gpus[0]
-    assert (str(g.index), g.name, g.uuid, info.driver_version, f"{g.memory_total_mib} MiB", g.bus_id) == \
-        (index, name, uuid, driver, memory, bus)
+    assert (str(g.index), g.name, g.uuid, info.driver_version, f"{g.memory_total_mib} MiB", g.bus_id) == (
+        index,
+        name,
+        uuid,
+        driver,
+        memory,
+        bus,
+    )
 
 
 def test_xml_agrees_with_the_human_table():
@@ -67,15 +74,19 @@ def test_os_release_missing_is_empty(tmp_path):
 
 def test_pci_scan_finds_only_nvidia_display_controllers(tmp_path):
     """A sysfs tree laid out as on the GPU host: its H200 at 0000:00:06.0 beside virtio devices."""
-    for addr, vendor, cls, dev in [("0000:00:01.0", "0x1af4", "0x020000", "0x1000"),
-                                   ("0000:00:06.0", "0x10de", "0x030200", "0x2335"),
-                                   ("0000:00:07.0", "0x10de", "0x068000", "0x22a3")]:  # an NVSwitch: not a GPU
+    for addr, vendor, cls, dev in [
+        ("0000:00:01.0", "0x1af4", "0x020000", "0x1000"),
+        ("0000:00:06.0", "0x10de", "0x030200", "0x2335"),
+        ("0000:00:07.0", "0x10de", "0x068000", "0x22a3"),
+    ]:  # an NVSwitch: not a GPU
         d = tmp_path / addr
         d.mkdir()
         (d / "vendor").write_text(vendor + "\n")
         (d / "class").write_text(cls + "\n")
         (d / "device").write_text(dev + "\n")
-    assert host.pci_nvidia_devices(str(tmp_path)) == [{"address": "0000:00:06.0", "device": "0x2335", "class": "0x030200"}]
+    assert host.pci_nvidia_devices(str(tmp_path)) == [
+        {"address": "0000:00:06.0", "device": "0x2335", "class": "0x030200"}
+    ]
 
 
 def test_cgroup_version(tmp_path):

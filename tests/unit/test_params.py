@@ -16,33 +16,36 @@ def test_strings_from_the_cli_are_typed():
     assert p["min_free_disk_gib"] == 0.0
 
 
-@pytest.mark.parametrize("name, value, words", [
-    ("nosuch", "1", "unknown parameter"),
-    ("timeout", "1", "did you mean timeout_s"),
-    ("timeout_s", "soon", "not a number"),
-    ("timeout_s", "0", "greater than zero"),
-    ("matmul_size", "1.5", "whole number"),
-    ("pull_devel", "maybe", "true or false"),
-    ("pull", "sometimes", "missing, always, never"),
-    ("gpu_mode", "magic", "gpus, runtime, cdi, manual"),
-    ("gpus", "0;rm -rf /", "not 'all' or a list"),
-    ("cuda_image", "Bad Image!", "not an image reference"),
-    ("cuda_image", "nvidia/cuda:13.0.2 base", "not an image reference"),
-    ("pytorch_image", "$(reboot)", "not an image reference"),
-    ("docker_host", "/var/run/docker.sock", "not an engine address"),
-    ("min_free_disk_gib", "-1", "not be negative"),
-    ("timeout_s", "nan", "not a finite number"),
-    ("pull_timeout_s", float("inf"), "not a finite number"),
-    ("gpus", "0,1,0", "names 0 more than once"),
-    ("toolkit_mirror", "https://mirror.example.com/$(reboot)", "not a plain http(s) URL"),
-    ("toolkit_mirror", "https://mirror.example.com/a;rm -rf /", "not a plain http(s) URL"),
-    ("toolkit_mirror", "https://mirror.example.com/`id`", "not a plain http(s) URL"),
-    ("toolkit_mirror", "ftp://mirror.example.com/", "not a plain http(s) URL"),
-    ("registry_mirrors", "https://a.example.com,https://b.example.com|x", "not a plain http(s) URL"),
-    ("daemon_json", "daemon.json", "not an absolute path"),
-    ("daemon_json", "/etc", "is a folder"),
-    ("toolkit_version", 1.18, "write it in quotes"),
-])
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("nosuch", "1", "unknown parameter"),
+        ("timeout", "1", "did you mean timeout_s"),
+        ("timeout_s", "soon", "not a number"),
+        ("timeout_s", "0", "greater than zero"),
+        ("matmul_size", "1.5", "whole number"),
+        ("pull_devel", "maybe", "true or false"),
+        ("pull", "sometimes", "missing, always, never"),
+        ("gpu_mode", "magic", "gpus, runtime, cdi, manual"),
+        ("gpus", "0;rm -rf /", "not 'all' or a list"),
+        ("cuda_image", "Bad Image!", "not an image reference"),
+        ("cuda_image", "nvidia/cuda:13.0.2 base", "not an image reference"),
+        ("pytorch_image", "$(reboot)", "not an image reference"),
+        ("docker_host", "/var/run/docker.sock", "not an engine address"),
+        ("min_free_disk_gib", "-1", "not be negative"),
+        ("timeout_s", "nan", "not a finite number"),
+        ("pull_timeout_s", float("inf"), "not a finite number"),
+        ("gpus", "0,1,0", "names 0 more than once"),
+        ("toolkit_mirror", "https://mirror.example.com/$(reboot)", "not a plain http(s) URL"),
+        ("toolkit_mirror", "https://mirror.example.com/a;rm -rf /", "not a plain http(s) URL"),
+        ("toolkit_mirror", "https://mirror.example.com/`id`", "not a plain http(s) URL"),
+        ("toolkit_mirror", "ftp://mirror.example.com/", "not a plain http(s) URL"),
+        ("registry_mirrors", "https://a.example.com,https://b.example.com|x", "not a plain http(s) URL"),
+        ("daemon_json", "daemon.json", "not an absolute path"),
+        ("daemon_json", "/etc", "is a folder"),
+        ("toolkit_version", 1.18, "write it in quotes"),
+    ],
+)
 def test_bad_values_name_the_parameter(name, value, words):
     with pytest.raises(ParameterError) as e:
         params.validate({name: value})
@@ -50,17 +53,31 @@ def test_bad_values_name_the_parameter(name, value, words):
     assert name in str(e.value) and words in str(e.value), str(e.value)
 
 
-@pytest.mark.parametrize("ref", [
-    "nvidia/cuda:13.0.2-base-ubuntu24.04", "ubuntu", "localhost:5000/a/b:1", "127.0.0.1:5000/runbook-test/pullme:1",
-    "nvcr.io/nvidia/pytorch:25.10-py3", "rig/base:host",
-    "nvidia/cuda@sha256:" + "a" * 64,
-])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "nvidia/cuda:13.0.2-base-ubuntu24.04",
+        "ubuntu",
+        "localhost:5000/a/b:1",
+        "127.0.0.1:5000/runbook-test/pullme:1",
+        "nvcr.io/nvidia/pytorch:25.10-py3",
+        "rig/base:host",
+        "nvidia/cuda@sha256:" + "a" * 64,
+    ],
+)
 def test_good_image_references(ref):
     assert params.validate({"cuda_image": ref})["cuda_image"] == ref
 
 
-@pytest.mark.parametrize("value, expected", [("all", "all"), ("0", "0"), ("0, 1", "0,1"),
-                                             ("GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22", "GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("all", "all"),
+        ("0", "0"),
+        ("0, 1", "0,1"),
+        ("GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22", "GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22"),
+    ],
+)
 def test_gpu_selection(value, expected):
     assert params.validate({"gpus": value})["gpus"] == expected
 
@@ -85,13 +102,20 @@ def test_parameter_names_must_be_words():
     assert "parameter names are words" in str(e.value)
 
 
-@pytest.mark.parametrize("value", ["https://nvidia.github.io/libnvidia-container", "http://127.0.0.1:8080/repo/",
-                                   "https://mirror.example.com/nvidia%2Dmirror/a_b~c"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://nvidia.github.io/libnvidia-container",
+        "http://127.0.0.1:8080/repo/",
+        "https://mirror.example.com/nvidia%2Dmirror/a_b~c",
+    ],
+)
 def test_plain_urls_are_accepted(value):
     assert params.validate({"toolkit_mirror": value})["toolkit_mirror"] == value.rstrip("/")
 
 
 def test_daemon_json_path_expands_the_home_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert params.validate({"daemon_json": "~/.config/docker/daemon.json"})["daemon_json"] == \
-        str(tmp_path / ".config/docker/daemon.json")
+    assert params.validate({"daemon_json": "~/.config/docker/daemon.json"})["daemon_json"] == str(
+        tmp_path / ".config/docker/daemon.json"
+    )

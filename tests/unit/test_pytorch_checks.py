@@ -1,5 +1,6 @@
 """Step 4's judgements of the probe's result, on the probe result recorded on the H200
 (records/h200-2026-11-28) and on the errors the probe reports when a GPU computation fails."""
+
 import json
 import runpy
 import sys
@@ -67,6 +68,7 @@ def test_throughput_is_skipped_when_not_asked_for():
 
 def _has_torch():
     import importlib.util
+
     return importlib.util.find_spec("torch") is not None
 
 
@@ -79,8 +81,9 @@ class _FakeCudaTorch(types.ModuleType):
         self.__version__ = "0.fake"
         self.version = types.SimpleNamespace(cuda="12.8")
         self.backends = types.SimpleNamespace(cuda=types.SimpleNamespace(matmul=types.SimpleNamespace()))
-        self.cuda = types.SimpleNamespace(is_available=lambda: True, device_count=lambda: 1,
-                                          get_device_name=lambda i: "NVIDIA H200")
+        self.cuda = types.SimpleNamespace(
+            is_available=lambda: True, device_count=lambda: 1, get_device_name=lambda i: "NVIDIA H200"
+        )
 
 
 @pytest.mark.parametrize("fail_in, key", [("matmul_check", "matmul_error"), ("bench", "bench_error")])
@@ -90,6 +93,7 @@ def test_the_probe_reports_a_failing_gpu_computation(fail_in, key, monkeypatch):
 
     def boom(*a):
         raise RuntimeError("CUDA error: out of memory")
+
     probe["probe"].__globals__[fail_in] = boom
     if fail_in == "bench":
         probe["probe"].__globals__["matmul_check"] = lambda torch, n: {"n": n, "relative_error": 0.0, "ok": True}

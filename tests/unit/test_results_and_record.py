@@ -3,7 +3,7 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from runbook import record, ui
+from runbook import record, render, ui
 from runbook.errors import EngineUnreachable
 from runbook.results import CheckResult, Passed, Status, run_check, skip, verdict
 
@@ -13,11 +13,13 @@ def test_run_check_statuses():
 
     def skipper():
         raise skip("no engine")
+
     r = run_check("b", "B", skipper)
     assert (r.status, r.detail) == (Status.SKIP, "no engine")
 
     def engine_down():
         raise EngineUnreachable("no engine at x", cause="c", remediation="r", notebook="01-preflight.ipynb")
+
     r = run_check("c", "C", engine_down)
     assert (r.status, r.cause, r.remediation, r.notebook) == (Status.FAIL, "c", "r", "01-preflight.ipynb")
     assert r.duration_s >= 0
@@ -26,6 +28,7 @@ def test_run_check_statuses():
 def test_a_bug_is_not_a_diagnosis():
     def broken():
         return {}["missing"]
+
     try:
         run_check("d", "D", broken)
     except KeyError:
@@ -43,7 +46,8 @@ def test_verdict():
 def test_round_trip():
     r = CheckResult("x.y", "T", Status.WARN, "d", "c", "r", "n.ipynb", "ev", 1.23456, {"k": 1})
     assert CheckResult.from_dict(json.loads(json.dumps(r.to_dict()))) == CheckResult(
-        "x.y", "T", Status.WARN, "d", "c", "r", "n.ipynb", "ev", 1.235, {"k": 1})
+        "x.y", "T", Status.WARN, "d", "c", "r", "n.ipynb", "ev", 1.235, {"k": 1}
+    )
 
 
 def _executed(path, results, error=None):
@@ -56,8 +60,11 @@ def _executed(path, results, error=None):
 
 def test_collect_reads_checks_and_errors_back_from_notebooks(tmp_path):
     _executed(tmp_path / "01-preflight.ipynb", [CheckResult("host.os", "OS", Status.PASS, "Ubuntu")])
-    _executed(tmp_path / "03-gpu-in-container.ipynb", [CheckResult("cuda.image", "img", Status.SKIP, "no driver")],
-              error=("NameError", "name 'x' is not defined"))
+    _executed(
+        tmp_path / "03-gpu-in-container.ipynb",
+        [CheckResult("cuda.image", "img", Status.SKIP, "no driver")],
+        error=("NameError", "name 'x' is not defined"),
+    )
     summary = record.collect(tmp_path)
     ids = [c["id"] for c in summary["checks"]]
     assert ids == ["host.os", "cuda.image", "notebook.03-gpu-in-container"]
@@ -67,8 +74,10 @@ def test_collect_reads_checks_and_errors_back_from_notebooks(tmp_path):
 
 
 def test_report_html_is_self_contained_and_escapes(tmp_path):
-    _executed(tmp_path / "01-preflight.ipynb",
-              [CheckResult("host.driver", "Driver", Status.FAIL, "<script>alert(1)</script>", remediation="fix it")])
+    _executed(
+        tmp_path / "01-preflight.ipynb",
+        [CheckResult("host.driver", "Driver", Status.FAIL, "<script>alert(1)</script>", remediation="fix it")],
+    )
     summary = record.collect(tmp_path)
     record.write(tmp_path, summary)
     page = (tmp_path / "report.html").read_text()
@@ -78,21 +87,36 @@ def test_report_html_is_self_contained_and_escapes(tmp_path):
 
 
 def test_text_rendering_shows_cause_and_fix_of_failures():
-    out = ui.text([CheckResult("engine.reachable", "E", Status.FAIL, "no engine", "not running", "start it", "01.ipynb"),
-                   CheckResult("host.os", "OS", Status.PASS, "Ubuntu", cause="ignored for a pass")])
+    out = render.text(
+        [
+            CheckResult("engine.reachable", "E", Status.FAIL, "no engine", "not running", "start it", "01.ipynb"),
+            CheckResult("host.os", "OS", Status.PASS, "Ubuntu", cause="ignored for a pass"),
+        ]
+    )
     assert "FAIL  engine.reachable" in out and "cause: not running" in out and "fix:   start it" in out
     assert "ignored for a pass" not in out
 
 
 def test_fixes_fold_under_each_check_with_their_commands_to_copy():
-    r = CheckResult("toolkit.installed", "T", Status.FAIL, "nvidia-ctk not found", cause="no toolkit",
-                    remediation="Run `sudo nvidia-ctk runtime configure --runtime=docker`, then `sudo systemctl "
-                                "restart docker`; see `toolkit.plan`.")
-    page = ui.html_table([r])
+    r = CheckResult(
+        "toolkit.installed",
+        "T",
+        Status.FAIL,
+        "nvidia-ctk not found",
+        cause="no toolkit",
+        remediation="Run `sudo nvidia-ctk runtime configure --runtime=docker`, then `sudo systemctl "
+        "restart docker`; see `toolkit.plan`.",
+    )
+    page = render.html_table([r])
     assert "<details open><summary>cause and fix</summary>" in page
-    assert '<pre class="rb-cmd">sudo nvidia-ctk runtime configure --runtime=docker\nsudo systemctl restart docker</pre>' in page
-    assert ui.commands_in(r.remediation) == ["sudo nvidia-ctk runtime configure --runtime=docker",
-                                             "sudo systemctl restart docker"]
+    assert (
+        '<pre class="rb-cmd">sudo nvidia-ctk runtime configure --runtime=docker\nsudo systemctl restart docker</pre>'
+        in page
+    )
+    assert render.commands_in(r.remediation) == [
+        "sudo nvidia-ctk runtime configure --runtime=docker",
+        "sudo systemctl restart docker",
+    ]
 
 
 def test_kernels_import_the_runners_own_package(monkeypatch):
@@ -102,6 +126,7 @@ def test_kernels_import_the_runners_own_package(monkeypatch):
 
     import runbook
     from runbook import runner
+
     monkeypatch.setenv("PYTHONPATH", "/opt/user-lib")
     here = str(Path(runbook.__file__).resolve().parent.parent)
     assert runner.kernel_pythonpath().split(":") == [here, "/opt/user-lib"]

@@ -1,11 +1,13 @@
 """The install plans as shown, for each package manager, against a system laid out in a folder.
 dnf and zypper are checked command by command only: no such machine is available to these tests."""
+
 from pathlib import Path
 
 import pytest
 
 from runbook import host, toolkit
-from runbook.targets import HostTarget
+from runbook.targets import FreshSystem, HostTarget
+from runbook.toolkit import engine_config, repos
 
 H200 = Path(__file__).parent.parent / "fixtures" / "h200"
 
@@ -16,18 +18,21 @@ def system(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("info, manager", [
-    ({"ID": "ubuntu", "VERSION_ID": "24.04"}, "apt"),
-    ({"ID": "debian", "VERSION_ID": "12"}, "apt"),
-    ({"ID": "linuxmint", "ID_LIKE": "ubuntu debian"}, "apt"),
-    ({"ID": "rhel", "VERSION_ID": "9.4", "ID_LIKE": "fedora"}, "dnf"),
-    ({"ID": "rocky", "ID_LIKE": "rhel centos fedora"}, "dnf"),
-    ({"ID": "fedora"}, "dnf"),
-    ({"ID": "amzn", "ID_LIKE": "centos rhel fedora"}, "dnf"),
-    ({"ID": "opensuse-leap", "ID_LIKE": "suse opensuse"}, "zypper"),
-    ({"ID": "sles", "ID_LIKE": "suse"}, "zypper"),
-    ({"ID": "arch"}, None),
-])
+@pytest.mark.parametrize(
+    "info, manager",
+    [
+        ({"ID": "ubuntu", "VERSION_ID": "24.04"}, "apt"),
+        ({"ID": "debian", "VERSION_ID": "12"}, "apt"),
+        ({"ID": "linuxmint", "ID_LIKE": "ubuntu debian"}, "apt"),
+        ({"ID": "rhel", "VERSION_ID": "9.4", "ID_LIKE": "fedora"}, "dnf"),
+        ({"ID": "rocky", "ID_LIKE": "rhel centos fedora"}, "dnf"),
+        ({"ID": "fedora"}, "dnf"),
+        ({"ID": "amzn", "ID_LIKE": "centos rhel fedora"}, "dnf"),
+        ({"ID": "opensuse-leap", "ID_LIKE": "suse opensuse"}, "zypper"),
+        ({"ID": "sles", "ID_LIKE": "suse"}, "zypper"),
+        ({"ID": "arch"}, None),
+    ],
+)
 def test_package_manager(info, manager):
     assert toolkit.package_manager(info) == manager
 
@@ -37,14 +42,14 @@ def test_apt_plan_on_the_gpu_hosts_ubuntu(system):
     cmds = plan.commands()
     assert plan.manager == "apt"
     assert not any("apt-key" in c for c in cmds), "apt-key is gone from current Ubuntu"
-    assert f"--dearmor --yes -o {toolkit.KEYRING}" in cmds[0]
-    assert f"[signed-by={toolkit.KEYRING}]" in cmds[1] and cmds[1].endswith(toolkit.APT_LIST)
-    assert cmds[2] == "sudo apt-get update && sudo apt-get install -y " + " ".join(toolkit.PACKAGES)
+    assert f"--dearmor --yes -o {repos.KEYRING}" in cmds[0]
+    assert f"[signed-by={repos.KEYRING}]" in cmds[1] and cmds[1].endswith(repos.APT_LIST)
+    assert cmds[2] == "sudo apt-get update && sudo apt-get install -y " + " ".join(repos.PACKAGES)
 
 
 def test_a_pinned_version_pins_all_four(system):
     plan = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), toolkit.Source(version="1.18.1-1"))
-    assert plan.commands()[2].endswith(" ".join(f"{p}=1.18.1-1" for p in toolkit.PACKAGES))
+    assert plan.commands()[2].endswith(" ".join(f"{p}=1.18.1-1" for p in repos.PACKAGES))
 
 
 def test_the_mirror_and_the_experimental_channel(system):
@@ -58,16 +63,24 @@ def test_the_mirror_and_the_experimental_channel(system):
 def test_stale_lists_are_found_and_removed_first(system):
     lists = system / "etc/apt/sources.list.d"
     (lists / "nvidia-docker.list").write_text("deb https://nvidia.github.io/nvidia-docker/ubuntu22.04/$(ARCH) /\n")
-    (lists / "old-toolkit.list").write_text("deb https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/$(ARCH) /\n")
+    (lists / "old-toolkit.list").write_text(
+        "deb https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/$(ARCH) /\n"
+    )
     (lists / "unrelated.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
     cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system))).commands()
-    assert cmds[:2] == ["sudo rm /etc/apt/sources.list.d/nvidia-docker.list",
-                        "sudo rm /etc/apt/sources.list.d/old-toolkit.list"]
+    assert cmds[:2] == [
+        "sudo rm /etc/apt/sources.list.d/nvidia-docker.list",
+        "sudo rm /etc/apt/sources.list.d/old-toolkit.list",
+    ]
 
 
 def test_engine_steps(system):
-    plan = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)),
-                                engine=toolkit.EngineSettings(set_as_default=True, cdi=True), driver_version="580.159.04")
+    plan = toolkit.install_plan(
+        {"ID": "ubuntu"},
+        HostTarget(str(system)),
+        engine=toolkit.EngineSettings(set_as_default=True, cdi=True),
+        driver_version="580.159.04",
+    )
     cmds = plan.commands()
     assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker --set-as-default --cdi.enabled"
     assert cmds[4] == "sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml"
@@ -76,11 +89,46 @@ def test_engine_steps(system):
 
 def test_rootless_engine_steps(system):
     path = "/home/u/.config/docker/daemon.json"
-    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)),
-                                engine=toolkit.EngineSettings(daemon_json=path, rootless=True)).commands()
+    cmds = toolkit.install_plan(
+        {"ID": "ubuntu"}, HostTarget(str(system)), engine=toolkit.EngineSettings(daemon_json=path, rootless=True)
+    ).commands()
     assert cmds[3] == f"nvidia-ctk runtime configure --runtime=docker --config={path}"
     assert cmds[4] == "sudo nvidia-ctk config --set nvidia-container-cli.no-cgroups --in-place"
     assert cmds[5] == "systemctl --user restart docker"
+
+
+def test_a_daemon_json_that_is_not_the_default_is_named_in_the_command_by_hand(system):
+    cmds = toolkit.install_plan(
+        {"ID": "ubuntu"}, HostTarget(str(system)), engine=toolkit.EngineSettings(daemon_json="/srv/docker/daemon.json")
+    ).commands()
+    assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker --config=/srv/docker/daemon.json"
+
+
+def test_the_restart_is_in_effect_only_when_the_engine_reports_every_setting():
+    settings = toolkit.EngineSettings(set_as_default=True, cdi=True, registry_mirrors=["https://m.example"])
+    info = {
+        "Runtimes": {"runc": {}, "nvidia": {}},
+        "DefaultRuntime": "nvidia",
+        "CDISpecDirs": ["/etc/cdi"],
+        "RegistryConfig": {"Mirrors": ["https://m.example/"]},
+    }
+    assert engine_config.in_effect(settings, info)
+    for key, value in (
+        ("Runtimes", {"runc": {}}),
+        ("DefaultRuntime", "runc"),
+        ("CDISpecDirs", []),
+        ("RegistryConfig", {"Mirrors": []}),
+    ):
+        assert not engine_config.in_effect(settings, {**info, key: value}), f"{key}={value!r} is not in effect"
+    assert not engine_config.in_effect(settings, None), "an engine that does not answer shows nothing"
+
+
+def test_the_docker_group_step_reads_the_targets_group_file(system):
+    (system / "etc").mkdir(exist_ok=True)
+    (system / "etc/group").write_text("root:x:0:\ndocker:x:998:bob,alice\n")
+    step = toolkit.docker_group_step("alice")
+    assert step.done(HostTarget(str(system))), "alice is listed in the target's docker group"
+    assert not toolkit.docker_group_step("carol").done(HostTarget(str(system)))
 
 
 def test_docker_group_step_warns(system):
@@ -90,47 +138,63 @@ def test_docker_group_step_warns(system):
 
 
 def test_dnf_plan_command_by_command():
-    cmds = toolkit.install_plan({"ID": "rhel", "ID_LIKE": "fedora"}, source=toolkit.Source(version="1.18.1-1")).commands()
+    cmds = toolkit.install_plan(
+        {"ID": "rhel", "ID_LIKE": "fedora"}, FreshSystem(), source=toolkit.Source(version="1.18.1-1")
+    ).commands()
     assert cmds == [
         "curl -fsSL https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo"
         " | sudo tee /etc/yum.repos.d/nvidia-container-toolkit.repo",
-        "sudo dnf install -y " + " ".join(f"{p}-1.18.1-1" for p in toolkit.PACKAGES)]
+        "sudo dnf install -y " + " ".join(f"{p}-1.18.1-1" for p in repos.PACKAGES),
+    ]
 
 
 def test_zypper_plan_command_by_command():
-    cmds = toolkit.install_plan({"ID": "sles", "ID_LIKE": "suse"}, source=toolkit.Source(channel="experimental")).commands()
+    cmds = toolkit.install_plan(
+        {"ID": "sles", "ID_LIKE": "suse"}, FreshSystem(), source=toolkit.Source(channel="experimental")
+    ).commands()
     assert cmds == [
         "sudo zypper ar https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
         "sudo zypper modifyrepo --enable nvidia-container-toolkit-experimental",
-        "sudo zypper --gpg-auto-import-keys --non-interactive install " + " ".join(toolkit.PACKAGES)]
+        "sudo zypper --gpg-auto-import-keys --non-interactive install " + " ".join(repos.PACKAGES),
+    ]
 
 
 def test_unknown_os_has_no_plan():
-    assert toolkit.install_plan({"ID": "arch"}) is None
+    assert toolkit.install_plan({"ID": "arch"}, FreshSystem()) is None
 
 
 def test_dearmor_matches_gpg(tmp_path):
     """The Python dearmor gives the bytes `gpg --dearmor` gives, on a key gpg itself exported."""
     import shutil
     import subprocess
+
     if not shutil.which("gpg"):
         pytest.skip("gpg not installed")
     env = {"GNUPGHOME": str(tmp_path)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Test <t@example>", "rsa2048", "sign", "1d"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Test <t@example>", "rsa2048", "sign", "1d"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     armored = subprocess.run(["gpg", "--armor", "--export"], env=env, check=True, capture_output=True).stdout
     binary = subprocess.run(["gpg", "--dearmor"], input=armored, env=env, check=True, capture_output=True).stdout
-    assert toolkit.dearmor(armored) == binary
-    assert toolkit.dearmor(binary) == binary
+    assert repos.dearmor(armored) == binary
+    assert repos.dearmor(binary) == binary
 
 
 def test_signed_list():
-    raw = (b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n"
-           b"#deb https://nvidia.github.io/libnvidia-container/experimental/deb/$(ARCH) /\n")
-    stable = toolkit.signed_list(raw, "stable").decode().splitlines()
-    assert stable[0] == f"deb [signed-by={toolkit.KEYRING}] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /"
+    raw = (
+        b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n"
+        b"#deb https://nvidia.github.io/libnvidia-container/experimental/deb/$(ARCH) /\n"
+    )
+    stable = repos.signed_list(raw, "stable").decode().splitlines()
+    assert (
+        stable[0]
+        == f"deb [signed-by={repos.KEYRING}] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /"
+    )
     assert stable[1].startswith("#deb")
-    assert toolkit.signed_list(raw, "experimental").decode().splitlines()[1].startswith(f"deb [signed-by=")
+    assert repos.signed_list(raw, "experimental").decode().splitlines()[1].startswith("deb [signed-by=")
 
 
 def test_cdi_spec_staleness():

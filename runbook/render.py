@@ -1,0 +1,286 @@
+"""Results drawn as plain text, HTML and SVG, and the record's report page. Pure: strings in, strings
+out; no IPython, no widgets, no files (the notebook glue is ``ui``, the JupyterLab panel ``panel``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+from . import plot
+from .ladder import Rung, headline, ladder
+from .results import CheckResult, Status
+
+COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.WARN: "#9a6700", Status.SKIP: "#6e7781"}
+
+CSS = """
+table.rb-checks{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:13px;width:100%!important;
+  margin:4px 0!important}
+.rb-checks td,.rb-checks th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left!important;
+  vertical-align:top}
+.rb-badge{color:#fff;border-radius:10px;padding:1px 8px;font-weight:600;font-size:11px;text-transform:uppercase}
+.rb-checks pre{background:#f6f8fa;padding:6px;margin:4px 0;overflow-x:auto;font-size:12px;text-align:left}
+.rb-checks code{font-size:12px}
+.rb-checks summary{cursor:pointer;color:#0969da}
+.rb-fix{margin-top:4px}
+.rb-checks td:last-child{white-space:nowrap}
+"""
+
+
+def text(results: list[CheckResult]) -> str:
+    """The results as plain lines: status, id, detail; then cause and fix under each failure."""
+    lines = []
+    for r in results:
+        lines.append(f"{r.status.value.upper():4}  {r.id:24} {r.detail}")
+        if r.status in (Status.FAIL, Status.WARN):
+            if r.cause:
+                lines.append(f"      cause: {r.cause}")
+            if r.remediation:
+                lines.append(f"      fix:   {r.remediation}")
+            if r.notebook:
+                lines.append(f"      see:   {r.notebook}")
+    return "\n".join(lines)
+
+
+def badge(status: Status) -> str:
+    return f'<span class="rb-badge" style="background:{COLOURS[status]}">{status.value}</span>'
+
+
+def counts_html(results: list[CheckResult]) -> str:
+    parts = [
+        f"{badge(s)} {sum(1 for r in results if r.status is s)}" for s in Status if any(r.status is s for r in results)
+    ]
+    return " ".join(parts) or "no checks"
+
+
+COMMAND = re.compile(r"`([^`]+)`")
+COMMAND_START = (
+    "sudo ",
+    "docker ",
+    "nvidia-ctk ",
+    "nvidia-smi",
+    "systemctl ",
+    "usermod ",
+    "ldconfig ",
+    "dmesg ",
+    "lspci",
+    "curl ",
+    "apt-get ",
+    "dnf ",
+    "zypper ",
+    "mamba ",
+    "pip ",
+)
+
+
+def commands_in(text: str) -> list[str]:
+    """The shell commands quoted in a fix (`...`), to show where they can be copied whole."""
+    return [c for c in COMMAND.findall(text) if c.startswith(COMMAND_START)]
+
+
+def html_table(results: list[CheckResult], with_style: bool = True) -> str:
+    rows = []
+    for r in results:
+        body = [html.escape(r.detail)]
+        if r.cause or r.remediation:
+            fix = []
+            if r.cause:
+                fix.append(f'<div class="rb-fix"><b>Cause:</b> {html.escape(r.cause)}</div>')
+            if r.remediation:
+                fix.append(f'<div class="rb-fix"><b>Fix:</b> {html.escape(r.remediation)}</div>')
+                cmds = commands_in(r.remediation)
+                if cmds:
+                    fix.append(
+                        '<div class="rb-fix">Commands to copy:</div><pre class="rb-cmd">'
+                        + html.escape("\n".join(cmds))
+                        + "</pre>"
+                    )
+            if r.notebook:
+                fix.append(f'<div class="rb-fix"><b>See:</b> <code>{html.escape(r.notebook)}</code></div>')
+            opened = " open" if r.status is Status.FAIL else ""
+            body.append(f"<details{opened}><summary>cause and fix</summary>{''.join(fix)}</details>")
+        if r.evidence:
+            body.append(f"<details><summary>output</summary><pre>{html.escape(r.evidence)}</pre></details>")
+        rows.append(
+            f"<tr><td>{badge(r.status)}</td><td><code>{html.escape(r.id)}</code><br>{html.escape(r.title)}</td>"
+            f"<td>{''.join(body)}</td><td>{r.duration_s:.2f} s</td></tr>"
+        )
+    style = f"<style>{CSS}</style>" if with_style else ""
+    return (
+        f'{style}<table class="rb-checks"><tr><th>status</th><th>check</th><th>what was seen</th><th>time</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def ladder_text(rungs: list[Rung]) -> str:
+    lines = [
+        f"{(r.status.value if r.status else 'not run').upper():7}  {r.name}" + (f"  [{r.check.id}]" if r.check else "")
+        for r in rungs
+    ]
+    head, rung = headline(rungs)
+    lines.append(f"\n{head}" + (f": {rung.name}\n  {rung.check.detail}" if rung else ""))
+    if rung and rung.check.cause:
+        lines.append(f"  cause: {rung.check.cause}")
+    return "\n".join(lines)
+
+
+def decided_by(rung: Rung) -> str:
+    if rung.check is None:
+        return ""
+    return f"<code>{html.escape(rung.check.id)}</code>: {html.escape(rung.check.detail)}"
+
+
+def ladder_html(rungs: list[Rung]) -> str:
+    rows = "".join(
+        f"<tr><td>{badge(r.status) if r.status else 'not run'}</td><td>{html.escape(r.name)}</td>"
+        f"<td>{decided_by(r)}</td></tr>"
+        for r in rungs
+    )
+    head, rung = headline(rungs)
+    head = html.escape(head[0].upper() + head[1:])
+    top = (
+        f"<p><b>{head}:</b> {html.escape(rung.name)}. {html.escape(rung.check.cause or rung.check.detail)}</p>"
+        if rung
+        else f"<p>{head}.</p>"
+    )
+    return f'{top}<table class="rb-checks"><tr><th>status</th><th>rung</th><th>decided by</th></tr>{rows}</table>'
+
+
+def throughput_svg(results: list[CheckResult]) -> str:
+    """Bar charts of pytorch.throughput: datasheet, host and container side by side ('' when not measured)."""
+    found = next((r for r in results if r.id == "pytorch.throughput" and r.data.get("container")), None)
+    if found is None:
+        return ""
+    d = found.data
+    charts = []
+    for key, title, unit in (
+        ("bf16_matmul_tflops", f"bf16 matmul, {d['gpu']}", "TFLOP/s"),
+        ("copy_gb_per_s", f"device-to-device copy, {d['gpu']}", "GB/s"),
+    ):
+        charts.append(
+            plot.bars(title, unit, {part: (d.get(part) or {}).get(key) for part in ("datasheet", "host", "container")})
+        )
+    return "<div>" + "".join(charts) + "</div>"
+
+
+def torch_text(results: list[CheckResult]) -> str:
+    """What PyTorch saw in the container, as stable lines (the torch.cuda check nbval compares)."""
+    probe = next((r for r in results if r.id == "pytorch.import"), None)
+    if probe is None or probe.status is not Status.PASS:
+        return f"(pytorch.import: {probe.status.value if probe else 'missing'}: {probe.detail if probe else ''})"
+    d = probe.data
+    lines = [
+        f"torch {d['torch']}, built for CUDA {d['cuda']}",
+        f"torch.cuda.is_available(): {d['cuda_available']}",
+        f"torch.cuda.device_count(): {d['device_count']}",
+    ]
+    lines += [f"  cuda:{i} {name}" for i, name in enumerate(d.get("devices", []))]
+    if "matmul" in d:
+        lines.append(f"{d['matmul']['n']}x{d['matmul']['n']} matmul on the GPU matches the CPU: {d['matmul']['ok']}")
+    return "\n".join(lines)
+
+
+def summary_headline(summary: dict) -> str:
+    counts = ", ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
+    return f"verdict: {summary['verdict']} ({counts or 'no checks ran'})"
+
+
+def summary_text(summary: dict) -> str:
+    results = [CheckResult.from_dict(c) for c in summary["checks"]]
+    return "\n\n".join([summary_headline(summary), ladder_text(ladder(results)), text(results)])
+
+
+def summary_html(summary: dict) -> str:
+    results = [CheckResult.from_dict(c) for c in summary["checks"]]
+    v = Status.PASS if summary["verdict"] == "pass" else Status.FAIL
+    head = f"<p>Verdict: {badge(v)} {html.escape(summary_headline(summary).split(' ', 2)[2])}</p>"
+    return (
+        head
+        + "<h3>GPU access ladder</h3>"
+        + ladder_html(ladder(results))
+        + throughput_svg(results)
+        + "<h3>Checks</h3>"
+        + html_table(results)
+    )
+
+
+def report_page(summary: dict) -> str:
+    """The record's report.html: self-contained (no scripts, no external files), the run at a glance."""
+    checks = [CheckResult.from_dict(c) for c in summary["checks"]]
+    v = Status.PASS if summary["verdict"] == "pass" else Status.FAIL
+    counts = " · ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
+    params = "".join(
+        f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(repr(val))}</code></td></tr>"
+        for k, val in summary.get("parameters", {}).items()
+    )
+    first_fail = next((c for c in checks if c.status is Status.FAIL), None)
+    top = (
+        f"First failure: <code>{html.escape(first_fail.id)}</code>: {html.escape(first_fail.detail)}"
+        if first_fail
+        else "Every check passed or was skipped with a reason."
+    )
+    when = summary.get("finished") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gpu-runbook record: {html.escape(summary["host"])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:24px;max-width:1200px}}{CSS}
+.rb-verdict{{font-size:20px;margin:8px 0}} .rb-params td{{padding:2px 8px}}</style></head>
+<body>
+<h1>gpu-runbook record</h1>
+<p>Host <b>{html.escape(summary["host"])}</b>, finished {html.escape(when)},
+runbook {html.escape(summary["runbook_version"])}.</p>
+<p class="rb-verdict">Verdict: {badge(v)} &nbsp; {html.escape(counts)}</p>
+<p>{top}</p>
+<h2>GPU access ladder</h2>
+{ladder_html(ladder(checks))}
+{throughput_svg(checks)}
+<h2>Checks</h2>
+{html_table(checks, with_style=False)}
+<h2>Parameters</h2><table class="rb-params">{params}</table>
+</body></html>
+"""
+
+
+def overview_text(states: dict[str, str | None], next_step: str | None) -> str:
+    return "\n".join(
+        f"{step:28} {states[step] or 'not run yet'}{'   <- next' if step == next_step else ''}" for step in states
+    )
+
+
+def overview_svg(states: dict[str, str | None], next_step: str | None) -> str:
+    """The path as boxes and arrows: each step coloured by how it went (grey: not run yet), and the next
+    step to take marked."""
+    width, box_w, gap, y = 150, 132, 18, 40
+    parts = []
+    steps = list(states)
+    for i, step in enumerate(steps):
+        state = states[step]
+        colour = COLOURS.get(Status(state), "#d0d7de") if state else "#d0d7de"
+        x = 10 + i * width
+        label = step[3:].replace("-", " ")
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="{box_w}" height="56" rx="8" fill="{colour}" fill-opacity="0.18" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            f'<text x="{x + box_w / 2}" y="{y + 22}" text-anchor="middle" font-weight="600">{i + 1}</text>'
+            f'<text x="{x + box_w / 2}" y="{y + 42}" text-anchor="middle">{html.escape(label)}</text>'
+            f'<text x="{x + box_w / 2}" y="{y + 76}" text-anchor="middle" fill="{colour}">'
+            f"{html.escape(state or 'not run yet')}</text>"
+        )
+        if i < len(steps) - 1:
+            ax = x + box_w
+            parts.append(
+                f'<line x1="{ax + 2}" y1="{y + 28}" x2="{ax + gap - 2}" y2="{y + 28}" stroke="#57606a" '
+                f'stroke-width="2" marker-end="url(#rb-arrow)"/>'
+            )
+        if step == next_step:
+            parts.append(
+                f'<text x="{x + box_w / 2}" y="{y - 12}" text-anchor="middle" font-weight="600" '
+                f'fill="#0969da">next ▼</text>'
+            )
+    total_w = 20 + len(steps) * width
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="140" role="img" '
+        f'aria-label="the runbook\'s steps" style="font-family:system-ui,sans-serif;font-size:12px">'
+        '<defs><marker id="rb-arrow" markerWidth="8" markerHeight="8" refX="6" refY="4" orient="auto">'
+        '<path d="M0,0 L8,4 L0,8 z" fill="#57606a"/></marker></defs>' + "".join(parts) + "</svg>"
+    )

@@ -1,0 +1,56 @@
+"""The NVIDIA Container Toolkit: the plan that installs it and configures the engine, and what of it is
+in effect. The plan is shown first and applied only when asked; each step is idempotent and checked.
+
+- ``plan``: steps, plans and applying them through a target
+- ``repos``: the package repositories and the package steps (apt, dnf, zypper)
+- ``engine_config``: daemon.json, the runtime's options, CDI, the engine's restart
+- ``state``: nvidia-ctk's version and the CDI specifications on this host
+- ``docker_install``: Docker Engine's own install commands, shown when no engine is installed
+"""
+
+from __future__ import annotations
+
+from .docker_install import docker_engine_plan
+from .engine_config import EngineSettings, engine_steps
+from .plan import Applied, Plan, Step, apply, docker_group_step, package_manager
+from .repos import Source, apt_steps, rpm_steps
+from .state import cdi_spec_current, cdi_specs, ctk_version
+
+__all__ = [
+    "Applied",
+    "EngineSettings",
+    "Plan",
+    "Source",
+    "Step",
+    "apply",
+    "cdi_spec_current",
+    "cdi_specs",
+    "ctk_version",
+    "docker_engine_plan",
+    "engine_steps",
+    "install_plan",
+    "package_manager",
+]
+
+
+def install_plan(
+    os_info: dict[str, str],
+    target,
+    source: Source | None = None,
+    engine: EngineSettings | None = None,
+    driver_version: str | None = None,
+    docker_group_user: str | None = None,
+) -> Plan | None:
+    """The steps that install the toolkit on ``target`` (and, given ``engine``, configure the engine);
+    None for an OS without apt, dnf or zypper."""
+    manager = package_manager(os_info)
+    if manager is None:
+        return None
+    source = source or Source()
+    plan = Plan(manager, os_info.get("PRETTY_NAME", os_info.get("ID", "?")))
+    plan.steps = apt_steps(target, source) if manager == "apt" else rpm_steps(manager, source)
+    if engine is not None:
+        plan.steps += engine_steps(engine, driver_version)
+    if docker_group_user:
+        plan.steps.append(docker_group_step(docker_group_user))
+    return plan

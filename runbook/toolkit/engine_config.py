@@ -1,0 +1,176 @@
+"""The engine configured for the toolkit: daemon.json merged (never losing a setting), the runtime's
+options, the CDI specification, and a restart that is checked against what the engine then reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import daemon_json
+from ..errors import DaemonJsonError
+from .plan import Step, run_ok
+from .state import CDI_SPEC, cdi_spec_current
+
+RUNTIME_CONFIG = "/etc/nvidia-container-runtime/config.toml"
+
+
+@dataclass
+class EngineSettings:
+    """How the engine is configured for the toolkit and restarted afterwards."""
+
+    daemon_json: str = daemon_json.SYSTEM_PATH
+    rootless: bool = False
+    set_as_default: bool = False
+    cdi: bool = False
+    registry_mirrors: list[str] = field(default_factory=list)
+    restart: list[str] | None = None  # argv; None: systemd (the user's service when rootless); []: no restart
+    engine_info: Callable[[], dict | None] | None = None  # the engine's `info`, None while it does not answer
+
+    def changes(self) -> dict:
+        """What the configuration merges into daemon.json."""
+        changes = daemon_json.nvidia_runtime(set_as_default=self.set_as_default, cdi=self.cdi)
+        if self.registry_mirrors:
+            changes.update(daemon_json.registry_mirrors(self.registry_mirrors))
+        return changes
+
+
+@dataclass
+class Change:
+    path: str  # the file changed (a symlink's target)
+    changed: bool
+    backup: str | None
+
+
+def configure(target, path: str, changes: dict, now: dt.datetime | None = None) -> Change:
+    """Merge ``changes`` into the daemon.json at ``path`` on ``target`` (created when absent), after a
+    timestamped backup; a file that already holds them is left byte for byte. Nothing is written when
+    the file cannot be parsed (DaemonJsonError)."""
+    try:
+        raw = target.read(path)
+    except OSError as e:
+        raise DaemonJsonError(f"cannot read {path}: {e.strerror}", remediation=_access_fix()) from None
+    new = daemon_json.updated(raw, changes, path)
+    if new is None:
+        return Change(path, False, None)
+    try:
+        real, backup = target.replace(path, new, now)
+    except OSError as e:
+        raise DaemonJsonError(
+            f"cannot write {path}: {e.strerror}; the old file is unchanged",
+            remediation=_access_fix() + " Free space if the disk is full.",
+        ) from None
+    return Change(real, True, backup)
+
+
+def _access_fix() -> str:
+    return "Run as root (sudo)." if os.geteuid() != 0 else "Check the path and the file system (read-only?)."
+
+
+def in_effect(settings: EngineSettings, info: dict | None) -> bool:
+    """Whether the engine's ``info`` shows every setting the configuration makes: the nvidia runtime, the
+    default runtime, CDI and the registry mirrors (an engine that does not answer shows none)."""
+    if not info:
+        return False
+    if "nvidia" not in (info.get("Runtimes") or {}):
+        return False
+    if settings.set_as_default and info.get("DefaultRuntime") != "nvidia":
+        return False
+    if settings.cdi and not info.get("CDISpecDirs"):
+        return False
+    mirrors = {m.rstrip("/") for m in (info.get("RegistryConfig") or {}).get("Mirrors") or []}
+    return all(m.rstrip("/") in mirrors for m in settings.registry_mirrors)
+
+
+def restart_argv(settings: EngineSettings) -> list[str]:
+    if settings.restart is not None:
+        return settings.restart
+    return ["systemctl", "--user", "restart", "docker"] if settings.rootless else ["systemctl", "restart", "docker"]
+
+
+def configure_command(settings: EngineSettings) -> str:
+    """``nvidia-ctk runtime configure`` as a person would type it for these settings."""
+    flags = " --set-as-default" if settings.set_as_default else ""
+    flags += " --cdi.enabled" if settings.cdi else ""
+    if settings.rootless or settings.daemon_json != daemon_json.SYSTEM_PATH:
+        flags += f" --config={shlex.quote(settings.daemon_json)}"
+    if settings.registry_mirrors:
+        flags += "  # and add registry-mirrors: " + " ".join(settings.registry_mirrors)
+    return f"{'' if settings.rootless else 'sudo '}nvidia-ctk runtime configure --runtime=docker{flags}"
+
+
+def engine_steps(settings: EngineSettings, driver_version: str | None = None) -> list[Step]:
+    changes = settings.changes()
+    path = settings.daemon_json
+
+    def configured(t) -> bool:
+        return daemon_json.updated(t.read(path), changes, path) is None
+
+    def write(t) -> None:
+        change = configure(t, path, changes)
+        if change.backup:
+            print(f"  {path} backed up to {change.backup}")
+
+    steps = [
+        Step(
+            f"register the nvidia runtime in {path}; applied by the runbook as a merge that keeps every "
+            "other setting, after a timestamped backup (by hand: this command)",
+            configure_command(settings),
+            done=configured,
+            do=write,
+        )
+    ]
+    if settings.rootless:
+        steps.append(
+            Step(
+                "let the runtime work without cgroup access (rootless)",
+                "sudo nvidia-ctk config --set nvidia-container-cli.no-cgroups --in-place",
+                done=lambda t: b"no-cgroups = true" in (t.read(RUNTIME_CONFIG) or b""),
+                do=lambda t: run_ok(
+                    t,
+                    ["nvidia-ctk", "config", "--set", "nvidia-container-cli.no-cgroups", "--in-place"],
+                    "nvidia-ctk config",
+                ),
+            )
+        )
+    if settings.cdi:
+        steps.append(
+            Step(
+                "generate the CDI specification of the GPUs (again after every driver upgrade)",
+                f"sudo nvidia-ctk cdi generate --output={CDI_SPEC}",
+                done=lambda t: cdi_spec_current(t.read(CDI_SPEC), driver_version),
+                do=lambda t: run_ok(
+                    t, ["nvidia-ctk", "cdi", "generate", f"--output={CDI_SPEC}"], "nvidia-ctk cdi generate"
+                ),
+            )
+        )
+    argv = restart_argv(settings)
+    if argv:
+        steps.append(_restart_step(settings, argv))
+    return steps
+
+
+def _restart_step(settings: EngineSettings, argv: list[str]) -> Step:
+    """The restart is in effect when the engine reports every setting of the configuration."""
+
+    def reported(t) -> bool:
+        return settings.engine_info is not None and in_effect(settings, settings.engine_info())
+
+    def restart(t) -> None:
+        run_ok(t, argv, "restarting the engine")
+        for _ in range(60):  # the engine takes a moment to answer again
+            if reported(t):
+                return
+            time.sleep(1)
+
+    sudo = "" if settings.rootless or argv != ["systemctl", "restart", "docker"] else "sudo "
+    return Step(
+        "restart the engine so that it reads the new configuration and finds the toolkit",
+        sudo + " ".join(shlex.quote(a) for a in argv),
+        done=reported,
+        do=restart,
+    )

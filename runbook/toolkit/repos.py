@@ -1,0 +1,256 @@
+"""The toolkit's package repositories and the steps that install its packages (apt, dnf, zypper).
+
+NVIDIA's current method: a keyring file and a ``signed-by`` list for apt, a .repo file for dnf and
+zypper, the four packages at one version (they must match since 1.18). The 2023 way (``apt-key add``
+and the per-distro nvidia-docker list) no longer works: ``apt-key`` is gone from current Ubuntu, and
+leftover lists make apt fail with ``Conflicting values set for option Signed-By``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from ..errors import ToolkitError
+from .plan import Step, run_ok
+
+REPO = "https://nvidia.github.io/libnvidia-container"  # the default mirror base URL
+KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+APT_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+PACKAGES = (
+    "nvidia-container-toolkit",
+    "nvidia-container-toolkit-base",
+    "libnvidia-container-tools",
+    "libnvidia-container1",
+)
+# lists left by the 2023 method; with a signed-by list beside them apt refuses to run
+STALE_APT_LISTS = ("/etc/apt/sources.list.d/nvidia-docker.list", "/etc/apt/sources.list.d/libnvidia-container.list")
+
+
+@dataclass
+class Source:
+    """Where the packages come from and which ones: NVIDIA's repository by default."""
+
+    mirror: str = REPO
+    channel: str = "stable"  # or experimental
+    version: str = ""  # one version for all packages; empty: the newest the repository has
+    packages: tuple[str, ...] = PACKAGES
+
+    @property
+    def key_url(self) -> str:
+        return f"{self.mirror.rstrip('/')}/gpgkey"
+
+    @property
+    def apt_list_url(self) -> str:
+        return f"{self.mirror.rstrip('/')}/stable/deb/nvidia-container-toolkit.list"
+
+    @property
+    def rpm_repo_url(self) -> str:
+        return f"{self.mirror.rstrip('/')}/stable/rpm/nvidia-container-toolkit.repo"
+
+
+def fetch(url: str, timeout: float = 60) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise ToolkitError(
+            f"cannot fetch {url}: {getattr(e, 'reason', e)}",
+            cause="The toolkit's repository (or the mirror given) cannot be reached from this host.",
+            remediation="Check the network or proxy, or set toolkit_mirror to a mirror this host reaches.",
+        ) from None
+
+
+def dearmor(key: bytes) -> bytes:
+    """An OpenPGP key as the binary keyring apt's signed-by reads (what ``gpg --dearmor`` does)."""
+    text = key.decode("ascii", errors="replace")
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in text:
+        return key  # already binary
+    body = text.split("-----BEGIN PGP PUBLIC KEY BLOCK-----", 1)[1].split("-----END PGP PUBLIC KEY BLOCK-----", 1)[0]
+    lines = [line.strip() for line in body.strip().splitlines()]
+    if "" in lines:  # armor headers end at the first blank line
+        lines = lines[lines.index("") + 1 :]
+    return base64.b64decode("".join(line for line in lines if line and not line.startswith("=")))
+
+
+def signed_list(raw: bytes, channel: str) -> bytes:
+    """NVIDIA's .list with every deb line signed by the keyring; the experimental lines enabled if asked."""
+    out = []
+    for line in raw.decode().splitlines():
+        if channel == "experimental" and "experimental" in line:
+            line = line.lstrip("#").lstrip()
+        if line.startswith("deb ") and "signed-by=" not in line:
+            line = f"deb [signed-by={KEYRING}] " + line[4:]
+        out.append(line)
+    return ("\n".join(out) + "\n").encode()
+
+
+def stale_apt_lists(target, source: Source) -> list[str]:
+    """Lists left by the old method, or naming the same repository without our keyring: apt refuses to
+    run with them beside ours (``Conflicting values set for option Signed-By``)."""
+    folder = "/etc/apt/sources.list.d"
+    repo = source.mirror.rstrip("/").split("://", 1)[-1]
+    found = []
+    for name in target.listdir(folder):
+        path = f"{folder}/{name}"
+        if path == APT_LIST or not name.endswith((".list", ".sources")):
+            continue
+        text = (target.read(path) or b"").decode(errors="replace")
+        if path in STALE_APT_LISTS or "nvidia.github.io/nvidia-docker" in text or repo in text:
+            found.append(path)
+    return found
+
+
+class _Cached:
+    """A value fetched once, when a step first needs it (showing a plan fetches nothing)."""
+
+    def __init__(self, fn):
+        self.fn, self.value = fn, None
+
+    def __call__(self):
+        if self.value is None:
+            self.value = self.fn()
+        return self.value
+
+
+def _installed_versions(target, packages) -> dict[str, str]:
+    code, out = target.run(["dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\n", *packages])
+    versions = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].startswith("ii"):
+            versions[parts[0]] = parts[1]
+    return versions
+
+
+def _apt_candidate(target, package: str) -> str:
+    out = run_ok(target, ["apt-cache", "policy", package], f"apt-cache policy {package}")
+    m = re.search(r"Candidate:\s*(\S+)", out)
+    if not m or m.group(1) == "(none)":
+        raise ToolkitError(
+            f"the repository offers no {package}", evidence=out, remediation="Check toolkit_mirror and toolkit_channel."
+        )
+    return m.group(1)
+
+
+def apt_steps(target, source: Source) -> list[Step]:
+    key = _Cached(lambda: dearmor(fetch(source.key_url)))
+    listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source.channel))
+    steps = []
+    for path in stale_apt_lists(target, source):
+        steps.append(
+            Step(
+                "remove a list that names the repository without our keyring (old nvidia-docker method)",
+                f"sudo rm {path}",
+                done=lambda t, p=path: t.read(p) is None,
+                do=lambda t, p=path: t.remove(p),
+            )
+        )
+    steps.append(
+        Step(
+            "install NVIDIA's signing key into its own keyring",
+            f"curl -fsSL {source.key_url} | sudo gpg --dearmor --yes -o {KEYRING}",
+            done=lambda t: t.read(KEYRING) is not None and t.read(KEYRING) == key(),
+            do=lambda t: t.write(KEYRING, key()),
+        )
+    )
+    sed = "sed 's#deb https://#deb [signed-by=" + KEYRING + "] https://#g'"
+    if source.channel == "experimental":
+        sed += " | sed '/experimental/ s/^#//g'"
+    steps.append(
+        Step(
+            "add the repository, signed by that key only",
+            f"curl -fsSL {source.apt_list_url} | {sed} | sudo tee {APT_LIST}",
+            done=lambda t: t.read(APT_LIST) == listing(),
+            do=lambda t: t.write(APT_LIST, listing()),
+        )
+    )
+    pinned = " ".join(f"{p}={source.version}" if source.version else p for p in source.packages)
+
+    def installed(t) -> bool:
+        have = _installed_versions(t, source.packages)
+        if set(have) != set(source.packages):
+            return False
+        return len(set(have.values())) == 1 and (not source.version or source.version in have.values())
+
+    def install(t) -> None:
+        run_ok(t, ["apt-get", "update"], "apt-get update")
+        version = source.version or _apt_candidate(t, source.packages[0])
+        run_ok(
+            t,
+            ["apt-get", "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],
+            "apt-get install",
+        )
+
+    steps.append(
+        Step(
+            f"refresh the package lists and install {', '.join(source.packages)} at one version "
+            f"({source.version or 'the newest'})",
+            f"sudo apt-get update && sudo apt-get install -y {pinned}",
+            done=installed,
+            do=install,
+        )
+    )
+    return steps
+
+
+def rpm_steps(manager: str, source: Source) -> list[Step]:
+    """dnf and zypper: the same kind of steps as apt (checked command by command; no such test machine)."""
+    sep = "-" if manager == "dnf" else "="
+    pkgs = [f"{p}{sep}{source.version}" if source.version else p for p in source.packages]
+    repo = _Cached(lambda: fetch(source.rpm_repo_url))
+    if manager == "dnf":
+        repo_file = "/etc/yum.repos.d/nvidia-container-toolkit.repo"
+        steps = [
+            Step(
+                "add the repository",
+                f"curl -fsSL {source.rpm_repo_url} | sudo tee {repo_file}",
+                done=lambda t: t.read(repo_file) == repo(),
+                do=lambda t: t.write(repo_file, repo()),
+            )
+        ]
+        enable = ["dnf", "config-manager", "--enable", "nvidia-container-toolkit-experimental"]
+        install = ["dnf", "install", "-y", *pkgs]
+
+        def experimental_on(t) -> bool:
+            return (
+                re.search(rb"\[nvidia-container-toolkit-experimental\][^\[]*enabled=1", t.read(repo_file) or b"")
+                is not None
+            )
+    else:
+        repo_dir = "/etc/zypp/repos.d"
+        steps = [
+            Step(
+                "add the repository",
+                f"sudo zypper ar {source.rpm_repo_url}",
+                done=lambda t: any(n.startswith("nvidia-container-toolkit") for n in t.listdir(repo_dir)),
+                do=lambda t: run_ok(t, ["zypper", "--non-interactive", "ar", source.rpm_repo_url], "zypper ar"),
+            )
+        ]
+        enable = ["zypper", "modifyrepo", "--enable", "nvidia-container-toolkit-experimental"]
+        install = ["zypper", "--gpg-auto-import-keys", "--non-interactive", "install", *pkgs]
+
+        def experimental_on(t) -> bool:
+            return b"enabled=1" in (t.read(f"{repo_dir}/nvidia-container-toolkit-experimental.repo") or b"")
+
+    if source.channel == "experimental":
+        steps.append(
+            Step(
+                "enable the experimental channel",
+                "sudo " + " ".join(enable),
+                done=experimental_on,
+                do=lambda t: run_ok(t, enable, "enabling the experimental channel"),
+            )
+        )
+    steps.append(
+        Step(
+            f"install {', '.join(source.packages)} at one version ({source.version or 'the newest'})",
+            "sudo " + " ".join(install),
+            done=lambda t: t.run(["rpm", "-q", *[p.replace("=", "-") for p in pkgs]])[0] == 0,
+            do=lambda t: run_ok(t, install, "installing the packages"),
+        )
+    )
+    return steps

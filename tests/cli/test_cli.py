@@ -1,0 +1,171 @@
+"""The command line as a user meets it: help, version, parameters, plans, and every way a run can be
+refused before anything runs (exit 2, nothing written, no container started)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from runbook import engine
+from runbook.errors import EngineUnreachable
+from tests.helpers import REPO, checks, gpu_runbook, run_cli
+
+
+def test_help_names_every_command_and_the_exit_codes():
+    proc = gpu_runbook("--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for command in ("run", "params", "plan", "clean"):
+        assert command in proc.stdout, f"--help does not name {command}"
+    assert "exit codes:" in proc.stdout
+    for command in ("run", "params", "plan", "clean"):
+        sub = gpu_runbook(command, "--help", timeout=60)
+        assert sub.returncode == 0, sub.stderr
+        assert "exit codes:" in sub.stdout, f"`{command} --help` does not list the exit codes"
+
+
+def test_version_is_the_package_metadata_version():
+    from runbook.version import version
+
+    proc = gpu_runbook("--version", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"gpu-runbook {version()}"
+
+
+def test_help_and_params_do_not_import_the_runner():
+    """The notebook machinery (papermill, nbclient) loads only for `run`, so help and params start fast."""
+    script = (
+        "import sys, runbook.cli as c; c.main(['params']); "
+        "print(sorted(m for m in sys.modules if m.startswith(('papermill', 'nbclient', 'docker'))))"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout.splitlines()[-1]
+
+
+def test_params_lists_every_parameter():
+    from runbook import params
+
+    proc = gpu_runbook("params", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert names == [p.name for p in params.PARAMS]
+
+
+def test_the_engine_address_follows_the_docker_environment(tmp_path):
+    """DOCKER_HOST with the TLS variables, as docker-py's from_env reads them; else the CLI's context."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (certs / name).write_text("")
+    got = engine.connection_params(
+        "", {"DOCKER_HOST": "tcp://10.0.0.9:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs)}
+    )
+    assert got["base_url"] == "tcp://10.0.0.9:2376"
+    assert got["tls"].ca_cert == str(certs / "ca.pem"), "DOCKER_CERT_PATH's CA is used"
+    assert got["tls"].verify == str(certs / "ca.pem") or got["tls"].verify is True
+    given = engine.connection_params("unix:///run/other.sock", {"DOCKER_HOST": "tcp://10.0.0.9:2376"})
+    assert given["base_url"] == "unix:///run/other.sock", "the docker_host parameter wins over DOCKER_HOST"
+    home = tmp_path / "home"
+    meta = home / ".docker" / "contexts" / "meta"
+    import hashlib
+    import json
+
+    folder = meta / hashlib.sha256(b"remote").hexdigest()
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(
+        json.dumps(
+            {
+                "Name": "remote",
+                "Metadata": {},
+                "Endpoints": {"docker": {"Host": "ssh://ops@gpu-7", "SkipTLSVerify": False}},
+            }
+        )
+    )
+    (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    script = (
+        "import json, runbook.engine as e; "
+        "print(json.dumps([e.connection_params('', {})['base_url'], "
+        "e.connection_params('', {'DOCKER_CONTEXT': 'default'})['base_url']]))"
+    )
+    env = {**os.environ, "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker")}
+    env.pop("DOCKER_HOST", None)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    current, default = json.loads(proc.stdout)
+    assert current == "ssh://ops@gpu-7", "the CLI's current context (docker context use) is followed"
+    assert default == "unix:///var/run/docker.sock", "DOCKER_CONTEXT=default is the local socket"
+    with pytest.raises(EngineUnreachable, match="no Docker context 'nosuch'"):
+        engine.connection_params("", {"DOCKER_CONTEXT": "nosuch"})
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-p", "nosuch", "1"], "parameter 'nosuch': unknown parameter"),
+        (["-p", "cuda_image", "not an image!"], "parameter 'cuda_image'"),
+        (["-p", "timeout_s", "soon"], "parameter 'timeout_s'"),
+        (["--only", "9"], "names no step"),
+    ],
+)
+def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
+    before = {c.id for c in client.containers.list(all=True)}
+    out = tmp_path / "record"
+    proc = run_cli("--out", str(out), *args)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert words in proc.stderr
+    assert not out.exists(), "nothing may be written for a run that could not be made"
+    assert {c.id for c in client.containers.list(all=True)} == before
+
+
+def test_a_parameters_file_and_its_errors(tmp_path):
+    good = tmp_path / "p.yaml"
+    good.write_text("docker_host: unix:///nonexistent.sock\nmin_free_disk_gib: 5\n")
+    proc = run_cli("--out", str(tmp_path / "r1"), "-f", str(good), "--only", "1")
+    assert proc.returncode == 1
+    _, by_id = checks(tmp_path / "r1")
+    assert "nonexistent.sock" in by_id["engine.reachable"]["detail"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    proc = run_cli("--out", str(tmp_path / "r2"), "-f", str(bad))
+    assert proc.returncode == 2 and "must be a mapping" in proc.stderr
+
+
+def test_an_existing_record_is_never_overwritten(tmp_path):
+    out = tmp_path / "record"
+    out.mkdir()
+    (out / "summary.json").write_text('{"verdict": "pass"}')
+    proc = run_cli("--out", str(out), "--only", "1")
+    assert proc.returncode == 2 and "not empty" in proc.stderr
+    assert (out / "summary.json").read_text() == '{"verdict": "pass"}'
+
+
+def test_a_missing_notebook_exits_2(tmp_path):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    proc = run_cli("--out", str(tmp_path / "r"), "--notebooks", str(src))
+    assert proc.returncode == 2 and "missing" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "os_name, manager",
+    [
+        ("ubuntu:22.04", "apt"),
+        ("ubuntu:24.04", "apt"),
+        ("debian:12", "apt"),
+        ("rhel:9", "dnf"),
+        ("fedora", "dnf"),
+        ("opensuse-leap:15.6", "zypper"),
+    ],
+)
+def test_the_cli_shows_the_plan_for_each_os(os_name, manager):
+    proc = gpu_runbook("plan", "--os", os_name, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"# {manager} plan for {os_name}")
+    assert "nvidia-ctk runtime configure --runtime=docker" in proc.stdout
+    assert "apt-key" not in proc.stdout
+
+
+def test_the_cli_refuses_an_os_without_a_plan():
+    proc = gpu_runbook("plan", "--os", "arch", timeout=60)
+    assert proc.returncode == 2 and "no plan for arch" in proc.stderr

@@ -1,0 +1,187 @@
+"""What the tests share: the real engine's test image and registry, require-or-skip, a labelled container,
+a socket that can be cut, and a signed apt repository on loopback. Everything here is real: a dockerd,
+a registry, gpg and apt; nothing is mocked."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from runbook import engine, toolkit
+
+TEST_IMAGE = "runbook-test/debian:bookworm"  # made by tests/engine-up.sh with debootstrap
+REGISTRY = "127.0.0.1:5000"  # Debian's docker-registry, started by tests/engine-up.sh
+CACHE = Path(os.environ.get("RUNBOOK_TEST_CACHE", "/var/cache/gpu-runbook-test"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def gpu_runbook(*args, cwd=REPO, timeout=900, env=None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it (``python -m runbook``), in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "runbook", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+    )
+
+
+def run_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    return gpu_runbook("run", *args, **kwargs)
+
+
+def checks(out_dir) -> tuple[dict, dict]:
+    """A record's summary.json, and its checks by id."""
+    summary = json.loads((Path(out_dir) / "summary.json").read_text())
+    return summary, {c["id"]: c for c in summary["checks"]}
+
+
+def assert_status(by_id: dict, check_id: str, status: str) -> None:
+    c = by_id[check_id]
+    assert c["status"] == status, f"{check_id}: expected {status}, got {c['status']}: {c['detail']}"
+
+
+def require(available: bool, what: str) -> None:
+    """Skip when ``what`` is not available, or fail when the test command demands it
+    (RUNBOOK_REQUIRE_ENGINE=1, set by tests/run.sh as root), so that CI cannot pass without running it."""
+    if available:
+        return
+    message = f"{what} is not available; run tests/engine-up.sh (as root)"
+    if os.environ.get("RUNBOOK_REQUIRE_ENGINE") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def runbook_labels(run: str | None = None, deadline: float = 0) -> dict:
+    """The labels the runbook gives its containers, so that the runbook's clean-up finds test containers too."""
+    return {
+        engine.LABEL: "1",
+        f"{engine.LABEL}.run": run or engine.run_id(),
+        f"{engine.LABEL}.deadline": str(int(deadline)),
+    }
+
+
+@contextlib.contextmanager
+def labelled_container(client, command=("sleep", "900"), image=TEST_IMAGE, start=True, **kwargs):
+    """A container of the test image with the runbook's labels and, unless asked, no network (as the
+    runbook's own), removed when the block ends."""
+    create = client.containers.run if start else client.containers.create
+    extra = {"detach": True} if start else {}
+    kwargs.setdefault("network_mode", "none")
+    c = create(image, list(command), labels=kwargs.pop("labels", runbook_labels()), **extra, **kwargs)
+    try:
+        yield c
+    finally:
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+
+
+class SocketCutter:
+    """A Unix-socket proxy in front of the real engine whose connections can be cut mid-request,
+    as when the engine dies or restarts while a container runs."""
+
+    def __init__(self, path: str, target: str = "/var/run/docker.sock"):
+        self.path, self.target, self.conns, self.closed = path, target, [], False
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.server.accept()
+            except OSError:
+                return
+            if self.closed:
+                a.close()
+                return
+            b = socket.socket(socket.AF_UNIX)
+            b.connect(self.target)
+            self.conns += [a, b]
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        self.closed = True
+        os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        for s in self.conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+# --- a signed apt repository on loopback, laid out like NVIDIA's -----------------------------------
+
+
+def gpg(home, *args, data=None) -> bytes:
+    return subprocess.run(
+        ["gpg", "--batch", "--yes", "--homedir", str(home), *args], input=data, capture_output=True, check=True
+    ).stdout
+
+
+def make_key(home: Path, name: str) -> bytes:
+    """A throwaway signing key in its own GNUPGHOME; returns the armored public key."""
+    home.mkdir(mode=0o700)
+    gpg(home, "--passphrase", "", "--quick-gen-key", f"{name} <{name}@example.invalid>", "rsa2048", "sign", "1d")
+    return gpg(home, "--armor", "--export")
+
+
+class AptRepo:
+    """Debian's hello package (fetched by tests/engine-up.sh) in a flat repository at stable/deb/amd64,
+    signed by a throwaway key served as /gpgkey, with the .list NVIDIA publishes beside it; served over
+    HTTP on 127.0.0.1."""
+
+    def __init__(self, root: Path, home: Path):
+        debs = sorted(glob.glob(str(CACHE / "debs" / "hello_*.deb")))
+        if not debs:
+            pytest.fail(f"no hello .deb in {CACHE}/debs; run tests/engine-up.sh")
+        self.root = root
+        (root / "gpgkey").write_bytes(make_key(home, "repo"))
+        arch_dir = root / "stable" / "deb" / "amd64"
+        arch_dir.mkdir(parents=True)
+        (arch_dir / Path(debs[0]).name).write_bytes(Path(debs[0]).read_bytes())
+        packages = subprocess.run(
+            ["dpkg-scanpackages", "--multiversion", "."], cwd=arch_dir, capture_output=True, check=True
+        ).stdout
+        (arch_dir / "Packages").write_bytes(packages)
+        digest = hashlib.sha256(packages).hexdigest()
+        (arch_dir / "Release").write_text(
+            "Origin: runbook-test\nLabel: runbook-test\nSuite: stable\nCodename: stable\n"
+            "Date: Sat, 28 Nov 2026 00:00:00 UTC\nArchitectures: amd64\n"
+            f"SHA256:\n {digest} {len(packages)} Packages\n"
+        )
+        (arch_dir / "InRelease").write_bytes(gpg(home, "--clearsign", "--output", "-", str(arch_dir / "Release")))
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+        handler.log_message = lambda *a: None
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        (root / "stable" / "deb" / "nvidia-container-toolkit.list").write_text(
+            f"deb {self.url}/stable/deb/$(ARCH) /\n#deb {self.url}/experimental/deb/$(ARCH) /\n"
+        )
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def source(self) -> toolkit.Source:
+        return toolkit.Source(mirror=self.url, packages=("hello",))
+
+    def close(self) -> None:
+        self.server.shutdown()
