@@ -87,10 +87,16 @@ def package_version(value: str) -> str:
     return value
 
 
+NAMED_RESTARTS = ("systemd", "user", "none")
+SHELLS = ("sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "csh", "tcsh", "busybox")
+
+
 def restart_command(value: str) -> str:
+    """systemd, user, none, or a command given as words (split like a shell would, never run by one)."""
+    import os
     import shlex
 
-    if value in ("systemd", "user", "none"):
+    if value in NAMED_RESTARTS:
         return value
     try:
         argv = shlex.split(value)
@@ -98,6 +104,11 @@ def restart_command(value: str) -> str:
         raise ValueError(f"{value!r} cannot be split into a command: {e}") from None
     if not argv:
         raise ValueError("is empty; use systemd, user, none or a command")
+    if os.path.basename(argv[0]) in SHELLS and "-c" in argv[1:]:
+        raise ValueError(
+            f"{value!r} runs a shell command line; give the restart command itself "
+            "(or a script file), which the runbook runs without a shell"
+        )
     return value
 
 
@@ -226,6 +237,13 @@ PARAMS: tuple[Param, ...] = (
         "or a command (run without a shell).",
         restart_command,
     ),
+    Param(
+        "allow_restart_command",
+        bool,
+        False,
+        "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
+        "(shown in the plan first).",
+    ),
     Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
     Param(
         "interactive",
@@ -297,4 +315,11 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
             out[name] = p.check(value) if p.check else value
         except ValueError as e:
             raise ParameterError(name, str(e)) from None
+    if out["engine_restart"] not in NAMED_RESTARTS and not out["allow_restart_command"]:
+        raise ParameterError(
+            "engine_restart",
+            f"{out['engine_restart']!r} is a command that would run as root when "
+            "the engine's configuration changes; set allow_restart_command=true to allow it "
+            "(or use systemd, user, none)",
+        )
     return out

@@ -168,9 +168,7 @@ def _restart_step(settings: EngineSettings, argv: list[str]) -> Step:
             time.sleep(1)
 
     sudo = "" if settings.rootless or argv != ["systemctl", "restart", "docker"] else "sudo "
-    return Step(
-        "restart the engine so that it reads the new configuration and finds the toolkit",
-        sudo + " ".join(shlex.quote(a) for a in argv),
-        done=reported,
-        do=restart,
-    )
+    why = "restart the engine so that it reads the new configuration and finds the toolkit"
+    if argv[0] != "systemctl":
+        why += " (a command of your own, allowed by allow_restart_command: it runs as root, without a shell)"
+    return Step(why, sudo + " ".join(shlex.quote(a) for a in argv), done=reported, do=restart)

@@ -119,3 +119,31 @@ def test_daemon_json_path_expands_the_home_folder(monkeypatch, tmp_path):
     assert params.validate({"daemon_json": "~/.config/docker/daemon.json"})["daemon_json"] == str(
         tmp_path / ".config/docker/daemon.json"
     )
+
+
+def test_a_restart_command_of_ones_own_needs_its_acknowledgement():
+    with pytest.raises(ParameterError, match="allow_restart_command=true"):
+        params.validate({"engine_restart": "/usr/local/bin/restart-docker"})
+    got = params.validate({"engine_restart": "/usr/local/bin/restart-docker", "allow_restart_command": "true"})
+    assert got["engine_restart"] == "/usr/local/bin/restart-docker"
+    for named in ("systemd", "user", "none"):
+        assert params.validate({"engine_restart": named})["engine_restart"] == named, "named forms need no flag"
+
+
+@pytest.mark.parametrize(
+    "command", ["sh -c 'systemctl restart docker; curl x | sh'", "/bin/bash -c reboot", "busybox sh -c id"]
+)
+def test_a_shell_command_line_is_never_a_restart_command(command):
+    with pytest.raises(ParameterError, match="runs a shell command line"):
+        params.validate({"engine_restart": command, "allow_restart_command": True})
+
+
+def test_the_plan_says_a_restart_command_runs_as_root():
+    from runbook.steps import toolkit_state
+
+    plan = toolkit_state.plan_for(
+        {"engine_restart": "/opt/bin/restart-engine --now", "allow_restart_command": True}, "ubuntu:24.04"
+    )
+    restart = plan.steps[-1]
+    assert restart.show == "/opt/bin/restart-engine --now"
+    assert "runs as root" in restart.why, restart.why
