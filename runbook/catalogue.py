@@ -19,6 +19,7 @@ class Notebook:
     stem: str  # the file name without .ipynb, e.g. 03-gpu-in-container
     title: str
     module: str | None  # runbook.steps.<module> holds the step function; None for the report and overview
+    essential: tuple[str, ...] = ()  # the checks this step exists to observe: pass needs each observed passing
 
     @property
     def name(self) -> str:
@@ -34,10 +35,16 @@ class Notebook:
 
 OVERVIEW_NOTEBOOK = Notebook(0, "00-overview", "The path at a glance", None)
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook(1, "01-preflight", "Preflight: is this host ready?", "preflight"),
+    Notebook(1, "01-preflight", "Preflight: is this host ready?", "preflight", ("host.driver", "engine.reachable")),
     Notebook(2, "02-container-toolkit", "The NVIDIA Container Toolkit", "toolkit_state"),
-    Notebook(3, "03-gpu-in-container", "The GPU in a container", "gpu_container"),
-    Notebook(4, "04-pytorch-in-container", "PyTorch in a container", "pytorch_container"),
+    Notebook(3, "03-gpu-in-container", "The GPU in a container", "gpu_container", ("gpu.nvidia_smi", "gpu.same_gpus")),
+    Notebook(
+        4,
+        "04-pytorch-in-container",
+        "PyTorch in a container",
+        "pytorch_container",
+        ("pytorch.cuda_available", "pytorch.matmul"),
+    ),
     Notebook(5, "05-why-no-nvcc", "Why is there no nvcc?", "nvcc"),
     Notebook(6, "06-report", "Report", None),
 )
@@ -45,6 +52,7 @@ STEPS: tuple[str, ...] = tuple(n.stem for n in NOTEBOOKS)  # the stems, in the o
 REPORT = "06-report"
 OVERVIEW = OVERVIEW_NOTEBOOK.stem
 BY_STEM = {n.stem: n for n in (OVERVIEW_NOTEBOOK, *NOTEBOOKS)}
+ESSENTIAL = {n.stem: n.essential for n in NOTEBOOKS}  # the one place that says what a pass needs
 
 
 def notebooks_dir() -> Path:

@@ -10,8 +10,8 @@ import sys
 
 EXIT_PASS, EXIT_FAIL, EXIT_SETUP = 0, 1, 2
 EXIT_CODES = """exit codes:
-  0  every check passed (warnings and reasoned skips allowed)
-  1  a check failed
+  0  pass: every essential check of the steps that ran was observed passing (warnings allowed)
+  1  fail (a check failed) or incomplete (nothing failed, but an essential check could not be observed)
   2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)"""
 
 
@@ -91,7 +91,7 @@ def cmd_run(args) -> int:
         args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True)
     )
     print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
-    print(f"\nverdict: {summary['verdict']}   record: {out}/summary.json, {out}/report.html")
+    print(f"\n{render.verdict_line(summary)}\nrecord: {out}/summary.json, {out}/report.html")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
 
 

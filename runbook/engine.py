@@ -28,6 +28,7 @@ from .errors import (
     EngineError,
     EnginePermissionDenied,
     EngineUnreachable,
+    ImageNotPulled,
     ImageUnavailable,
 )
 
@@ -127,7 +128,7 @@ def pull(
     if policy != "always" and image_present(client, ref):
         return client.images.get(ref)
     if policy == "never":
-        raise ImageUnavailable(
+        raise ImageNotPulled(
             f"{ref} is not on the engine and pull=never",
             cause="The image is not present and the pull policy forbids pulling it.",
             remediation="Pull or load the image (docker load), or run with pull=missing.",

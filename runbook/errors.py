@@ -51,12 +51,20 @@ class ImageUnavailable(EngineError):
     """An image is not present and could not (or, by the pull policy, may not) be pulled."""
 
 
+class ChecksFailed(RunbookError):
+    """Raised in a notebook cell (strict, headless) after its results are shown, when a check failed."""
+
+
 class ToolkitError(RunbookError):
     """A step of the toolkit's install plan failed; the steps before it stay applied (each is idempotent)."""
 
 
 class DaemonJsonError(RunbookError):
     """The engine's daemon.json cannot be read, parsed or written; nothing was changed."""
+
+
+class ImageNotPulled(ImageUnavailable):
+    """An image is not present and the pull policy (pull=never) forbids pulling it."""
 
 
 class ContainerFailed(EngineError):

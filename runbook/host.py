@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import diagnosis
+from . import cuda, diagnosis
 from .errors import HostError
 
 NVIDIA_PCI_VENDOR = "0x10de"
@@ -33,7 +33,9 @@ class Gpu:
     memory_total_mib: int | None = None
     bus_id: str = ""
     minor_number: int | None = None
-    brand: str = ""  # as NVIDIA_REQUIRE_CUDA's brand= names it: tesla, nvidia, geforce, nvidiartx, ...
+    brand: str = ""  # as NVIDIA_REQUIRE_CUDA's brand= matches it (cuda.toolkit_brand): quadro, tesla, unknown, ...
+    product_brand: str = ""  # as nvidia-smi reports it: NVIDIA, Quadro, GeForce, NVIDIA RTX, ...
+    architecture: str = ""  # Hopper, Maxwell, ... (nvidia-smi's product_architecture, else known by name)
 
 
 @dataclass
@@ -114,15 +116,19 @@ def parse_nvidia_smi_xml(text: str) -> DriverInfo:
     gpus = []
     for i, g in enumerate(root.findall("gpu")):
         minor = (g.findtext("minor_number") or "").strip()
+        name = (g.findtext("product_name") or "").strip()
+        product_brand = (g.findtext("product_brand") or "").strip()
         gpus.append(
             Gpu(
                 index=i,
-                name=(g.findtext("product_name") or "").strip(),
+                name=name,
                 uuid=(g.findtext("uuid") or "").strip(),
                 memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
                 bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
                 minor_number=int(minor) if minor.isdigit() else None,
-                brand=(g.findtext("product_brand") or "").strip().lower().replace(" ", ""),
+                brand=cuda.toolkit_brand(product_brand),
+                product_brand=product_brand,
+                architecture=cuda.architecture(name, (g.findtext("product_architecture") or "").strip()),
             )
         )
     return DriverInfo(

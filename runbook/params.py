@@ -251,6 +251,13 @@ PARAMS: tuple[Param, ...] = (
         True,
         "JupyterLab: a panel with a button and live progress per step; headless runs set it false.",
     ),
+    Param(
+        "strict",
+        bool,
+        True,
+        "Headless (interactive false): a failed check raises in its cell after its output is shown, so plain "
+        "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
+    ),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )
 BY_NAME = {p.name: p for p in PARAMS}

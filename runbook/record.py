@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 from . import render
-from .catalogue import REPORT, STEPS
+from .catalogue import ESSENTIAL, REPORT, STEPS
 from .files import write_atomic
 from .ladder import ORDER
 from .results import MIME_TYPE, CheckResult, Status, verdict
@@ -40,13 +40,16 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
     if names is None:
         names = [f"{s}.ipynb" for s in STEPS if s != REPORT and (folder / f"{s}.ipynb").exists()]
     checks: list[CheckResult] = []
+    by_step: dict[str, list[CheckResult]] = {}
     notebooks = []
     for path in (folder / n for n in names):
+        by_step[path.stem] = []
         if not path.exists():
             notebooks.append({"name": path.name, "status": "missing"})
             continue
         found, error = notebook_checks(path)
         checks += found
+        by_step[path.stem] += found
         worst = max((c.status for c in found), key=lambda s: ORDER[s], default=None)
         notebooks.append(
             {
@@ -58,26 +61,41 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
             }
         )
         if error:
-            checks.append(
-                CheckResult(
-                    f"notebook.{path.stem}",
-                    f"{path.name} ran to the end",
-                    Status.FAIL,
-                    f"the notebook stopped: {error}",
-                    cause="An error the runbook does not diagnose (a bug, or a bad parameter).",
-                    remediation=f"Open the executed {path.name} in the record to see the traceback.",
-                    notebook=path.name,
-                )
+            stopped = CheckResult(
+                f"notebook.{path.stem}",
+                f"{path.name} ran to the end",
+                Status.FAIL,
+                f"the notebook stopped: {error}",
+                cause="An error the runbook does not diagnose (a bug, or a bad parameter).",
+                remediation=f"Open the executed {path.name} in the record to see the traceback.",
+                notebook=path.name,
             )
+            checks.append(stopped)
+            by_step[path.stem].append(stopped)
     counts = {s.value: sum(1 for c in checks if c.status is s) for s in Status}
+    value, reason = verdict(by_step, ESSENTIAL)
     return {
         **version_info(),
         "host": socket.gethostname(),
-        "verdict": verdict(checks),
+        "verdict": value,
+        "verdict_reason": reason,
         "counts": counts,
         "notebooks": notebooks,
         "checks": [c.to_dict() for c in checks],
     }
+
+
+def relocate(path: Path) -> None:
+    """Make an executed notebook independent of the machine that ran it: papermill records the absolute
+    paths it read and wrote; the record keeps only the notebook's name."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # nothing written (the run could not start it): collect reports it missing
+    meta = nb.get("metadata", {}).get("papermill")
+    if isinstance(meta, dict):
+        meta["input_path"] = meta["output_path"] = path.name
+        write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
 
 
 def write(folder: str | Path, summary: dict) -> None:

@@ -181,20 +181,36 @@ def torch_text(results: list[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+VERDICT_COLOURS = {"pass": COLOURS[Status.PASS], "fail": COLOURS[Status.FAIL], "incomplete": COLOURS[Status.WARN]}
+
+
+def verdict_badge(verdict: str) -> str:
+    colour = VERDICT_COLOURS.get(verdict, COLOURS[Status.FAIL])
+    return f'<span class="rb-badge" style="background:{colour}">{html.escape(verdict)}</span>'
+
+
 def summary_headline(summary: dict) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
     return f"verdict: {summary['verdict']} ({counts or 'no checks ran'})"
 
 
+def verdict_line(summary: dict) -> str:
+    """The verdict and why, in one line: what an operator reads first."""
+    reason = summary.get("verdict_reason")
+    return f"verdict: {summary['verdict']}" + (f" — {reason}" if reason else "")
+
+
 def summary_text(summary: dict) -> str:
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
-    return "\n\n".join([summary_headline(summary), ladder_text(ladder(results)), text(results)])
+    return "\n\n".join([verdict_line(summary), ladder_text(ladder(results)), text(results)])
 
 
 def summary_html(summary: dict) -> str:
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
-    v = Status.PASS if summary["verdict"] == "pass" else Status.FAIL
-    head = f"<p>Verdict: {badge(v)} {html.escape(summary_headline(summary).split(' ', 2)[2])}</p>"
+    head = (
+        f"<p>Verdict: {verdict_badge(summary['verdict'])} {html.escape(summary_headline(summary).split(' ', 2)[2])}"
+        f"<br>{html.escape(summary.get('verdict_reason', ''))}</p>"
+    )
     return (
         head
         + "<h3>GPU access ladder</h3>"
@@ -208,7 +224,6 @@ def summary_html(summary: dict) -> str:
 def report_page(summary: dict) -> str:
     """The record's report.html: self-contained (no scripts, no external files), the run at a glance."""
     checks = [CheckResult.from_dict(c) for c in summary["checks"]]
-    v = Status.PASS if summary["verdict"] == "pass" else Status.FAIL
     counts = " · ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
     params = "".join(
         f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(repr(val))}</code></td></tr>"
@@ -229,7 +244,8 @@ def report_page(summary: dict) -> str:
 <h1>gpu-runbook record</h1>
 <p>Host <b>{html.escape(summary["host"])}</b>, finished {html.escape(when)},
 runbook {html.escape(summary["runbook_version"])}.</p>
-<p class="rb-verdict">Verdict: {badge(v)} &nbsp; {html.escape(counts)}</p>
+<p class="rb-verdict">Verdict: {verdict_badge(summary["verdict"])} &nbsp; {html.escape(counts)}</p>
+<p>{html.escape(summary.get("verdict_reason", ""))}</p>
 <p>{top}</p>
 <h2>GPU access ladder</h2>
 {ladder_html(ladder(checks))}

@@ -1,4 +1,10 @@
-"""The result model: every check returns one small value; prose is rendered from it, never parsed."""
+"""The result model: every check returns one small value; prose is rendered from it, never parsed.
+
+A status says what was observed. A skip says why nothing was: ``chosen`` when the user asked for it
+(``pull_devel=false``, ``measure_throughput=false``, ``toolkit_apply=false``), ``blocked`` when a
+precondition failed or the runbook could not decide (no image known for the driver, an image absent
+with ``pull=never``). The verdict is ``pass`` only when what the run exists to observe was observed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from .errors import RunbookError
 
 # The results travel in an executed notebook as a display output of this type: the record is read from it.
 MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
+
+
+CHOSEN, BLOCKED = "chosen", "blocked"
 
 
 class Status(str, Enum):
@@ -39,6 +48,11 @@ class CheckResult:
     evidence: str = ""
     duration_s: float = 0.0
     data: dict = field(default_factory=dict)
+    skip_kind: str = ""  # for a skip: "chosen" (the user asked for it) or "blocked" (it could not be observed)
+
+    def __post_init__(self):
+        if self.status is Status.SKIP and not self.skip_kind:
+            self.skip_kind = BLOCKED
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -69,14 +83,23 @@ class Outcome(Exception):
         remediation: str = "",
         notebook: str = "",
         evidence: str = "",
+        skip_kind: str = "",
+        data: dict | None = None,
     ):
         super().__init__(detail)
         self.status, self.detail = status, detail
         self.cause, self.remediation, self.notebook, self.evidence = cause, remediation, notebook, evidence
+        self.skip_kind, self.data = skip_kind, data or {}
 
 
 def skip(detail: str) -> Outcome:
-    return Outcome(Status.SKIP, detail)
+    """Nothing could be observed: a precondition failed, or the runbook could not decide."""
+    return Outcome(Status.SKIP, detail, skip_kind=BLOCKED)
+
+
+def chosen(detail: str) -> Outcome:
+    """Nothing was observed because the user asked so (a parameter turned the check off)."""
+    return Outcome(Status.SKIP, detail, skip_kind=CHOSEN)
 
 
 def fail(detail: str, **kw) -> Outcome:
@@ -117,6 +140,8 @@ def run_check(check_id: str, title: str, fn: Callable[[], Passed], data: dict | 
             remediation=o.remediation,
             notebook=o.notebook,
             evidence=o.evidence,
+            skip_kind=o.skip_kind,
+            data=o.data,
         )
     except RunbookError as e:
         result = CheckResult(
@@ -134,6 +159,31 @@ def run_check(check_id: str, title: str, fn: Callable[[], Passed], data: dict | 
     return result
 
 
-def verdict(results: list[CheckResult]) -> str:
-    """``fail`` when any check failed, else ``pass`` (warnings and reasoned skips do not fail a run)."""
-    return "fail" if any(r.status is Status.FAIL for r in results) else "pass"
+def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[str, ...]]) -> tuple[str, str]:
+    """The run's verdict and why, from the checks of the steps that ran (``by_step``) and the checks
+    each step exists to observe (``essential``, from the catalogue):
+
+    - ``fail``: a check failed;
+    - ``incomplete``: nothing failed, but no check ran, an essential check was not observed passing,
+      or a step observed nothing at all (every check skipped as blocked);
+    - ``pass``: every essential check was observed passing (warnings and chosen skips allowed).
+    """
+    results = [r for checks in by_step.values() for r in checks]
+    failed = [r.id for r in results if r.status is Status.FAIL]
+    if failed:
+        return "fail", f"{len(failed)} check(s) failed: {', '.join(failed)}"
+    if not results:
+        return "incomplete", "no check ran"
+    by_id = {r.id: r for r in results}
+    unseen = []
+    for step in by_step:
+        for check_id in essential.get(step, ()):
+            r = by_id.get(check_id)
+            if r is None or not r.ok:
+                unseen.append(f"{check_id} ({r.status.value}: {r.detail})" if r else f"{check_id} (not run)")
+    if unseen:
+        return "incomplete", "essential check(s) not observed passing: " + "; ".join(unseen)
+    blind = [step for step, checks in by_step.items() if all(r.status is Status.SKIP for r in checks)]
+    if blind:
+        return "incomplete", f"nothing was observed in {', '.join(blind)}: every check was skipped"
+    return "pass", "every essential check of the steps that ran was observed passing"

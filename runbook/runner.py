@@ -97,6 +97,7 @@ def run(
 
     p = params.validate(values or {})
     p["interactive"] = False  # headless: nothing to click, plain output
+    p["strict"] = False  # every step runs; the verdict comes from the record
     src = Path(notebooks) if notebooks else notebooks_dir()
     steps = select(only)
     missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]
@@ -110,22 +111,22 @@ def run(
         with environment(**{engine.RUN_ID_ENV: run_id, "PYTHONPATH": kernel_pythonpath()}):
             for step in steps:
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
-                declared = papermill.inspect_notebook(str(nb_in))
+                declared = papermill.inspect_notebook(literal(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
-                if "record_dir" in declared:
-                    passed["record_dir"] = str(out.resolve())
                 log(f"running {step}")
                 try:
                     papermill.execute_notebook(
-                        str(nb_in),
-                        str(nb_out),
+                        literal(nb_in),
+                        literal(nb_out),
                         parameters=passed,
                         kernel_name="python3",
                         progress_bar=False,
-                        cwd=str(src),
+                        cwd=str(out if step == REPORT else src),  # the report reads the record beside it
                     )
                 except PapermillExecutionError as e:
                     log(f"  {step} stopped: {e.ename}: {e.evalue}")
+                finally:
+                    record.relocate(nb_out)
     finally:
         _cleanup(p["docker_host"], run_id)
     summary = record.collect(out, [f"{s}.ipynb" for s in steps if s != REPORT])
@@ -134,6 +135,12 @@ def run(
     )
     record.write(out, summary)
     return summary, out
+
+
+def literal(path: Path) -> str:
+    """An absolute path as papermill must be given it: papermill formats paths with the parameters
+    (``{name}``) and reads ``scheme://`` as a remote store, so braces are escaped and the path is absolute."""
+    return str(path.resolve()).replace("{", "{{").replace("}", "}}")
 
 
 def kernel_pythonpath() -> str:

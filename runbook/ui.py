@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 
 from . import params, record, render
+from .errors import ChecksFailed
 from .progress import PullProgress
-from .results import MIME_TYPE, CheckResult
+from .results import MIME_TYPE, CheckResult, Status
 
 
 class Checks:
@@ -79,13 +80,18 @@ def show_overview(summary: dict, steps) -> None:
     )
 
 
-def run_step(step, interactive: bool = False, **values) -> list[CheckResult]:
-    """Run a step's checks once and show them. Headless: plain output. Interactive (JupyterLab): a
-    panel with a button that runs them again and live pull progress; nothing ever waits for a click."""
-    interactive = params.validate({"interactive": interactive})["interactive"]  # "false" from a CLI is False
-    if not interactive:
+def run_step(step, interactive: bool = False, strict: bool = False, **values) -> list[CheckResult]:
+    """Run a step's checks once and show them. Headless: plain output and, when ``strict``, a failed check
+    raises ChecksFailed after the output is shown (so papermill and pipelines see a failing cell).
+    Interactive (JupyterLab): a panel with a button that runs them again and live pull progress; nothing
+    ever waits for a click, and nothing raises."""
+    flags = params.validate({"interactive": interactive, "strict": strict})  # "false" from a CLI is False
+    if not flags["interactive"]:
         results = step(progress=PullProgress(), **values)
         show(results)
+        failed = [r.id for r in results if r.status is Status.FAIL]
+        if flags["strict"] and failed:
+            raise ChecksFailed(f"{len(failed)} check(s) failed: {', '.join(failed)} (strict: see the output above)")
         return results
     from .panel import StepPanel
 

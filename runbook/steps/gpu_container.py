@@ -3,12 +3,14 @@ and try the other access modes too, so that the record shows which rungs of the 
 
 from __future__ import annotations
 
+import re
+
 from .. import cuda, engine, gpu_access, host
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ContainerFailed, HostError
-from ..results import CheckResult, Passed, Status, fail, run_check, skip
+from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, skipped
-from .images import choose_and_pull
+from .images import choose_and_pull, judge_requirement
 
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
 LIST_GPUS = ["nvidia-smi", "-L"]
@@ -17,11 +19,11 @@ LIST_GPUS = ["nvidia-smi", "-L"]
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     chosen = {"mode": ctx.params["gpu_mode"]}  # recorded with gpu.nvidia_smi: the ladder reads the run's mode there
-    results, image = choose_and_pull(ctx, "cuda", "cuda_image", cuda.cuda_image_for, "CUDA base image", progress)
+    results, image = choose_and_pull(ctx, "cuda", "cuda_image", "base", "CUDA base image", progress)
     if image is None:
         reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
         return results + [skipped(i, t, reason, chosen if i == "gpu.nvidia_smi" else None) for i, t in TITLES.items()]
-    results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: check_requirement(ctx, image)))
+    results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: judge_requirement(ctx, image)))
     results.append(run_check("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image)))
     for mode in gpu_access.MODES:
         if mode != ctx.params["gpu_mode"]:
@@ -35,6 +37,7 @@ def run(progress=None, **values) -> list[CheckResult]:
     seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), data=chosen)
     results.append(seen)
     results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
+    results.append(run_check("gpu.cuda_version", TITLES["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
     return results
 
 
@@ -43,28 +46,9 @@ TITLES = {
     "gpu.container_runs": "The engine runs a container of the image (no GPU)",
     "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
     "gpu.same_gpus": "The container sees the host's GPUs",
+    "gpu.cuda_version": "The CUDA version nvidia-smi reports in the container, beside the host's",
 }
-
-
-def check_requirement(ctx, image: str) -> Passed:
-    req = cuda.parse_require_cuda(engine.image_env(ctx.client, image))
-    if req is None:
-        raise skip(f"{image} declares no NVIDIA_REQUIRE_CUDA")
-    if ctx.driver is None:
-        raise skip(f"{image} requires CUDA {req.cuda}; {ctx.driver_problem}")
-    brands = tuple(sorted({g.brand for g in ctx.driver.gpus})) or ("",)
-    needs = f"CUDA >= {req.cuda}" if req.cuda else f"NVIDIA_REQUIRE_CUDA={req.raw}"
-    if not req.met_by(ctx.driver.cuda_version, ctx.driver.driver_version, brands):
-        raise fail(
-            f"{image} requires {needs}; driver {ctx.driver.driver_version} supports up to "
-            f"{ctx.driver.cuda_version} (GPU brand {', '.join(brands)})",
-            evidence=req.raw,
-            **by_key("cuda_requirement").fields(),
-        )
-    return Passed(
-        f"requires {needs}; driver {ctx.driver.driver_version} supports up to {ctx.driver.cuda_version}",
-        evidence=req.raw,
-    )
+CUDA_VERSION = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 
 
 def check_runs(ctx, image: str) -> Passed:
@@ -136,3 +120,32 @@ def check_same(ctx, seen: CheckResult) -> Passed:
             notebook=NB_GPU,
         )
     return Passed(f"the same {len(inside)} GPU(s) as the host: {', '.join(inside)}")
+
+
+def check_cuda_version(ctx, seen: CheckResult) -> Passed:
+    """The article's puzzle: nvidia-smi in cuda:11.7.1-base on a 470 driver (ceiling 11.4) said 11.7.
+    nvidia-smi reports the CUDA of the libcuda it loaded; an nvidia/cuda image's cuda-compat libraries,
+    put in by the toolkit (forward compatibility), are newer than the driver's own."""
+    if not seen.ok:
+        raise skip(f"nvidia-smi did not run in the container ({seen.id}: {seen.status.value})")
+    if ctx.driver is None:
+        raise skip(ctx.driver_problem)
+    m = CUDA_VERSION.search(seen.evidence)
+    if m is None:
+        raise skip("nvidia-smi's table in the container shows no CUDA Version")
+    inside, host_ceiling = m.group(1), ctx.driver.cuda_version
+    data = {"container": inside, "host": host_ceiling}
+    if inside == host_ceiling:
+        return Passed(f"CUDA Version {inside} in the container, as on the host: the driver's own ceiling", data=data)
+    detail = (
+        f"CUDA Version {inside} in the container, {host_ceiling} on the host: the container loaded the "
+        f"image's cuda-compat libcuda (forward compatibility), and nvidia-smi reports the CUDA of the "
+        f"libcuda it loaded, not the driver's ceiling"
+    )
+    if any(g.brand in cuda.CONSUMER_BRANDS for g in ctx.driver.gpus):
+        raise warn(
+            detail + "; on a GeForce such a container fails its first CUDA call with error 804",
+            data=data,
+            **by_key("forward_compat").fields(),
+        )
+    return Passed(detail, data=data)

@@ -5,69 +5,88 @@ from __future__ import annotations
 from .. import cuda, engine
 from ..diagnosis import NB_GPU, NB_NVCC, NB_PYTORCH
 from ..errors import ContainerFailed
-from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from . import context, from_error
-from .images import choose
+from .images import image_of
 
 CUDA_BIN = "/usr/local/cuda/bin"  # where CUDA images keep nvcc, also when it is not on PATH
+CUDA_ENV = ("CUDA_VERSION", "NVIDIA_REQUIRE_CUDA", "NV_CUDA_LIB_VERSION")
 
 
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     results = []
-    for check_id, param, pick, what, notebook in (
-        ("nvcc.cuda_image", "cuda_image", cuda.cuda_image_for, "CUDA base image", NB_GPU),
-        ("nvcc.pytorch_image", "pytorch_image", cuda.pytorch_image_for, "PyTorch image", NB_PYTORCH),
+    for check_id, param, kind, what, notebook in (
+        ("nvcc.cuda_image", "cuda_image", "base", "CUDA base image", NB_GPU),
+        ("nvcc.pytorch_image", "pytorch_image", "pytorch", "PyTorch image", NB_PYTORCH),
     ):
         results.append(
-            run_check(check_id, f"nvcc in the {what}", lambda: check_image(ctx, param, pick, what, notebook))
+            run_check(check_id, f"nvcc in the {what}", lambda: check_image(ctx, param, kind, what, notebook))
         )
     results.append(run_check("nvcc.devel_image", "nvcc in a CUDA devel image", lambda: check_devel(ctx, progress)))
     return results
 
 
-def _find_nvcc(ctx, image: str) -> str:
-    """The first nvcc on the image's PATH or in /usr/local/cuda/bin, or '' when there is none."""
+def holdings(ctx, image: str) -> dict:
+    """What an image holds of CUDA: nvcc on its PATH or in /usr/local/cuda/bin, the /usr/local/cuda
+    folder, its compat libraries, and the CUDA variables of its environment (read without starting it)."""
     env = dict(item.partition("=")[::2] for item in engine.image_env(ctx.client, image))
-    dirs = [d for d in env.get("PATH", "").split(":") if d.startswith("/")] + [CUDA_BIN]
+    dirs = dict.fromkeys([d.rstrip("/") for d in env.get("PATH", "").split(":") if d.startswith("/")] + [CUDA_BIN])
+    nvccs = [f"{d}/nvcc" for d in dirs]
     try:
-        found = engine.files_in_image(ctx.client, image, [f"{d.rstrip('/')}/nvcc" for d in dict.fromkeys(dirs)])
+        found = engine.files_in_image(
+            ctx.client, image, [*nvccs, "/usr/local/cuda", CUDA_BIN, "/usr/local/cuda/compat"]
+        )
     except ContainerFailed as e:
         raise from_error(e, ctx, f"could not look inside {image}: {e}") from None
-    return found[0] if found else ""
+    return {
+        "nvcc": next((p for p in nvccs if p in found), ""),
+        "cuda_dir": "/usr/local/cuda" in found,
+        "cuda_bin": CUDA_BIN in found,
+        "compat": "/usr/local/cuda/compat" in found,
+        "env": {k: env[k] for k in CUDA_ENV if k in env},
+    }
 
 
-def check_image(ctx, param: str, pick, what: str, notebook: str) -> Passed:
+def what_it_is(h: dict) -> tuple[str, str]:
+    """The kind of image its content shows (devel, base or runtime, own runtime), and why."""
+    cuda_env = ", ".join(f"{k}={v[:40]}" for k, v in h["env"].items() if k != "NVIDIA_REQUIRE_CUDA")
+    if h["nvcc"]:
+        return "devel", f"nvcc at {h['nvcc']}: a devel image ({cuda.FLAVOURS['devel']})"
+    if not h["cuda_dir"]:
+        return "own runtime", (
+            "no /usr/local/cuda: the image brings its own CUDA runtime (as pytorch/pytorch:*-runtime, "
+            "whose PyTorch carries its CUDA libraries), and no compiler"
+        )
+    bin_note = "its /usr/local/cuda has no bin/" if not h["cuda_bin"] else "its /usr/local/cuda/bin holds no nvcc"
+    return "base or runtime", (
+        f"{bin_note} ({cuda_env or 'no CUDA variables'}): a base or runtime image, or one built "
+        "FROM one; those carry the CUDA runtime (and libraries), not the compiler"
+    )
+
+
+def check_image(ctx, param: str, kind: str, what: str, notebook: str) -> Passed:
     if ctx.client is None:
         raise skip(ctx.engine_problem)
-    image = choose(ctx, param, pick, what).data["image"]
+    image = image_of(ctx, param, kind, what)
     if not engine.image_present(ctx.client, image):
         raise skip(f"{image} is not on the engine (pulled in {notebook})")
-    found = _find_nvcc(ctx, image)
+    h = holdings(ctx, image)
+    shown, why = what_it_is(h)
+    data = {"nvcc": h["nvcc"], "content": shown, **h}
     flavour = cuda.flavour_of(image)
-    seen = f"nvcc at {found}" if found else "no nvcc"
-    if flavour is None:
-        raise skip(
-            f"{image}: {seen}; its tag names no flavour (base, runtime, devel), so there is no "
-            "expectation to check it against"
-        )
-    expected = flavour == "devel"
-    if bool(found) != expected:
-        raise warn(f"{image}: {seen}, unexpected for a {flavour} image ({cuda.FLAVOURS[flavour]})")
-    return Passed(
-        f"{image}: {seen}, as expected: a {flavour} image has {cuda.FLAVOURS[flavour]}",
-        data={"nvcc": found, "flavour": flavour},
-    )
+    if flavour is not None and (flavour == "devel") != bool(h["nvcc"]):
+        raise warn(f"{image}: its tag says {flavour}, but {why}", data=data)
+    answer = "nvcc is there, as in every devel image" if h["nvcc"] else "no nvcc, as expected"
+    return Passed(f"{image}: {answer}: {why}", data=data)
 
 
 def check_devel(ctx, progress) -> Passed:
     if ctx.client is None:
         raise skip(ctx.engine_problem)
-    image = choose(ctx, "devel_image", lambda ceiling: cuda.cuda_image_for(ceiling, "devel"), "CUDA devel image").data[
-        "image"
-    ]
+    image = image_of(ctx, "devel_image", "devel", "CUDA devel image")
     if not ctx.params["pull_devel"] and not engine.image_present(ctx.client, image):
-        raise skip(f"{image} would be pulled (several GB): set pull_devel=true to pull it and run nvcc --version")
+        raise chosen(f"{image} would be pulled (several GB): set pull_devel=true to pull it and run nvcc --version")
     engine.pull(ctx.client, image, ctx.params["pull"], ctx.params["pull_timeout_s"], progress)
     try:
         out = engine.run(ctx.client, image, ["nvcc", "--version"], timeout_s=ctx.params["timeout_s"])

@@ -7,14 +7,15 @@ import os
 import subprocess
 import sys
 
-from .. import cuda, datasheet, engine, gpu_access, workloads
+from .. import datasheet, engine, gpu_access, workloads
 from ..diagnosis import NB_PYTORCH
 from ..errors import ContainerFailed
-from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from . import container_failure, context, from_error, skipped
-from .images import choose_and_pull
+from .images import choose_and_pull, judge_requirement
 
 TITLES = {
+    "pytorch.requirement": "The driver meets the PyTorch image's CUDA",
     "pytorch.import": "PyTorch imports in the image",
     "pytorch.cuda_available": "torch.cuda.is_available() in the container",
     "pytorch.matmul": "A matrix product on the GPU matches the CPU",
@@ -25,12 +26,13 @@ SLOWER = 0.9  # container/host below this is a warning: something throttles the 
 
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
-    results, image = choose_and_pull(
-        ctx, "pytorch", "pytorch_image", cuda.pytorch_image_for, "PyTorch CUDA image", progress
-    )
+    results, image = choose_and_pull(ctx, "pytorch", "pytorch_image", "pytorch", "PyTorch CUDA image", progress)
     if image is None:
         reason = f"the PyTorch image is not available ({results[-1].id}: {results[-1].status.value})"
         return results + [skipped(i, t, reason) for i, t in TITLES.items()]
+    results.append(
+        run_check("pytorch.requirement", TITLES["pytorch.requirement"], lambda: judge_requirement(ctx, image))
+    )
     probe: dict = {}
 
     def run_probe() -> Passed:
@@ -135,7 +137,7 @@ def host_probe(ctx) -> dict:
 
 def check_throughput(ctx, probe: dict) -> Passed:
     if not ctx.params["measure_throughput"]:
-        raise skip("measure_throughput is false")
+        raise chosen("measure_throughput is false")
     bench = probe.get("bench")
     if probe.get("bench_error"):
         raise warn(

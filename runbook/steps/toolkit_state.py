@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import daemon_json, engine, host, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
 from ..errors import EngineError, RunSetupError
-from ..results import CheckResult, Passed, fail, run_check, skip, warn
+from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..targets import FreshSystem, HostTarget
 from . import Context, connect_engine, context, skipped
 
@@ -130,7 +130,7 @@ def check_plan(plan, os_info: dict) -> Passed:
 
 def apply_plan(plan, wanted: bool) -> Passed:
     if not wanted:
-        raise skip("toolkit_apply is false: the plan is shown, nothing was changed")
+        raise chosen("toolkit_apply is false: the plan is shown, nothing was changed")
     if plan is None:
         raise skip("no plan for this OS")
     if os.geteuid() != 0:

@@ -45,8 +45,9 @@ def outside(command, *args, cwd, timeout=900):
 def test_the_wheel_carries_every_module_and_notebook(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {str(p.relative_to(REPO)) for p in (REPO / "runbook").rglob("*.py") if "notebooks" not in p.parts}
-    assert modules - names == set(), f"modules missing from the wheel: {sorted(modules - names)}"
+    files = [p for pattern in ("*.py", "*.json") for p in (REPO / "runbook").rglob(pattern)]
+    modules = {str(p.relative_to(REPO)) for p in files if "notebooks" not in p.parts}
+    assert modules - names == set(), f"modules and data missing from the wheel: {sorted(modules - names)}"
     notebooks = {f"runbook/notebooks/{n.name}" for n in NOTEBOOKS} | {f"runbook/notebooks/{OVERVIEW}.ipynb"}
     assert notebooks - names == set(), f"notebooks missing from the wheel: {sorted(notebooks - names)}"
 

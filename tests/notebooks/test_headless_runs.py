@@ -155,7 +155,7 @@ def flavoured_images(client):
         client.images.remove(tag)
 
 
-def test_step_5_judges_nvcc_by_the_flavour_the_tag_names(client, tmp_path, flavoured_images):
+def test_step_5_judges_an_image_by_what_it_holds_and_its_tag_by_that(client, tmp_path, flavoured_images):
     out = tmp_path / "record"
     proc = run_cli(
         "--out",
@@ -179,8 +179,8 @@ def test_step_5_judges_nvcc_by_the_flavour_the_tag_names(client, tmp_path, flavo
     _, by_id = checks(out)
     assert_status(by_id, "nvcc.cuda_image", "pass")  # a runtime image without nvcc: as expected
     assert "no nvcc, as expected" in by_id["nvcc.cuda_image"]["detail"]
-    assert_status(by_id, "nvcc.pytorch_image", "skip")  # no flavour in the tag: nothing to judge
-    assert "names no flavour" in by_id["nvcc.pytorch_image"]["detail"]
+    assert_status(by_id, "nvcc.pytorch_image", "pass")  # no flavour in the tag: judged by what it holds
+    assert "no /usr/local/cuda" in by_id["nvcc.pytorch_image"]["detail"]
     assert_status(by_id, "nvcc.devel_image", "fail")  # "devel" in the tag, but no nvcc in it
     assert "only devel images ship nvcc" in by_id["nvcc.devel_image"]["cause"]
     assert "devel" in by_id["nvcc.devel_image"]["remediation"]

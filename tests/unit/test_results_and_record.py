@@ -5,7 +5,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from runbook import record, render, ui
 from runbook.errors import EngineUnreachable
-from runbook.results import CheckResult, Passed, Status, run_check, skip, verdict
+from runbook.results import BLOCKED, CHOSEN, CheckResult, Passed, Status, chosen, run_check, skip, verdict
 
 
 def test_run_check_statuses():
@@ -37,10 +37,59 @@ def test_a_bug_is_not_a_diagnosis():
         raise AssertionError("a programming error must not become a check result")
 
 
-def test_verdict():
-    ok = CheckResult("a", "A", Status.PASS)
-    assert verdict([ok, CheckResult("b", "B", Status.SKIP), CheckResult("c", "C", Status.WARN)]) == "pass"
-    assert verdict([ok, CheckResult("d", "D", Status.FAIL)]) == "fail"
+def r(check_id, status, detail="", skip_kind=""):
+    return CheckResult(check_id, check_id, status, detail, skip_kind=skip_kind)
+
+
+ESSENTIAL = {"01-preflight": ("host.driver", "engine.reachable"), "03-gpu-in-container": ("gpu.nvidia_smi",)}
+
+
+def test_a_failed_check_fails_the_run():
+    value, reason = verdict({"01-preflight": [r("host.driver", Status.FAIL)]}, ESSENTIAL)
+    assert value == "fail"
+    assert "host.driver" in reason
+
+
+def test_every_essential_check_observed_passing_is_a_pass():
+    by_step = {
+        "01-preflight": [
+            r("host.driver", Status.PASS),
+            r("engine.reachable", Status.WARN),
+            r("host.disk", Status.SKIP, skip_kind=CHOSEN),
+        ]
+    }
+    assert verdict(by_step, ESSENTIAL)[0] == "pass"
+
+
+def test_a_blocked_essential_check_is_incomplete_never_pass():
+    by_step = {
+        "01-preflight": [r("host.driver", Status.PASS), r("engine.reachable", Status.PASS)],
+        "03-gpu-in-container": [
+            r("cuda.image", Status.SKIP, "no image known for driver 470"),
+            r("gpu.nvidia_smi", Status.SKIP, "no image"),
+        ],
+    }
+    value, reason = verdict(by_step, ESSENTIAL)
+    assert value == "incomplete"
+    assert "gpu.nvidia_smi (skip: no image)" in reason
+
+
+def test_a_run_with_no_check_is_incomplete():
+    assert verdict({}, ESSENTIAL) == ("incomplete", "no check ran")
+    assert verdict({"06-report": []}, ESSENTIAL)[0] == "incomplete"
+
+
+def test_a_step_that_observed_nothing_is_incomplete():
+    value, reason = verdict({"05-why-no-nvcc": [r("nvcc.cuda_image", Status.SKIP, "no engine")]}, ESSENTIAL)
+    assert value == "incomplete"
+    assert "05-why-no-nvcc" in reason
+
+
+def test_skips_are_blocked_unless_chosen():
+    assert r("x", Status.SKIP).skip_kind == BLOCKED
+    assert run_check("x", "X", lambda: (_ for _ in ()).throw(chosen("asked"))).skip_kind == CHOSEN
+    assert run_check("x", "X", lambda: (_ for _ in ()).throw(skip("no engine"))).skip_kind == BLOCKED
+    assert r("x", Status.PASS).skip_kind == ""
 
 
 def test_round_trip():
