@@ -58,6 +58,13 @@ def parser() -> argparse.ArgumentParser:
         "fedora, opensuse-leap, sles, debian:12",
     )
     pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    v = command(
+        "verify",
+        "run a record's steps again on this host with its parameters and report what drifted "
+        "(exit 0 unchanged, 1 drifted)",
+    )
+    v.add_argument("record", help="the record's folder (it holds summary.json)")
+    v.add_argument("--out", help="folder for the new record (new or empty); default runs/<host>-<time>")
     c = command("clean", "remove containers the runbook left on the engine (a killed run's)")
     c.add_argument("--docker-host", default="", help="engine address (default: as for `run`)")
     return ap
@@ -110,6 +117,19 @@ def cmd_plan(args) -> int:
     return EXIT_PASS
 
 
+def cmd_verify(args) -> int:
+    from . import verify
+
+    drift, summary, out = verify.verify(args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True))
+    for d in drift:
+        print(f"drift  {d.what:6} {d.name}: {d.recorded} -> {d.now}")
+    print(
+        f"{'unchanged' if not drift else f'{len(drift)} drift(s)'} against {args.record}; "
+        f"now {summary['verdict']}; record: {out}/summary.json, {out}/drift.json"
+    )
+    return EXIT_FAIL if drift else EXIT_PASS
+
+
 def cmd_clean(args) -> int:
     from . import engine
 
@@ -117,4 +137,4 @@ def cmd_clean(args) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params, "plan": cmd_plan, "clean": cmd_clean}
+COMMANDS = {"run": cmd_run, "params": cmd_params, "plan": cmd_plan, "verify": cmd_verify, "clean": cmd_clean}

@@ -27,4 +27,4 @@ fi
 .venv/bin/ruff format --check runbook tests benchmarks
 exec .venv/bin/python -m pytest -p no:cacheprovider tests \
   notebooks/02-container-toolkit.ipynb notebooks/05-why-no-nvcc.ipynb \
-  --nbval-lax --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"
+  --nbval-lax --nbval-sanitize-with runbook/nbval-sanitize.cfg "$@"

@@ -22,4 +22,4 @@ for nb in 03-gpu-in-container 04-pytorch-in-container; do
 done
 cd "$work"
 exec "$python" -m pytest -p no:cacheprovider --rootdir "$work" --nbval-lax \
-  --nbval-sanitize-with "$OLDPWD/tests/nbval-sanitize.cfg" "$work"/*.ipynb "$@"
+  --nbval-sanitize-with "$OLDPWD/runbook/nbval-sanitize.cfg" "$work"/*.ipynb "$@"

@@ -1,0 +1,78 @@
+"""gpu-runbook verify: a record made here verifies unchanged; a changed driver (the stand-in nvidia-smi
+answering as another host, tests/standin) or a re-tagged image is reported as exactly that drift."""
+
+import json
+import os
+
+import pytest
+
+from tests.helpers import REPO, TEST_IMAGE, gpu_runbook, labelled_container, run_cli
+
+pytestmark = pytest.mark.engine
+DRIVERS = REPO / "tests" / "fixtures" / "drivers"
+
+
+def as_host(xml: str) -> dict:
+    return {
+        **os.environ,
+        "PATH": f"{REPO / 'tests' / 'standin'}:{os.environ['PATH']}",
+        "RUNBOOK_STANDIN_XML": str(DRIVERS / xml),
+    }
+
+
+def verify(tmp_path, xml: str):
+    """gpu-runbook verify of tmp_path/record into tmp_path/again, on a host whose nvidia-smi answers from xml."""
+    return gpu_runbook("verify", str(tmp_path / "record"), "--out", str(tmp_path / "again"), env=as_host(xml))
+
+
+def drift_of(folder) -> list[tuple[str, str]]:
+    return [(d["what"], d["name"]) for d in json.loads((folder / "drift.json").read_text())["drift"]]
+
+
+def test_a_record_made_here_verifies_unchanged(client, tmp_path):
+    made = run_cli("--out", str(tmp_path / "record"), "--only", "1", "--only", "2", env=as_host("h200-580.xml"))
+    assert made.returncode in (0, 1), made.stderr[-2000:]
+    proc = verify(tmp_path, "h200-580.xml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert drift_of(tmp_path / "again") == []
+    assert "unchanged" in proc.stdout
+
+
+def test_a_changed_driver_is_reported_as_exactly_that(client, tmp_path):
+    run_cli("--out", str(tmp_path / "record"), "--only", "1", env=as_host("article-m6000-470.xml"))
+    proc = verify(tmp_path, "h200-580.xml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert drift_of(tmp_path / "again") == [("fact", "driver version"), ("fact", "CUDA ceiling"), ("fact", "GPUs")]
+    assert "driver version: 470.199.02 -> 580.159.04" in proc.stdout
+    assert "GPUs: 1 x Quadro M6000 -> 1 x NVIDIA H200" in proc.stdout
+
+
+def test_a_retagged_image_is_reported_as_exactly_that(client, tmp_path):
+    ref = "runbook-test/verify:cuda"
+    client.images.get(TEST_IMAGE).tag(ref)
+    try:
+        args = ("--only", "3", "-p", "cuda_image", ref, "-p", "pull", "never")
+        run_cli("--out", str(tmp_path / "record"), *args, env=as_host("h200-580.xml"))
+        with labelled_container(client, ["true"]) as c:  # the same name, now another image
+            c.wait(timeout=60)
+            c.commit(*ref.split(":"), changes=["ENV RETAGGED=1"])
+        proc = verify(tmp_path, "h200-580.xml")
+    finally:
+        client.images.remove(ref, force=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert drift_of(tmp_path / "again") == [("fact", "CUDA image id")]
+
+
+def test_a_folder_that_is_not_a_record_exits_2(tmp_path):
+    proc = gpu_runbook("verify", str(tmp_path))
+    assert proc.returncode == 2
+    assert "not a record" in proc.stderr
+
+
+def test_the_record_names_no_path_of_the_machine_that_made_it(client, tmp_path):
+    run_cli("--out", str(tmp_path / "record"), "--only", "1", "--only", "6")
+    for path in (tmp_path / "record").iterdir():
+        if path.suffix == ".ipynb":
+            text = path.read_text()
+            assert str(tmp_path) not in text, f"{path.name} names the folder it was written to"
+            assert str(REPO) not in text, f"{path.name} names the checkout it ran from"
