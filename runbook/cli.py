@@ -6,13 +6,16 @@ Each command is one call: parse the arguments, call the runbook, map the outcome
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EXIT_PASS, EXIT_FAIL, EXIT_SETUP = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # as a shell reports a process ended by the signal
 EXIT_CODES = """exit codes:
   0  pass: every essential check of the steps that ran was observed passing (warnings allowed)
   1  fail (a check failed) or incomplete (nothing failed, but an essential check could not be observed)
-  2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)"""
+  2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)
+  130, 143  interrupted (Ctrl-C, SIGTERM): the record is written, with verdict incomplete"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         if e.remediation:
             print(f"gpu-runbook: {e.remediation}", file=sys.stderr)
         return EXIT_SETUP
+    except BrokenPipeError:  # the reader went away (gpu-runbook params | head -1): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PASS
+    except KeyboardInterrupt as e:
+        print(f"gpu-runbook: interrupted ({e or 'SIGINT'})", file=sys.stderr)
+        return EXIT_SIGTERM if str(e) == "SIGTERM" else EXIT_SIGINT
 
 
 def cmd_run(args) -> int:
@@ -90,13 +99,17 @@ def cmd_run(args) -> int:
     from .results import CheckResult
 
     def terminate(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
-    summary, out = runner.run(
-        args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True)
-    )
+    try:
+        summary, out = runner.run(
+            args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+    except runner.Interrupted as e:
+        print(f"\n{render.verdict_line(e.summary)}\nrecord: {e.out}/summary.json", file=sys.stderr)
+        return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
     print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
     print(f"\n{render.verdict_line(summary)}\nrecord: {out}/summary.json, {out}/report.html")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL

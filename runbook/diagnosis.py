@@ -76,6 +76,15 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "engine_stalled",
+        ("Read timed out",),
+        "The engine's socket accepted the connection but the engine did not answer in time: dockerd is hung or "
+        "overloaded, or something other than dockerd listens on that socket.",
+        "Look at the engine (`sudo systemctl status docker`, `sudo journalctl -u docker`), restart it (`sudo "
+        "systemctl restart docker`), and check docker_host / DOCKER_HOST names the engine's socket.",
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
         "engine_unreachable",
         ("Error while fetching server API version", "Cannot connect to the Docker daemon"),
         "No Docker engine answers at this address: it is not installed, not running, or DOCKER_HOST / "
@@ -83,6 +92,15 @@ TABLE: tuple[Diagnosis, ...] = (
         "Install Docker Engine and start it (`sudo systemctl enable --now docker`), or set docker_host to "
         "the engine's address (e.g. unix:///var/run/docker.sock).",
         NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "pull_stalled",
+        ("no progress for",),
+        "The pull sent no progress for a long time: the registry (or a proxy or mirror in between) accepted the "
+        "request and then stopped answering.",
+        "Check the registry and any mirror or proxy the engine uses (`docker info` shows the mirrors); pull the "
+        "image by hand to see where it stops, or load it with `docker load` and set pull=never.",
+        NB_GPU,
     ),
     Diagnosis(
         "cuda_requirement",

@@ -8,7 +8,9 @@ narrowly and re-raised as the runbook's own, with the cause and fix from the dia
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +32,9 @@ from .errors import (
     EngineUnreachable,
     ImageNotPulled,
     ImageUnavailable,
+    RunbookError,
 )
+from .params import masked
 
 LABEL = "io.gpu-runbook"
 RUN_ID_ENV = "GPU_RUNBOOK_RUN_ID"
@@ -51,6 +55,30 @@ def error_text(e: Exception) -> str:
 
 def _raise_diagnosed(cls, message: str, text: str, default_key: str | None = None, **kw):
     raise cls(message, evidence=text, **diagnosis.explain(text, key=default_key), **kw)
+
+
+def _engine_call(what: str):
+    """Errors of the engine's connection, raised anywhere in the decorated call, as the runbook's own: an
+    engine that dies, restarts or stops answering mid-step is a diagnosed EngineError, not a traceback.
+    The runbook's own errors, and an interrupt, pass through unchanged."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except RunbookError:
+                raise
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, DockerException) as e:
+                text = error_text(e)
+                key = "engine_stalled" if "timed out" in text.lower() else "engine_unreachable"
+                raise EngineError(
+                    f"the engine did not answer ({what})", evidence=text, **diagnosis.explain(text, key=key)
+                ) from e
+
+        return call
+
+    return wrap
 
 
 def connection_params(docker_host: str = "", environ=None) -> dict:
@@ -86,27 +114,37 @@ def connection_params(docker_host: str = "", environ=None) -> dict:
     return params
 
 
+PING_S = 10  # an engine that does not answer a ping this fast is not going to answer the checks
+
+
 def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
-    """A client for the engine ``connection_params`` names that has answered a ping."""
+    """A client for the engine ``connection_params`` names that has answered a ping (within PING_S)."""
     params = connection_params(docker_host)
-    address = params["base_url"]
+    address = masked(params["base_url"])
     try:
-        client = docker.DockerClient(timeout=timeout, **params)
+        client = docker.DockerClient(timeout=min(timeout, PING_S), **params)  # asks the engine's API version
         client.ping()
+        client.api.timeout = timeout
         return client
-    except DockerException as e:
-        text = str(e)
+    except (DockerException, requests.exceptions.RequestException, ValueError, OSError) as e:
+        text = masked(error_text(e))
         if "permission denied" in text.lower() or "PermissionError" in text:
             raise EnginePermissionDenied(
                 f"permission denied on the Docker engine at {address}",
                 evidence=text,
                 **diagnosis.by_key("docker_permission").fields(),
             ) from e
+        stalled = "timed out" in text.lower()
         raise EngineUnreachable(
-            f"no Docker engine answers at {address}", evidence=text, **diagnosis.by_key("engine_unreachable").fields()
+            f"the Docker engine at {address} did not answer within {PING_S} s"
+            if stalled
+            else f"no Docker engine answers at {address}",
+            evidence=text,
+            **diagnosis.explain(text, key="engine_stalled" if stalled else "engine_unreachable"),
         ) from e
 
 
+@_engine_call("looking up an image")
 def image_present(client: docker.DockerClient, ref: str) -> bool:
     try:
         client.images.get(ref)
@@ -115,6 +153,7 @@ def image_present(client: docker.DockerClient, ref: str) -> bool:
         return False
 
 
+@_engine_call("pulling an image")
 def pull(
     client: docker.DockerClient,
     ref: str,
@@ -137,8 +176,9 @@ def pull(
     if tag is None:
         tag = "latest"
     deadline = time.monotonic() + timeout_s
+    stall_s = min(STALL_S, timeout_s)
     try:
-        for event in client.api.pull(repo, tag=tag, stream=True, decode=True):
+        for event in _pull_events(client, repo, tag, stall_s):
             if "error" in event:
                 text = event.get("error") or str(event.get("errorDetail"))
                 _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", text)
@@ -157,12 +197,46 @@ def pull(
             error_text(e),
             "manifest_unknown" if isinstance(e, NotFound) else None,
         )
-    except (requests.exceptions.RequestException, DockerException) as e:
+    except requests.exceptions.RequestException as e:
+        if _read_timed_out(e):
+            raise ImageUnavailable(
+                f"pulling {ref}: no progress for {stall_s:.0f} s (pull_timeout_s {timeout_s:.0f} s)",
+                evidence=str(e),
+                **diagnosis.by_key("pull_stalled").fields(),
+            ) from None
+        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
+    except DockerException as e:
         _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
     try:
         return client.images.get(ref)
     except ImageNotFound:
         raise ImageUnavailable(f"the engine reported {ref} pulled but does not have it", evidence="") from None
+
+
+STALL_S = 60  # a pull that sends no progress event for this long has stalled
+
+
+def _pull_events(client: docker.DockerClient, repo: str, tag: str, read_timeout: float):
+    """The engine's pull events, as docker-py's ``APIClient.pull`` streams them, but with a read timeout:
+    docker-py sends the pull request with none, so a registry that stalls would hang the run forever."""
+    api = client.api
+    registry, _ = docker.auth.resolve_repository_name(repo)
+    headers = {}
+    header = docker.auth.get_config_header(api, registry)
+    if header:
+        headers["X-Registry-Auth"] = header
+    response = api._post(
+        api._url("/images/create"),
+        params={"tag": tag, "fromImage": repo},
+        headers=headers,
+        stream=True,
+        timeout=read_timeout,
+    )
+    api._raise_for_status(response)
+    try:
+        yield from api._stream_helper(response, decode=True)
+    finally:
+        response.close()
 
 
 @dataclass
@@ -173,15 +247,16 @@ class RunOutput:
 
 
 def _create(client: docker.DockerClient, image: str, command: list[str], lifetime_s: float, options: dict):
-    """Create a container labelled with the run, a deadline and an id of its own, with no network unless
-    ``options`` name one. When the call is cut
-    short (an interrupt, a lost connection), the engine may have made the container before its answer
-    was read: it is found by its own id and removed before the error goes on."""
+    """Create a container labelled with the run, its owner, a deadline and an id of its own, with no
+    network unless ``options`` name one. When the call is cut short (an interrupt, a lost connection),
+    the engine may have made the container before its answer was read: it is found by its own id and
+    removed before the error goes on."""
     own = uuid.uuid4().hex
     labels = {
         LABEL: "1",
         f"{LABEL}.run": run_id(),
         f"{LABEL}.deadline": str(int(time.time() + lifetime_s)),
+        f"{LABEL}.owner": owner(),
         f"{LABEL}.container": own,
     }
     options = {"network_mode": "none", **options}  # no check needs the network; an engine may have no bridge
@@ -196,6 +271,7 @@ def _create(client: docker.DockerClient, image: str, command: list[str], lifetim
         raise
 
 
+@_engine_call("running a container")
 def run(
     client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float, options: dict | None = None
 ) -> RunOutput:
@@ -279,13 +355,53 @@ def _remove(container) -> None:
         pass
 
 
+@_engine_call("listing the runbook's containers")
 def labelled(client: docker.DockerClient) -> list:
     return client.containers.list(all=True, filters={"label": LABEL})
 
 
+OWNER_PID_ENV = "GPU_RUNBOOK_OWNER_PID"  # the runner's pid, for its notebooks' containers
+
+
+def _boot_id() -> str:
+    try:
+        return open("/proc/sys/kernel/random/boot_id").read().strip()
+    except OSError:
+        return ""
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot), '' when there is no such process."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def owner() -> str:
+    """Who cleans up a container: this host, its boot, and the process (the runner's, or this one's)
+    with its start time, so that a reused pid is not taken for the owner."""
+    pid = int(os.environ.get(OWNER_PID_ENV) or os.getpid())
+    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_started(pid)}"
+
+
+def owner_gone(value: str) -> bool | None:
+    """Whether the owner of a container has ended: True or False for an owner on this host, None when
+    that cannot be told here (another host's run, or a container without an owner)."""
+    try:
+        hostname, boot, pid, started = value.split("/")
+    except ValueError:
+        return None
+    if hostname != socket.gethostname() or not boot:
+        return None
+    return boot != _boot_id() or not started or _started(int(pid)) != started
+
+
 def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int:
-    """Remove the runbook's containers: all of run ``run``, or (run=None) every one past its
-    deadline. A concurrent run's containers, running or merely created, are left alone."""
+    """Remove the runbook's containers: all of run ``run``, or (run=None) every one whose owner has
+    ended (at once) and, where the owner cannot be told, every one past its deadline. A live run's
+    containers, running or merely created, are left alone."""
     removed = 0
     now = time.time()
     for c in labelled(client):
@@ -293,11 +409,12 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
         if run is not None:
             doomed = labels.get(f"{LABEL}.run") == run
         else:
+            gone = owner_gone(labels.get(f"{LABEL}.owner", ""))
             try:
                 deadline = float(labels.get(f"{LABEL}.deadline", "0"))
             except ValueError:
                 deadline = 0
-            doomed = deadline < now
+            doomed = gone if gone is not None else deadline < now
         if doomed:
             _remove(c)
             removed += 1
@@ -305,10 +422,11 @@ def remove_leftovers(client: docker.DockerClient, run: str | None = None) -> int
 
 
 def clean(docker_host: str = "") -> int:
-    """``gpu-runbook clean``: remove every runbook container past its deadline on the engine."""
+    """``gpu-runbook clean``: remove the runbook's containers whose run has ended (or is past its deadline)."""
     return remove_leftovers(connect(docker_host))
 
 
+@_engine_call("looking into an image")
 def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) -> list[str]:
     """Which of ``paths`` exist in ``image``, read from a created (never started) container, so that
     images without a shell can be looked into too."""
@@ -331,6 +449,11 @@ def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) ->
     return found
 
 
+@_engine_call("version")
+def engine_version(client: docker.DockerClient) -> dict:
+    return client.version()
+
+
 def engine_info(client: docker.DockerClient) -> dict:
     try:
         return client.info()
@@ -338,6 +461,7 @@ def engine_info(client: docker.DockerClient) -> dict:
         _raise_diagnosed(EngineError, "the engine did not answer `info`", error_text(e), "engine_unreachable")
 
 
+@_engine_call("reading an image's configuration")
 def image_env(client: docker.DockerClient, ref: str) -> list[str]:
     """The Env list of a present image's configuration."""
     return (client.images.get(ref).attrs.get("Config") or {}).get("Env") or []

@@ -33,8 +33,16 @@ def image_or_auto(value: str) -> str:
     return value if value == "auto" else check_image_ref(value)
 
 
+# An engine address: a socket path, or a host with an optional user and port; nothing a shell would read.
+ENGINE_ADDRESS = re.compile(
+    r"^(?:unix://(?:/[A-Za-z0-9._+@-]+)+"
+    r"|npipe:////\./pipe/[A-Za-z0-9._-]+"
+    r"|(?:tcp|http|https|ssh)://(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?)$"
+)
+
+
 def docker_host(value: str) -> str:
-    if value and not re.match(r"^(unix|tcp|ssh|npipe|http|https)://.", value):
+    if value and not ENGINE_ADDRESS.match(value):
         raise ValueError(
             f"{value!r} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)"
         )
@@ -261,6 +269,19 @@ PARAMS: tuple[Param, ...] = (
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
 )
 BY_NAME = {p.name: p for p in PARAMS}
+
+
+CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """``text`` with the user and password of any URL in it hidden (ssh://***@host): records are shared."""
+    return CREDENTIALS.sub(r"\1***@", text)
+
+
+def for_record(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as a record keeps them: credentials masked."""
+    return {k: masked(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def table() -> str:

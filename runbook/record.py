@@ -15,6 +15,7 @@ from . import render
 from .catalogue import ESSENTIAL, REPORT, STEPS
 from .files import write_atomic
 from .ladder import ORDER
+from .params import for_record, masked
 from .results import MIME_TYPE, CheckResult, Status, verdict
 from .version import version_info
 
@@ -86,8 +87,8 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
 
 
 def relocate(path: Path) -> None:
-    """Make an executed notebook independent of the machine that ran it: papermill records the absolute
-    paths it read and wrote; the record keeps only the notebook's name."""
+    """Make an executed notebook fit to share: papermill records the absolute paths it read and wrote (the
+    record keeps only the notebook's name) and the parameters as given (credentials are masked)."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -95,7 +96,13 @@ def relocate(path: Path) -> None:
     meta = nb.get("metadata", {}).get("papermill")
     if isinstance(meta, dict):
         meta["input_path"] = meta["output_path"] = path.name
-        write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+        if isinstance(meta.get("parameters"), dict):
+            meta["parameters"] = for_record(meta["parameters"])
+    for cell in nb.get("cells", []):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            cell["source"] = masked(source) if isinstance(source, str) else [masked(line) for line in source]
+    write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
 
 
 def write(folder: str | Path, summary: dict) -> None:

@@ -53,17 +53,47 @@ def select(only: list[str] | None) -> list[str]:
     return sorted(chosen)
 
 
+CLAIM = ".gpu-runbook-claim"  # made exclusively in a record's folder while its run writes it
+
+
 def default_out_dir() -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("runs") / f"{socket.gethostname()}-{stamp}"
 
 
-def prepare_out_dir(out: Path) -> Path:
-    """A new or empty folder: an existing record is never overwritten."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunSetupError(f"{out} already exists and is not empty: it may hold a record; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def claim_out_dir(out: Path, numbered: bool = False) -> Path:
+    """A new or empty folder, claimed for this run alone: an existing record is never overwritten, and of
+    two runs given the same folder one runs and the other is refused. ``numbered``: when the folder is
+    taken, the next free ``out-2``, ``out-3``… is claimed instead (the default folder of runs started in
+    the same second)."""
+    for n in range(1, 100 if numbered else 2):
+        folder = out if n == 1 else out.with_name(f"{out.name}-{n}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                raise RunSetupError(f"{folder} is not a folder; choose another --out")
+            if any(folder.iterdir()):
+                raise FileExistsError
+            fd = os.open(folder / CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunSetupError(
+                f"cannot write the record in {folder}: {e.strerror}",
+                remediation="Choose an --out on a writable file system with free space.",
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        return folder
+    raise RunSetupError(f"{out} already exists and is not empty (a record, or a run writing one); choose another --out")
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C, SIGTERM); its record was written, with verdict incomplete."""
+
+    def __init__(self, signal_name: str, summary: dict, out: Path):
+        super().__init__(signal_name)
+        self.signal_name, self.summary, self.out = signal_name, summary, out
 
 
 @contextlib.contextmanager
@@ -103,13 +133,16 @@ def run(
     missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]
     if missing:
         raise RunSetupError(f"notebook(s) missing in {src}: {', '.join(m + '.ipynb' for m in missing)}")
-    out = prepare_out_dir(Path(out_dir) if out_dir else default_out_dir())
+    out = claim_out_dir(Path(out_dir)) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
+    interrupted, current, answered = None, None, False
     try:
-        with environment(**{engine.RUN_ID_ENV: run_id, "PYTHONPATH": kernel_pythonpath()}):
+        answered = _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
+        own = {engine.RUN_ID_ENV: run_id, engine.OWNER_PID_ENV: str(os.getpid()), "PYTHONPATH": kernel_pythonpath()}
+        with environment(**own):
             for step in steps:
+                current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
                 declared = papermill.inspect_notebook(literal(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
@@ -125,16 +158,49 @@ def run(
                     )
                 except PapermillExecutionError as e:
                     log(f"  {step} stopped: {e.ename}: {e.evalue}")
+                except OSError as e:  # the notebook could not be written: a full or read-only disk
+                    raise RunSetupError(
+                        f"the record in {out} could not be written ({step}): {e.strerror}",
+                        remediation="Free space, then run again into a new --out.",
+                    ) from None
                 finally:
                     record.relocate(nb_out)
+    except KeyboardInterrupt as e:
+        interrupted = str(e) or "SIGINT"
     finally:
-        _cleanup(p["docker_host"], run_id)
-    summary = record.collect(out, [f"{s}.ipynb" for s in steps if s != REPORT])
+        if answered:
+            _cleanup(p["docker_host"], run_id)
+    ran = [f"{s}.ipynb" for s in steps if s != REPORT and (out / f"{s}.ipynb").exists()]
+    summary = record.collect(out, ran if interrupted else [f"{s}.ipynb" for s in steps if s != REPORT])
     summary.update(
-        started=started, finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), parameters=p, steps=steps
+        started=started,
+        finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        parameters=params.for_record(p),
+        steps=steps,
     )
-    record.write(out, summary)
+    if interrupted:
+        summary.update(
+            verdict="incomplete",
+            verdict_reason=f"interrupted ({interrupted}) in {current}",
+            interrupted={"signal": interrupted, "step": current},
+        )
+    write_record(out, summary)
+    if interrupted:
+        raise Interrupted(interrupted, summary, out)
     return summary, out
+
+
+def write_record(out: Path, summary: dict) -> None:
+    """summary.json and report.html, then the folder's claim is released; a record that cannot be written
+    (a full or read-only disk) is an error that names the folder."""
+    try:
+        record.write(out, summary)
+    except OSError as e:
+        raise RunSetupError(
+            f"the record in {out} could not be written: {e.strerror}; its notebooks are there, its summary is not",
+            remediation="Free space, then run again into a new --out.",
+        ) from None
+    (out / CLAIM).unlink(missing_ok=True)
 
 
 def literal(path: Path) -> str:
@@ -151,9 +217,11 @@ def kernel_pythonpath() -> str:
     return os.pathsep.join([here, *rest])
 
 
-def _cleanup(docker_host: str, run: str | None) -> None:
+def _cleanup(docker_host: str, run: str | None) -> bool:
+    """Remove the run's containers (run=None: those of runs that ended); False when the engine does not
+    answer (nothing can be removed there, and nothing is waited for)."""
     try:
-        client = engine.connect(docker_host, timeout=30)
+        engine.remove_leftovers(engine.connect(docker_host, timeout=30), run)
     except EngineError:
-        return  # no engine: nothing can be left on it
-    engine.remove_leftovers(client, run)
+        return False
+    return True

@@ -7,14 +7,18 @@ Debian container.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import subprocess
 import tarfile
 
 from docker.errors import NotFound
 
 from .files import backup_name, replace_with_backup, write_atomic
+
+MAX_READ = 64 << 20  # no configuration file the plan reads is larger
 
 
 class HostTarget:
@@ -45,9 +49,19 @@ class HostTarget:
         return proc.returncode, proc.stdout + proc.stderr
 
     def read(self, path: str) -> bytes | None:
+        """The file's content, None when there is none; OSError for what is not a regular file (a FIFO
+        would block, a device never ends), a symlink loop, a name too long, or more than MAX_READ bytes."""
+        try:
+            st = os.stat(self._path(path))
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a folder, FIFO, socket or device)")
+        if st.st_size > MAX_READ:
+            raise OSError(errno.EFBIG, f"larger than {MAX_READ >> 20} MiB")
         try:
             with open(self._path(path), "rb") as f:
-                return f.read()
+                return f.read(MAX_READ + 1)
         except FileNotFoundError:
             return None
 

@@ -84,7 +84,7 @@ def check_driver(ctx: Context) -> Passed:
 def check_engine(ctx: Context) -> Passed:
     if ctx.engine_error is not None:
         raise ctx.engine_error
-    v = ctx.client.version()
+    v = engine.engine_version(ctx.client)
     return Passed(
         f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) on {v.get('Os')}/{v.get('Arch')}",
         data={"version": v.get("Version"), "api_version": v.get("ApiVersion")},

@@ -50,11 +50,7 @@ def configure(target, path: str, changes: dict, now: dt.datetime | None = None) 
     """Merge ``changes`` into the daemon.json at ``path`` on ``target`` (created when absent), after a
     timestamped backup; a file that already holds them is left byte for byte. Nothing is written when
     the file cannot be parsed (DaemonJsonError)."""
-    try:
-        raw = target.read(path)
-    except OSError as e:
-        raise DaemonJsonError(f"cannot read {path}: {e.strerror}", remediation=_access_fix()) from None
-    new = daemon_json.updated(raw, changes, path)
+    new = daemon_json.updated(read(target, path), changes, path)
     if new is None:
         return Change(path, False, None)
     try:
@@ -65,6 +61,16 @@ def configure(target, path: str, changes: dict, now: dt.datetime | None = None) 
             remediation=_access_fix() + " Free space if the disk is full.",
         ) from None
     return Change(real, True, backup)
+
+
+def read(target, path: str) -> bytes | None:
+    """daemon.json's content on the target (None: no file); what cannot be read is a DaemonJsonError."""
+    try:
+        return target.read(path)
+    except OSError as e:
+        raise DaemonJsonError(
+            f"cannot read {path}: {e.strerror}; nothing was changed", remediation=_access_fix()
+        ) from None
 
 
 def _access_fix() -> str:
@@ -108,7 +114,7 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
     path = settings.daemon_json
 
     def configured(t) -> bool:
-        return daemon_json.updated(t.read(path), changes, path) is None
+        return daemon_json.updated(read(t, path), changes, path) is None
 
     def write(t) -> None:
         change = configure(t, path, changes)
