@@ -657,11 +657,15 @@ def pytorch_image(ceiling: str, userland: Layer, roots: tuple[str, ...] = PYTORC
     # a virtual environment at /opt/conda, where the real image keeps its Python, holding the packages
     need = package_closure(roots)
     prefix = "opt/conda"
+    # a host whose own Python lives in /opt/conda (conda) keeps its layout: no virtual environment over it
+    own_layout = exe.startswith(f"/{prefix}/") or canonical(stdlib).startswith(f"/{prefix}/")
     site = f"{prefix}/lib/{pyver}/site-packages"
     objects, versions = [], {}
     for dist in need:
         versions[dist.metadata["Name"]] = dist.version
         base = os.path.realpath(str(dist.locate_file("")))
+        if own_layout:
+            site = base.lstrip("/")
         for f in dist.files or []:
             rel = str(f)
             if rel.startswith("..") or os.path.isabs(rel):
@@ -674,13 +678,19 @@ def pytorch_image(ceiling: str, userland: Layer, roots: tuple[str, ...] = PYTORC
                 r"\.so(\.[0-9]+)*$", rel
             ):
                 objects.append(path)
-    tree.add_link(f"{prefix}/bin/python", exe)
-    tree.add_link(f"{prefix}/bin/python3", "python")
-    tree.add_link(f"{prefix}/bin/{pyver}", "python")
-    tree.add_link(f"{prefix}/lib64", "lib")
     version = ".".join(map(str, sys.version_info[:3]))
-    cfg = f"home = {os.path.dirname(exe)}\ninclude-system-site-packages = false\nversion = {version}\n"
-    tree.add_data(f"{prefix}/pyvenv.cfg", cfg.encode())
+    if own_layout:
+        for name in ("python", "python3"):
+            if os.path.lexists(f"/{prefix}/bin/{name}"):
+                tree.add_host(f"/{prefix}/bin/{name}", root_owned=True)
+        tree.notes.append(f"this host's Python is in /{prefix} already: its own layout, no virtual environment")
+    else:
+        tree.add_link(f"{prefix}/bin/python", exe)
+        tree.add_link(f"{prefix}/bin/python3", "python")
+        tree.add_link(f"{prefix}/bin/{pyver}", "python")
+        tree.add_link(f"{prefix}/lib64", "lib")
+        cfg = f"home = {os.path.dirname(exe)}\ninclude-system-site-packages = false\nversion = {version}\n"
+        tree.add_data(f"{prefix}/pyvenv.cfg", cfg.encode())
     tree.add_dir("workspace")
     sites = tuple({os.path.realpath(str(d.locate_file(""))) + "/" for d in need})
     dynload = glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))
@@ -890,14 +900,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="show what each image would hold; write nothing")
     ap.add_argument("--tar", default="", help="with --dry-run: write each layer's tar into this folder")
     ap.add_argument("--report", default="", help="write what was made (JSON) to this file")
+    ap.add_argument("--names", action="store_true", help="print each flavour and its image name; nothing else")
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()
     ceiling = args.cuda or driver_ceiling()
     if not ceiling:
         ceiling = "13.0"
-        say("no driver answered: CUDA ceiling 13.0 (that of the GPU host's driver 580)")
+        if not args.names:
+            say("no driver answered: CUDA ceiling 13.0 (that of the GPU host's driver 580)")
     flavours = [f.strip() for f in args.only.split(",") if f.strip()]
+    if args.names:
+        for flavour in flavours:
+            pick = cuda.pytorch_image_for(ceiling) if flavour == "pytorch" else cuda.cuda_image_for(ceiling, flavour)
+            print(flavour, pick or "")
+        return 0
     reg = Registry(args.registry)
     wanted = []
     for flavour in flavours:
