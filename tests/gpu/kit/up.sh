@@ -178,9 +178,11 @@ if command -v dpkg-query >/dev/null; then
   lacking=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' libc6 libcap2 libseccomp2 2>&1 | grep -v '^ii ' || true)
   [ -z "$lacking" ] || say "WARNING: the toolkit's packages depend on libc6, libcap2, libseccomp2; not installed here: $lacking"
 fi
-if timeout 5 getent hosts archive.ubuntu.com >/dev/null 2>&1; then
-  say "note: archive.ubuntu.com resolves here: apt-get update will try the Ubuntu archive too (and may wait on it)"
-fi
+# apt-get update (the runbook's) also tries the host's own sources: how long a name lookup takes here says
+# whether that costs seconds or minutes
+t=$(date +%s%N)
+if timeout 10 getent hosts archive.ubuntu.com >/dev/null 2>&1; then dns="resolves"; else dns="does not resolve"; fi
+say "note: archive.ubuntu.com $dns here (answer in $((($(date +%s%N) - t) / 1000000)) ms); apt-get update tries the host's own sources too"
 say "ready in $(($(date +%s) - t0)) s"
 echo "engine:          $DOCKER_HOST  (data root $KIT_ROOT/data, log $KIT_ROOT/dockerd.log)"
 echo "toolkit_mirror:  $apt_url"
