@@ -169,3 +169,10 @@ def test_the_pytorch_image_is_a_virtual_environment_at_opt_conda(tmp_path):
     assert env["PATH"].split(":")[:3] == ["/usr/local/nvidia/bin", "/usr/local/cuda/bin", "/opt/conda/bin"]
     assert image.config["WorkingDir"] == "/workspace"
     assert not any(images.is_driver_file("/" + p) for p in entries)
+
+
+def test_what_a_package_needs_follows_the_extras_its_requirements_ask_for():
+    """gpu-runbook asks for docker[ssh]: paramiko comes with it (torch may ask for cuda-toolkit[...] likewise)."""
+    names = {d.metadata["Name"].lower() for d in images.package_closure(("gpu-runbook",))}
+    assert {"gpu-runbook", "docker", "requests", "paramiko"} <= names
+    assert "jupyterlab" not in names

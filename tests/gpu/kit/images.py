@@ -620,24 +620,32 @@ SKIP_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "
 
 
 def package_closure(roots: tuple[str, ...]) -> list[md.Distribution]:
-    """The installed distributions ``roots`` need, following requirements without extras."""
+    """The installed distributions ``roots`` need, following their requirements (with the extras a
+    requirement asks for, as in ``cuda-toolkit[cublas]``) for this interpreter and platform."""
     from packaging.requirements import Requirement
 
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
     need: dict[str, md.Distribution] = {}
-    todo = list(roots)
+    followed: set[tuple[str, str]] = set()
+    todo = [(norm(r), "") for r in roots]
     while todo:
-        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
-        if name in need:
+        name, extra = todo.pop()
+        if (name, extra) in followed:
             continue
+        followed.add((name, extra))
         try:
-            dist = md.distribution(name)
+            dist = need.get(name) or md.distribution(name)
         except md.PackageNotFoundError:
             continue
         need[name] = dist
         for r in map(Requirement, dist.requires or []):
-            if r.marker is None or r.marker.evaluate({"extra": ""}):
-                todo.append(r.name)
-    missing = [r for r in roots if re.sub(r"[-_.]+", "-", r).lower() not in need]
+            if r.marker is None or r.marker.evaluate({"extra": extra}):
+                if extra and r.marker is None:
+                    continue  # already followed with no extra
+                todo += [(norm(r.name), e) for e in ("", *sorted(r.extras))]
+    missing = [r for r in roots if norm(r) not in need]
     if missing:
         raise SystemExit(f"images: this host's Python has no {', '.join(missing)}: no PyTorch image to make")
     return list(need.values())
