@@ -102,9 +102,14 @@ def test_gpus_all_fails_with_the_toolkit_cause_when_there_is_no_toolkit(gpu_engi
 
 
 def test_manual_mode_without_the_gpu_is_seen_as_such(gpu_engine, tmp_path):
-    """The same image without GPU access: torch must say False, never pass."""
+    """The same image without GPU access: torch must say False, never pass. NVIDIA_VISIBLE_DEVICES=void
+    withholds the GPU also where nvidia is the engine's default runtime (the image itself asks for all)."""
     out = engine.run(
-        gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"], timeout_s=300
+        gpu_engine,
+        PYTORCH_IMAGE,
+        ["python3", "-c", "import torch; print(torch.cuda.is_available())"],
+        timeout_s=300,
+        options={"environment": {"NVIDIA_VISIBLE_DEVICES": "void"}},
     )
     assert out.output.strip().splitlines()[-1] == "False"
 
