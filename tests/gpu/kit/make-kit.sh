@@ -76,7 +76,10 @@ rm -rf "$out/py/wheels" && mkdir -p "$out/py/wheels"
 mapfile -t reqs < <(python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$repo/pyproject.toml")
 pip_platform=(--only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
   --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any)
+leftovers=()  # what setuptools leaves in build/ when it builds the project's wheel, unless it was there
+for d in "$repo/build/lib" "$repo/build/bdist.linux-x86_64"; do [ -e "$d" ] || leftovers+=("$d"); done
 python3 -m pip wheel -q --no-deps -w "$work/own" "$repo"
+rm -rf "${leftovers[@]}"
 python3 -m pip download -q "${pip_platform[@]}" -d "$out/py/wheels" "${reqs[@]}" nbval "$work"/own/*.whl
 python3 - "$out/py/wheels" "$here/host-has.txt" <<'PY'
 import os, re, sys
