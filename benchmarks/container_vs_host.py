@@ -6,8 +6,8 @@ The wall-time comparison: steps 3 and 4 of the runbook (two notebooks under pape
 the other GPU access modes and a plain container) against the two containers they wrap, run directly
 through the SDK: nvidia-smi in the CUDA image and the PyTorch probe in the PyTorch image.
 
-On a GPU host with a Docker engine and the images (the GPU host kit builds rig/base:host and
-rig/pytorch:host):
+On a GPU host with a Docker engine and the images (by default those cuda_image=auto and
+pytorch_image=auto pick for the driver; the GPU host kit, tests/gpu/kit, serves them):
 
     python3 benchmarks/container_vs_host.py [--repeat 5] [--gpu-mode manual]
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runbook import engine, gpu_access, host, runner, workloads  # noqa: E402
+from runbook import cuda, engine, gpu_access, host, runner, workloads  # noqa: E402
 from runbook.steps.gpu_container import COMMAND as NVIDIA_SMI  # noqa: E402
 
 
@@ -30,11 +30,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--gpu-mode", default="manual")
-    ap.add_argument("--cuda-image", default="rig/base:host")
-    ap.add_argument("--pytorch-image", default="rig/pytorch:host")
+    ap.add_argument("--cuda-image", default="", help="default: the one cuda_image=auto picks for the driver")
+    ap.add_argument("--pytorch-image", default="", help="default: the one pytorch_image=auto picks")
     a = ap.parse_args()
     client = engine.connect()
-    opts = gpu_access.options(a.gpu_mode, "all", host.query_driver())
+    driver = host.query_driver()
+    ceiling = (driver.cuda_version if driver else "") or "13.0"
+    a.cuda_image = a.cuda_image or cuda.cuda_image_for(ceiling)
+    a.pytorch_image = a.pytorch_image or cuda.pytorch_image_for(ceiling)
+    opts = gpu_access.options(a.gpu_mode, "all", driver)
     probe = workloads.source("gpu_probe")
     rows = {k: [] for k in ("host_tflops", "ctr_tflops", "host_gbps", "ctr_gbps", "runbook_s", "raw_s")}
     for i in range(a.repeat):

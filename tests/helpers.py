@@ -27,6 +27,18 @@ CACHE = Path(os.environ.get("RUNBOOK_TEST_CACHE", "/var/cache/gpu-runbook-test")
 REPO = Path(__file__).resolve().parent.parent
 
 
+def kit_images():
+    """tests/gpu/kit/images.py (a script, not a package) as a module, loaded once."""
+    import importlib.util
+
+    if "gpu_kit_images" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("gpu_kit_images", REPO / "tests" / "gpu" / "kit" / "images.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # before it runs: its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules["gpu_kit_images"]
+
+
 def gpu_runbook(*args, cwd=REPO, timeout=900, env=None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it (``python -m runbook``), in its own process."""
     return subprocess.run(

@@ -76,10 +76,14 @@ def dearmor(key: bytes) -> bytes:
     return base64.b64decode("".join(line for line in lines if line and not line.startswith("=")))
 
 
-def signed_list(raw: bytes, channel: str) -> bytes:
-    """NVIDIA's .list with every deb line signed by the keyring; the experimental lines enabled if asked."""
+def signed_list(raw: bytes, channel: str, mirror: str = REPO) -> bytes:
+    """NVIDIA's .list with every deb line signed by the keyring; the experimental lines enabled if asked.
+    A mirror serves NVIDIA's text unchanged, which names nvidia.github.io: its lines are pointed at the
+    mirror, or apt would still go to NVIDIA (unreachable where a mirror is needed)."""
     out = []
     for line in raw.decode().splitlines():
+        if mirror.rstrip("/") != REPO:
+            line = line.replace(REPO, mirror.rstrip("/"))
         if channel == "experimental" and "experimental" in line:
             line = line.lstrip("#").lstrip()
         if line.startswith("deb ") and "signed-by=" not in line:
@@ -138,7 +142,7 @@ def _apt_candidate(target, package: str) -> str:
 
 def apt_steps(target, source: Source) -> list[Step]:
     key = _Cached(lambda: dearmor(fetch(source.key_url)))
-    listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source.channel))
+    listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source.channel, source.mirror))
     steps = []
     for path in stale_apt_lists(target, source):
         steps.append(
@@ -158,6 +162,8 @@ def apt_steps(target, source: Source) -> list[Step]:
         )
     )
     sed = "sed 's#deb https://#deb [signed-by=" + KEYRING + "] https://#g'"
+    if source.mirror.rstrip("/") != REPO:
+        sed += f" | sed 's#{REPO}#{source.mirror.rstrip('/')}#g'"
     if source.channel == "experimental":
         sed += " | sed '/experimental/ s/^#//g'"
     steps.append(

@@ -1,8 +1,8 @@
-"""On a GPU host with a Docker engine (the GPU host kit: ../shared/gpu-host): the GPU paths for real.
+"""On a GPU host with a Docker engine (the GPU host kit: tests/gpu/kit): the GPU paths for real.
 
-Images: RUNBOOK_GPU_CUDA_IMAGE (default rig/base:host, glibc and a shell, like a CUDA base image) and
-RUNBOOK_GPU_PYTORCH_IMAGE (default rig/pytorch:host, the host's PyTorch). Skipped on hosts without an
-NVIDIA device node or without those images.
+Images: RUNBOOK_GPU_CUDA_IMAGE and RUNBOOK_GPU_PYTORCH_IMAGE, by default those cuda_image=auto and
+pytorch_image=auto pick for this host's driver (the GPU host kit serves them, made from the host's own
+files). Skipped on hosts without an NVIDIA device node or without those images on the engine.
 """
 
 import json
@@ -14,12 +14,25 @@ from pathlib import Path
 import docker
 import pytest
 
-from runbook import engine, toolkit
+from runbook import cuda, engine, host, toolkit
+from runbook.errors import HostError
 
 pytestmark = pytest.mark.gpu
 REPO = Path(__file__).resolve().parents[2]
-CUDA_IMAGE = os.environ.get("RUNBOOK_GPU_CUDA_IMAGE", "rig/base:host")
-PYTORCH_IMAGE = os.environ.get("RUNBOOK_GPU_PYTORCH_IMAGE", "rig/pytorch:host")
+
+
+def _auto(flavour: str) -> str:
+    """The image the runbook's auto choice picks for this host's driver (13.0 where there is none)."""
+    try:
+        driver = host.query_driver()
+    except HostError:
+        driver = None
+    ceiling = (driver.cuda_version if driver else "") or "13.0"
+    return (cuda.pytorch_image_for(ceiling) if flavour == "pytorch" else cuda.cuda_image_for(ceiling, flavour)) or ""
+
+
+CUDA_IMAGE = os.environ.get("RUNBOOK_GPU_CUDA_IMAGE") or _auto("base")
+PYTORCH_IMAGE = os.environ.get("RUNBOOK_GPU_PYTORCH_IMAGE") or _auto("pytorch")
 
 
 @pytest.fixture(scope="module")
@@ -89,17 +102,20 @@ def test_gpus_all_fails_with_the_toolkit_cause_when_there_is_no_toolkit(gpu_engi
 
 
 def test_manual_mode_without_the_gpu_is_seen_as_such(gpu_engine, tmp_path):
-    """The same image without GPU access: torch must say False, never pass."""
+    """The same image without GPU access: torch must say False, never pass. NVIDIA_VISIBLE_DEVICES=void
+    withholds the GPU also where nvidia is the engine's default runtime (the image itself asks for all)."""
     out = engine.run(
-        gpu_engine, PYTORCH_IMAGE, ["python3", "-c", "import torch; print(torch.cuda.is_available())"], timeout_s=300
+        gpu_engine,
+        PYTORCH_IMAGE,
+        ["python3", "-c", "import torch; print(torch.cuda.is_available())"],
+        timeout_s=300,
+        options={"environment": {"NVIDIA_VISIBLE_DEVICES": "void"}},
     )
     assert out.output.strip().splitlines()[-1] == "False"
 
 
 def test_gpu_selection_in_manual_mode(gpu_engine, tmp_path):
     """all: every GPU inside; one index or UUID: only that one (needs a host with two or more GPUs)."""
-    from runbook import host
-
     driver = host.query_driver()
     if len(driver.gpus) < 2:
         pytest.skip("needs two or more GPUs")

@@ -9,7 +9,8 @@ from runbook import host, toolkit
 from runbook.targets import FreshSystem, HostTarget
 from runbook.toolkit import engine_config, repos
 
-H200 = Path(__file__).parent.parent / "fixtures" / "h200"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+H200 = FIXTURES / "h200"
 
 
 @pytest.fixture
@@ -195,6 +196,29 @@ def test_signed_list():
     )
     assert stable[1].startswith("#deb")
     assert repos.signed_list(raw, "experimental").decode().splitlines()[1].startswith("deb [signed-by=")
+
+
+def test_a_mirror_serving_nvidias_list_verbatim_is_used_for_the_packages_too():
+    """A mirror serves NVIDIA's .list byte for byte (tests/fixtures/toolkit), naming nvidia.github.io;
+    apt must be sent to the mirror, in the list written and in the command shown."""
+    raw = (FIXTURES / "toolkit" / "nvidia-container-toolkit.list").read_bytes()
+    mirror = "http://127.0.0.1:8700"
+    lines = repos.signed_list(raw, "stable", mirror).decode().splitlines()
+    assert lines[0] == f"deb [signed-by={repos.KEYRING}] {mirror}/stable/deb/$(ARCH) /"
+    assert lines[1] == f"#deb {mirror}/experimental/deb/$(ARCH) /"
+    assert "nvidia.github.io" not in "\n".join(lines)
+    experimental = repos.signed_list(raw, "experimental", mirror + "/").decode().splitlines()
+    assert experimental[1] == f"deb [signed-by={repos.KEYRING}] {mirror}/experimental/deb/$(ARCH) /"
+    # NVIDIA's own repository: the list keeps its URLs
+    assert "https://nvidia.github.io/libnvidia-container/stable" in repos.signed_list(raw, "stable").decode()
+
+
+def test_the_shown_command_points_the_list_at_the_mirror(system):
+    src = toolkit.Source(mirror="http://127.0.0.1:8700")
+    cmd = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), src).commands()[1]
+    assert f"| sed 's#{repos.REPO}#http://127.0.0.1:8700#g' |" in cmd
+    default = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system))).commands()[1]
+    assert f"s#{repos.REPO}#" not in default
 
 
 def test_cdi_spec_staleness():

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# device.sh [KITDIR]: on the GPU host, as root, from the repository's root, in one go: the rig
+# (tests/gpu/kit/up.sh KITDIR, default build/gpu-kit), then the runbook as README.md runs it, with the
+# NVIDIA Container Toolkit installed from the kit's apt repository and the images pulled through the
+# kit's registry, then the same once for each GPU access mode, nbval over the GPU cells, and the GPU tests:
+#
+#   toolkit   python3 -m runbook run --out records/h200-DATE-toolkit  -p toolkit_apply true
+#               -p toolkit_mirror http://127.0.0.1:8700 -p registry_mirrors http://127.0.0.1:5000
+#               -p engine_restart "bash $PWD/tests/gpu/kit/dockerd.sh restart /tmp/gpu-kit"
+#               -p allow_restart_command true -p enable_cdi true -p set_as_default true  [-p pull_devel true]
+#   gpus, runtime, cdi, manual
+#             the same with -p gpu_mode MODE, into records/h200-DATE-toolkit-MODE (the toolkit is then
+#             already there: each of its steps says "already done")
+#   nbval-manual, nbval-gpus
+#             bash tests/gpu/nbval.sh with GPU_MODE=manual and GPU_MODE=gpus, on the images the runs pulled
+#   pytest-gpu  python3 -m pytest tests/gpu
+#
+# PULL_DEVEL=1 (the default) adds -p pull_devel true to the toolkit run, so that nvcc --version runs in the
+# devel image (the kit's has the real nvcc); PULL_DEVEL=0 runs the README's defaults only. STEPS (default
+# "up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu") picks steps. A step that needs
+# more time than is left of BUDGET_S (default 560: a device call may take 600 s) is skipped and says so;
+# each step is stopped when the budget runs out.
+#
+# Writes into $OUT (default build/device-out): summary.txt (each step, its exit code and time, and each
+# record's verdict and counts), records.tar.gz (records/h200-DATE-toolkit*, every step's log, and the rig's
+# logs: dockerd.log, registry.log, apt-repo.log, images.json, daemon.json), up.log, toolkit.log. They are
+# written again after every step, so a call cut short still brings back what was done. Exit code: that of
+# the toolkit run (0 pass, 1 a check failed, 2 the run could not be made), or the first failing step's.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+cd "$repo" || exit 2
+kit=${1:-build/gpu-kit}
+out=${OUT:-$repo/build/device-out}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+KIT_ROOT=${KIT_ROOT:-/tmp/gpu-kit}
+APT_PORT=${APT_PORT:-8700}
+REGISTRY_PORT=${REGISTRY_PORT:-5000}
+export KIT_ROOT APT_PORT REGISTRY_PORT
+start=$(date +%s)
+deadline=$((start + ${BUDGET_S:-560}))
+day=$(date -u +%F)
+rec=records/h200-$day-toolkit
+if [ -e "$rec" ]; then rec=$rec-$(date -u +%H%M%S); fi  # a folder of an earlier call today stays as it is
+logs=$repo/build/device-logs
+rm -rf "$logs" && mkdir -p "$logs"
+summary=$out/summary.txt
+echo "# tests/gpu/kit/device.sh on $(hostname), $(date -u +%FT%TZ); records: $rec*" >"$summary"
+first_rc=""
+
+params=(-p toolkit_apply true -p toolkit_mirror "http://127.0.0.1:$APT_PORT"
+  -p registry_mirrors "http://127.0.0.1:$REGISTRY_PORT"
+  -p engine_restart "bash $here/dockerd.sh restart $KIT_ROOT" -p allow_restart_command true
+  -p enable_cdi true -p set_as_default true)
+
+pack() {
+  local f
+  for f in dockerd.log registry.log apt-repo.log images.json rig.env; do
+    [ -f "$KIT_ROOT/$f" ] && cp "$KIT_ROOT/$f" "$logs/" 2>/dev/null
+  done
+  [ -f "${DAEMON_JSON:-/etc/docker/daemon.json}" ] && cp "${DAEMON_JSON:-/etc/docker/daemon.json}" "$logs/daemon.json"
+  # shellcheck disable=SC2046
+  tar -czf "$out/records.tar.gz.part" $(ls -d "$rec"* 2>/dev/null) -C "$repo/build" device-logs 2>/dev/null \
+    && mv "$out/records.tar.gz.part" "$out/records.tar.gz"
+  for f in up toolkit; do [ -f "$logs/$f.log" ] && cp "$logs/$f.log" "$out/$f.log"; done
+}
+
+verdict() {  # one line from a record's summary.json
+  python3 - "$1" <<'PY' 2>/dev/null || echo "  $1: no summary.json"
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+bad = [f"{c['id']}={c['status']}" for c in s["checks"] if c["status"] in ("fail", "warn")]
+print(f"  {sys.argv[1]}: verdict {s['verdict']} {s['counts']}" + (f"; {' '.join(bad)}" if bad else ""))
+PY
+}
+
+step() {  # NAME SECONDS-IT-NEEDS COMMAND...
+  local name=$1 need=$2 left t rc
+  shift 2
+  case " ${STEPS:-up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu} " in
+    *" $name "*) ;;
+    *) return 0 ;;
+  esac
+  left=$((deadline - $(date +%s)))
+  if [ "$left" -lt "$need" ]; then
+    echo "$name: SKIPPED, ${left} s left of the budget and it needs about ${need} s" | tee -a "$summary"
+    return 0
+  fi
+  t=$(date +%s)
+  echo "== $name: $*" | tee "$logs/$name.log"
+  timeout -k 10 "$left" "$@" >>"$logs/$name.log" 2>&1 </dev/null
+  rc=$?
+  echo "$name: exit $rc in $(($(date +%s) - t)) s" | tee -a "$summary"
+  [ "$rc" = 0 ] || [ -n "$first_rc" ] || first_rc=$rc
+  pack
+  return "$rc"
+}
+
+step up 200 bash "$here/up.sh" "$kit" || { echo "device.sh: the rig is not up; see up.log" | tee -a "$summary"; pack; exit 1; }
+export DOCKER_HOST=unix://${DOCKER_SOCK:-/var/run/docker.sock}
+devel=()
+[ "${PULL_DEVEL:-1}" = 0 ] || devel=(-p pull_devel true)
+step toolkit 150 python3 -m runbook run --out "$rec" "${params[@]}" "${devel[@]}"
+toolkit_rc=$?
+[ -d "$rec" ] && verdict "$rec" | tee -a "$summary"
+for mode in gpus runtime cdi manual; do
+  step "$mode" 50 python3 -m runbook run --out "$rec-$mode" "${params[@]}" -p gpu_mode "$mode"
+  [ -d "$rec-$mode" ] && verdict "$rec-$mode" | tee -a "$summary"
+done
+read -r _ cuda_image < <(python3 "$here/images.py" --names --only base)
+read -r _ pytorch_image < <(python3 "$here/images.py" --names --only pytorch)
+export CUDA_IMAGE=$cuda_image PYTORCH_IMAGE=$pytorch_image
+step nbval-manual 60 env GPU_MODE=manual bash tests/gpu/nbval.sh
+step nbval-gpus 60 env GPU_MODE=gpus bash tests/gpu/nbval.sh
+step pytest-gpu 90 env RUNBOOK_GPU_CUDA_IMAGE="$cuda_image" RUNBOOK_GPU_PYTORCH_IMAGE="$pytorch_image" \
+  python3 -m pytest -p no:cacheprovider -q tests/gpu
+echo "device.sh: done in $(($(date +%s) - start)) s" | tee -a "$summary"
+pack
+if [ "$toolkit_rc" != 0 ]; then exit "$toolkit_rc"; fi
+exit "${first_rc:-0}"
