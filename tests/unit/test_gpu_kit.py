@@ -131,7 +131,11 @@ def test_cuda_images_have_nvidias_environment_layout_and_layers(nvcc_wheel):
     assert env["PATH"].startswith("/usr/local/nvidia/bin:/usr/local/cuda/bin:")
     assert env["LD_LIBRARY_PATH"].startswith("/usr/local/nvidia/lib:/usr/local/nvidia/lib64")
     assert env["NVIDIA_VISIBLE_DEVICES"] == "all" and env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
-    assert env["CUDA_VERSION"] == base.name.split(":")[1].split("-")[0] == "13.0.2"
+    assert (
+        env["CUDA_VERSION"]
+        == base.name.split(":")[1].split("-")[0]
+        == images.cuda.table()["cuda_images"]["13.0"]["version"]
+    )
     assert images.cuda.parse_require_cuda(base.config["Env"]).met_by("13.0", "580.159.04", ("unknown",))
     assert env_of(devel)["LIBRARY_PATH"] == "/usr/local/cuda/lib64/stubs" and "LIBRARY_PATH" not in env
     assert images.LABEL in base.config["Labels"]

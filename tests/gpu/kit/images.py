@@ -447,7 +447,7 @@ class Layer:
 
 @dataclass
 class Image:
-    name: str  # nvidia/cuda:13.0.2-base-ubuntu24.04
+    name: str  # nvidia/cuda:13.0.3-base-ubuntu24.04
     flavour: str  # base runtime devel pytorch
     config: dict  # Env, Cmd, WorkingDir, Labels
     layers: list[Layer]
@@ -496,7 +496,7 @@ def cuda_images(ceiling: str, userland: Layer, nvcc_wheel: str | None, flavours:
     base_name = cuda.cuda_image_for(ceiling, "base")
     if base_name is None:
         raise SystemExit(f"images: runbook/cuda.py knows no nvidia/cuda image for CUDA {ceiling}")
-    full = base_name.split(":")[1].split("-")[0]  # 13.0.2
+    full = base_name.split(":")[1].split("-")[0]  # 13.0.3
     major, minor = full.split(".")[:2]
     require, require_source = require_cuda(full)
     root = f"usr/local/cuda-{major}.{minor}"
