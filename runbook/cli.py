@@ -6,6 +6,7 @@ Each command is one call: parse the arguments, call the runbook, map the outcome
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -53,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("-f", "--parameters-file", help="YAML file of parameters (-p wins over it)")
     r.add_argument("--only", action="append", help="run only this step (number or name; repeatable)")
     r.add_argument("--notebooks", help="folder of the notebooks (default: the ones shipped with the runbook)")
+    shown = r.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print only the verdict (progress still goes to stderr)")
+    shown.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the checks")
+    r.add_argument("--junit-xml", metavar="FILE", help="also write the checks as JUnit XML (one test case per check)")
     command("params", "list the parameters with their types and defaults")
     pl = command("plan", "show the toolkit install plan (for this host, or for --os)")
     pl.add_argument(
@@ -110,8 +115,19 @@ def cmd_run(args) -> int:
     except runner.Interrupted as e:
         print(f"\n{render.verdict_line(e.summary)}\nrecord: {e.out}/summary.json", file=sys.stderr)
         return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
-    print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
-    print(f"\n{render.verdict_line(summary)}\nrecord: {out}/summary.json, {out}/report.html")
+    if args.junit_xml:
+        from .files import write_atomic
+        from .junit import junit_xml
+
+        write_atomic(os.path.abspath(args.junit_xml), junit_xml(summary))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        print(render.headline(summary))
+        print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
+        print()
+    if not args.json:
+        print(f"{render.verdict_line(summary)}\nrecord: {out}/summary.json, {out}/report.html")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
 
 

@@ -76,8 +76,10 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
     counts = {s.value: sum(1 for c in checks if c.status is s) for s in Status}
     value, reason = verdict(by_step, ESSENTIAL)
     return {
+        "schema_version": SCHEMA_VERSION,
         **version_info(),
         "host": socket.gethostname(),
+        **host_facts(checks),
         "verdict": value,
         "verdict_reason": reason,
         "counts": counts,
@@ -103,6 +105,25 @@ def relocate(path: Path) -> None:
             source = cell.get("source", "")
             cell["source"] = masked(source) if isinstance(source, str) else [masked(line) for line in source]
     write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+SCHEMA_VERSION = 2  # summary.json's layout (README, "summary.json"); raised when a key changes meaning
+
+
+def host_facts(checks: list[CheckResult]) -> dict:
+    """The host as the checks observed it, at the top of the summary so that scripts need not dig in
+    checks[].data: None where it was not observed."""
+    data = {c.id: c.data for c in checks if c.status is not Status.SKIP}
+    os_data, driver = data.get("host.os", {}), data.get("host.driver", {})
+    return {
+        "os": " ".join(x for x in (os_data.get("id"), os_data.get("version_id")) if x) or None,
+        "kernel": os_data.get("kernel"),
+        "driver_version": driver.get("driver_version"),
+        "cuda_ceiling": driver.get("cuda_version"),
+        "gpus": [g.get("name") for g in driver.get("gpus", [])] if driver else None,
+        "engine_version": data.get("engine.reachable", {}).get("version"),
+        "toolkit_version": data.get("toolkit.installed", {}).get("version"),
+    }
 
 
 def write(folder: str | Path, summary: dict) -> None:

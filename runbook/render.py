@@ -8,7 +8,8 @@ import html
 import re
 
 from . import plot
-from .ladder import Rung, headline, ladder
+from .ladder import Rung, ladder
+from .ladder import headline as ladder_headline
 from .results import CheckResult, Status
 
 COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.WARN: "#9a6700", Status.SKIP: "#6e7781"}
@@ -118,7 +119,7 @@ def ladder_text(rungs: list[Rung]) -> str:
         f"{(r.status.value if r.status else 'not run').upper():7}  {r.name}" + (f"  [{r.check.id}]" if r.check else "")
         for r in rungs
     ]
-    head, rung = headline(rungs)
+    head, rung = ladder_headline(rungs)
     lines.append(f"\n{head}" + (f": {rung.name}\n  {rung.check.detail}" if rung else ""))
     if rung and rung.check.cause:
         lines.append(f"  cause: {rung.check.cause}")
@@ -137,7 +138,7 @@ def ladder_html(rungs: list[Rung]) -> str:
         f"<td>{decided_by(r)}</td></tr>"
         for r in rungs
     )
-    head, rung = headline(rungs)
+    head, rung = ladder_headline(rungs)
     head = html.escape(head[0].upper() + head[1:])
     top = (
         f"<p><b>{head}:</b> {html.escape(rung.name)}. {html.escape(rung.check.cause or rung.check.detail)}</p>"
@@ -198,6 +199,19 @@ def verdict_line(summary: dict) -> str:
     """The verdict and why, in one line: what an operator reads first."""
     reason = summary.get("verdict_reason")
     return f"verdict: {summary['verdict']}" + (f" — {reason}" if reason else "")
+
+
+def headline(summary: dict) -> str:
+    """What an operator reads first: the first broken rung of the GPU access ladder and what to do, or
+    that the path works."""
+    results = [CheckResult.from_dict(c) for c in summary["checks"]]
+    head, rung = ladder_headline(ladder(results))
+    if rung is None:
+        return f"{head[0].upper()}{head[1:]}.\n"
+    lines = [f"{head[0].upper()}{head[1:]}: {rung.name}", f"  {rung.check.id}: {rung.check.detail}"]
+    if rung.check.remediation:
+        lines.append(f"  fix: {rung.check.remediation}")
+    return "\n".join(lines) + "\n"
 
 
 def summary_text(summary: dict) -> str:

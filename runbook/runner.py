@@ -10,16 +10,20 @@ import contextlib
 import datetime as dt
 import os
 import socket
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from traitlets.config import Config
 
 from . import engine, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
+from .progress import PROGRESS_ENV
 
 
 def load_values(path: str | None, pairs: list[list[str]]) -> dict:
@@ -137,9 +141,21 @@ def run(
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     interrupted, current, answered = None, None, False
+    stack = contextlib.ExitStack()
     try:
         answered = _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
-        own = {engine.RUN_ID_ENV: run_id, engine.OWNER_PID_ENV: str(os.getpid()), "PYTHONPATH": kernel_pythonpath()}
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpu-runbook-"))
+        events = Path(scratch) / "progress"
+        events.touch()
+        stack.enter_context(Follow(events, log))
+        own = {
+            engine.RUN_ID_ENV: run_id,
+            engine.OWNER_PID_ENV: str(os.getpid()),
+            "PYTHONPATH": kernel_pythonpath(),
+            PROGRESS_ENV: str(events),
+        }
+        # Kernels talk to the runner over Unix sockets in the scratch folder, not TCP on loopback.
+        kernels = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(scratch) / "kernel")}})
         with environment(**own):
             for step in steps:
                 current = step
@@ -155,6 +171,7 @@ def run(
                         kernel_name="python3",
                         progress_bar=False,
                         cwd=str(out if step == REPORT else src),  # the report reads the record beside it
+                        config=kernels,
                     )
                 except PapermillExecutionError as e:
                     log(f"  {step} stopped: {e.ename}: {e.evalue}")
@@ -168,6 +185,7 @@ def run(
     except KeyboardInterrupt as e:
         interrupted = str(e) or "SIGINT"
     finally:
+        stack.close()
         if answered:
             _cleanup(p["docker_host"], run_id)
     ran = [f"{s}.ipynb" for s in steps if s != REPORT and (out / f"{s}.ipynb").exists()]
@@ -201,6 +219,33 @@ def write_record(out: Path, summary: dict) -> None:
             remediation="Free space, then run again into a new --out.",
         ) from None
     (out / CLAIM).unlink(missing_ok=True)
+
+
+class Follow:
+    """Prints the progress lines the notebooks' kernels append to a file (pulls: layers and bytes), as
+    they come, while a run goes on: a terminal or a CI log sees a long pull move."""
+
+    def __init__(self, path: Path, log: Callable[[str], None], every_s: float = 0.5):
+        self.path, self.log, self.every_s = path, log, every_s
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def _follow(self):
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            while True:
+                stopping = self.stop.wait(self.every_s)
+                for line in f.readlines():
+                    self.log(f"  {line.rstrip()}")
+                if stopping:
+                    return
 
 
 def literal(path: Path) -> str:

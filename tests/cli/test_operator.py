@@ -1,0 +1,179 @@
+"""The operator's run: quiet (no kernel-transport warning), a headline first, live progress while a real
+pull runs from the loopback registry, machine-readable results (--json, --junit-xml, summary.json's
+schema version and host facts), and containers that need no network running on an engine without a
+bridge network (a second dockerd started for the test with --bridge=none)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.helpers import REPO, TEST_IMAGE, checks, labelled_container, run_cli
+
+pytestmark = pytest.mark.engine
+
+
+def test_a_run_prints_no_kernel_transport_warning_and_a_headline_first(client, tmp_path):
+    proc = run_cli("--out", str(tmp_path / "r"), "--only", "1")
+    assert "without encryption" not in proc.stderr, proc.stderr[-2000:]
+    assert "WARNING" not in proc.stderr, proc.stderr[-2000:]
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith(("First rung that does not work", "Every rung")), first
+
+
+def test_json_prints_the_summary_and_junit_xml_has_a_case_per_check(client, tmp_path):
+    junit = tmp_path / "checks.xml"
+    proc = run_cli("--out", str(tmp_path / "r"), "--only", "1", "--only", "2", "--json", "--junit-xml", str(junit))
+    printed = json.loads(proc.stdout)
+    summary, by_id = checks(tmp_path / "r")
+    assert printed == summary, "--json prints summary.json itself"
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert sorted(c.get("name") for c in cases) == sorted(by_id)
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert failed == {i for i, c in by_id.items() if c["status"] == "fail"}
+    skipped = [c.find("skipped").get("message") for c in cases if c.find("skipped") is not None]
+    assert all(m.startswith(("chosen:", "blocked:")) for m in skipped), skipped
+
+
+def test_quiet_prints_only_the_verdict(client, tmp_path):
+    proc = run_cli("--out", str(tmp_path / "r"), "--only", "1", "--quiet")
+    assert proc.stdout.splitlines()[0].startswith("verdict: "), proc.stdout
+    assert len(proc.stdout.splitlines()) == 2, proc.stdout
+
+
+def test_the_summary_has_a_schema_version_and_the_host_facts_at_the_top(client, tmp_path):
+    run_cli("--out", str(tmp_path / "r"), "--only", "1")
+    summary, by_id = checks(tmp_path / "r")
+    assert summary["schema_version"] == 2
+    assert summary["engine_version"] == by_id["engine.reachable"]["data"]["version"]
+    assert summary["kernel"] == by_id["host.os"]["data"]["kernel"]
+    for key in ("os", "driver_version", "cuda_ceiling", "gpus", "toolkit_version"):
+        assert key in summary, f"summary.json lacks {key}"
+
+
+def test_a_closed_pipe_ends_quietly():
+    proc = subprocess.run(
+        f"{sys.executable} -m runbook params | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_progress_lines_appear_while_a_real_pull_runs(client, registry, tmp_path):
+    ref = f"{registry}/runbook-test/progress:{uuid.uuid4().hex[:8]}"
+    with labelled_container(client, ["sh", "-c", "head -c 30000000 /dev/urandom > /blob"]) as maker:
+        maker.wait(timeout=120)
+        maker.commit(*ref.rsplit(":", 1))
+    for _ in client.images.push(ref, stream=True):
+        pass
+    client.images.remove(ref)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runbook",
+                "run",
+                "--out",
+                str(tmp_path / "r"),
+                "--only",
+                "3",
+                "-p",
+                "cuda_image",
+                ref,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        seen = []
+        for line in proc.stderr:
+            seen.append((time.monotonic(), line.rstrip()))
+        proc.wait(timeout=300)
+        ended = time.monotonic()
+    finally:
+        client.images.remove(ref, force=True)
+    layers = [(t, line) for t, line in seen if "layer" in line and "pull complete" in line]
+    assert layers, [line for _, line in seen]
+    assert layers[0][0] < ended - 0.5, "the layer lines came only at the end, not while the run went on"
+
+
+@pytest.fixture
+def bridgeless_engine(client, tmp_path_factory):
+    """A second dockerd with no bridge network (its own socket, data root and exec root), holding the
+    test image: an engine like those on hosts where Docker's default network is missing."""
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        pytest.skip("a second dockerd needs root and dockerd")
+    root = Path("/tmp") / f"rb-bridgeless-{uuid.uuid4().hex[:6]}"
+    root.mkdir()
+    sock = root / "docker.sock"
+    log = open(root / "dockerd.log", "w")
+    proc = subprocess.Popen(
+        [
+            "dockerd",
+            "--bridge=none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "-H",
+            f"unix://{sock}",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "dockerd.pid"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        other = None
+        for _ in range(60):
+            try:
+                other = docker.DockerClient(base_url=f"unix://{sock}")
+                other.ping()
+                break
+            except docker.errors.DockerException:
+                time.sleep(0.5)
+        assert other is not None, (root / "dockerd.log").read_text()[-2000:]
+        other.images.load(b"".join(client.images.get(TEST_IMAGE).save(named=True)))
+        yield f"unix://{sock}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_engine_without_a_bridge_runs_the_checks_that_need_no_network(bridgeless_engine, tmp_path):
+    proc = run_cli(
+        "--out",
+        str(tmp_path / "r"),
+        "--only",
+        "3",
+        "-p",
+        "docker_host",
+        bridgeless_engine,
+        "-p",
+        "cuda_image",
+        TEST_IMAGE,
+        "-p",
+        "pull",
+        "never",
+    )
+    _, by_id = checks(tmp_path / "r")
+    runs = by_id["gpu.container_runs"]
+    assert runs["status"] == "pass", f"{runs['detail']} {runs['evidence'][:500]} {proc.stderr[-500:]}"
