@@ -132,6 +132,31 @@ class SocketCutter:
 
 # --- a signed apt repository on loopback, laid out like NVIDIA's -----------------------------------
 
+TOOLKIT_FIXTURES = REPO / "tests" / "fixtures" / "toolkit"
+
+
+def nvidia_texts(root: Path) -> None:
+    """NVIDIA's .list and .repo files, verbatim from the fixtures, where NVIDIA's repository keeps them
+    (stable/deb/, stable/rpm/, experimental/...): they name NVIDIA's host, not the server."""
+    for channel, src in (("stable", TOOLKIT_FIXTURES), ("experimental", TOOLKIT_FIXTURES / "experimental")):
+        for kind, name in (("deb", "nvidia-container-toolkit.list"), ("rpm", "nvidia-container-toolkit.repo")):
+            (root / channel / kind).mkdir(parents=True, exist_ok=True)
+            (root / channel / kind / name).write_bytes((src / name).read_bytes())
+
+
+@contextlib.contextmanager
+def served(root: Path):
+    """``root`` served over HTTP on 127.0.0.1 (a port of its own) while the block runs; yields the URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
 
 def gpg(home, *args, data=None) -> bytes:
     return subprocess.run(

@@ -183,20 +183,6 @@ def test_dearmor_matches_gpg(tmp_path):
     assert repos.dearmor(binary) == binary
 
 
-def test_signed_list():
-    raw = (
-        b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n"
-        b"#deb https://nvidia.github.io/libnvidia-container/experimental/deb/$(ARCH) /\n"
-    )
-    stable = repos.signed_list(raw, "stable").decode().splitlines()
-    assert (
-        stable[0]
-        == f"deb [signed-by={repos.KEYRING}] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /"
-    )
-    assert stable[1].startswith("#deb")
-    assert repos.signed_list(raw, "experimental").decode().splitlines()[1].startswith("deb [signed-by=")
-
-
 def test_cdi_spec_staleness():
     spec = b"kind: nvidia.com/gpu\n  - hostPath: /usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05\n"
     assert toolkit.cdi_spec_current(spec, "580.95.05")
