@@ -173,7 +173,8 @@ def make_key(home: Path, name: str) -> bytes:
 
 class AptRepo:
     """Debian's hello package (fetched by tests/engine-up.sh) in a flat repository at stable/deb/amd64,
-    signed by a throwaway key served as /gpgkey, with the .list NVIDIA publishes beside it; served over
+    signed by a throwaway key served as /gpgkey, with NVIDIA's own .list and .repo files beside it,
+    verbatim (they name NVIDIA's host: the runbook's mirror setting must rewrite them); served over
     HTTP on 127.0.0.1."""
 
     def __init__(self, root: Path, home: Path):
@@ -196,17 +197,12 @@ class AptRepo:
             f"SHA256:\n {digest} {len(packages)} Packages\n"
         )
         (arch_dir / "InRelease").write_bytes(gpg(home, "--clearsign", "--output", "-", str(arch_dir / "Release")))
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-        handler.log_message = lambda *a: None
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        (root / "stable" / "deb" / "nvidia-container-toolkit.list").write_text(
-            f"deb {self.url}/stable/deb/$(ARCH) /\n#deb {self.url}/experimental/deb/$(ARCH) /\n"
-        )
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        nvidia_texts(root)
+        self._served = contextlib.ExitStack()
+        self.url = self._served.enter_context(served(root))
 
     def source(self) -> toolkit.Source:
         return toolkit.Source(mirror=self.url, packages=("hello",))
 
     def close(self) -> None:
-        self.server.shutdown()
+        self._served.close()
