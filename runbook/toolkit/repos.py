@@ -113,6 +113,8 @@ def edit(raw: bytes, edits: list[Edit]) -> bytes:
 
 def sed(edits: list[Edit]) -> str:
     """The edits as one sed command line."""
+    if len(edits) == 1:
+        return f"sed '{edits[0].sed()}'"
     return "sed " + " ".join(f"-e '{e.sed()}'" for e in edits)
 
 
@@ -124,9 +126,10 @@ def to_mirror(source: Source) -> list[Edit]:
 
 def list_edits(source: Source) -> list[Edit]:
     """NVIDIA's .list made ours: its URLs to the mirror; every deb line, commented or not, signed by the
-    keyring (as NVIDIA's install guide's sed does, for http mirrors too); the experimental line
-    uncommented when that channel is asked for (the guide's ``sed '/experimental/ s/^#//g'``)."""
-    edits = to_mirror(source) + [Edit("deb http", f"deb [signed-by={KEYRING}] http")]
+    keyring (NVIDIA's install guide's sed, with ``http://`` for a mirror without TLS); the experimental
+    line uncommented when that channel is asked for (the guide's ``sed '/experimental/ s/^#//g'``)."""
+    scheme = source.mirror.split("://", 1)[0] + "://"
+    edits = to_mirror(source) + [Edit(f"deb {scheme}", f"deb [signed-by={KEYRING}] {scheme}")]
     if source.channel == "experimental":
         edits.append(Edit("^#", "", address="experimental"))
     return edits

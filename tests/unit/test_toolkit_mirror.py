@@ -144,7 +144,7 @@ def test_zypper_adds_the_rewritten_repo_file_not_nvidias_url():
     ).commands()
     expected = (
         f"curl -fsSL {MIRROR}/stable/rpm/nvidia-container-toolkit.repo"
-        f" | sed -e 's#{repos.REPO}#{MIRROR}#g' > nvidia-container-toolkit.repo"
+        f" | sed 's#{repos.REPO}#{MIRROR}#g' > nvidia-container-toolkit.repo"
         " && sudo zypper ar nvidia-container-toolkit.repo"
     )
     assert cmds[0] == expected, f"expected {expected!r}, got {cmds[0]!r}"
