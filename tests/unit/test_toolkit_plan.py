@@ -1,6 +1,7 @@
 """The install plans as shown, for each package manager, against a system laid out in a folder.
 dnf and zypper are checked command by command only: no such machine is available to these tests."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,32 @@ def test_a_daemon_json_that_is_not_the_default_is_named_in_the_command_by_hand(s
         {"ID": "ubuntu"}, HostTarget(str(system)), engine=toolkit.EngineSettings(daemon_json="/srv/docker/daemon.json")
     ).commands()
     assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker --config=/srv/docker/daemon.json"
+
+
+def test_registry_mirrors_are_shown_as_a_step_of_their_own(system):
+    """nvidia-ctk has no option for registry mirrors: the plan shows the very line to add to daemon.json."""
+    settings = toolkit.EngineSettings(registry_mirrors=["https://m.example", "https://n.example"])
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), engine=settings).commands()
+    expected = 'sudoedit /etc/docker/daemon.json  # "registry-mirrors": ["https://m.example", "https://n.example"]'
+    assert cmds[4] == expected, f"expected {expected!r}, got {cmds[4]!r}"
+
+
+def test_the_runtime_command_is_nvidia_ctks_alone_when_mirrors_are_asked_for(system):
+    settings = toolkit.EngineSettings(registry_mirrors=["https://m.example"])
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), engine=settings).commands()
+    assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker", f"got {cmds[3]!r}"
+
+
+def test_the_mirrors_step_adds_after_the_mirrors_already_there(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"registry-mirrors": ["https://a.example"], "debug": true}')
+    step = engine_config.mirrors_step(
+        toolkit.EngineSettings(daemon_json=str(path), registry_mirrors=["https://m.example"])
+    )
+    step.do(HostTarget())
+    got = json.loads(path.read_text())["registry-mirrors"]
+    assert got == ["https://a.example", "https://m.example"], f"got {got}"
+    assert step.done(HostTarget()), "the step is in effect once applied"
 
 
 def test_the_restart_is_in_effect_only_when_the_engine_reports_every_setting():
