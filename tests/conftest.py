@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from runbook import engine
-from tests.helpers import REGISTRY, TEST_IMAGE, require
+from tests.helpers import REGISTRY, TEST_IMAGE, built_toolkit, require
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +52,15 @@ def no_leftovers(client):
         if c.id not in before:
             c.remove(force=True)
     assert not left, f"runbook containers left on the engine: {left}"
+
+
+@pytest.fixture(scope="session")
+def toolkit_bin():
+    """The NVIDIA Container Toolkit's four programs, built from its source by tests/toolkit-up.sh."""
+    return built_toolkit("bin")
+
+
+@pytest.fixture(scope="session")
+def toolkit_repo():
+    """The toolkit's packages in a signed repository laid out like NVIDIA's (tests/toolkit-up.sh)."""
+    return built_toolkit("repo")

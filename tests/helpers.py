@@ -49,15 +49,31 @@ def assert_status(by_id: dict, check_id: str, status: str) -> None:
     assert c["status"] == status, f"{check_id}: expected {status}, got {c['status']}: {c['detail']}"
 
 
-def require(available: bool, what: str) -> None:
+def require(available: bool, what: str, how: str = "run tests/engine-up.sh (as root)") -> None:
     """Skip when ``what`` is not available, or fail when the test command demands it
     (RUNBOOK_REQUIRE_ENGINE=1, set by tests/run.sh as root), so that CI cannot pass without running it."""
     if available:
         return
-    message = f"{what} is not available; run tests/engine-up.sh (as root)"
+    message = f"{what} is not available; {how}"
     if os.environ.get("RUNBOOK_REQUIRE_ENGINE") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def built_toolkit(name: str) -> Path:
+    """What tests/toolkit-up.sh made, as tests/run.sh exports it: ``bin`` (the NVIDIA Container Toolkit's
+    programs, built from its source) or ``repo`` (its packages in a repository laid out like NVIDIA's).
+    Skips with the build's own reason where the toolkit cannot be built on this machine."""
+    reason = os.environ.get("RUNBOOK_TOOLKIT_UNAVAILABLE")
+    if reason:
+        pytest.skip(f"the NVIDIA Container Toolkit cannot be built here: {reason}")
+    path = os.environ.get(f"RUNBOOK_TOOLKIT_{name.upper()}", "")
+    require(
+        bool(path) and Path(path).is_dir(),
+        f"the NVIDIA Container Toolkit built from source ({name})",
+        "run tests/run.sh as root (it runs tests/toolkit-up.sh and exports RUNBOOK_TOOLKIT_BIN and _REPO)",
+    )
+    return Path(path)
 
 
 def runbook_labels(run: str | None = None, deadline: float = 0) -> dict:
