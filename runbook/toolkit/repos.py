@@ -31,6 +31,8 @@ PACKAGES = (
     "libnvidia-container-tools",
     "libnvidia-container1",
 )
+# apt-get waits this long for another apt or dpkg (unattended-upgrades at boot, say) to let go of its lock
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
 # lists left by the 2023 method; with a signed-by list beside them apt refuses to run
 STALE_APT_LISTS = ("/etc/apt/sources.list.d/nvidia-docker.list", "/etc/apt/sources.list.d/libnvidia-container.list")
 
@@ -229,11 +231,11 @@ def apt_steps(target, source: Source) -> list[Step]:
         return len(set(have.values())) == 1 and (not source.version or source.version in have.values())
 
     def install(t) -> None:
-        run_ok(t, ["apt-get", "update"], "apt-get update")
+        run_ok(t, [*APT_GET, "update"], "apt-get update")
         version = source.version or _apt_candidate(t, source.packages[0])
         run_ok(
             t,
-            ["apt-get", "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],
+            [*APT_GET, "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],
             "apt-get install",
         )
 
