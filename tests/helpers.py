@@ -160,12 +160,17 @@ def nvidia_texts(root: Path) -> None:
             (root / channel / kind / name).write_bytes((src / name).read_bytes())
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request."""
+
+    def log_message(self, *args):
+        pass
+
+
 @contextlib.contextmanager
 def served(root: Path):
     """``root`` served over HTTP on 127.0.0.1 (a port of its own) while the block runs; yields the URL."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
