@@ -185,11 +185,18 @@ def gpg(home, *args, data=None) -> bytes:
     ).stdout
 
 
+def stop_agent(home: Path) -> None:
+    """Ends the gpg-agent that gpg started for ``home``: it would outlive the test and its folder."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+
+
 def make_key(home: Path, name: str) -> bytes:
     """A throwaway signing key in its own GNUPGHOME; returns the armored public key."""
     home.mkdir(mode=0o700)
     gpg(home, "--passphrase", "", "--quick-gen-key", f"{name} <{name}@example.invalid>", "rsa2048", "sign", "1d")
-    return gpg(home, "--armor", "--export")
+    key = gpg(home, "--armor", "--export")
+    stop_agent(home)
+    return key
 
 
 class AptRepo:
@@ -218,6 +225,7 @@ class AptRepo:
             f"SHA256:\n {digest} {len(packages)} Packages\n"
         )
         (arch_dir / "InRelease").write_bytes(gpg(home, "--clearsign", "--output", "-", str(arch_dir / "Release")))
+        stop_agent(home)
         nvidia_texts(root)
         self._served = contextlib.ExitStack()
         self.url = self._served.enter_context(served(root))

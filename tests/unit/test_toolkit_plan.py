@@ -206,6 +206,7 @@ def test_dearmor_matches_gpg(tmp_path):
     )
     armored = subprocess.run(["gpg", "--armor", "--export"], env=env, check=True, capture_output=True).stdout
     binary = subprocess.run(["gpg", "--dearmor"], input=armored, env=env, check=True, capture_output=True).stdout
+    subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)  # the agent would outlive the test
     assert repos.dearmor(armored) == binary
     assert repos.dearmor(binary) == binary
 
