@@ -2,12 +2,12 @@
 (``toolkit.engine_config`` writes it, through ``files.replace_with_backup``).
 
 - Parsing is strict (what dockerd accepts): invalid JSON is refused with its line and column, as are
-  comments, duplicate keys, numbers JSON cannot hold (NaN, Infinity, 1e400), nesting too deep to read,
-  and a top level that is not an object.
-- A setting the merge touches must have the type dockerd expects (``runtimes`` an object of objects,
-  ``registry-mirrors`` a list of strings, ``features`` an object, ``default-runtime`` a string): a file
-  that differs is refused, naming the key, rather than silently replaced.
-- Changes are merged: every existing key, runtime, mirror and unknown setting is kept.
+  comments, NaN and Infinity, numbers beyond a 64-bit float, text after the object, and a top level
+  that is not an object. Duplicate keys are refused too (dockerd keeps the last one silently; a
+  rewritten file would lose the other), and so is nesting deeper than ``MAX_DEPTH``.
+- Changes are merged: every existing key, runtime, mirror and unknown setting is kept. A setting the
+  change merges into that holds another kind of value (``runtimes`` a list, say) is refused, never
+  replaced.
 - ``updated`` says whether a file needs writing at all: a file that already holds the changes is left
   byte for byte as it is.
 """
@@ -23,19 +23,54 @@ from .errors import DaemonJsonError
 
 SYSTEM_PATH = "/etc/docker/daemon.json"
 BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = 400  # objects and lists within each other; Python's own recursion stops near 1000
 
 
 def rootless_path() -> str:
     return os.path.join(os.path.expanduser("~"), ".config", "docker", "daemon.json")
 
 
+class _Refused(ValueError):
+    """Text that Python's json reads but the runbook does not take for a daemon.json."""
+
+
 def _no_duplicates(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
+            raise _Refused(f"duplicate key {key!r}")
         seen[key] = value
     return seen
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the number {text[:40]} is beyond a 64-bit float (dockerd refuses it)")
+    return value
+
+
+def _whole(text: str) -> int:
+    """A whole number, kept exactly (dockerd's own settings are integers), unless it is beyond a 64-bit
+    float, where dockerd's JSON refuses it."""
+    if len(text.lstrip("-")) > 309 or not math.isfinite(float(text)):
+        raise _Refused(f"the number {text[:40]}… is beyond a 64-bit float (dockerd refuses it)")
+    return int(text)
+
+
+def _not_json(name: str):
+    raise _Refused(f"{name} is not a JSON value (dockerd refuses it)")
+
+
+def _depth(value) -> int:
+    """How deep objects and lists nest in ``value`` (without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def parse(raw: bytes, path: str = "daemon.json") -> dict:
@@ -52,23 +87,25 @@ def parse(raw: bytes, path: str = "daemon.json") -> dict:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_float=_finite, parse_int=_whole, parse_constant=_not_json
+        )
+        if _depth(data) > MAX_DEPTH:
+            raise RecursionError
+    except RecursionError:
+        raise DaemonJsonError(
+            f"{path} nests objects or lists more than {MAX_DEPTH} deep",
+            cause="No setting of dockerd nests so deep; the runbook does not rewrite such a file.",
+            remediation=f"Fix {path} by hand; nothing was changed.",
+        ) from None
     except json.JSONDecodeError as e:
         raise DaemonJsonError(
             f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
             cause="dockerd refuses such a file too (JSON allows no comments or trailing commas).",
             remediation=f"Fix {path} at line {e.lineno}, column {e.colno}; nothing was changed.",
         ) from None
-    except RecursionError:
-        raise DaemonJsonError(
-            f"{path} is nested too deeply to be read", remediation=f"Fix {path} by hand; nothing was changed."
-        ) from None
-    except ValueError as e:
-        raise DaemonJsonError(
-            f"{path}: {e}",
-            cause="dockerd refuses such a file too.",
-            remediation=f"Fix {path} by hand; nothing was changed.",
-        ) from None
+    except _Refused as e:
+        raise DaemonJsonError(f"{path}: {e}", remediation=f"Fix {path} by hand; nothing was changed.") from None
     if not isinstance(data, dict):
         raise DaemonJsonError(
             f"{path} holds a JSON {type(data).__name__}, not an object of settings",
@@ -77,48 +114,50 @@ def parse(raw: bytes, path: str = "daemon.json") -> dict:
     return data
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+def clashes(current: dict, changes: dict, at: tuple = ()) -> list[tuple[tuple, object, object]]:
+    """Where ``changes`` would merge an object or a list into a setting of ``current`` that holds another
+    kind of value (null counts as no value): (the keys that lead there, that value, the change's)."""
+    found = []
+    for key, value in changes.items():
+        have = current.get(key)
+        if have is None or not isinstance(value, dict | list):
+            continue
+        if isinstance(value, dict) and isinstance(have, dict):
+            found += clashes(have, value, (*at, key))
+        elif not isinstance(have, type(value)):
+            found.append(((*at, key), have, value))
+    return found
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is too large for a JSON number dockerd can read")
-    return value
-
-
-# What dockerd expects of the settings the merge touches.
-SHAPES = {"runtimes": dict, "registry-mirrors": list, "features": dict, "default-runtime": str}
-SHAPE_NAMES = {dict: "an object", list: "a list", str: "a string"}
-
-
+# What dockerd expects of the settings the merge touches, beyond their kind (clashes): the default
+# runtime is a name, each runtime an object, each mirror a URL.
 def check_shapes(settings: dict, changes: dict, path: str = "daemon.json") -> None:
-    """Refuse a file whose settings that ``changes`` touch have another type than dockerd expects."""
-    for key in changes:
-        if key in settings and key in SHAPES and not isinstance(settings[key], SHAPES[key]):
-            raise DaemonJsonError(
-                f"{path}: {key!r} is a JSON {type(settings[key]).__name__}; dockerd expects {SHAPE_NAMES[SHAPES[key]]}",
-                remediation=f"Fix {key!r} in {path} by hand; nothing was changed.",
-            )
-    if "runtimes" in changes:
-        for name, runtime in (settings.get("runtimes") or {}).items():
-            if not isinstance(runtime, dict):
-                raise DaemonJsonError(
-                    f'{path}: runtime {name!r} is not an object (dockerd expects {{"path": ...}})',
-                    remediation=f"Fix runtimes.{name} in {path} by hand; nothing was changed.",
-                )
-    if "registry-mirrors" in changes and not all(isinstance(m, str) for m in settings.get("registry-mirrors") or []):
+    """Refuse a file whose settings that ``changes`` touch hold what dockerd would refuse to read."""
+    if "default-runtime" in changes and not isinstance(settings.get("default-runtime", ""), str):
         raise DaemonJsonError(
-            f"{path}: 'registry-mirrors' holds something that is not a URL string",
-            remediation=f"Fix 'registry-mirrors' in {path} by hand; nothing was changed.",
+            f"{path}: default-runtime is {_kind(settings['default-runtime'])}, not a name",
+            remediation=f"Fix {path} by hand; nothing was changed.",
+        )
+    runtimes = settings.get("runtimes") if "runtimes" in changes else None
+    for name, runtime in (runtimes or {}).items() if isinstance(runtimes, dict) else ():
+        if not isinstance(runtime, dict):
+            raise DaemonJsonError(
+                f"{path}: runtimes.{name} is {_kind(runtime)}, not an object with a path",
+                remediation=f"Fix {path} by hand; nothing was changed.",
+            )
+    mirrors = settings.get("registry-mirrors") if "registry-mirrors" in changes else None
+    if isinstance(mirrors, list) and not all(isinstance(m, str) for m in mirrors):
+        raise DaemonJsonError(
+            f"{path}: registry-mirrors holds something that is not a URL",
+            remediation=f"Fix {path} by hand; nothing was changed.",
         )
 
 
 def merge(current: dict, changes: dict) -> dict:
     """``current`` with ``changes`` laid over it: objects are merged key by key, lists are extended
-    with the new items only, other values replaced. ``current`` itself is not modified."""
-    out = copy.deepcopy(current)
+    with the new items only, other values replaced. ``current`` itself is not modified (the objects on
+    the changes' paths are copied, the rest is shared)."""
+    out = dict(current)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
@@ -138,10 +177,21 @@ def updated(raw: bytes | None, changes: dict, path: str = "daemon.json") -> byte
     None when the file already holds them and needs no writing."""
     before = parse(raw or b"", path)
     check_shapes(before, changes, path)
+    clash = clashes(before, changes)
+    if clash:
+        raise DaemonJsonError(
+            f"{path}: " + "; ".join(f"{'.'.join(k)} is {_kind(have)}, not {_kind(want)}" for k, have, want in clash),
+            cause="dockerd refuses such a file too; replacing the value would lose what it holds.",
+            remediation=f"Fix {path} by hand; nothing was changed.",
+        )
     after = merge(before, changes)
     if raw is not None and after == before and not raw.startswith(BOM):
         return None
     return render(after)
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true or false"}.get(type(value), "a number")
 
 
 def nvidia_runtime(

@@ -50,8 +50,9 @@ TABLE: tuple[Diagnosis, ...] = (
     ),
     Diagnosis(
         "cdi_unsupported",
-        ('could not select device driver "cdi"',),
-        "The engine does not resolve CDI devices: Docker older than 25, or CDI not enabled in daemon.json.",
+        ('could not select device driver "cdi"', "nvidia.com/gpu=all is not an absolute path"),
+        "The engine does not resolve CDI devices: Docker older than 25 (whose CLI takes `--device "
+        "nvidia.com/gpu=all` for a device path), or CDI not enabled in daemon.json.",
         "Upgrade to Docker Engine 25 or newer and enable CDI (`sudo nvidia-ctk runtime configure "
         "--runtime=docker --cdi.enabled`, restart the engine), or use gpu_mode=gpus.",
         NB_TOOLKIT,
@@ -234,6 +235,26 @@ TABLE: tuple[Diagnosis, ...] = (
         "installed (or not on the engine's PATH).",
         "Install the toolkit's packages (the install plan), then restart the engine.",
         NB_TOOLKIT,
+    ),
+    Diagnosis(
+        "container_cli_missing",
+        ("couldn't find binary nvidia-container-cli", '"nvidia-container-cli": executable file not found'),
+        "The toolkit's legacy path ran: `--gpus` with runc as the engine's runtime (or the nvidia runtime in "
+        "legacy mode) goes through the prestart hook, which needs nvidia-container-cli from "
+        "libnvidia-container-tools, and it is not installed (or not on the engine's PATH).",
+        "Install libnvidia-container-tools and libnvidia-container1 at the toolkit's version (the install "
+        "plan does), or leave the legacy path: make nvidia the engine's default runtime (set_as_default=true; "
+        "its jit-cdi mode injects the GPUs by CDI), or use gpu_mode=runtime or gpu_mode=cdi.",
+        NB_TOOLKIT,
+    ),
+    Diagnosis(
+        "nvml_not_found",
+        ("failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND",),
+        "The nvidia runtime (mode auto: CDI made on the fly) found no NVIDIA driver library (NVML, "
+        "libnvidia-ml.so.1) on the host to build the GPUs' CDI specification: no driver is installed, or its "
+        "libraries are not in the loader's cache.",
+        "Install the NVIDIA driver on the host; check `nvidia-smi` and `ldconfig -p | grep libnvidia-ml`.",
+        NB_PREFLIGHT,
     ),
     Diagnosis(
         "no_space",

@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from runbook import engine
-from tests.helpers import REGISTRY, TEST_IMAGE, require
+from tests.helpers import REGISTRY, TEST_IMAGE, built_toolkit, require
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +44,25 @@ def registry(client):
 
 @pytest.fixture
 def no_leftovers(client):
-    """Fails the test if it leaves a runbook-labelled container behind."""
+    """Fails the test if it leaves a runbook-labelled container of this test session behind (its run id:
+    the tests' containers carry it). Containers of other sessions on the same engine, such as another
+    checkout's tests running at the same time, carry their own run id and are left alone."""
+    run = engine.run_id()
     before = {c.id for c in engine.labelled(client)}
     yield
-    left = [c.name for c in engine.labelled(client) if c.id not in before]
-    for c in engine.labelled(client):
-        if c.id not in before:
-            c.remove(force=True)
-    assert not left, f"runbook containers left on the engine: {left}"
+    ours = [c for c in engine.labelled(client) if c.id not in before and c.labels.get(f"{engine.LABEL}.run") == run]
+    for c in ours:
+        c.remove(force=True)
+    assert not ours, f"runbook containers left on the engine: {[c.name for c in ours]}"
+
+
+@pytest.fixture(scope="session")
+def toolkit_bin():
+    """The NVIDIA Container Toolkit's four programs, built from its source by tests/toolkit-up.sh."""
+    return built_toolkit("bin")
+
+
+@pytest.fixture(scope="session")
+def toolkit_repo():
+    """The toolkit's packages in a signed repository laid out like NVIDIA's (tests/toolkit-up.sh)."""
+    return built_toolkit("repo")

@@ -61,15 +61,31 @@ def assert_status(by_id: dict, check_id: str, status: str) -> None:
     assert c["status"] == status, f"{check_id}: expected {status}, got {c['status']}: {c['detail']}"
 
 
-def require(available: bool, what: str) -> None:
+def require(available: bool, what: str, how: str = "run tests/engine-up.sh (as root)") -> None:
     """Skip when ``what`` is not available, or fail when the test command demands it
     (RUNBOOK_REQUIRE_ENGINE=1, set by tests/run.sh as root), so that CI cannot pass without running it."""
     if available:
         return
-    message = f"{what} is not available; run tests/engine-up.sh (as root)"
+    message = f"{what} is not available; {how}"
     if os.environ.get("RUNBOOK_REQUIRE_ENGINE") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def built_toolkit(name: str) -> Path:
+    """What tests/toolkit-up.sh made, as tests/run.sh exports it: ``bin`` (the NVIDIA Container Toolkit's
+    programs, built from its source) or ``repo`` (its packages in a repository laid out like NVIDIA's).
+    Skips with the build's own reason where the toolkit cannot be built on this machine."""
+    reason = os.environ.get("RUNBOOK_TOOLKIT_UNAVAILABLE")
+    if reason:
+        pytest.skip(f"the NVIDIA Container Toolkit cannot be built here: {reason}")
+    path = os.environ.get(f"RUNBOOK_TOOLKIT_{name.upper()}", "")
+    require(
+        bool(path) and Path(path).is_dir(),
+        f"the NVIDIA Container Toolkit built from source ({name})",
+        "run tests/run.sh as root (it runs tests/toolkit-up.sh and exports RUNBOOK_TOOLKIT_BIN and _REPO)",
+    )
+    return Path(path)
 
 
 def runbook_labels(run: str | None = None, deadline: float = 0) -> dict:
@@ -144,6 +160,36 @@ class SocketCutter:
 
 # --- a signed apt repository on loopback, laid out like NVIDIA's -----------------------------------
 
+TOOLKIT_FIXTURES = REPO / "tests" / "fixtures" / "toolkit"
+
+
+def nvidia_texts(root: Path) -> None:
+    """NVIDIA's .list and .repo files, verbatim from the fixtures, where NVIDIA's repository keeps them
+    (stable/deb/, stable/rpm/, experimental/...): they name NVIDIA's host, not the server."""
+    for channel, src in (("stable", TOOLKIT_FIXTURES), ("experimental", TOOLKIT_FIXTURES / "experimental")):
+        for kind, name in (("deb", "nvidia-container-toolkit.list"), ("rpm", "nvidia-container-toolkit.repo")):
+            (root / channel / kind).mkdir(parents=True, exist_ok=True)
+            (root / channel / kind / name).write_bytes((src / name).read_bytes())
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def served(root: Path):
+    """``root`` served over HTTP on 127.0.0.1 (a port of its own) while the block runs; yields the URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
 
 def gpg(home, *args, data=None) -> bytes:
     return subprocess.run(
@@ -151,16 +197,24 @@ def gpg(home, *args, data=None) -> bytes:
     ).stdout
 
 
+def stop_agent(home: Path) -> None:
+    """Ends the gpg-agent that gpg started for ``home``: it would outlive the test and its folder."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+
+
 def make_key(home: Path, name: str) -> bytes:
     """A throwaway signing key in its own GNUPGHOME; returns the armored public key."""
     home.mkdir(mode=0o700)
     gpg(home, "--passphrase", "", "--quick-gen-key", f"{name} <{name}@example.invalid>", "rsa2048", "sign", "1d")
-    return gpg(home, "--armor", "--export")
+    key = gpg(home, "--armor", "--export")
+    stop_agent(home)
+    return key
 
 
 class AptRepo:
     """Debian's hello package (fetched by tests/engine-up.sh) in a flat repository at stable/deb/amd64,
-    signed by a throwaway key served as /gpgkey, with the .list NVIDIA publishes beside it; served over
+    signed by a throwaway key served as /gpgkey, with NVIDIA's own .list and .repo files beside it,
+    verbatim (they name NVIDIA's host: the runbook's mirror setting must rewrite them); served over
     HTTP on 127.0.0.1."""
 
     def __init__(self, root: Path, home: Path):
@@ -183,17 +237,13 @@ class AptRepo:
             f"SHA256:\n {digest} {len(packages)} Packages\n"
         )
         (arch_dir / "InRelease").write_bytes(gpg(home, "--clearsign", "--output", "-", str(arch_dir / "Release")))
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-        handler.log_message = lambda *a: None
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        (root / "stable" / "deb" / "nvidia-container-toolkit.list").write_text(
-            f"deb {self.url}/stable/deb/$(ARCH) /\n#deb {self.url}/experimental/deb/$(ARCH) /\n"
-        )
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        stop_agent(home)
+        nvidia_texts(root)
+        self._served = contextlib.ExitStack()
+        self.url = self._served.enter_context(served(root))
 
     def source(self) -> toolkit.Source:
         return toolkit.Source(mirror=self.url, packages=("hello",))
 
     def close(self) -> None:
-        self.server.shutdown()
+        self._served.close()

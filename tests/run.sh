@@ -4,6 +4,9 @@
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
 #   - as root: Debian's Chromium, for the JupyterLab tests (Playwright drives it headless)
+#   - as root: the NVIDIA Container Toolkit built from its source, its packages and a signed repository
+#     laid out like NVIDIA's, in build/toolkit (tests/toolkit-up.sh, cached); their paths exported for
+#     the toolkit tests, or the reason it cannot be built here, which those tests then skip with
 #   - ruff (lint and format check), then pytest over tests/ (the wheel test builds and installs the wheel
 #     into a fresh virtual environment), and nbval over the notebooks whose checked outputs do not depend
 #     on the host
@@ -20,6 +23,15 @@ if [ "$(id -u)" -eq 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
   fi
   export RUNBOOK_REQUIRE_ENGINE=1 RUNBOOK_REQUIRE_BROWSER=1
+  set +e
+  bash tests/toolkit-up.sh build/toolkit
+  rc=$?
+  set -e
+  case $rc in
+    0) export RUNBOOK_TOOLKIT_BIN=$PWD/build/toolkit/bin RUNBOOK_TOOLKIT_REPO=$PWD/build/toolkit/repo ;;
+    3) export RUNBOOK_TOOLKIT_UNAVAILABLE="$(cat build/toolkit/unavailable)" ;;
+    *) exit $rc ;;
+  esac
 else
   echo "run.sh: not root; engine tests run only if an engine and the test image are already there" >&2
 fi

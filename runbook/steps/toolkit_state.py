@@ -150,6 +150,8 @@ def apply_plan(plan, wanted: bool) -> Passed:
 
 
 def check_installed() -> Passed:
+    """nvidia-ctk answers; whether nvidia-container-cli is there too is said, since without it only the
+    legacy hook path fails (its error is diagnosed as container_cli_missing)."""
     version = toolkit.ctk_version()
     if version is None:
         raise fail(
@@ -159,7 +161,14 @@ def check_installed() -> Passed:
             + by_key("toolkit_missing").remediation,
             notebook=NB_TOOLKIT,
         )
-    return Passed(f"nvidia-ctk {version}", data={"version": version})
+    cli = shutil.which("nvidia-container-cli")
+    if cli is None:
+        return Passed(
+            f"nvidia-ctk {version}; no nvidia-container-cli (libnvidia-container-tools): the legacy hook path "
+            "(--gpus with runc as the engine's runtime) cannot work here; CDI and the nvidia runtime can",
+            data={"version": version, "nvidia_container_cli": None},
+        )
+    return Passed(f"nvidia-ctk {version}", data={"version": version, "nvidia_container_cli": cli})
 
 
 def check_runtime(client, mode: str) -> Passed:

@@ -5,6 +5,7 @@ options, the CDI specification, and a restart that is checked against what the e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shlex
 import time
@@ -32,11 +33,8 @@ class EngineSettings:
     engine_info: Callable[[], dict | None] | None = None  # the engine's `info`, None while it does not answer
 
     def changes(self) -> dict:
-        """What the configuration merges into daemon.json."""
-        changes = daemon_json.nvidia_runtime(set_as_default=self.set_as_default, cdi=self.cdi)
-        if self.registry_mirrors:
-            changes.update(daemon_json.registry_mirrors(self.registry_mirrors))
-        return changes
+        """What ``nvidia-ctk runtime configure`` with these options merges into daemon.json."""
+        return daemon_json.nvidia_runtime(set_as_default=self.set_as_default, cdi=self.cdi)
 
 
 @dataclass
@@ -104,9 +102,29 @@ def configure_command(settings: EngineSettings) -> str:
     flags += " --cdi.enabled" if settings.cdi else ""
     if settings.rootless or settings.daemon_json != daemon_json.SYSTEM_PATH:
         flags += f" --config={shlex.quote(settings.daemon_json)}"
-    if settings.registry_mirrors:
-        flags += "  # and add registry-mirrors: " + " ".join(settings.registry_mirrors)
     return f"{'' if settings.rootless else 'sudo '}nvidia-ctk runtime configure --runtime=docker{flags}"
+
+
+def mirrors_step(settings: EngineSettings) -> Step:
+    """The registry mirrors, a step of their own: nvidia-ctk has no option for them, so by hand they are
+    an edit of daemon.json, shown with the exact lines to add."""
+    path = settings.daemon_json
+    changes = daemon_json.registry_mirrors(settings.registry_mirrors)
+    fragment = json.dumps(changes)[1:-1]
+    editor = "${EDITOR:-vi}" if settings.rootless else "sudoedit"
+
+    def write(t) -> None:
+        change = configure(t, path, changes)
+        if change.backup:
+            print(f"  {path} backed up to {change.backup}")
+
+    return Step(
+        f"add the registry mirrors to {path} (after those already there); applied by the runbook as the "
+        "same merge, after a backup (by hand: add this line)",
+        f"{editor} {shlex.quote(path)}  # {fragment}",
+        done=lambda t: daemon_json.updated(t.read(path), changes, path) is None,
+        do=write,
+    )
 
 
 def engine_steps(settings: EngineSettings, driver_version: str | None = None) -> list[Step]:
@@ -130,6 +148,8 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
             do=write,
         )
     ]
+    if settings.registry_mirrors:
+        steps.append(mirrors_step(settings))
     if settings.rootless:
         steps.append(
             Step(

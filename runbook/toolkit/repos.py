@@ -4,6 +4,11 @@ NVIDIA's current method: a keyring file and a ``signed-by`` list for apt, a .rep
 zypper, the four packages at one version (they must match since 1.18). The 2023 way (``apt-key add``
 and the per-distro nvidia-docker list) no longer works: ``apt-key`` is gone from current Ubuntu, and
 leftover lists make apt fail with ``Conflicting values set for option Signed-By``.
+
+A mirror serves NVIDIA's files unchanged, and they name NVIDIA's host; so with a mirror, the key, the
+list and the .repo come from the mirror, and every URL in them is rewritten to the mirror, or a host
+that reaches only the mirror fails at ``apt-get update``. The rewriting is a list of sed substitutions:
+shown as ``sed``, applied by the same rules here, so the plan shows what is applied.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ PACKAGES = (
     "libnvidia-container-tools",
     "libnvidia-container1",
 )
+# apt-get waits this long for another apt or dpkg (unattended-upgrades at boot, say) to let go of its lock
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
 # lists left by the 2023 method; with a signed-by list beside them apt refuses to run
 STALE_APT_LISTS = ("/etc/apt/sources.list.d/nvidia-docker.list", "/etc/apt/sources.list.d/libnvidia-container.list")
 
@@ -76,20 +83,63 @@ def dearmor(key: bytes) -> bytes:
     return base64.b64decode("".join(line for line in lines if line and not line.startswith("=")))
 
 
-def signed_list(raw: bytes, channel: str, mirror: str = REPO) -> bytes:
-    """NVIDIA's .list with every deb line signed by the keyring; the experimental lines enabled if asked.
-    A mirror serves NVIDIA's text unchanged, which names nvidia.github.io: its lines are pointed at the
-    mirror, or apt would still go to NVIDIA (unreachable where a mirror is needed)."""
-    out = []
-    for line in raw.decode().splitlines():
-        if mirror.rstrip("/") != REPO:
-            line = line.replace(REPO, mirror.rstrip("/"))
-        if channel == "experimental" and "experimental" in line:
-            line = line.lstrip("#").lstrip()
-        if line.startswith("deb ") and "signed-by=" not in line:
-            line = f"deb [signed-by={KEYRING}] " + line[4:]
-        out.append(line)
-    return ("\n".join(out) + "\n").encode()
+@dataclass(frozen=True)
+class Edit:
+    """One sed substitution, every match on a line (``s#PATTERN#NEW#g``), on the lines that match
+    ``address`` only, if given. Its patterns use only what sed's basic and Python's regular expressions
+    read alike (plain text, ``.``, ``^``), and ``new`` holds no ``&`` or backslash (mirror URLs cannot:
+    ``params.url``), so ``apply`` does what ``sed`` shows."""
+
+    pattern: str
+    new: str
+    address: str = ""
+
+    def sed(self) -> str:
+        d = "#" if "/" in self.pattern + self.new else "/"
+        where = f"/{self.address}/ " if self.address else ""
+        return f"{where}s{d}{self.pattern}{d}{self.new}{d}g"
+
+    def apply(self, line: str) -> str:
+        if self.address and not re.search(self.address, line):
+            return line
+        return re.sub(self.pattern, lambda _: self.new, line)
+
+
+def edit(raw: bytes, edits: list[Edit]) -> bytes:
+    """``raw`` through ``edits`` in order, line by line, as ``sed -e E1 -e E2 …`` does."""
+    lines = raw.decode().split("\n")
+    for e in edits:
+        lines = [e.apply(line) for line in lines]
+    return "\n".join(lines).encode()
+
+
+def sed(edits: list[Edit]) -> str:
+    """The edits as one sed command line."""
+    if len(edits) == 1:
+        return f"sed '{edits[0].sed()}'"
+    return "sed " + " ".join(f"-e '{e.sed()}'" for e in edits)
+
+
+def to_mirror(source: Source) -> list[Edit]:
+    """NVIDIA's URLs rewritten to the mirror (nothing when the source is NVIDIA's own repository)."""
+    mirror = source.mirror.rstrip("/")
+    return [] if mirror == REPO else [Edit(REPO, mirror)]
+
+
+def list_edits(source: Source) -> list[Edit]:
+    """NVIDIA's .list made ours: its URLs to the mirror; every deb line, commented or not, signed by the
+    keyring (NVIDIA's install guide's sed, with ``http://`` for a mirror without TLS); the experimental
+    line uncommented when that channel is asked for (the guide's ``sed '/experimental/ s/^#//g'``)."""
+    scheme = source.mirror.split("://", 1)[0] + "://"
+    edits = to_mirror(source) + [Edit(f"deb {scheme}", f"deb [signed-by={KEYRING}] {scheme}")]
+    if source.channel == "experimental":
+        edits.append(Edit("^#", "", address="experimental"))
+    return edits
+
+
+def signed_list(raw: bytes, source: Source) -> bytes:
+    """NVIDIA's .list as the plan writes it: ``raw`` through ``list_edits``."""
+    return edit(raw, list_edits(source))
 
 
 def stale_apt_lists(target, source: Source) -> list[str]:
@@ -142,7 +192,7 @@ def _apt_candidate(target, package: str) -> str:
 
 def apt_steps(target, source: Source) -> list[Step]:
     key = _Cached(lambda: dearmor(fetch(source.key_url)))
-    listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source.channel, source.mirror))
+    listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source))
     steps = []
     for path in stale_apt_lists(target, source):
         steps.append(
@@ -161,15 +211,13 @@ def apt_steps(target, source: Source) -> list[Step]:
             do=lambda t: t.write(KEYRING, key()),
         )
     )
-    sed = "sed 's#deb https://#deb [signed-by=" + KEYRING + "] https://#g'"
-    if source.mirror.rstrip("/") != REPO:
-        sed += f" | sed 's#{REPO}#{source.mirror.rstrip('/')}#g'"
-    if source.channel == "experimental":
-        sed += " | sed '/experimental/ s/^#//g'"
+    why = "add the repository, signed by that key only"
+    if to_mirror(source):
+        why += ", its URLs rewritten to the mirror"
     steps.append(
         Step(
-            "add the repository, signed by that key only",
-            f"curl -fsSL {source.apt_list_url} | {sed} | sudo tee {APT_LIST}",
+            why,
+            f"curl -fsSL {source.apt_list_url} | {sed(list_edits(source))} | sudo tee {APT_LIST}",
             done=lambda t: t.read(APT_LIST) == listing(),
             do=lambda t: t.write(APT_LIST, listing()),
         )
@@ -183,11 +231,11 @@ def apt_steps(target, source: Source) -> list[Step]:
         return len(set(have.values())) == 1 and (not source.version or source.version in have.values())
 
     def install(t) -> None:
-        run_ok(t, ["apt-get", "update"], "apt-get update")
+        run_ok(t, [*APT_GET, "update"], "apt-get update")
         version = source.version or _apt_candidate(t, source.packages[0])
         run_ok(
             t,
-            ["apt-get", "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],
+            [*APT_GET, "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],
             "apt-get install",
         )
 
@@ -204,16 +252,21 @@ def apt_steps(target, source: Source) -> list[Step]:
 
 
 def rpm_steps(manager: str, source: Source) -> list[Step]:
-    """dnf and zypper: the same kind of steps as apt (checked command by command; no such test machine)."""
+    """dnf and zypper: the same kind of steps as apt (checked command by command; no such test machine).
+    With a mirror, the .repo's ``baseurl`` and ``gpgkey`` are rewritten to it: dnf gets the rewritten
+    file, zypper adds it (``zypper ar`` of NVIDIA's URL would add NVIDIA's host)."""
     sep = "-" if manager == "dnf" else "="
     pkgs = [f"{p}{sep}{source.version}" if source.version else p for p in source.packages]
-    repo = _Cached(lambda: fetch(source.rpm_repo_url))
+    edits = to_mirror(source)
+    repo = _Cached(lambda: edit(fetch(source.rpm_repo_url), edits))
+    rewrite = f" | {sed(edits)}" if edits else ""
+    why = "add the repository" + (", its URLs rewritten to the mirror" if edits else "")
     if manager == "dnf":
         repo_file = "/etc/yum.repos.d/nvidia-container-toolkit.repo"
         steps = [
             Step(
-                "add the repository",
-                f"curl -fsSL {source.rpm_repo_url} | sudo tee {repo_file}",
+                why,
+                f"curl -fsSL {source.rpm_repo_url}{rewrite} | sudo tee {repo_file}",
                 done=lambda t: t.read(repo_file) == repo(),
                 do=lambda t: t.write(repo_file, repo()),
             )
@@ -228,14 +281,43 @@ def rpm_steps(manager: str, source: Source) -> list[Step]:
             )
     else:
         repo_dir = "/etc/zypp/repos.d"
-        steps = [
-            Step(
-                "add the repository",
-                f"sudo zypper ar {source.rpm_repo_url}",
-                done=lambda t: any(n.startswith("nvidia-container-toolkit") for n in t.listdir(repo_dir)),
-                do=lambda t: run_ok(t, ["zypper", "--non-interactive", "ar", source.rpm_repo_url], "zypper ar"),
-            )
-        ]
+
+        def ours(t) -> list[bytes]:
+            return [
+                t.read(f"{repo_dir}/{n}") or b""
+                for n in t.listdir(repo_dir)
+                if n.startswith("nvidia-container-toolkit")
+            ]
+
+        if edits:
+            local = "nvidia-container-toolkit.repo"
+            mirror = source.mirror.rstrip("/").encode()
+
+            def add(t) -> None:
+                tmp = run_ok(t, ["mktemp", "--suffix=.repo"], "mktemp").strip()
+                try:
+                    t.write(tmp, repo())
+                    run_ok(t, ["zypper", "--non-interactive", "ar", tmp], "zypper ar")
+                finally:
+                    t.remove(tmp)
+
+            steps = [
+                Step(
+                    why,
+                    f"curl -fsSL {source.rpm_repo_url}{rewrite} > {local} && sudo zypper ar {local}",
+                    done=lambda t: any(b"baseurl=" + mirror in r for r in ours(t)),
+                    do=add,
+                )
+            ]
+        else:
+            steps = [
+                Step(
+                    why,
+                    f"sudo zypper ar {source.rpm_repo_url}",
+                    done=lambda t: bool(ours(t)),
+                    do=lambda t: run_ok(t, ["zypper", "--non-interactive", "ar", source.rpm_repo_url], "zypper ar"),
+                )
+            ]
         enable = ["zypper", "modifyrepo", "--enable", "nvidia-container-toolkit-experimental"]
         install = ["zypper", "--gpg-auto-import-keys", "--non-interactive", "install", *pkgs]
 

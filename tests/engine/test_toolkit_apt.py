@@ -1,7 +1,8 @@
 """The apt install plan applied for real: a signed apt repository laid out like NVIDIA's (a throwaway
 GPG key, Debian's hello package re-hosted in it), served on loopback, and the plan applied inside a
 Debian container through the Docker SDK. NVIDIA's own repository cannot be reached from here, so the
-plan's mirror, key and package names point at this one."""
+plan's mirror, key and package names point at this one; its .list is NVIDIA's, verbatim (naming
+nvidia.github.io), so apt reaches the repository only if the plan rewrites it to the mirror."""
 
 import os
 from pathlib import Path
@@ -43,7 +44,10 @@ def test_the_apt_plan_installs_from_a_signed_repository(repo, debian):
     code, out = debian.run(["hello"])
     assert code == 0 and "Hello, world!" in out
     assert debian.read(repos.KEYRING) == repos.dearmor((repo.root / "gpgkey").read_bytes())
-    assert f"deb [signed-by={repos.KEYRING}] {repo.url}/stable/deb/$(ARCH) /" in debian.read(repos.APT_LIST).decode()
+    listed = debian.read(repos.APT_LIST).decode()
+    expected = f"deb [signed-by={repos.KEYRING}] {repo.url}/stable/deb/$(ARCH) /"
+    assert expected in listed, f"expected the line {expected!r} in:\n{listed}"
+    assert "nvidia.github.io" not in listed, f"NVIDIA's host is still named in:\n{listed}"
     # applied again: nothing changes, and it says so
     again = toolkit.apply(toolkit.install_plan({"ID": "debian"}, debian, repo.source()), debian, log=lambda m: None)
     assert [a.outcome for a in again] == ["already done"] * 3

@@ -122,6 +122,15 @@ def test_random_nested_files_lose_nothing(tmp_path):
         (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
         (b'{"a": "\xff"}', "not UTF-8"),
         (b'{"runtimes": {"nvidia": {}', "line 1"),
+        (b'{"x-limit": NaN}', "NaN is not a JSON value"),
+        (b'{"x-limit": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"x-limit": 1e400}', "beyond a 64-bit float"),
+        (b'{"x-limit": ' + b"9" * 400 + b"}", "beyond a 64-bit float"),
+        (b'{"x-limit": ' + b"9" * 5000 + b"}", "beyond a 64-bit float"),
+        (b'{"x": ' + b"[" * 401 + b"]" * 401 + b"}", "more than 400 deep"),
+        (b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "more than 400 deep"),
+        (b'{"runtimes": ["nvidia"]}', "runtimes is a list, not an object"),
+        (b'{"runtimes": {"nvidia": "nvidia-container-runtime"}}', "runtimes.nvidia is a string, not an object"),
     ],
 )
 def test_invalid_files_are_refused_and_left_byte_identical(tmp_path, raw, words):
@@ -132,6 +141,31 @@ def test_invalid_files_are_refused_and_left_byte_identical(tmp_path, raw, words)
     assert words in str(e.value)
     assert path.read_bytes() == raw
     assert sorted(os.listdir(tmp_path)) == ["daemon.json"], "no backup or temp file for a refused change"
+
+
+def test_a_file_nested_as_deep_as_allowed_is_merged(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"x": ' + "[" * 399 + "]" * 399 + "}")
+    configure(str(path), NVIDIA)
+    after = json.loads(path.read_text())
+    assert daemon_json._depth(after["x"]) == 399, "the nested value was changed"
+
+
+def test_a_null_setting_is_no_value_and_takes_the_change(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"runtimes": null}')
+    configure(str(path), NVIDIA)
+    after = json.loads(path.read_text())
+    assert after["runtimes"] == NVIDIA["runtimes"], f"got {after}"
+
+
+def test_numbers_dockerd_reads_are_kept_exactly(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"x-big": 12345678901234567890, "x-float": 1e308, "x-small": -5e-324}')
+    configure(str(path), NVIDIA)
+    after = json.loads(path.read_text())
+    expected = {"x-big": 12345678901234567890, "x-float": 1e308, "x-small": -5e-324}
+    assert {k: after[k] for k in expected} == expected, f"got {after}"
 
 
 def test_empty_and_missing_files(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from runbook import diagnosis
 
+TOOLKIT_ERRORS = Path(__file__).parent.parent / "fixtures" / "toolkit" / "errors"
 CAPTURED = json.loads((Path(__file__).parent.parent / "fixtures" / "engine" / "errors.json").read_text())["errors"]
 
 
@@ -30,6 +31,26 @@ def test_captured_engine_errors(captured, key):
     d = diagnosis.diagnose(CAPTURED[captured])
     assert d is not None, f"no diagnosis for {CAPTURED[captured]!r}"
     assert d.key == key, f"{CAPTURED[captured]!r}: expected {key}, got {d.key}"
+
+
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("runtime.txt", "nvml_not_found"),
+        ("runtime.docker-cli-28.2.2.txt", "nvml_not_found"),
+        ("gpus.txt", "container_cli_missing"),
+        ("gpus.docker-cli-28.2.2.txt", "container_cli_missing"),
+        ("cdi.txt", "cdi_unsupported"),
+        ("cdi.docker-cli-28.2.2.txt", "cdi_unsupported"),
+    ],
+)
+def test_captured_toolkit_errors(name, key):
+    """The real toolkit's words on a host with no GPU (tests/fixtures/toolkit/README.md); gpus.txt is the
+    legacy hook without nvidia-container-cli, since the libnvidia-container packages there are stand-ins."""
+    text = (TOOLKIT_ERRORS / name).read_text()
+    d = diagnosis.diagnose(text)
+    assert d is not None, f"no diagnosis for {text!r}"
+    assert d.key == key, f"{name}: expected {key}, got {d.key}"
 
 
 def test_toolkit_cause_says_what_the_issue_promises():

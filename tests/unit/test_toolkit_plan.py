@@ -1,6 +1,7 @@
 """The install plans as shown, for each package manager, against a system laid out in a folder.
 dnf and zypper are checked command by command only: no such machine is available to these tests."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,7 @@ from runbook import host, toolkit
 from runbook.targets import FreshSystem, HostTarget
 from runbook.toolkit import engine_config, repos
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-H200 = FIXTURES / "h200"
+H200 = Path(__file__).parent.parent / "fixtures" / "h200"
 
 
 @pytest.fixture
@@ -105,6 +105,32 @@ def test_a_daemon_json_that_is_not_the_default_is_named_in_the_command_by_hand(s
     assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker --config=/srv/docker/daemon.json"
 
 
+def test_registry_mirrors_are_shown_as_a_step_of_their_own(system):
+    """nvidia-ctk has no option for registry mirrors: the plan shows the very line to add to daemon.json."""
+    settings = toolkit.EngineSettings(registry_mirrors=["https://m.example", "https://n.example"])
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), engine=settings).commands()
+    expected = 'sudoedit /etc/docker/daemon.json  # "registry-mirrors": ["https://m.example", "https://n.example"]'
+    assert cmds[4] == expected, f"expected {expected!r}, got {cmds[4]!r}"
+
+
+def test_the_runtime_command_is_nvidia_ctks_alone_when_mirrors_are_asked_for(system):
+    settings = toolkit.EngineSettings(registry_mirrors=["https://m.example"])
+    cmds = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), engine=settings).commands()
+    assert cmds[3] == "sudo nvidia-ctk runtime configure --runtime=docker", f"got {cmds[3]!r}"
+
+
+def test_the_mirrors_step_adds_after_the_mirrors_already_there(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"registry-mirrors": ["https://a.example"], "debug": true}')
+    step = engine_config.mirrors_step(
+        toolkit.EngineSettings(daemon_json=str(path), registry_mirrors=["https://m.example"])
+    )
+    step.do(HostTarget())
+    got = json.loads(path.read_text())["registry-mirrors"]
+    assert got == ["https://a.example", "https://m.example"], f"got {got}"
+    assert step.done(HostTarget()), "the step is in effect once applied"
+
+
 def test_the_restart_is_in_effect_only_when_the_engine_reports_every_setting():
     settings = toolkit.EngineSettings(set_as_default=True, cdi=True, registry_mirrors=["https://m.example"])
     info = {
@@ -180,45 +206,9 @@ def test_dearmor_matches_gpg(tmp_path):
     )
     armored = subprocess.run(["gpg", "--armor", "--export"], env=env, check=True, capture_output=True).stdout
     binary = subprocess.run(["gpg", "--dearmor"], input=armored, env=env, check=True, capture_output=True).stdout
+    subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)  # the agent would outlive the test
     assert repos.dearmor(armored) == binary
     assert repos.dearmor(binary) == binary
-
-
-def test_signed_list():
-    raw = (
-        b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n"
-        b"#deb https://nvidia.github.io/libnvidia-container/experimental/deb/$(ARCH) /\n"
-    )
-    stable = repos.signed_list(raw, "stable").decode().splitlines()
-    assert (
-        stable[0]
-        == f"deb [signed-by={repos.KEYRING}] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /"
-    )
-    assert stable[1].startswith("#deb")
-    assert repos.signed_list(raw, "experimental").decode().splitlines()[1].startswith("deb [signed-by=")
-
-
-def test_a_mirror_serving_nvidias_list_verbatim_is_used_for_the_packages_too():
-    """A mirror serves NVIDIA's .list byte for byte (tests/fixtures/toolkit), naming nvidia.github.io;
-    apt must be sent to the mirror, in the list written and in the command shown."""
-    raw = (FIXTURES / "toolkit" / "nvidia-container-toolkit.list").read_bytes()
-    mirror = "http://127.0.0.1:8700"
-    lines = repos.signed_list(raw, "stable", mirror).decode().splitlines()
-    assert lines[0] == f"deb [signed-by={repos.KEYRING}] {mirror}/stable/deb/$(ARCH) /"
-    assert lines[1] == f"#deb {mirror}/experimental/deb/$(ARCH) /"
-    assert "nvidia.github.io" not in "\n".join(lines)
-    experimental = repos.signed_list(raw, "experimental", mirror + "/").decode().splitlines()
-    assert experimental[1] == f"deb [signed-by={repos.KEYRING}] {mirror}/experimental/deb/$(ARCH) /"
-    # NVIDIA's own repository: the list keeps its URLs
-    assert "https://nvidia.github.io/libnvidia-container/stable" in repos.signed_list(raw, "stable").decode()
-
-
-def test_the_shown_command_points_the_list_at_the_mirror(system):
-    src = toolkit.Source(mirror="http://127.0.0.1:8700")
-    cmd = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system)), src).commands()[1]
-    assert f"| sed 's#{repos.REPO}#http://127.0.0.1:8700#g' |" in cmd
-    default = toolkit.install_plan({"ID": "ubuntu"}, HostTarget(str(system))).commands()[1]
-    assert f"s#{repos.REPO}#" not in default
 
 
 def test_cdi_spec_staleness():
