@@ -142,18 +142,35 @@ def signed_list(raw: bytes, source: Source) -> bytes:
     return edit(raw, list_edits(source))
 
 
+def toolkit_repositories(source: Source) -> list[str]:
+    """The URLs of the toolkit's apt repositories, as a list names them (without the scheme): NVIDIA's and
+    the mirror's, each channel; the old method's per-distro ones start with nvidia-docker's."""
+    bases = {REPO.split("://", 1)[1], source.mirror.rstrip("/").split("://", 1)[-1]}
+    return sorted(f"{b}/{channel}/" for b in bases for channel in ("stable", "experimental")) + [
+        "nvidia.github.io/nvidia-docker/",
+        "nvidia.github.io/libnvidia-container/",
+        "nvidia.github.io/nvidia-container-runtime/",
+    ]
+
+
 def stale_apt_lists(target, source: Source) -> list[str]:
-    """Lists left by the old method, or naming the same repository without our keyring: apt refuses to
-    run with them beside ours (``Conflicting values set for option Signed-By``)."""
+    """Lists left by the old method, or naming one of the toolkit's repositories (by its path and channel)
+    without our keyring: apt refuses to run with them beside ours (``Conflicting values set for option
+    Signed-By``). A list that only shares a host with the mirror (a general mirror's Debian list) is not
+    the toolkit's and is never touched."""
     folder = "/etc/apt/sources.list.d"
-    repo = source.mirror.rstrip("/").split("://", 1)[-1]
+    repos = toolkit_repositories(source)
     found = []
     for name in target.listdir(folder):
         path = f"{folder}/{name}"
         if path == APT_LIST or not name.endswith((".list", ".sources")):
             continue
-        text = (target.read(path) or b"").decode(errors="replace")
-        if path in STALE_APT_LISTS or "nvidia.github.io/nvidia-docker" in text or repo in text:
+        try:
+            text = (target.read(path) or b"").decode(errors="replace")
+        except OSError:
+            continue  # not a file apt reads either
+        urls = re.findall(r"[a-z]+://(\S+)", text)
+        if path in STALE_APT_LISTS or any(u.rstrip("/") + "/" == r or u.startswith(r) for u in urls for r in repos):
             found.append(path)
     return found
 

@@ -222,3 +222,14 @@ def test_cdi_specs_found_by_content(tmp_path):
     (tmp_path / "nvidia.yaml").write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n")
     (tmp_path / "other.yaml").write_text("kind: vendor.com/fpga\n")
     assert toolkit.cdi_specs([str(tmp_path)]) == [str(tmp_path / "nvidia.yaml")]
+
+
+def test_a_general_mirrors_lists_are_never_taken_for_the_toolkits(system):
+    """A toolkit_mirror on a host that also serves Debian: only the toolkit's paths are stale lists."""
+    lists = system / "etc/apt/sources.list.d"
+    (lists / "debian.sources").write_text("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n")
+    (lists / "old.list").write_text("deb http://deb.debian.org/stable/deb/$(ARCH) /\n")
+    src = toolkit.Source(mirror="http://deb.debian.org")
+    cmds = toolkit.install_plan({"ID": "debian"}, HostTarget(str(system)), src).commands()
+    removed = [c for c in cmds if c.startswith("sudo rm ")]
+    assert removed == ["sudo rm /etc/apt/sources.list.d/old.list"], removed
