@@ -282,6 +282,16 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_NVCC,
     ),
     Diagnosis(
+        "nvidia_smi_wrapper",
+        ("bin/nvidia-smi: not found",),
+        "The nvidia-smi in the container is a wrapper script (the host's, mounted by the toolkit) that runs the "
+        "driver's binary at a path the container does not have: the host puts a script first on PATH.",
+        "Let the toolkit find the driver's own nvidia-smi: put its folder first on the engine's PATH (or make "
+        "the host's wrapper a link to the binary), restart the engine; with CDI, `sudo nvidia-ctk cdi generate "
+        "--output=/var/run/cdi/nvidia.yaml` mounts the driver's own path.",
+        NB_GPU,
+    ),
+    Diagnosis(
         "nvidia_smi_absent",
         ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found", "nvidia-smi: command not found"),
         "`nvidia-smi` is not in the container: images do not ship it; the toolkit (utility capability) or "

@@ -144,9 +144,9 @@ def manual_mounts(
             cause="The NVIDIA kernel modules are not loaded, or the nodes were never created.",
             remediation="Load the modules (`sudo modprobe nvidia nvidia-uvm`) or run `nvidia-smi` once as root.",
         )
-    smi = host.find_nvidia_smi()
+    smi = host.driver_nvidia_smi()
     if smi:
-        mounts.files[os.path.realpath(smi)] = "/usr/bin/nvidia-smi"
+        mounts.files[smi] = "/usr/bin/nvidia-smi"
     cache = ldconfig_cache() if cache is None else cache
     libdir = multiarch_libdir()
     gpucomp = f"libnvidia-gpucomp.so.{driver.driver_version}"

@@ -102,6 +102,22 @@ def find_nvidia_smi() -> str | None:
     return None
 
 
+def driver_nvidia_smi() -> str | None:
+    """The driver's own nvidia-smi program (an ELF file, links followed), for binding into a container:
+    some hosts put a wrapper script first on PATH that execs the driver's binary at a path a container
+    does not have."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep) + list(NVIDIA_SMI_DIRS)
+    for d in dict.fromkeys(filter(None, dirs)):
+        p = os.path.realpath(os.path.join(d, "nvidia-smi"))
+        try:
+            with open(p, "rb") as f:
+                if f.read(4) == b"\x7fELF" and os.access(p, os.X_OK):
+                    return p
+        except OSError:
+            continue
+    return None
+
+
 def _mib(text: str | None) -> int | None:
     m = re.match(r"\s*(\d+)\s*MiB", text or "")
     return int(m.group(1)) if m else None

@@ -117,3 +117,9 @@ def test_every_entry_is_complete():
         # every pattern is reachable: no earlier entry swallows it
         for pattern in d.patterns:
             assert diagnosis.diagnose(pattern).key == d.key, (d.key, pattern)
+
+
+def test_a_wrapper_script_as_nvidia_smi_is_told_from_a_missing_one():
+    captured = (Path(__file__).parent.parent / "fixtures" / "h200" / "nvidia-smi-wrapper-in-container.txt").read_text()
+    assert diagnosis.diagnose(captured).key == "nvidia_smi_wrapper"
+    assert diagnosis.diagnose("sh: 1: nvidia-smi: not found").key == "nvidia_smi_absent"

@@ -118,3 +118,17 @@ def test_an_unknown_nvidia_smi_failure_still_gets_a_cause_and_fix(tmp_path, monk
     with pytest.raises(HostError) as e:
         host.query_driver()
     assert e.value.cause and "ubuntu-drivers" in e.value.remediation
+
+
+def test_the_drivers_own_nvidia_smi_is_found_behind_a_wrapper_script(tmp_path, monkeypatch):
+    wrapper, real = tmp_path / "usr-bin", tmp_path / "nvidia-bin"
+    wrapper.mkdir()
+    real.mkdir()
+    (wrapper / "nvidia-smi").write_text('#!/bin/sh\nexec /usr/local/nvidia/bin/nvidia-smi "$@"\n')
+    (wrapper / "nvidia-smi").chmod(0o755)
+    binary = real / "nvidia-smi"
+    binary.write_bytes(Path("/bin/true").read_bytes())  # an ELF program
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper}:{real}")
+    assert host.find_nvidia_smi() == str(wrapper / "nvidia-smi"), "on PATH, the wrapper comes first"
+    assert host.driver_nvidia_smi() == str(binary), "a container is given the driver's binary"

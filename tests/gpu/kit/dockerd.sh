@@ -51,7 +51,9 @@ start() {
   [ "$DAEMON_JSON" = /etc/docker/daemon.json ] || args+=(--config-file "$DAEMON_JSON")
   mkdir -p "$(dirname "$SOCK")"
   echo "--- $(date -u +%FT%TZ) dockerd ${args[*]}" >>"$root/dockerd.log"
-  PATH=$root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  # /usr/local/nvidia/bin first: the GPU host's driver keeps nvidia-smi there, and its /usr/bin/nvidia-smi is
+  # a wrapper script that execs that path; the toolkit mounts the first nvidia-smi its PATH finds.
+  PATH=$root/bin:/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     setsid "$root/bin/dockerd" "${args[@]}" >>"$root/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 120); do
     if ping; then
