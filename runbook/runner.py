@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from traitlets.config import Config
 
 from . import engine, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
@@ -86,8 +85,14 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
                 f"cannot write the record in {folder}: {e.strerror}",
                 remediation="Choose an --out on a writable file system with free space.",
             ) from None
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        except OSError as e:
+            raise RunSetupError(
+                f"cannot write the record in {folder}: {e.strerror}",
+                remediation="Choose an --out on a writable file system with free space.",
+            ) from None
         return folder
     raise RunSetupError(f"{out} already exists and is not empty (a record, or a run writing one); choose another --out")
 
@@ -127,7 +132,8 @@ def run(
     Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
     """
     import papermill
-    from papermill.exceptions import PapermillExecutionError
+
+    from .kernel import SharedKernel
 
     p = params.validate(values or {})
     p["interactive"] = False  # headless: nothing to click, plain output
@@ -154,9 +160,7 @@ def run(
             "PYTHONPATH": kernel_pythonpath(),
             PROGRESS_ENV: str(events),
         }
-        # Kernels talk to the runner over Unix sockets in the scratch folder, not TCP on loopback.
-        kernels = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(scratch) / "kernel")}})
-        with environment(**own):
+        with environment(**own), SharedKernel(Path(scratch), src) as kernel:
             for step in steps:
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
@@ -164,22 +168,10 @@ def run(
                 passed = {k: v for k, v in p.items() if k in declared}
                 log(f"running {step}")
                 try:
-                    papermill.execute_notebook(
-                        literal(nb_in),
-                        literal(nb_out),
-                        parameters=passed,
-                        kernel_name="python3",
-                        progress_bar=False,
-                        cwd=str(out if step == REPORT else src),  # the report reads the record beside it
-                        config=kernels,
-                    )
-                except PapermillExecutionError as e:
-                    log(f"  {step} stopped: {e.ename}: {e.evalue}")
-                except OSError as e:  # the notebook could not be written: a full or read-only disk
-                    raise RunSetupError(
-                        f"the record in {out} could not be written ({step}): {e.strerror}",
-                        remediation="Free space, then run again into a new --out.",
-                    ) from None
+                    # the report reads the record beside it; the steps run where the notebooks are
+                    stopped = kernel.run(nb_in, nb_out, passed, out if step == REPORT else src)
+                    if stopped:
+                        log(f"  {step} stopped: {stopped}")
                 finally:
                     record.relocate(nb_out)
     except KeyboardInterrupt as e:

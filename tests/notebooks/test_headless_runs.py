@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbook import engine
-from tests.helpers import TEST_IMAGE, assert_status, checks, run_cli
+from tests.helpers import REPO, TEST_IMAGE, assert_status, checks, run_cli
 
 pytestmark = pytest.mark.engine
 NO_GPU = not Path("/dev/nvidiactl").exists()
@@ -232,3 +232,42 @@ def test_applying_the_toolkit_plan_from_an_unreachable_mirror_fails_cleanly(tmp_
     after = Path("/etc/docker/daemon.json").read_bytes() if Path("/etc/docker/daemon.json").exists() else None
     assert before == after
     assert not Path("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg").exists()
+
+
+def test_one_kernel_for_the_run_gives_what_a_kernel_per_notebook_gives(client, tmp_path):
+    """The runner runs every notebook in one kernel, reset between them; plain papermill starts one per
+    notebook. The checks and their statuses must be the same."""
+    import subprocess
+    import sys
+
+    from runbook import record
+    from runbook.catalogue import REPORT, STEPS
+
+    args = ["-p", "cuda_image", TEST_IMAGE, "-p", "pytorch_image", TEST_IMAGE, "-p", "pull", "never"]
+    run_cli("--out", str(tmp_path / "shared"), *args)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for step in (s for s in STEPS if s != REPORT):  # papermill injects every value; a notebook uses its own
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                str(REPO / "notebooks" / f"{step}.ipynb"),
+                str(alone / f"{step}.ipynb"),
+                "-p",
+                "interactive",
+                "false",
+                "-p",
+                "strict",
+                "false",
+                *args,
+            ],
+            capture_output=True,
+            cwd=REPO / "notebooks",
+            timeout=600,
+            check=False,
+        )
+    shared = [(c["id"], c["status"]) for c in checks(tmp_path / "shared")[0]["checks"]]
+    separate = [(c["id"], c["status"]) for c in record.collect(alone)["checks"]]
+    assert shared == separate

@@ -1,0 +1,97 @@
+"""One kernel for all of a run's notebooks: started once (on Unix sockets, its own output into a log file
+rather than the operator's terminal), reset between notebooks so that none can lean on another's
+variables (as each must stand alone in JupyterLab), and moved into each notebook's folder.
+
+Starting a kernel and importing the runbook, the Docker SDK and IPython's display in it cost more than
+most steps' checks: a run pays that once, not once per notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+from traitlets.config import Config
+
+from .errors import RunSetupError
+
+KERNEL = "python3"
+
+
+class SharedKernel:
+    def __init__(self, scratch: Path, cwd: Path):
+        self.scratch, self.cwd = scratch, cwd
+        config = Config({"KernelManager": {"transport": "ipc", "ip": str(scratch / "kernel")}})
+        self.km = KernelManager(kernel_name=KERNEL, config=config)
+        self.log = open(scratch / "kernel.log", "wb")  # noqa: SIM115 (open while the kernel runs)
+
+    def __enter__(self) -> SharedKernel:
+        self.km.start_kernel(cwd=str(self.cwd), stdout=self.log, stderr=self.log)
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+        except RuntimeError as e:
+            raise RunSetupError(
+                f"the notebooks' kernel did not start: {e}",
+                remediation=f"Read {self.scratch / 'kernel.log'}; check that ipykernel is installed.",
+            ) from None
+        finally:
+            kc.stop_channels()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.km.has_kernel:
+            self.km.shutdown_kernel(now=exc[0] is not None)
+        self.log.close()
+
+    def run(self, source: Path, target: Path, parameters: dict, cwd: Path) -> str:
+        """Execute ``source`` with ``parameters`` (injected as papermill does, in a cell tagged
+        injected-parameters) in a fresh namespace with ``cwd`` as its folder, and write it to ``target``,
+        also when a cell failed. Returns '' or the error a cell stopped on ('NameError: …')."""
+        nb = parameterize_notebook(load_notebook_node(str(source)), parameters, kernel_name=KERNEL, language="python")
+        reset = nbformat.v4.new_code_cell(
+            f"get_ipython().run_line_magic('reset', '-f')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
+        )
+        nb.cells.insert(0, reset)  # run first, left out of the record
+        client = NotebookClient(nb, km=self.km, kernel_name=KERNEL, timeout=None, allow_errors=False)
+        outcome: dict = {}
+
+        def execute() -> None:  # in a thread of its own: nbclient then leaves the process's signals alone
+            try:
+                client.execute(cleanup_kc=False)
+            except CellExecutionError as e:
+                outcome["error"] = f"{e.ename}: {e.evalue}"
+            except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                outcome["raised"] = e
+
+        worker = threading.Thread(target=execute, daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.2)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the kernel is stopped where it is
+            self.km.shutdown_kernel(now=True)
+            worker.join(30)
+            raise
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            nb.cells.remove(reset)
+            try:
+                target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            except OSError as e:  # a full or read-only disk
+                raise RunSetupError(
+                    f"the record in {target.parent} could not be written ({target.name}): {e.strerror}",
+                    remediation="Free space, then run again into a new --out.",
+                ) from None
+        if "raised" in outcome:
+            raise outcome["raised"]
+        return outcome.get("error", "")
