@@ -134,6 +134,19 @@ def file_path(value: str) -> str:
     return path
 
 
+def record_folder(value: str) -> str:
+    """Empty, or a record's folder (one holding summary.json), made absolute against the current folder:
+    the notebook's own in JupyterLab, the caller's for `gpu-runbook run`."""
+    import os
+
+    if not value:
+        return value
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(os.path.join(path, "summary.json")):
+        raise ValueError(f"{value!r} is not a record's folder (no summary.json in {path})")
+    return path
+
+
 def positive(value: float) -> float:
     if value <= 0:
         raise ValueError(f"{value!r} must be greater than zero")
@@ -267,6 +280,14 @@ PARAMS: tuple[Param, ...] = (
         "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
     ),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+    Param(
+        "replay",
+        str,
+        "",
+        "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
+        "running them here; empty: run them here.",
+        record_folder,
+    ),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 

@@ -80,12 +80,17 @@ def show_overview(summary: dict, steps) -> None:
     )
 
 
-def run_step(step, interactive: bool = False, strict: bool = False, **values) -> list[CheckResult]:
+def run_step(step, interactive: bool = False, strict: bool = False, replay: str = "", **values) -> list[CheckResult]:
     """Run a step's checks once and show them. Headless: plain output and, when ``strict``, a failed check
     raises ChecksFailed after the output is shown (so papermill and pipelines see a failing cell).
     Interactive (JupyterLab): a panel with a button that runs them again and live pull progress; nothing
-    ever waits for a click, and nothing raises."""
-    flags = params.validate({"interactive": interactive, "strict": strict})  # "false" from a CLI is False
+    ever waits for a click, and nothing raises. With ``replay`` (a record's folder) the checks are that
+    record's for this step, marked as replayed, and nothing runs here."""
+    flags = params.validate({"interactive": interactive, "strict": strict, "replay": replay})  # "false" is False
+    if flags["replay"]:
+        from .replay import step as replayed
+
+        step = replayed(step, flags["replay"])
     if not flags["interactive"]:
         results = step(progress=PullProgress(), **values)
         show(results)
