@@ -55,6 +55,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
             raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
         return value
 
+    check.choices = choices  # the JupyterLab panel offers them as a dropdown
     return check
 
 

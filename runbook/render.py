@@ -300,3 +300,12 @@ def overview_svg(states: dict[str, str | None], next_step: str | None) -> str:
         '<defs><marker id="rb-arrow" markerWidth="8" markerHeight="8" refX="6" refY="4" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#57606a"/></marker></defs>' + "".join(parts) + "</svg>"
     )
+
+
+def replay_banner(text: str) -> str:
+    """A note that what follows is a recorded host's run, replayed: yellow, above it, hard to miss."""
+    style = (
+        "background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:2px 0 6px;"
+        "font-family:system-ui,sans-serif;font-size:13px"
+    )
+    return f'<div class="rb-replay" style="{style}">{html.escape(text)}</div>'

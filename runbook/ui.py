@@ -8,6 +8,7 @@ the same calls print plain text.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from . import params, record, render
 from .errors import ChecksFailed
@@ -47,13 +48,35 @@ def show(results: list[CheckResult]) -> None:
     _display(Checks(results)._repr_mimebundle_())
 
 
-def show_evidence(results: list[CheckResult], check_id: str) -> None:
-    """Print one check's raw tool output (e.g. nvidia-smi's table) as a cell output of its own."""
+def _show_view(results: list[CheckResult], view: Callable[[list[CheckResult]], dict]) -> None:
+    """Show ``view(results)``, a MIME bundle. Results from a JupyterLab panel carry ``follow``: the panel
+    shows the view and draws it again from each new run. A view of plain text alone is printed elsewhere,
+    as a stream (the output nbval compares)."""
+    follow = getattr(results, "follow", None)
+    if follow is not None:
+        follow(view)
+        return
+    bundle = view(results)
+    if set(bundle) == {"text/plain"}:
+        print(bundle["text/plain"])
+    else:
+        _display(bundle)
+
+
+def evidence_text(results: list[CheckResult], check_id: str) -> str:
+    """One check's raw tool output, or its status and detail when it has none."""
     for r in results:
         if r.id == check_id:
-            print(r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})")
-            return
-    raise KeyError(check_id)
+            return r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})"
+    return f"({check_id}: not in this run)"
+
+
+def show_evidence(results: list[CheckResult], check_id: str) -> None:
+    """One check's raw tool output (e.g. nvidia-smi's table) as a cell output of its own; in JupyterLab
+    it follows the panel's runs."""
+    if not any(r.id == check_id for r in results):
+        raise KeyError(check_id)
+    _show_view(results, lambda rs: {"text/plain": evidence_text(rs, check_id)})
 
 
 def show_summary(summary: dict) -> None:
@@ -61,15 +84,19 @@ def show_summary(summary: dict) -> None:
 
 
 def show_torch(results: list[CheckResult]) -> None:
-    print(render.torch_text(results))
+    _show_view(results, lambda rs: {"text/plain": render.torch_text(rs)})
 
 
-def show_throughput(results: list[CheckResult]) -> None:
-    """The throughput charts in a notebook; the check's own line where no HTML can be shown."""
+def throughput_bundle(results: list[CheckResult]) -> dict:
+    """The throughput charts; the check's own line where no HTML can be shown."""
     svg = render.throughput_svg(results)
     found = next((r for r in results if r.id == "pytorch.throughput"), None)
     line = f"pytorch.throughput: {found.status.value}: {found.detail}" if found else "pytorch.throughput: not run"
-    _display({"text/plain": line, "text/html": svg or html.escape(line)})
+    return {"text/plain": line, "text/html": svg or html.escape(line)}
+
+
+def show_throughput(results: list[CheckResult]) -> None:
+    _show_view(results, throughput_bundle)
 
 
 def show_overview(summary: dict, steps) -> None:

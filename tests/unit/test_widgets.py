@@ -1,5 +1,9 @@
-"""The JupyterLab panel's logic without a browser: the button runs the step again, the badges and the
-results follow, and the pull progress bars follow real pull events."""
+"""The JupyterLab panel's logic without a browser: the button runs the step again with the values its
+widgets show, the badges, the results and every view of them follow, and the pull progress bars follow
+real pull events. What a notebook would show is what IPython's display publishes."""
+
+import ipywidgets as w
+import pytest
 
 from runbook import panel, record, render, ui
 from runbook.progress import PullProgress
@@ -11,11 +15,36 @@ class Step:
 
     def __init__(self):
         self.calls = []
+        self.values = []
 
-    def __call__(self, progress=None, docker_host=""):
+    def __call__(self, progress=None, docker_host="", **values):
         self.calls.append((progress, docker_host))
+        self.values.append(values)
         status = Status.FAIL if len(self.calls) == 1 else Status.PASS
-        return [CheckResult("engine.reachable", "Engine", status, f"run {len(self.calls)}")]
+        evidence = f"evidence of run {len(self.calls)}"
+        return [CheckResult("engine.reachable", "Engine", status, f"run {len(self.calls)}", evidence=evidence)]
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """An IPython shell, as in a kernel, whose display publisher keeps every output and update it is given."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.display_pub = CapturingDisplayPublisher()
+    yield shell.display_pub.outputs
+    InteractiveShell.clear_instance()
+
+
+def shown_as(outputs, display_id) -> str:
+    """The text a display shows now: its last output or update."""
+    texts = [o["data"].get("text/plain", "") for o in outputs if (o["transient"] or {}).get("display_id") == display_id]
+    return texts[-1] if texts else ""
 
 
 def test_interactive_runs_once_at_once_with_widget_progress():
@@ -36,6 +65,72 @@ def test_the_button_runs_the_checks_again_and_updates_the_badges():
     assert p.runs == 2 and p.results[0].status is Status.PASS and len(step.calls) == 2
     assert "run 2:" in p.status.value and ">pass<" in p.status.value and ">fail<" not in p.status.value
     assert not p.button.disabled
+
+
+def test_the_panel_offers_the_parameters_a_class_may_change():
+    values = {"docker_host": "", "gpu_mode": "gpus", "cuda_image": "auto", "pull_devel": False, "toolkit_apply": False}
+    p = panel.StepPanel(Step(), values, ui.Checks)
+    assert sorted(p.widgets) == ["cuda_image", "gpu_mode", "pull_devel"], sorted(p.widgets)
+    mode = p.widgets["gpu_mode"]
+    assert isinstance(mode, w.Dropdown), type(mode)
+    assert list(mode.options) == ["gpus", "runtime", "cdi", "manual"], mode.options
+    assert isinstance(p.widgets["cuda_image"], w.Text), type(p.widgets["cuda_image"])
+    assert isinstance(p.widgets["pull_devel"], w.Checkbox), type(p.widgets["pull_devel"])
+
+
+def test_run_checks_uses_the_values_the_widgets_show():
+    step = Step()
+    p = panel.StepPanel(step, {"docker_host": "", "gpu_mode": "gpus", "cuda_image": "auto"}, ui.Checks)
+    p.show()
+    p.widgets["gpu_mode"].value = "runtime"
+    p.widgets["cuda_image"].value = "127.0.0.1:5000/runbook-test/lab:1"
+    p.button.click()
+    expected = {"gpu_mode": "runtime", "cuda_image": "127.0.0.1:5000/runbook-test/lab:1"}
+    assert step.values[-1] == expected, f"expected {expected}, got {step.values[-1]}"
+    assert "gpu_mode=runtime" in p.status.value, p.status.value
+
+
+def test_a_bad_value_in_a_widget_is_refused_by_name_and_nothing_runs():
+    step = Step()
+    p = panel.StepPanel(step, {"docker_host": "", "cuda_image": "auto"}, ui.Checks)
+    p.show()
+    p.widgets["cuda_image"].value = "not an image"
+    p.button.click()
+    assert len(step.calls) == 1, f"expected no second run, got {len(step.calls)} runs"
+    assert "cuda_image" in p.status.value and "not an image reference" in p.status.value, p.status.value
+
+
+def test_a_value_that_is_not_a_choice_is_shown_and_refused():
+    step = Step()
+    p = panel.StepPanel(step, {"docker_host": "", "gpu_mode": "gpu"}, ui.Checks)
+    p.show()
+    assert p.widgets["gpu_mode"].value == "gpu", p.widgets["gpu_mode"].value
+    assert step.calls == [], f"expected no run, got {len(step.calls)}"
+    assert "not one of" in p.status.value, p.status.value
+
+
+def test_the_notebooks_results_and_every_view_of_them_follow_each_run(published):
+    step = Step()
+    results = ui.run_step(step, interactive=True)
+    ui.show_evidence(results, "engine.reachable")
+    view = next(
+        o["transient"]["display_id"] for o in published if "evidence of run 1" in o["data"].get("text/plain", "")
+    )
+    results.panel.button.click()
+    assert results[0].detail == "run 2", f"the notebook's results are still {results[0].detail!r}"
+    assert shown_as(published, view) == "evidence of run 2", shown_as(published, view)
+
+
+def test_a_replayed_step_shows_whose_run_it_is_and_offers_no_parameters():
+    from runbook.steps import gpu_container
+    from tests.helpers import REPO
+
+    results = ui.run_step(gpu_container.run, interactive=True, replay=str(REPO / "records" / "h200-2026-11-28"))
+    p = results.panel
+    banner = p.widget.children[0].value
+    assert "Replay of the record h200-2026-11-28" in banner, banner
+    assert "gpu_mode=manual" in banner, banner
+    assert p.widgets == {}, sorted(p.widgets)
 
 
 def test_headless_prints_plain_text_and_needs_no_click(capsys):
