@@ -140,3 +140,15 @@ def checks_by_step(summary: dict) -> dict[str, list[CheckResult]]:
     if at != len(checks):
         raise ValueError(f"the summary's notebooks account for {at} checks, its checks list holds {len(checks)}")
     return by_step
+
+
+def first_problems(summary: dict) -> dict[str, CheckResult]:
+    """For each step that failed or warned, the first check with that status: what its box names."""
+    firsts = {}
+    for step, checks in checks_by_step(summary).items():
+        for status in (Status.FAIL, Status.WARN):
+            found = next((c for c in checks if c.status is status), None)
+            if found:
+                firsts[step] = found
+                break
+    return firsts

@@ -11,6 +11,7 @@ import html
 from collections.abc import Callable
 
 from . import params, record, render
+from .catalogue import BY_STEM
 from .errors import ChecksFailed
 from .progress import PullProgress
 from .results import MIME_TYPE, CheckResult, Status
@@ -80,7 +81,12 @@ def show_evidence(results: list[CheckResult], check_id: str) -> None:
 
 
 def show_summary(summary: dict) -> None:
-    _display({"text/plain": render.summary_text(summary), "text/html": render.summary_html(summary)})
+    """The run at a glance; above it, which steps were replayed from a record, if any."""
+    note = replayed_note(summary)
+    text, page = render.summary_text(summary), render.summary_html(summary)
+    if note:
+        text, page = f"{note}\n\n{text}", render.replay_banner(note) + page
+    _display({"text/plain": text, "text/html": page})
 
 
 def show_torch(results: list[CheckResult]) -> None:
@@ -100,10 +106,29 @@ def show_throughput(results: list[CheckResult]) -> None:
 
 
 def show_overview(summary: dict, steps) -> None:
+    """The path: each step's state and first problem, a link to each notebook and to the next step."""
     states = record.step_states(summary, steps)
     next_step = record.next_step_of(states)
+    firsts = {step: c.id for step, c in record.first_problems(summary).items()}
+    titles = {s: n.title for s, n in BY_STEM.items()}
+    note = replayed_note(summary)
     _display(
-        {"text/plain": render.overview_text(states, next_step), "text/html": render.overview_svg(states, next_step)}
+        {
+            "text/plain": (note + "\n" if note else "") + render.overview_text(states, next_step, firsts),
+            "text/html": render.overview_html(states, next_step, firsts, titles, note),
+        }
+    )
+
+
+def replayed_note(summary: dict) -> str:
+    """Which steps show a recorded host's run (their checks say ``replayed_from``), and whose; '' for none."""
+    origins: dict[str, list[str]] = {}
+    for step, checks in record.checks_by_step(summary).items():
+        marks = {f"{m['record']} ({m['origin']})" for c in checks if (m := c.data.get("replayed_from"))}
+        for mark in marks:
+            origins.setdefault(mark, []).append(step)
+    return "; ".join(
+        f"Replayed from the record {mark}, not run here: {', '.join(steps)}" for mark, steps in origins.items()
     )
 
 

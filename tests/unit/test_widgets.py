@@ -2,6 +2,8 @@
 widgets show, the badges, the results and every view of them follow, and the pull progress bars follow
 real pull events. What a notebook would show is what IPython's display publishes."""
 
+import re
+
 import ipywidgets as w
 import pytest
 
@@ -172,20 +174,12 @@ STEPS = ("01-preflight", "02-container-toolkit", "03-gpu-in-container")
 
 
 def ran(*worst):
-    return {
-        "notebooks": [
-            {"name": f"{s}.ipynb", "status": "ran", "checks": 1, "worst": w} for s, w in zip(STEPS, worst, strict=False)
-        ]
-    }
-
-
-def next_marker_x(svg):
-    """The x of the "next" marker, and the x of each step's box centre, as drawn."""
-    import re
-
-    marker = float(re.search(r'<text x="([\d.]+)"[^>]*>next ▼', svg).group(1))
-    centres = [float(x) + 66 for x in re.findall(r'<rect x="([\d.]+)"', svg)]
-    return marker, centres
+    """A summary as ``record.collect`` writes it: one check per step that ran, of the status given."""
+    notebooks, checks = [], []
+    for stem, status in zip(STEPS, worst, strict=False):
+        notebooks.append({"name": f"{stem}.ipynb", "status": "ran", "checks": 1, "worst": status})
+        checks.append(CheckResult(f"{stem[3:]}.check", "A check", Status(status)).to_dict())
+    return {"notebooks": notebooks, "checks": checks}
 
 
 def test_the_next_step_is_the_first_that_failed_or_has_not_run():
@@ -199,28 +193,83 @@ def test_the_next_step_is_the_first_that_failed_or_has_not_run():
     assert record.step_states(errored, STEPS)["01-preflight"] == "fail"
 
 
-def overview_svg(summary):
+def overview(summary):
     states = record.step_states(summary, STEPS)
-    return render.overview_svg(states, record.next_step_of(states))
+    firsts = {step: c.id for step, c in record.first_problems(summary).items()}
+    return render.overview_html(states, record.next_step_of(states), firsts, {s: s for s in STEPS})
 
 
-def test_overview_draws_each_step_and_marks_the_next_one():
-    svg = overview_svg(ran("fail", "warn"))
-    assert svg.count("<rect") == 3 and svg.count("not run yet") == 1 and svg.count("next ▼") == 1
-    marker, centres = next_marker_x(svg)
-    assert marker == centres[0]  # above the failed first step
-    svg = overview_svg(ran("pass", "pass"))
-    assert svg.count(">pass<") == 2
-    marker, centres = next_marker_x(svg)
-    assert marker == centres[2]  # above the step not run yet
-    assert "next ▼" not in overview_svg(ran("pass", "pass", "pass"))
+def boxes(html):
+    """Each step's box as drawn: its link and its text, in order."""
+    found = re.findall(r'<a class="rb-step" href="([^"]+)"[^>]*>(.*?)</a>', html)
+    return [(href, text.replace("<wbr>", "")) for href, text in found]  # <wbr>: where a long id may break
+
+
+def test_each_box_links_to_its_notebook():
+    links = [href for href, _ in boxes(overview(ran("fail", "warn")))]
+    assert links == [f"{s}.ipynb" for s in STEPS], links
+
+
+def test_each_box_names_its_first_failing_or_warning_check():
+    texts = [text for _, text in boxes(overview(ran("fail", "warn")))]
+    assert "<code>preflight.check</code>" in texts[0], texts[0]
+    assert "<code>container-toolkit.check</code>" in texts[1], texts[1]
+    assert "<code>" not in texts[2], texts[2]  # not run yet: nothing to name
+
+
+def test_the_next_step_is_marked_and_is_a_link():
+    html = overview(ran("pass", "fail"))
+    marks = [m for m in re.findall(r'<div class="rb-mark">([^<]*)</div>', html)]
+    assert marks == ["", "next ▼", ""], marks
+    link = re.search(r'<a class="rb-next-link" href="([^"]+)"', html)
+    assert link and link.group(1) == "02-container-toolkit.ipynb", html
+    assert "its first failing check: <code>container-toolkit.check</code>" in html
+
+
+def test_with_every_step_through_there_is_no_next_step():
+    html = overview(ran("pass", "warn", "pass"))
+    assert "next ▼" not in html and "rb-next-link" not in html, html
+
+
+def replayed(summary, step_index):
+    mark = {"record": "h200-2026-11-28", "host": "vm", "origin": "vm, 2026-11-28"}
+    summary["checks"][step_index]["data"] = {"replayed_from": mark}
+    return summary
+
+
+def test_the_overview_says_which_steps_are_a_replay_and_of_what():
+    note = ui.replayed_note(replayed(ran("pass", "fail"), 0))
+    assert note == "Replayed from the record h200-2026-11-28 (vm, 2026-11-28), not run here: 01-preflight", note
+
+
+def test_a_run_of_this_machine_is_not_called_a_replay():
+    assert ui.replayed_note(ran("pass", "fail")) == ""
+
+
+def test_the_overview_shows_the_replay_above_the_path(capsys):
+    ui.show_overview(replayed(ran("pass", "fail"), 0), STEPS)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Replayed from the record h200-2026-11-28"), first
+
+
+def test_the_report_shows_the_replay_above_the_verdict(capsys):
+    from runbook.verify import read_summary
+    from tests.helpers import REPO
+
+    summary = read_summary(REPO / "records" / "h200-2026-11-28")
+    for i in range(len(summary["checks"])):
+        replayed(summary, i)
+    ui.show_summary(summary)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Replayed from the record h200-2026-11-28 (vm, 2026-11-28)"), lines[0]
+    assert lines[2].startswith("verdict: fail"), lines[2]
 
 
 def test_overview_as_text_outside_a_notebook(capsys):
     ui.show_overview(ran("pass", "fail"), STEPS)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["01-preflight", "pass"]
-    assert lines[1].split() == ["02-container-toolkit", "fail", "<-", "next"]
+    assert lines[1].split() == ["02-container-toolkit", "fail", "(container-toolkit.check)", "<-", "next"]
     assert lines[2].split() == ["03-gpu-in-container", "not", "run", "yet"]
 
 
