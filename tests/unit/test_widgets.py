@@ -3,6 +3,7 @@ widgets show, the badges, the results and every view of them follow, and the pul
 real pull events. What a notebook would show is what IPython's display publishes."""
 
 import re
+import sys
 
 import ipywidgets as w
 import pytest
@@ -35,6 +36,7 @@ def published(tmp_path, monkeypatch):
     from traitlets.config import Config
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])  # the shell puts its own there
     config = Config()
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
