@@ -75,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="folder for the new record (new or empty); default runs/<host>-<time>")
     c = command("clean", "remove containers the runbook left on the engine (a killed run's)")
     c.add_argument("--docker-host", default="", help="engine address (default: as for `run`)")
+    lab = command("lab", "copy the notebooks into a folder of your own and open JupyterLab there")
+    lab.add_argument(
+        "dir", nargs="?", metavar="DIR", help="the workspace (default ~/gpu-runbook-lab); notebooks there are kept"
+    )
+    lab.add_argument("--replay", metavar="RECORD", help="show a record's run as if it ran here, marked as a replay")
+    lab.add_argument("--port", type=int, help="JupyterLab's port")
+    lab.add_argument("--ip", help="the address JupyterLab listens on (default: its own, localhost)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return ap
 
 
@@ -166,4 +174,29 @@ def cmd_clean(args) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params, "plan": cmd_plan, "verify": cmd_verify, "clean": cmd_clean}
+def cmd_lab(args) -> int:
+    from . import lab
+
+    ws = lab.prepare(args.dir, args.replay)
+    print(f"workspace: {ws.folder}: {len(ws.written)} notebook(s) copied from the runbook")
+    if ws.kept:
+        print(f"kept as they are (your work): {', '.join(ws.kept)}; for fresh copies, choose another folder")
+    if ws.replay:
+        print(
+            f"replay of {ws.replay}: the steps show that host's recorded checks, marked as replayed; nothing runs here"
+        )
+    if lab.as_root():
+        print("running as root: JupyterLab is started with --allow-root, without which it refuses to start")
+    extra = [f"--port={args.port}"] * bool(args.port) + [f"--ip={args.ip}"] * bool(args.ip)
+    lab.start(ws, extra + ["--no-browser"] * args.no_browser)
+    return EXIT_PASS  # not reached: this process has become JupyterLab
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "params": cmd_params,
+    "plan": cmd_plan,
+    "verify": cmd_verify,
+    "clean": cmd_clean,
+    "lab": cmd_lab,
+}

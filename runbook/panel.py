@@ -1,5 +1,6 @@
-"""The JupyterLab panel of a step: a button that runs its checks again, a status line of badges, and
-live pull progress bars. The only module that imports ipywidgets."""
+"""The JupyterLab panel of a step: a button that runs its checks again with the parameters its widgets
+show, a status line of badges, live pull progress bars, and the results' views kept up with each run.
+The only module that imports ipywidgets."""
 
 from __future__ import annotations
 
@@ -8,13 +9,56 @@ import html
 import ipywidgets as w
 from IPython.display import display
 
-from .render import counts_html
-from .results import CheckResult
+from . import params
+from .errors import ParameterError
+from .render import COLOURS, counts_html, replay_banner
+from .results import CheckResult, Status
+
+# The parameters a class may change from the panel: choices, images, GPUs, what to measure. Those that change
+# the host (toolkit_apply, daemon_json, engine_restart…) are set in the parameters cell or not at all.
+EDITABLE = (
+    "gpu_mode",
+    "gpus",
+    "pull",
+    "cuda_image",
+    "pytorch_image",
+    "devel_image",
+    "pull_devel",
+    "measure_throughput",
+)
+
+
+def parameter_widget(name: str, value):
+    """A dropdown for a parameter with choices, a checkbox for a flag, a text box for the rest."""
+    param = params.BY_NAME[name]
+    style, label = {"description_width": "initial"}, name
+    choices = getattr(param.check, "choices", None)
+    if choices:  # a value that is not a choice stays shown, and the run refuses it by name
+        options = list(choices) + ([] if value in choices else [value])
+        return w.Dropdown(options=options, value=value, description=label, style=style)
+    if param.type is bool:
+        return w.Checkbox(value=bool(value), description=label, indent=False)
+    width = "420px" if name.endswith("_image") else "200px"
+    return w.Text(value=str(value), description=label, style=style, layout=w.Layout(width=width))
+
+
+class LiveResults(list):
+    """The results a notebook holds from a panel: one list, refilled by each run of the panel, whose views
+    (ui.show_evidence, show_torch, show_throughput) the panel draws again from each run."""
+
+    def __init__(self, panel: StepPanel):
+        super().__init__()
+        self.panel = panel
+
+    def follow(self, view) -> None:
+        self.panel.follow(view)
 
 
 class StepPanel:
-    """A button that runs the step's checks, a status line of badges, and pull progress bars; the
-    results are a cell output of their own (updated in place), so the saved notebook is the record."""
+    """A button that runs the step's checks with the values its widgets show (set from the parameters cell
+    when the cell ran, changed there or here), a status line of badges, and pull progress bars. The results
+    are a cell output of their own, and every view of them follows each run; the saved notebook is the
+    record. A replayed step shows whose run it is instead of the widgets."""
 
     def __init__(self, step, values: dict, checks_output):
         self.step, self.values, self.checks_output = step, values, checks_output
@@ -23,9 +67,21 @@ class StepPanel:
         )
         self.status = w.HTML(value="")
         self.progress = WidgetPullProgress()
-        self.widget = w.VBox([w.HBox([self.button, self.status]), self.progress.widget])
+        banner = getattr(step, "banner", "")
+        try:
+            typed = params.validate(values)  # "false" from a command line is False
+        except ParameterError:
+            typed = values  # shown as given; a run says what is wrong
+        self.widgets = {} if banner else {n: parameter_widget(n, typed[n]) for n in EDITABLE if n in values}
+        head = [w.HBox([self.button, self.status])]
+        if banner:
+            head.insert(0, w.HTML(value=replay_banner(banner)))
+        if self.widgets:
+            head.append(w.HBox(list(self.widgets.values()), layout=w.Layout(flex_flow="row wrap")))
+        self.widget = w.VBox([*head, self.progress.widget])
         self.button.on_click(lambda _: self.run())
-        self.results: list[CheckResult] = []
+        self.results = LiveResults(self)
+        self.views: list = []  # (display handle, view) of each view of the results shown in the notebook
         self.runs = 0
         self._handle = None
 
@@ -33,21 +89,43 @@ class StepPanel:
         display(self.widget)
         self.run()
 
+    def current(self) -> dict:
+        """The values a run uses: the parameters cell's, with the widgets' over them."""
+        return {**self.values, **{name: widget.value for name, widget in self.widgets.items()}}
+
     def run(self) -> list[CheckResult]:
+        values = self.current()
+        try:
+            params.validate(values)
+        except ParameterError as e:
+            self.status.value = f'<span style="color:{COLOURS[Status.FAIL]}">not run: {html.escape(str(e))}</span>'
+            return self.results
         self.button.disabled = True
         self.status.value = "running…"
         self.progress.reset()
         try:
-            self.results = self.step(progress=self.progress, **self.values)
+            self.results[:] = self.step(progress=self.progress, **values)
         finally:
             self.button.disabled = False
         self.runs += 1
-        self.status.value = f"run {self.runs}: {counts_html(self.results)}"
+        chosen = ", ".join(f"{name}={values[name]}" for name in self.widgets)
+        self.status.value = f"run {self.runs}: {counts_html(self.results)}" + (
+            f" &nbsp; <small>{html.escape(chosen)}</small>" if chosen else ""
+        )
         if self._handle is None:
             self._handle = display(self.checks_output(self.results), display_id=True)
         else:
             self._handle.update(self.checks_output(self.results))
+        for handle, view in self.views:
+            handle.update(view(self.results), raw=True)
         return self.results
+
+    def follow(self, view) -> None:
+        """Show ``view(results)`` (a MIME bundle) where it was asked for, and draw it again on each run
+        (outside a kernel it is printed once: there is nothing to update)."""
+        handle = display(view(self.results), raw=True, display_id=True)
+        if handle is not None:
+            self.views.append((handle, view))
 
 
 class WidgetPullProgress:

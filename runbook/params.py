@@ -55,6 +55,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
             raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
         return value
 
+    check.choices = choices  # the JupyterLab panel offers them as a dropdown
     return check
 
 
@@ -131,6 +132,19 @@ def file_path(value: str) -> str:
         raise ValueError(f"{value!r} is not an absolute path such as /etc/docker/daemon.json")
     if os.path.isdir(path):
         raise ValueError(f"{value!r} is a folder; name the file, such as {path.rstrip('/')}/daemon.json")
+    return path
+
+
+def record_folder(value: str) -> str:
+    """Empty, or a record's folder (one holding summary.json), made absolute against the current folder:
+    the notebook's own in JupyterLab, the caller's for `gpu-runbook run`."""
+    import os
+
+    if not value:
+        return value
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(os.path.join(path, "summary.json")):
+        raise ValueError(f"{value!r} is not a record's folder (no summary.json in {path})")
     return path
 
 
@@ -267,6 +281,14 @@ PARAMS: tuple[Param, ...] = (
         "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
     ),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+    Param(
+        "replay",
+        str,
+        "",
+        "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
+        "running them here; empty: run them here.",
+        record_folder,
+    ),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 

@@ -147,3 +147,29 @@ def next_step_of(states: dict[str, str | None]) -> str | None:
     """The step to take next (``states`` from step_states, in order): the first that failed or has not
     run; None when all ran without failing."""
     return next((step for step, state in states.items() if state in (None, "fail")), None)
+
+
+def checks_by_step(summary: dict) -> dict[str, list[CheckResult]]:
+    """Each step's checks (by stem), as ``collect`` wrote them: in the notebooks' order, a notebook's own
+    checks then, when it stopped on an error, its ``notebook.<stem>`` failure."""
+    checks = [CheckResult.from_dict(c) for c in summary.get("checks", [])]
+    by_step, at = {}, 0
+    for nb in summary.get("notebooks", []):
+        count = nb.get("checks", 0) + (nb.get("status") == "error")
+        by_step[nb["name"].removesuffix(".ipynb")] = checks[at : at + count]
+        at += count
+    if at != len(checks):
+        raise ValueError(f"the summary's notebooks account for {at} checks, its checks list holds {len(checks)}")
+    return by_step
+
+
+def first_problems(summary: dict) -> dict[str, CheckResult]:
+    """For each step that failed or warned, the first check with that status: what its box names."""
+    firsts = {}
+    for step, checks in checks_by_step(summary).items():
+        for status in (Status.FAIL, Status.WARN):
+            found = next((c for c in checks if c.status is status), None)
+            if found:
+                firsts[step] = found
+                break
+    return firsts

@@ -271,46 +271,77 @@ runbook {html.escape(summary["runbook_version"])}.</p>
 """
 
 
-def overview_text(states: dict[str, str | None], next_step: str | None) -> str:
+def overview_text(states: dict[str, str | None], next_step: str | None, firsts: dict[str, str] | None = None) -> str:
+    """A line per step: its state, its first failing (or warning) check, and the next step marked."""
+    firsts = firsts or {}
     return "\n".join(
-        f"{step:28} {states[step] or 'not run yet'}{'   <- next' if step == next_step else ''}" for step in states
+        f"{step:28} {states[step] or 'not run yet'}"
+        + (f" ({firsts[step]})" if step in firsts else "")
+        + ("   <- next" if step == next_step else "")
+        for step in states
     )
 
 
-def overview_svg(states: dict[str, str | None], next_step: str | None) -> str:
-    """The path as boxes and arrows: each step coloured by how it went (grey: not run yet), and the next
-    step to take marked."""
-    width, box_w, gap, y = 150, 132, 18, 40
-    parts = []
-    steps = list(states)
-    for i, step in enumerate(steps):
+def replay_banner(text: str) -> str:
+    """A note that what follows is a recorded host's run, replayed: yellow, above it, hard to miss."""
+    style = (
+        "background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:2px 0 6px;"
+        "font-family:system-ui,sans-serif;font-size:13px"
+    )
+    return f'<div class="rb-replay" style="{style}">{html.escape(text)}</div>'
+
+
+OVERVIEW_CSS = """
+.rb-path{display:flex;align-items:stretch;font-family:system-ui,sans-serif;font-size:12px;margin:4px 0}
+.rb-path>div{display:flex;flex-direction:column}
+.rb-path .rb-mark{height:18px;color:#0969da;font-weight:600;text-align:center}
+.rb-path a.rb-step{display:block;flex:1;width:136px;min-height:96px;border:2px solid;border-radius:8px;padding:6px 2px;
+  text-align:center;text-decoration:none;color:inherit;box-sizing:border-box}
+.rb-path a.rb-step:hover{box-shadow:0 0 0 2px #0969da55}
+.rb-path .rb-state{font-weight:600}
+.rb-path code{font-size:10.5px;padding:0 2px}
+.rb-path .rb-arrow{color:#57606a;font-size:18px;padding:52px 3px 0}
+.rb-next{font-family:system-ui,sans-serif;font-size:13px;margin:6px 0}
+"""
+
+
+def overview_html(
+    states: dict[str, str | None],
+    next_step: str | None,
+    firsts: dict[str, str],
+    titles: dict[str, str],
+    replayed: str = "",
+) -> str:
+    """The path as a row of boxes, each a link to its step's notebook: coloured by how the step went (grey:
+    not run yet), naming its first failing (or warning) check; the next step is marked and linked below.
+    ``replayed`` says, above it all, which steps show a recorded host's run rather than this machine's."""
+    boxes = []
+    for i, step in enumerate(states):
         state = states[step]
-        colour = COLOURS.get(Status(state), "#d0d7de") if state else "#d0d7de"
-        x = 10 + i * width
-        label = step[3:].replace("-", " ")
-        parts.append(
-            f'<rect x="{x}" y="{y}" width="{box_w}" height="56" rx="8" fill="{colour}" fill-opacity="0.18" '
-            f'stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{x + box_w / 2}" y="{y + 22}" text-anchor="middle" font-weight="600">{i + 1}</text>'
-            f'<text x="{x + box_w / 2}" y="{y + 42}" text-anchor="middle">{html.escape(label)}</text>'
-            f'<text x="{x + box_w / 2}" y="{y + 76}" text-anchor="middle" fill="{colour}">'
-            f"{html.escape(state or 'not run yet')}</text>"
+        colour = COLOURS[Status(state)] if state else "#8c959f"
+        first = f"<br><code>{html.escape(firsts[step]).replace('.', '.<wbr>')}</code>" if step in firsts else ""
+        mark = "next ▼" if step == next_step else ""
+        boxes.append(
+            f'<div><div class="rb-mark">{mark}</div>'
+            f'<a class="rb-step" href="{html.escape(step)}.ipynb" title="open {html.escape(step)}.ipynb" '
+            f'style="border-color:{colour};background:{colour}22">'
+            f"<b>{i + 1}</b><br>{html.escape(step[3:].replace('-', ' '))}<br>"
+            f'<span class="rb-state" style="color:{colour}">{html.escape(state or "not run yet")}</span>{first}</a>'
+            "</div>"
         )
-        if i < len(steps) - 1:
-            ax = x + box_w
-            parts.append(
-                f'<line x1="{ax + 2}" y1="{y + 28}" x2="{ax + gap - 2}" y2="{y + 28}" stroke="#57606a" '
-                f'stroke-width="2" marker-end="url(#rb-arrow)"/>'
-            )
-        if step == next_step:
-            parts.append(
-                f'<text x="{x + box_w / 2}" y="{y - 12}" text-anchor="middle" font-weight="600" '
-                f'fill="#0969da">next ▼</text>'
-            )
-    total_w = 20 + len(steps) * width
+    arrow = '<div class="rb-arrow">→</div>'
+    if next_step:
+        state = states[next_step]
+        why = f"its first failing check: <code>{html.escape(firsts[next_step])}</code>" if next_step in firsts else ""
+        below = (
+            f'<p class="rb-next">Next: <a class="rb-next-link" href="{html.escape(next_step)}.ipynb">'
+            f"{html.escape(next_step)}.ipynb</a>, {html.escape(titles.get(next_step, next_step))} "
+            f"({why or html.escape(state or 'not run yet')})</p>"
+        )
+    else:
+        below = '<p class="rb-next">Every step ran without a failure.</p>'
+    banner = replay_banner(replayed) if replayed else ""
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="140" role="img" '
-        f'aria-label="the runbook\'s steps" style="font-family:system-ui,sans-serif;font-size:12px">'
-        '<defs><marker id="rb-arrow" markerWidth="8" markerHeight="8" refX="6" refY="4" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#57606a"/></marker></defs>' + "".join(parts) + "</svg>"
+        f'<style>{OVERVIEW_CSS}</style><nav aria-label="the runbook\'s steps">{banner}'
+        f'<div class="rb-path">{arrow.join(boxes)}</div>{below}</nav>'
     )

@@ -8,8 +8,10 @@ the same calls print plain text.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from . import params, record, render
+from .catalogue import BY_STEM
 from .errors import ChecksFailed
 from .progress import PullProgress
 from .results import MIME_TYPE, CheckResult, Status
@@ -47,45 +49,100 @@ def show(results: list[CheckResult]) -> None:
     _display(Checks(results)._repr_mimebundle_())
 
 
-def show_evidence(results: list[CheckResult], check_id: str) -> None:
-    """Print one check's raw tool output (e.g. nvidia-smi's table) as a cell output of its own."""
+def _show_view(results: list[CheckResult], view: Callable[[list[CheckResult]], dict]) -> None:
+    """Show ``view(results)``, a MIME bundle. Results from a JupyterLab panel carry ``follow``: the panel
+    shows the view and draws it again from each new run. A view of plain text alone is printed elsewhere,
+    as a stream (the output nbval compares)."""
+    follow = getattr(results, "follow", None)
+    if follow is not None:
+        follow(view)
+        return
+    bundle = view(results)
+    if set(bundle) == {"text/plain"}:
+        print(bundle["text/plain"])
+    else:
+        _display(bundle)
+
+
+def evidence_text(results: list[CheckResult], check_id: str) -> str:
+    """One check's raw tool output, or its status and detail when it has none."""
     for r in results:
         if r.id == check_id:
-            print(r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})")
-            return
-    raise KeyError(check_id)
+            return r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})"
+    return f"({check_id}: not in this run)"
+
+
+def show_evidence(results: list[CheckResult], check_id: str) -> None:
+    """One check's raw tool output (e.g. nvidia-smi's table) as a cell output of its own; in JupyterLab
+    it follows the panel's runs."""
+    if not any(r.id == check_id for r in results):
+        raise KeyError(check_id)
+    _show_view(results, lambda rs: {"text/plain": evidence_text(rs, check_id)})
 
 
 def show_summary(summary: dict) -> None:
-    _display({"text/plain": render.summary_text(summary), "text/html": render.summary_html(summary)})
+    """The run at a glance; above it, which steps were replayed from a record, if any."""
+    note = replayed_note(summary)
+    text, page = render.summary_text(summary), render.summary_html(summary)
+    if note:
+        text, page = f"{note}\n\n{text}", render.replay_banner(note) + page
+    _display({"text/plain": text, "text/html": page})
 
 
 def show_torch(results: list[CheckResult]) -> None:
-    print(render.torch_text(results))
+    _show_view(results, lambda rs: {"text/plain": render.torch_text(rs)})
 
 
-def show_throughput(results: list[CheckResult]) -> None:
-    """The throughput charts in a notebook; the check's own line where no HTML can be shown."""
+def throughput_bundle(results: list[CheckResult]) -> dict:
+    """The throughput charts; the check's own line where no HTML can be shown."""
     svg = render.throughput_svg(results)
     found = next((r for r in results if r.id == "pytorch.throughput"), None)
     line = f"pytorch.throughput: {found.status.value}: {found.detail}" if found else "pytorch.throughput: not run"
-    _display({"text/plain": line, "text/html": svg or html.escape(line)})
+    return {"text/plain": line, "text/html": svg or html.escape(line)}
+
+
+def show_throughput(results: list[CheckResult]) -> None:
+    _show_view(results, throughput_bundle)
 
 
 def show_overview(summary: dict, steps) -> None:
+    """The path: each step's state and first problem, a link to each notebook and to the next step."""
     states = record.step_states(summary, steps)
     next_step = record.next_step_of(states)
+    firsts = {step: c.id for step, c in record.first_problems(summary).items()}
+    titles = {s: n.title for s, n in BY_STEM.items()}
+    note = replayed_note(summary)
     _display(
-        {"text/plain": render.overview_text(states, next_step), "text/html": render.overview_svg(states, next_step)}
+        {
+            "text/plain": (note + "\n" if note else "") + render.overview_text(states, next_step, firsts),
+            "text/html": render.overview_html(states, next_step, firsts, titles, note),
+        }
     )
 
 
-def run_step(step, interactive: bool = False, strict: bool = False, **values) -> list[CheckResult]:
+def replayed_note(summary: dict) -> str:
+    """Which steps show a recorded host's run (their checks say ``replayed_from``), and whose; '' for none."""
+    origins: dict[str, list[str]] = {}
+    for step, checks in record.checks_by_step(summary).items():
+        marks = {f"{m['record']} ({m['origin']})" for c in checks if (m := c.data.get("replayed_from"))}
+        for mark in marks:
+            origins.setdefault(mark, []).append(step)
+    return "; ".join(
+        f"Replayed from the record {mark}, not run here: {', '.join(steps)}" for mark, steps in origins.items()
+    )
+
+
+def run_step(step, interactive: bool = False, strict: bool = False, replay: str = "", **values) -> list[CheckResult]:
     """Run a step's checks once and show them. Headless: plain output and, when ``strict``, a failed check
     raises ChecksFailed after the output is shown (so papermill and pipelines see a failing cell).
     Interactive (JupyterLab): a panel with a button that runs them again and live pull progress; nothing
-    ever waits for a click, and nothing raises."""
-    flags = params.validate({"interactive": interactive, "strict": strict})  # "false" from a CLI is False
+    ever waits for a click, and nothing raises. With ``replay`` (a record's folder) the checks are that
+    record's for this step, marked as replayed, and nothing runs here."""
+    flags = params.validate({"interactive": interactive, "strict": strict, "replay": replay})  # "false" is False
+    if flags["replay"]:
+        from .replay import step as replayed
+
+        step = replayed(step, flags["replay"])
     if not flags["interactive"]:
         results = step(progress=PullProgress(), **values)
         show(results)

@@ -37,6 +37,25 @@ def test_parameter_cells_hold_only_the_defaults_of_the_table():
             assert ast.literal_eval(node.value) == params.BY_NAME[name].default, f"{path.name}: {name}"
 
 
+def test_every_step_notebook_can_replay_a_record():
+    """Each step notebook declares ``replay`` and hands it to its step's one call, so that
+    ``gpu-runbook lab --replay`` replays the whole path."""
+    from runbook.catalogue import NOTEBOOKS
+
+    for n in NOTEBOOKS:
+        if not n.module:
+            continue
+        path = NOTEBOOKS_DIR / n.name
+        assert "replay = ''" in parameters_cell(path), f"{n.name}: the parameters cell lacks replay = ''"
+        calls = [
+            "".join(c["source"])
+            for c in json.loads(path.read_text())["cells"]
+            if "ui.run_step(" in "".join(c["source"])
+        ]
+        assert len(calls) == 1, f"{n.name}: expected one ui.run_step call, found {len(calls)}"
+        assert "replay=replay" in calls[0], f"{n.name}: ui.run_step is not given replay=replay"
+
+
 def test_notebooks_keep_outputs_only_where_nbval_checks_them():
     for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:

@@ -1,11 +1,15 @@
-"""Teaching mode in a real browser: JupyterLab on loopback, driven by Playwright in Debian's Chromium
-(headless). The preflight notebook is run, its Run checks button clicked, the badges read; a CUDA image
-is pulled from the loopback registry while the progress bars are watched; screenshots are saved."""
+"""Teaching mode in a real browser: `gpu-runbook lab` serves a workspace of its own on loopback, and
+Playwright drives JupyterLab in Debian's Chromium (headless). The preflight notebook is run, its Run checks
+button clicked, the badges read; in the GPU step a CUDA image and then another GPU access mode are chosen
+in the panel, the image is pulled from the loopback registry while the progress bars are watched, and the
+results and the evidence below them follow; the overview's boxes and its link to the next step are
+checked; a second workspace replays the committed H200 record through step 4. The repository's notebooks
+are left as they were. Screenshots are saved."""
 
+import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from runbook import record
+from runbook.catalogue import ESSENTIAL, STEPS
 from tests.helpers import labelled_container
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 REPO = Path(__file__).resolve().parents[2]
+H200 = REPO / "records" / "h200-2026-11-28"
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("RUNBOOK_SCREENSHOTS", REPO / "build" / "screenshots"))
 FLAGS = [
@@ -40,60 +47,38 @@ def _missing(what):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, client, registry):
-    if not Path(CHROMIUM).exists():
-        _missing("Debian's chromium")
-    pytest.importorskip("playwright.sync_api")
-    root = tmp_path_factory.mktemp("lab")
-    for nb in (REPO / "notebooks").glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
-    # an image only the loopback registry has, so that opening step 3 pulls it with progress
-    ref = f"{registry}/runbook-test/lab:{uuid.uuid4().hex[:8]}"
-    with labelled_container(client, ["sh", "-c", "head -c 20000000 /dev/urandom > /blob"]) as maker:
-        maker.wait(timeout=120)
-        maker.commit(*ref.rsplit(":", 1))
-    for _ in client.images.push(ref, stream=True):
-        pass
-    client.images.remove(ref)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            "--prepare-only",
-            str(root / "03-gpu-in-container.ipynb"),
-            str(root / "03-gpu-in-container.ipynb"),
-            "-p",
-            "cuda_image",
-            ref,
-        ],
-        check=True,
-        capture_output=True,
-    )
+def shipped():
+    """The repository's notebooks as they were before any browser test ran."""
+    return {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))}
+
+
+def start_lab(root: Path, *lab_args: str):
+    """`gpu-runbook lab` serving the workspace root/class on a free loopback port, as a user starts it; its
+    token and the rest of JupyterLab's settings come from JupyterLab's own configuration folder."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
+    config = root / "jupyter-config"
+    config.mkdir()
+    settings = {
+        "ServerApp": {"token": token},
+        "LabApp": {
+            "workspaces_dir": str(root / "workspaces"),
+            "user_settings_dir": str(root / "settings"),
+            "news_url": "",
+            "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+        },
+    }
+    (config / "jupyter_server_config.json").write_text(json.dumps(settings))
     log = open(root / "lab.log", "w")
+    command = [sys.executable, "-m", "runbook", "lab", str(root / "class"), *lab_args]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--allow-root",
-            f"--LabApp.workspaces_dir={root / 'workspaces'}",
-            f"--LabApp.user_settings_dir={root / 'settings'}",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
+        [*command, "--ip=127.0.0.1", f"--port={port}", "--no-browser"],
         stdout=log,
         stderr=subprocess.STDOUT,
-        cwd=root,
+        cwd=REPO,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(config)},
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -101,13 +86,37 @@ def lab(tmp_path_factory, client, registry):
             urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
             break
         except OSError:
+            if proc.poll() is not None:
+                break
             time.sleep(0.5)
     else:
         proc.kill()
         pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
-    yield {"base": base, "token": token, "root": root, "image": ref}
+    if proc.poll() is not None:
+        pytest.fail(f"gpu-runbook lab exited {proc.returncode}: " + (root / "lab.log").read_text()[-2000:])
+    return proc, {"base": base, "token": token, "root": root / "class", "log": root / "lab.log"}
+
+
+def stop_lab(proc) -> None:
     proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def registry_image(client, registry):
+    """An image only the loopback registry has, so that choosing it in step 3 pulls it with progress."""
+    ref = f"{registry}/runbook-test/lab:{uuid.uuid4().hex[:8]}"
+    with labelled_container(client, ["sh", "-c", "head -c 20000000 /dev/urandom > /blob"]) as maker:
+        maker.wait(timeout=120)
+        maker.commit(*ref.rsplit(":", 1))
+    for _ in client.images.push(ref, stream=True):
+        pass
+    client.images.remove(ref)
+    yield ref
     try:
         client.images.remove(ref, force=True)
     except Exception:
@@ -115,7 +124,24 @@ def lab(tmp_path_factory, client, registry):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
+def lab(tmp_path_factory, shipped):
+    proc, served = start_lab(tmp_path_factory.mktemp("lab"))
+    yield served
+    stop_lab(proc)
+
+
+@pytest.fixture(scope="module")
+def replay_lab(tmp_path_factory, shipped):
+    proc, served = start_lab(tmp_path_factory.mktemp("replay"), "--replay", str(H200))
+    yield served
+    stop_lab(proc)
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not Path(CHROMIUM).exists():
+        _missing("Debian's chromium")
+    pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -201,6 +227,32 @@ def wait_for_output(page, panel, text, timeout_ms, name):
         )
 
 
+def statuses(nb) -> dict[str, str]:
+    """The results table as shown: each check's id and the status on its badge."""
+    rows = nb.locator("table.rb-checks").first.locator("tr:has(td)")
+    return {
+        row.locator("code").first.inner_text().strip(): row.locator(".rb-badge").first.inner_text().strip().lower()
+        for row in rows.all()
+    }
+
+
+def output_of(nb, code: str) -> str:
+    """The text the code cell holding ``code`` shows now."""
+    return nb.locator(".jp-CodeCell", has_text=code).locator(".jp-OutputArea-output").inner_text()
+
+
+def save(page) -> None:
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1000)
+
+
+def test_the_lab_command_says_what_it_did_and_what_root_needs(lab):
+    said = lab["log"].read_text()
+    assert f"workspace: {lab['root']}: 7 notebook(s) copied" in said, said[:2000]
+    root_line = "JupyterLab is started with --allow-root" in said
+    assert root_line == (os.geteuid() == 0), f"root: {os.geteuid() == 0}, said so: {root_line}"
+
+
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     nb = open_and_run_all(page, lab, "01-preflight.ipynb")
     wait_for_output(page, nb, "run 1:", 120_000, "01-preflight")
@@ -221,27 +273,115 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     wait_for_output(page, nb, "run 2:", 120_000, "01-preflight")
     assert nb.locator("table.rb-checks").count() == 1, "the results are updated in place, not appended"
     assert len(nb.locator("table.rb-checks .rb-badge").all_inner_texts()) == 6
-    page.keyboard.press("Control+s")
-    page.wait_for_timeout(1000)
+    save(page)
 
 
-def test_pull_progress_bars_while_a_cuda_image_is_pulled(page, lab):
+def test_an_image_chosen_in_the_panel_is_pulled_with_progress_bars(page, lab, registry_image):
     nb = open_and_run_all(page, lab, "03-gpu-in-container.ipynb")
+    wait_for_output(page, nb, "run 1:", 120_000, "03-gpu-in-container")
+    nb.locator(".widget-text", has_text="cuda_image").locator("input").fill(registry_image)
+    nb.get_by_role("button", name="Run checks").click()
     wait_for_output(page, nb, "layers done", 180_000, "03-gpu-in-container")
     wait_for_output(page, nb, "Downloaded newer image", 180_000, "03-gpu-in-container")
     assert nb.locator(".widget-hprogress").count() >= 1, "a progress bar per downloaded layer"
-    wait_for_output(page, nb, "run 1:", 120_000, "03-gpu-in-container")
+    wait_for_output(page, nb, "run 2:", 120_000, "03-gpu-in-container")
     table = nb.locator("table.rb-checks").first.inner_text()
-    assert "cuda.pull" in table and lab["image"] in table
-    page.keyboard.press("Control+s")
-    page.wait_for_timeout(1000)
+    assert "cuda.pull" in table and registry_image in table, table[:2000]
 
 
-def test_overview_shows_the_path(page, lab):
+def test_a_mode_chosen_in_the_panel_is_what_run_checks_runs_and_the_evidence_follows(page, lab):
+    nb = page.locator(".jp-NotebookPanel:visible")  # the GPU step, left open by the test before
+    before = output_of(nb, "show_evidence")
+    nb.locator(".widget-dropdown", has_text="gpu_mode").locator("select").select_option("runtime")
+    nb.get_by_role("button", name="Run checks").click()
+    wait_for_output(page, nb, "run 3:", 120_000, "03-gpu-in-container")
+    assert "gpu_mode=runtime" in nb.locator(".widget-html-content", has_text="run 3:").inner_text()
+    shown = statuses(nb)
+    assert "gpu.mode.gpus" in shown, f"--gpus is now tried as another mode: {shown}"
+    assert "gpu.mode.runtime" not in shown, f"runtime is the chosen mode, not another: {shown}"
+    assert "gpu.nvidia_smi" in shown, shown
+    after = output_of(nb, "show_evidence")
+    assert after != before, f"the evidence cell still shows the run before:\n{after}"
+    save(page)
+    saved, _ = record.notebook_checks(lab["root"] / "03-gpu-in-container.ipynb")
+    smi = next(c for c in saved if c.id == "gpu.nvidia_smi")
+    assert smi.data["mode"] == "runtime", f"the saved results are of gpu_mode={smi.data['mode']}"
+    expected = smi.evidence.strip() or smi.detail
+    assert expected in after, f"the evidence cell shows:\n{after}\nthe run's gpu.nvidia_smi:\n{expected}"
+    nb.get_by_role("button", name="Run checks").scroll_into_view_if_needed()
+    page.mouse.wheel(0, -150)
+    page.wait_for_timeout(300)
+    screenshot(page, "gpu-mode.png")
+
+
+def boxes(nb) -> list[dict]:
+    """The overview's boxes as shown: the notebook each opens, and its text."""
+    links = nb.locator("a.rb-step")
+    return [{"href": a.get_attribute("href") or "", "text": a.inner_text()} for a in links.all()]
+
+
+def test_the_overview_boxes_name_the_first_failing_check_and_link_the_notebooks(page, lab):
     nb = open_and_run_all(page, lab, "00-overview.ipynb")
-    svg = nb.locator('svg[aria-label="the runbook\'s steps"]')
-    svg.wait_for(timeout=60_000)
-    text = svg.text_content()
-    assert "preflight" in text and "next" in text
-    assert text.count("not run yet") == 4, text  # 01 and 03 ran (and were saved) in the tests before
+    nb.locator("a.rb-step").first.wait_for(timeout=60_000)
+    shown = boxes(nb)
+    steps = [f"{s}.ipynb" for s in STEPS]
+    assert [b["href"].split("?")[0].rsplit("/", 1)[-1] for b in shown] == steps, shown
+    assert sum("not run yet" in b["text"] for b in shown) == 4, shown  # 01 and 03 ran (and were saved) before
+    firsts = record.first_problems(record.collect(lab["root"]))
+    for step, box in zip(STEPS, shown, strict=True):
+        if step in firsts:
+            assert firsts[step].id in box["text"], f"{step}: expected {firsts[step].id} in its box, got {box['text']!r}"
     screenshot(page, "overview.png")
+    nb.locator("a.rb-next-link").click()
+    tab = page.locator(".lm-TabBar-tab", has_text="01-preflight.ipynb")
+    tab.first.wait_for(timeout=30_000)
+    assert tab.count() >= 1, "the next step's link did not open its notebook"
+
+
+REPLAYED = ("01-preflight", "02-container-toolkit", "03-gpu-in-container", "04-pytorch-in-container")
+
+
+@pytest.mark.parametrize("stem", REPLAYED)
+def test_the_h200_replay_shows_the_records_checks_as_replayed(page, replay_lab, stem):
+    recorded = {
+        c.id: c.status.value for c in record.checks_by_step(json.loads((H200 / "summary.json").read_text()))[stem]
+    }
+    nb = open_and_run_all(page, replay_lab, f"{stem}.ipynb")
+    wait_for_output(page, nb, "run 1:", 120_000, stem)
+    banner = nb.locator(".rb-replay").first.inner_text()
+    assert "Replay of the record h200-2026-11-28" in banner, banner
+    shown = statuses(nb)
+    assert shown == recorded, f"expected the record's {recorded}, shown {shown}"
+    for check_id in ESSENTIAL.get(stem, ()):
+        assert shown[check_id] == "pass", f"{check_id}: expected pass, shown {shown[check_id]}"
+    table = nb.locator("table.rb-checks").first.inner_text()
+    assert table.count("replayed from vm, 2026-11-28") == len(recorded), table[:2000]
+    if stem == "03-gpu-in-container":
+        assert "NVIDIA H200" in output_of(nb, "show_evidence"), "the H200's nvidia-smi is not shown"
+        nb.locator(".rb-replay").first.scroll_into_view_if_needed()
+        page.mouse.wheel(0, -100)
+        page.wait_for_timeout(300)
+        screenshot(page, "replay-gpu.png")
+    if stem == "04-pytorch-in-container":
+        assert "torch.cuda.is_available(): True" in output_of(nb, "show_torch"), "what PyTorch saw is not shown"
+    save(page)
+
+
+def test_the_overview_of_the_h200_replay(page, replay_lab):
+    nb = open_and_run_all(page, replay_lab, "00-overview.ipynb")
+    nb.locator("a.rb-step").first.wait_for(timeout=60_000)
+    banner = nb.locator(".rb-replay").first.inner_text()
+    assert banner.startswith("Replayed from the record h200-2026-11-28 (vm, 2026-11-28)"), banner
+    shown = [b["text"] for b in boxes(nb)]
+    for i, state in ((0, "pass"), (2, "warn"), (3, "pass")):
+        assert state in shown[i], f"step {i + 1}: expected {state}, shown {shown[i]!r}"
+    assert "toolkit.installed" in shown[1], f"step 2: expected its first failing check, shown {shown[1]!r}"
+    link = nb.locator("a.rb-next-link").inner_text()
+    assert link == "02-container-toolkit.ipynb", link
+    screenshot(page, "replay-overview.png")
+
+
+def test_the_repositorys_notebooks_are_unchanged(shipped):
+    now = {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))}
+    changed = sorted(name for name in shipped.keys() | now.keys() if shipped.get(name) != now.get(name))
+    assert changed == [], f"the browser tests changed the repository's notebooks: {changed}"

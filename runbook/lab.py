@@ -1,0 +1,135 @@
+"""The notebooks opened in JupyterLab from a workspace of their own, so a class never writes into the
+package or the checkout (where the notebooks' reference outputs for nbval live).
+
+- ``prepare`` copies the catalogue's notebooks into the workspace (default ``~/gpu-runbook-lab``); a
+  notebook already there is the class's work and is kept as it is;
+- a workspace inside the package or the checkout is refused before anything is written;
+- with a record to replay, the record is copied into the workspace (``records/<name>``) and each step
+  notebook's parameters cell names it (``replay = 'records/<name>'``); the default workspace is then
+  ``~/gpu-runbook-replay-<name>``;
+- ``argv`` is JupyterLab's command line for the workspace; as root it carries ``--allow-root``, without
+  which JupyterLab refuses to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
+from .errors import RunSetupError
+from .version import CHECKOUT
+
+RECORDS = "records"  # the workspace's folder of records to replay
+COMMENT = "set by gpu-runbook lab --replay"
+
+
+@dataclass
+class Workspace:
+    folder: Path
+    written: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    replay: str = ""  # the record's folder as the notebooks name it (relative to the workspace)
+
+
+def default_folder(replay: str | None = None) -> Path:
+    name = f"gpu-runbook-replay-{Path(replay).resolve().name}" if replay else "gpu-runbook-lab"
+    return Path.home() / name
+
+
+def forbidden() -> list[Path]:
+    """Where a workspace must not be: the notebooks shipped, and the folder that holds the package (a
+    checkout, or the environment's site-packages)."""
+    return [notebooks_dir().resolve(), CHECKOUT.resolve()]
+
+
+def refuse_inside(folder: Path) -> None:
+    target = folder.expanduser().resolve()
+    for place in forbidden():
+        if target == place or place in target.parents:
+            raise RunSetupError(
+                f"{folder} is inside {place}, where the runbook itself lives: a class's outputs there would "
+                "overwrite the notebooks' reference outputs",
+                remediation="Choose a folder of your own, or leave DIR out for ~/gpu-runbook-lab.",
+            )
+    if target.exists() and not target.is_dir():
+        raise RunSetupError(f"{folder} is a file, not a folder; choose another DIR")
+
+
+def with_replay(text: str, replay: str) -> str:
+    """A notebook's text with ``replay`` set in its parameters cell, where the class sees every parameter
+    (and where papermill's ``-p`` leaves it, as it leaves any default it is not given)."""
+    nb = json.loads(text)
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    lines = "".join(cell["source"]).splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("replay = "))
+    lines[at] = f"replay = {replay!r}  # {COMMENT}" + ("\n" if lines[at].endswith("\n") else "")
+    cell["source"] = lines
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def prepare(folder: str | Path | None = None, replay: str | None = None) -> Workspace:
+    """The workspace with the notebooks (and the record to replay) in it; what was written and kept."""
+    from .verify import read_summary
+
+    if replay:
+        read_summary(replay)  # a RunSetupError when it is not a record, before anything is written
+    ws = Workspace(Path(folder) if folder else default_folder(replay))
+    refuse_inside(ws.folder)
+    ws.folder.mkdir(parents=True, exist_ok=True)
+    if replay:
+        ws.replay = f"{RECORDS}/{Path(replay).resolve().name}"
+        copy = ws.folder / ws.replay
+        if not copy.exists():
+            shutil.copytree(replay, copy)
+    source = notebooks_dir()
+    for nb in (OVERVIEW_NOTEBOOK, *NOTEBOOKS):
+        target = ws.folder / nb.name
+        if target.exists():
+            ws.kept.append(nb.name)
+            continue
+        text = (source / nb.name).read_text(encoding="utf-8")
+        if ws.replay and nb.module:
+            text = with_replay(text, ws.replay)
+        target.write_text(text, encoding="utf-8")
+        ws.written.append(nb.name)
+    return ws
+
+
+def as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def argv(folder: Path, extra: list[str], root: bool) -> list[str]:
+    """JupyterLab's command line, serving ``folder``; ``extra``: the options given to ``lab`` for it."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={folder.resolve()}",
+        *(["--allow-root"] if root else []),
+        *extra,
+    ]
+
+
+def start(ws: Workspace, extra: list[str]) -> None:
+    """Become JupyterLab serving the workspace; its kernels import this runbook."""
+    import importlib.util
+
+    from .runner import kernel_pythonpath
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise RunSetupError(
+            "JupyterLab is not installed in this environment",
+            remediation="Install the runbook with its lab extra: pip install 'gpu-runbook[lab]'.",
+        )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = {**os.environ, "PYTHONPATH": kernel_pythonpath()}
+    command = argv(ws.folder, extra, as_root())
+    os.chdir(ws.folder)
+    os.execve(command[0], command, env)

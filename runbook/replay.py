@@ -1,0 +1,85 @@
+"""A recorded host's run, shown as if it ran here: a class on machines without a GPU walks the whole path
+with the checks and evidence another host really produced.
+
+- a step replayed returns the checks its notebook recorded in the record's ``summary.json``, in order,
+  with their evidence and data; nothing runs on this machine, no engine or driver is asked anything;
+- every replayed check says so: its detail starts with ``replayed from <host>, <date>:`` and its data
+  names the record (``replayed_from``), so a saved notebook or a record made from it cannot pass for
+  this machine's own observation;
+- a folder that is not a record, or a record that did not run the step, is a RunSetupError that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .catalogue import NOTEBOOKS
+from .errors import RunSetupError
+from .record import checks_by_step
+from .results import CheckResult
+from .verify import read_summary
+
+
+def origin(summary: dict) -> str:
+    """Where and when the record was made: its host and the day its run finished."""
+    day = (summary.get("finished") or summary.get("started") or "an unknown day")[:10]
+    return f"{summary.get('host', 'an unknown host')}, {day}"
+
+
+def stem_of(step: Callable) -> str:
+    """The notebook whose step function ``step`` is (runbook.steps.<module>.run)."""
+    module = getattr(step, "__module__", "")
+    for n in NOTEBOOKS:
+        if n.module and module == f"runbook.steps.{n.module}":
+            return n.stem
+    raise RunSetupError(f"{module or step!r} is not one of the runbook's steps: there is nothing to replay for it")
+
+
+def recorded(folder: str | Path, stem: str) -> list[CheckResult]:
+    """The checks the record in ``folder`` holds for the step ``stem``, each marked as replayed."""
+    summary = read_summary(folder)
+    try:
+        by_step = checks_by_step(summary)
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunSetupError(f"{folder}/summary.json is not a record this runbook wrote: {e}") from None
+    if stem not in by_step:
+        raise RunSetupError(
+            f"the record in {folder} did not run {stem}.ipynb",
+            remediation=f"Replay a record that ran every step, or run {stem}.ipynb here (replay empty).",
+        )
+    where = origin(summary)
+    mark = {"record": Path(folder).name, "host": summary.get("host", ""), "origin": where}
+    return [
+        replace(c, detail=f"replayed from {where}: {c.detail}", data={**c.data, "replayed_from": mark})
+        for c in by_step[stem]
+    ]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A step function that answers with a record's checks instead of running them (same signature)."""
+
+    folder: str
+    stem: str
+    summary: dict
+
+    def __call__(self, progress=None, **values) -> list[CheckResult]:
+        return recorded(self.folder, self.stem)
+
+    @property
+    def banner(self) -> str:
+        """What a panel says above a replay: whose run it is, and with which parameters it was made."""
+        given = self.summary.get("parameters", {})
+        shown = ", ".join(f"{k}={given[k]}" for k in ("gpu_mode", "cuda_image", "pytorch_image") if k in given)
+        return (
+            f"Replay of the record {Path(self.folder).name} (host {origin(self.summary)}"
+            + (f"; {shown}" if shown else "")
+            + "): these checks ran there, not on this machine."
+        )
+
+
+def step(fn: Callable, folder: str | Path) -> Replay:
+    """The replay of the step function ``fn`` from the record in ``folder``."""
+    return Replay(str(folder), stem_of(fn), read_summary(folder))
