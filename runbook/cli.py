@@ -13,6 +13,10 @@ EXIT_CODES = """exit codes:
   0  every check passed (warnings and reasoned skips allowed)
   1  a check failed
   2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)"""
+FLEET_EXIT_CODES = """exit codes:
+  0  every host ran and passed
+  1  a host failed, broke or was unreachable
+  2  the folder holds no host records"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,6 +64,16 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     c = command("clean", "remove containers the runbook left on the engine (a killed run's)")
     c.add_argument("--docker-host", default="", help="engine address (default: as for `run`)")
+    fr = sub.add_parser(
+        "fleet-report",
+        help="one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host",
+        description="Read the hosts' records the playbook fetched (one folder per host) and write "
+        "fleet-report.html, fleet-summary.json and junit/<host>.xml.",
+        epilog=FLEET_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fr.add_argument("folder", metavar="DIR", help="the fleet's folder: one folder per host")
+    fr.add_argument("--out", help="where to write the report (default: DIR)")
     return ap
 
 
@@ -117,4 +131,19 @@ def cmd_clean(args) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params, "plan": cmd_plan, "clean": cmd_clean}
+def cmd_fleet_report(args) -> int:
+    from . import fleet
+
+    hosts, result, out = fleet.report(args.folder, args.out)
+    print(fleet.text(hosts))
+    print(f"\nfleet verdict: {result['verdict']}   report: {out}/fleet-report.html, fleet-summary.json, junit/")
+    return EXIT_PASS if result["verdict"] == "pass" else EXIT_FAIL
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "params": cmd_params,
+    "plan": cmd_plan,
+    "clean": cmd_clean,
+    "fleet-report": cmd_fleet_report,
+}
