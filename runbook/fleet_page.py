@@ -36,6 +36,7 @@ table.fl-matrix{border-collapse:collapse;font-size:13px;margin:8px 0 24px}
 .fl-sub{color:#57606a;font-size:11px}
 .fl-none{color:#8c959f}
 .fl-rung{min-width:180px}
+.fl-matrix td.fl-host,.fl-matrix td.fl-shared{white-space:nowrap}
 .fl-why{color:#57606a;white-space:pre-wrap;font-family:monospace;font-size:12px}
 h2{font-size:16px;margin:20px 0 4px}
 .fl-matrix tr.fl-group th{background:#f6f8fa;font-size:14px;padding:8px 6px;border-top:2px solid #d0d7de}
@@ -77,9 +78,13 @@ def row(host: Host, ids: list[str]) -> str:
         sub.append(f"hostname {html.escape(reported)}")
     if host.groups:
         sub.append(html.escape(", ".join(host.groups)))
-    head = f"<td><b>{link}</b>" + (f'<br><span class="fl-sub">{" · ".join(sub)}</span>' if sub else "") + "</td>"
+    head = (
+        f'<td class="fl-host"><b>{link}</b>'
+        + (f'<br><span class="fl-sub">{" · ".join(sub)}</span>' if sub else "")
+        + "</td>"
+    )
     shared = host.shared()
-    columns = "".join(f"<td>{html.escape(shared[key])}</td>" for key, _ in SHARED)
+    columns = "".join(f'<td class="fl-shared">{html.escape(shared[key])}</td>' for key, _ in SHARED)
     if host.checks:
         matrix = "".join(cell(host, i) for i in ids)
     else:
