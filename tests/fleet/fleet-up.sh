@@ -38,8 +38,8 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "fleet-up: run as root" >&2; exit 1; }
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
-command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+[ -s "$cache/fleet-host.tar" ] || command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   echo "fleet-up: installing ${need[*]}"
   apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -48,7 +48,18 @@ mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 # a tag of this fleet's own, so that fleets of concurrent test runs on the same engine never meet
 tag=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
 engines=/var/tmp/gpu-runbook-fleet/$tag  # short: containerd's socket paths under it must fit in 108 bytes
-mkdir -p "$engines"
+# a fleet whose folder is gone (a test run killed before fleet-down.sh, its tmp folder removed since) is
+# taken down first: its engines, found by their own pidfiles, would otherwise run on, known to nobody
+for owner in /var/tmp/gpu-runbook-fleet/*/owner; do
+  [ -e "$owner" ] || continue
+  [ -e "$(cat "$owner")/fleet.env" ] && continue  # a fleet that is up: its own fleet-down.sh takes it down
+  stale=$(dirname "$owner")
+  for pidfile in "$stale"/*/dockerd.pid; do
+    pid=$(cat "$pidfile" 2>/dev/null) && kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+  done
+  findmnt -rn -o TARGET | { grep "^$stale/" || true; } | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$stale"
+done
 
 # --- the host image: Debian with sshd, Python and the Docker CLI (for ssh:// engines) -------------------
 if [ ! -s "$cache/fleet-host.tar" ]; then
@@ -133,6 +144,8 @@ for i in $(seq "$down"); do h=$(printf 'fleet-down-%02d' "$i"); hosts+=("$h"); r
   echo "engines=$engines"
   echo "hosts=(${hosts[*]})"
 } >"$dir/fleet.env"
+mkdir -p "$engines"
+echo "$dir" >"$engines/owner"  # after fleet.env: a fleet being brought up is never taken for a stale one
 
 declare -A port
 start_engine site &
