@@ -18,6 +18,7 @@ from tests.helpers import CACHE, REPO, require
 
 HERE = Path(__file__).resolve().parent
 UP, STOPPED, DOWN = 6, 1, 1  # hosts with a running engine, with it stopped, without an SSH server
+FORKS = (os.cpu_count() or 1) + 1
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -133,6 +134,10 @@ def playbook(fleet: Fleet, wheelhouse: Path, out: Path, *args: str) -> subproces
             f"gpu_runbook_wheelhouse={wheelhouse}",
             "-e",
             f"gpu_runbook_fleet_out={out}",
+            # the test hosts share this machine's CPUs: more runs at once only slow each one down, until a
+            # notebook's kernel misses papermill's 60 s to start
+            "--forks",
+            str(FORKS),
             *args,
         ],
         capture_output=True,
