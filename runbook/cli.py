@@ -17,6 +17,10 @@ EXIT_CODES = """exit codes:
   1  fail (a check failed) or incomplete (nothing failed, but an essential check could not be observed)
   2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)
   130, 143  interrupted (Ctrl-C, SIGTERM): the record is written, with verdict incomplete"""
+FLEET_EXIT_CODES = """exit codes:
+  0  every host ran and passed
+  1  a host failed, broke or was unreachable
+  2  the folder holds no host records"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,6 +87,16 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, help="JupyterLab's port")
     lab.add_argument("--ip", help="the address JupyterLab listens on (default: its own, localhost)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    fr = sub.add_parser(
+        "fleet-report",
+        help="one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host",
+        description="Read the hosts' records the playbook fetched (one folder per host) and write "
+        "fleet-report.html, fleet-summary.json and junit/<host>.xml.",
+        epilog=FLEET_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fr.add_argument("folder", metavar="DIR", help="the fleet's folder: one folder per host")
+    fr.add_argument("--out", help="where to write the report (default: DIR)")
     return ap
 
 
@@ -192,6 +206,15 @@ def cmd_lab(args) -> int:
     return EXIT_PASS  # not reached: this process has become JupyterLab
 
 
+def cmd_fleet_report(args) -> int:
+    from . import fleet
+
+    hosts, result, out = fleet.report(args.folder, args.out)
+    print(fleet.text(hosts))
+    print(f"\nfleet verdict: {result['verdict']}   report: {out}/fleet-report.html, fleet-summary.json, junit/")
+    return EXIT_PASS if result["verdict"] == "pass" else EXIT_FAIL
+
+
 COMMANDS = {
     "run": cmd_run,
     "params": cmd_params,
@@ -199,4 +222,5 @@ COMMANDS = {
     "verify": cmd_verify,
     "clean": cmd_clean,
     "lab": cmd_lab,
+    "fleet-report": cmd_fleet_report,
 }

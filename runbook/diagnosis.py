@@ -300,6 +300,55 @@ TABLE: tuple[Diagnosis, ...] = (
         "driver without it).",
         NB_GPU,
     ),
+    # Engines reached over SSH (docker_host ssh://...): docker-py connects with paramiko, then runs
+    # `docker system dial-stdio` on the remote host (runbook/remote.py tells these apart).
+    Diagnosis(
+        "ssh_host_key_unknown",
+        ("not found in known_hosts",),
+        "The SSH server's host key is not in this user's ~/.ssh/known_hosts: docker-py (paramiko) refuses an "
+        "unknown host and never asks, and it reads no other known_hosts file (not UserKnownHostsFile).",
+        "Check the host's key fingerprint on the host (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), "
+        "then add it: `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts` (or connect once with `ssh -p PORT "
+        "USER@HOST` and accept it).",
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "ssh_host_key_changed",
+        ("Host key for server",),
+        "The SSH server's host key differs from the one in ~/.ssh/known_hosts: the host was reinstalled, "
+        "its address now belongs to another machine, or someone is in between.",
+        "Find out why the key changed before anything else; once it is known good, replace the old key: "
+        "`ssh-keygen -R '[HOST]:PORT'`, then add the new one.",
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "ssh_auth",
+        ("Authentication failed", "No authentication methods available", "Bad authentication type"),
+        "The SSH server refused this user: no key was offered (docker-py offers ssh-agent's keys, the default "
+        "~/.ssh/id_* and the IdentityFile of ~/.ssh/config for that host), or the key is not in the remote "
+        "user's authorized_keys.",
+        "Give the remote user your public key (`ssh-copy-id -p PORT USER@HOST`) or name the right key in "
+        "~/.ssh/config (Host HOST / IdentityFile ...); check with `ssh -p PORT USER@HOST docker version`.",
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "ssh_unreachable",
+        ("Unable to connect to port",),
+        "No SSH server answers at this address and port: the host is down, sshd is not running, a firewall "
+        "drops the connection, or the port is wrong (docker-py connects to the port in the ssh:// address, "
+        "22 when none is given, and ignores the Port of ~/.ssh/config).",
+        "Check the host with `ssh -p PORT USER@HOST true`; put the port in the address (ssh://USER@HOST:PORT).",
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "ssh_no_docker_cli",
+        ("docker: not found", "docker: command not found"),
+        "SSH works, but the remote host has no `docker` command on the PATH of a non-interactive login: "
+        "an ssh:// engine is reached through `docker system dial-stdio`, run there by the Docker CLI.",
+        "Install the Docker CLI on the remote host (Docker's docker-ce-cli, or Debian's docker.io) and make "
+        "sure `ssh USER@HOST docker version` finds it.",
+        NB_PREFLIGHT,
+    ),
 )
 
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The wheelhouse the controller ships to every host: the runbook's wheel and the wheels of all it
+# imports, in one tar, so that hosts install with `pip install --no-index` (they need no package index:
+# air-gapped fleets are common). pip's own wheel goes in too, as pip.whl, run from the wheel itself
+# (`python pip.whl/pip`): a host needs Python, not pip or ensurepip. Run on the controller, where an
+# index (PyPI or a mirror) is reachable.
+#
+#   fleet/wheelhouse.sh OUT.tar [PIP_DOWNLOAD_OPTION...]
+#
+# The wheels are for this machine's Python and platform unless the options say otherwise; a fleet whose
+# hosts run another Python gets a wheelhouse of its own, e.g. for Ubuntu 24.04's Python 3.12:
+#   fleet/wheelhouse.sh build/wheelhouse-cp312.tar --python-version 3.12 \
+#     --platform manylinux_2_39_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
+# (pip takes a wheel of one of the platforms named: name the newest the hosts' glibc has and older ones).
+# Writes OUT.tar (pip.whl and wheels/; files sorted, times zeroed: the same wheels give the same tar) and
+# OUT.tar.sha256, the digest the role compares with what a host has installed.
+set -euo pipefail
+out=${1:?usage: wheelhouse.sh OUT.tar [PIP_DOWNLOAD_OPTION...]}
+shift
+project=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$python" -m pip wheel -q --disable-pip-version-check --no-deps --wheel-dir "$work/tar/wheels" "$project"
+"$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --dest "$work/tar/wheels" "$@" \
+  "$work"/tar/wheels/gpu_runbook-*.whl
+"$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps --dest "$work/pip" "$@" pip
+mv "$work"/pip/pip-*.whl "$work/tar/pip.whl"
+mkdir -p "$(dirname "$out")"
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work/tar" -cf "$out.tmp" .
+mv "$out.tmp" "$out"
+sha256sum "$out" | cut -d' ' -f1 >"$out.sha256"
+echo "wheelhouse: $out ($(tar -tf "$out" | grep -c '^./wheels/.*\.whl$') wheels and pip.whl, sha256 $(cat "$out.sha256"))"
