@@ -121,12 +121,29 @@ def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
     """A client for the engine ``connection_params`` names that has answered a ping (within PING_S)."""
     params = connection_params(docker_host)
     address = masked(params["base_url"])
+    ssh = params["base_url"].startswith("ssh://")
+    ssh_errors: tuple = ()
+    if ssh:  # paramiko's own errors escape docker-py over ssh://
+        import paramiko
+
+        ssh_errors = (paramiko.SSHException,)
     try:
         client = docker.DockerClient(timeout=min(timeout, PING_S), **params)  # asks the engine's API version
         client.ping()
         client.api.timeout = timeout
         return client
-    except (DockerException, requests.exceptions.RequestException, ValueError, OSError) as e:
+    except (DockerException, requests.exceptions.RequestException, ValueError, OSError, *ssh_errors) as e:
+        if ssh:  # tell SSH's failures apart, and when SSH works ask the remote host why no engine answers
+            from . import remote
+
+            err = remote.explain(params["base_url"], e, timeout)
+            raise type(err)(
+                masked(str(err)),
+                cause=err.cause,
+                remediation=err.remediation,
+                notebook=err.notebook,
+                evidence=masked(err.evidence),
+            ) from e
         text = masked(error_text(e))
         if "permission denied" in text.lower() or "PermissionError" in text:
             raise EnginePermissionDenied(
