@@ -1,0 +1,65 @@
+"""The language the runbook speaks: gettext catalogues under ``runbook/locale`` (``en`` and ``zh_CN``).
+
+Two domains: ``runbook`` (every message the package shows: check titles, details, causes, fixes, the
+CLI, the reports, the panels) and ``notebooks`` (the notebooks' narrative, their markdown cells).
+The language is the ``lang`` parameter when it is set, else the user's locale (``LANGUAGE``,
+``LC_ALL``, ``LC_MESSAGES``, ``LANG``, in gettext's order), else English. Commands to copy, check ids,
+statuses and verdicts are never translated: scripts read them.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from pathlib import Path
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+LANGUAGES = ("en", "zh_CN")
+DEFAULT = "en"
+
+
+def normalise(value: str) -> str | None:
+    """The catalogue a locale name selects (``zh_CN.UTF-8`` → ``zh_CN``, ``en_GB`` → ``en``), or None
+    when the runbook has no catalogue for it."""
+    base = value.split(".")[0].split("@")[0].strip().replace("-", "_")
+    if not base:
+        return None
+    if base.lower() in ("c", "posix"):
+        return DEFAULT
+    language = base.split("_")[0].lower()
+    if language == "zh":
+        return "zh_CN"
+    if language == "en":
+        return "en"
+    return None
+
+
+def from_environment(environ=None) -> str:
+    """The language the user's locale asks for, in gettext's order of variables; English by default."""
+    environ = os.environ if environ is None else environ
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(var, "")
+        if not value:
+            continue
+        for part in value.split(":"):  # LANGUAGE may list several, in order of preference
+            chosen = normalise(part)
+            if chosen:
+                return chosen
+        if var != "LANGUAGE":  # the first locale variable that is set decides, as in gettext
+            return DEFAULT
+    return DEFAULT
+
+
+def resolve(lang: str = "") -> str:
+    """The language to speak: ``lang`` when given (``''`` means the locale), as one of LANGUAGES."""
+    if not lang:
+        return from_environment()
+    chosen = normalise(lang)
+    if chosen is None:
+        raise ValueError(f"{lang!r} is not a language the runbook speaks ({', '.join(LANGUAGES)})")
+    return chosen
+
+
+def translation(domain: str = "runbook", lang: str = "") -> gettext.NullTranslations:
+    """The catalogue of ``domain`` for ``lang``; English (the message ids themselves) when there is none."""
+    return gettext.translation(domain, LOCALE_DIR, languages=[resolve(lang)], fallback=True)
