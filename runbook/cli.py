@@ -130,9 +130,14 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
+    view = None
+    if sys.stderr.isatty():  # a terminal: a status line and pull bars; a CI log gets plain lines
+        from .progress import TerminalView
+
+        view = TerminalView(sys.stderr)
     try:
         summary, out = runner.run(
-            args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True)
+            args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True), view=view
         )
     except runner.Interrupted as e:
         print(f"\n{render.verdict_line(e.summary)}\nrecord: {e.out}/summary.json", file=sys.stderr)

@@ -7,6 +7,7 @@ Every reader takes its source (a path, a text) as an argument so that tests feed
 from __future__ import annotations
 
 import grp
+import json
 import os
 import platform
 import pwd
@@ -162,38 +163,66 @@ def parse_nvidia_smi_list(text: str) -> list[Gpu]:
     return [Gpu(int(m.group(1)), m.group(2), m.group(3)) for m in map(LIST_LINE.match, text.splitlines()) if m]
 
 
-def query_driver(timeout_s: float = 30) -> DriverInfo | None:
-    """The driver as nvidia-smi reports it; None when there is no nvidia-smi at all."""
+DRIVER_ANSWER_ENV = "GPU_RUNBOOK_DRIVER_ANSWER"  # a file holding this run's one answer of nvidia-smi -q -x
+
+
+def ask_driver(timeout_s: float = 30) -> dict:
+    """Run ``nvidia-smi -q -x`` once and keep what it answered, as JSON-ready data: ``query_driver``
+    judges it. A headless run asks once, while its kernel starts, and every step reads that answer."""
     exe = find_nvidia_smi()
     if exe is None:
-        return None
+        return {"exe": None}
     try:
         proc = subprocess.run([exe, "-q", "-x"], capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as e:
+    except subprocess.TimeoutExpired:
+        return {"exe": exe, "timeout_s": timeout_s}
+    except OSError as e:
+        return {"exe": exe, "os_error": str(e)}
+    return {"exe": exe, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def answer_of_this_run() -> dict | None:
+    """The run's answer, when the runner asked the driver for the whole run (``DRIVER_ANSWER_ENV``)."""
+    path = os.environ.get(DRIVER_ANSWER_ENV)
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):  # not written: ask again rather than guess
+        return None
+
+
+def query_driver(timeout_s: float = 30) -> DriverInfo | None:
+    """The driver as nvidia-smi reports it; None when there is no nvidia-smi at all."""
+    answer = answer_of_this_run() or ask_driver(timeout_s)
+    exe = answer["exe"]
+    if exe is None:
+        return None
+    if "timeout_s" in answer:
         raise HostError(
-            f"{exe} -q -x did not answer within {timeout_s:.0f} s",
+            f"{exe} -q -x did not answer within {answer['timeout_s']:.0f} s",
             cause="The driver is hung (a GPU in a bad state, or stuck in a reset).",
             remediation="Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot.",
             notebook=diagnosis.NB_PREFLIGHT,
-        ) from e
-    except OSError as e:
+        )
+    if "os_error" in answer:
         raise HostError(
-            f"{exe} -q -x could not run: {e}",
+            f"{exe} -q -x could not run: {answer['os_error']}",
             cause="nvidia-smi is there but cannot be executed.",
             remediation=diagnosis.DRIVER_FIX,
             notebook=diagnosis.NB_PREFLIGHT,
-        ) from e
-    if proc.returncode != 0:
-        text = (proc.stdout + proc.stderr).strip()
+        )
+    if answer["returncode"] != 0:
+        text = (answer["stdout"] + answer["stderr"]).strip()
         d = diagnosis.diagnose(text)
         raise HostError(
-            f"{exe} -q -x exited {proc.returncode}",
+            f"{exe} -q -x exited {answer['returncode']}",
             cause=d.cause if d else "nvidia-smi is installed but fails; its output (evidence) says why.",
             remediation=d.remediation if d else diagnosis.DRIVER_FIX,
             notebook=d.notebook if d else diagnosis.NB_PREFLIGHT,
             evidence=text,
         )
-    return parse_nvidia_smi_xml(proc.stdout)
+    return parse_nvidia_smi_xml(answer["stdout"])
 
 
 @dataclass

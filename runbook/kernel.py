@@ -8,6 +8,7 @@ most steps' checks: a run pays that once, not once per notebook.
 
 from __future__ import annotations
 
+import ast
 import json
 import threading
 from pathlib import Path
@@ -16,13 +17,43 @@ import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
+from nbformat.v4.rwbase import rejoin_lines
 from traitlets.config import Config
 
 from .errors import RunSetupError
 
 KERNEL = "python3"
+
+
+def load(path: Path) -> nbformat.NotebookNode:
+    """A notebook as nbformat reads it, lines joined, without its schema validation: these are the
+    runbook's own notebooks, read on every run."""
+    return rejoin_lines(nbformat.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+
+
+def parameters_cell(nb) -> int:
+    """The index of the cell tagged ``parameters``; -1 when there is none."""
+    return next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1)
+
+
+def declared(nb) -> set[str]:
+    """The names the notebook's parameters cell assigns: the parameters it takes."""
+    i = parameters_cell(nb)
+    if i < 0:
+        return set()
+    tree = ast.parse(nb.cells[i].source)
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+
+
+def parameterize(nb, parameters: dict):
+    """Inject ``parameters`` as papermill does: a code cell tagged ``injected-parameters`` after the
+    parameters cell (each value as its Python literal), and the values in ``metadata.papermill``."""
+    source = "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(parameters_cell(nb) + 1, cell)
+    nb.metadata["papermill"] = {"parameters": dict(parameters)}
+    return nb
 
 
 class SharedKernel:
@@ -56,7 +87,7 @@ class SharedKernel:
         """Execute ``source`` with ``parameters`` (injected as papermill does, in a cell tagged
         injected-parameters) in a fresh namespace with ``cwd`` as its folder, and write it to ``target``,
         also when a cell failed. Returns '' or the error a cell stopped on ('NameError: …')."""
-        nb = parameterize_notebook(load_notebook_node(str(source)), parameters, kernel_name=KERNEL, language="python")
+        nb = parameterize(load(source), parameters)
         reset = nbformat.v4.new_code_cell(
             f"get_ipython().run_line_magic('reset', '-f')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
         )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 from .errors import RunbookError
+from .progress import announce
 
 # The results travel in an executed notebook as a display output of this type: the record is read from it.
 MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
@@ -126,6 +127,7 @@ def run_check(check_id: str, title: str, fn: Callable[[], Passed], data: dict | 
     Any other exception is a bug in the runbook and propagates: it must not be mistaken for a
     diagnosis of the host.
     """
+    announce({"check": check_id, "title": title})
     start = time.monotonic()
     try:
         passed = fn()

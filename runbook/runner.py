@@ -1,4 +1,5 @@
-"""Running the runbook headless: the notebooks in order with papermill, then the record.
+"""Running the runbook headless: the notebooks in order in one kernel, each given its parameters as papermill
+gives them (a cell tagged injected-parameters), then the record.
 
 ``run`` is the one public entry: the CLI only parses arguments around it. Every executed notebook is
 written, also one that failed, before the next one starts; the record is read from them.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import socket
 import tempfile
@@ -19,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from . import engine, params, record
+from . import engine, host, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
-from .progress import PROGRESS_ENV
+from .progress import PROGRESS_ENV, PlainView
 
 
 def load_values(path: str | None, pairs: list[list[str]]) -> dict:
@@ -126,14 +128,14 @@ def run(
     only: list[str] | None = None,
     notebooks: str | Path | None = None,
     log: Callable[[str], None] = print,
+    view=None,
 ) -> tuple[dict, Path]:
     """Run the selected notebooks with ``values`` and write the record; returns (summary, folder).
+    Progress goes to ``view`` (``progress.TerminalView`` on a terminal), else as lines to ``log``.
 
     Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
     """
-    import papermill
-
-    from .kernel import SharedKernel
+    from . import kernel as notebook_kernel
 
     p = params.validate(values or {})
     p["interactive"] = False  # headless: nothing to click, plain output
@@ -153,25 +155,33 @@ def run(
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpu-runbook-"))
         events = Path(scratch) / "progress"
         events.touch()
-        stack.enter_context(Follow(events, log))
+        view = view or PlainView(log)
+        stack.callback(view.close)
+        stack.enter_context(Follow(events, view))
+        # the driver is asked once, while the kernel starts; every step reads that answer
+        answer = Path(scratch) / "driver.json"
+        asking = threading.Thread(target=ask_driver, args=(answer,), daemon=True)
+        asking.start()
         own = {
+            host.DRIVER_ANSWER_ENV: str(answer),
             engine.RUN_ID_ENV: run_id,
             engine.OWNER_PID_ENV: str(os.getpid()),
             "PYTHONPATH": kernel_pythonpath(),
             PROGRESS_ENV: str(events),
         }
-        with environment(**own), SharedKernel(Path(scratch), src) as kernel:
+        with environment(**own), notebook_kernel.SharedKernel(Path(scratch), src) as kernel:
+            asking.join()
             for step in steps:
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
-                declared = papermill.inspect_notebook(literal(nb_in))
+                declared = notebook_kernel.declared(notebook_kernel.load(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
-                log(f"running {step}")
+                view.say(f"running {step}")
                 try:
                     # the report reads the record beside it; the steps run where the notebooks are
                     stopped = kernel.run(nb_in, nb_out, passed, out if step == REPORT else src)
                     if stopped:
-                        log(f"  {step} stopped: {stopped}")
+                        view.say(f"  {step} stopped: {stopped}")
                 finally:
                     record.relocate(nb_out)
     except KeyboardInterrupt as e:
@@ -200,6 +210,13 @@ def run(
     return summary, out
 
 
+def ask_driver(answer: Path) -> None:
+    """The driver's answer for the whole run, written whole (or not at all: each step then asks itself)."""
+    part = answer.with_suffix(".part")
+    part.write_text(json.dumps(host.ask_driver()))
+    part.rename(answer)
+
+
 def write_record(out: Path, summary: dict) -> None:
     """summary.json and report.html, then the folder's claim is released; a record that cannot be written
     (a full or read-only disk) is an error that names the folder."""
@@ -214,11 +231,11 @@ def write_record(out: Path, summary: dict) -> None:
 
 
 class Follow:
-    """Prints the progress lines the notebooks' kernels append to a file (pulls: layers and bytes), as
-    they come, while a run goes on: a terminal or a CI log sees a long pull move."""
+    """Hands the progress events the notebooks' kernel appends to a file (pulls, checks) to a view as they
+    come, while a run goes on: a terminal or a CI log sees a long pull move."""
 
-    def __init__(self, path: Path, log: Callable[[str], None], every_s: float = 0.5):
-        self.path, self.log, self.every_s = path, log, every_s
+    def __init__(self, path: Path, view, every_s: float = 0.2):
+        self.path, self.view, self.every_s = path, view, every_s
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._follow, daemon=True)
 
@@ -232,18 +249,19 @@ class Follow:
 
     def _follow(self):
         with open(self.path, encoding="utf-8", errors="replace") as f:
+            pending = ""
             while True:
                 stopping = self.stop.wait(self.every_s)
-                for line in f.readlines():
-                    self.log(f"  {line.rstrip()}")
+                pending += f.read()
+                *lines, pending = pending.split("\n")  # the last piece may be a line still being written
+                for line in lines:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:  # not an event (a line cut short by a killed kernel)
+                        continue
+                    self.view(event)
                 if stopping:
                     return
-
-
-def literal(path: Path) -> str:
-    """An absolute path as papermill must be given it: papermill formats paths with the parameters
-    (``{name}``) and reads ``scheme://`` as a remote store, so braces are escaped and the path is absolute."""
-    return str(path.resolve()).replace("{", "{{").replace("}", "}}")
 
 
 def kernel_pythonpath() -> str:

@@ -4,6 +4,7 @@ and try the other access modes too, so that the record shows which rungs of the 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import cuda, engine, gpu_access, host
 from ..diagnosis import NB_GPU, by_key
@@ -24,18 +25,18 @@ def run(progress=None, **values) -> list[CheckResult]:
         reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
         return results + [skipped(i, t, reason, chosen if i == "gpu.nvidia_smi" else None) for i, t in TITLES.items()]
     results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: judge_requirement(ctx, image)))
-    results.append(run_check("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image)))
+    # The containers of this step need nothing from one another: they run at once, and the step takes
+    # about as long as its slowest container rather than the sum of them all.
+    checks = [("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image), None)]
     for mode in gpu_access.MODES:
         if mode != ctx.params["gpu_mode"]:
-            results.append(
-                run_check(
-                    f"gpu.mode.{mode}",
-                    f"GPU through gpu_mode={mode} (not the chosen mode)",
-                    lambda mode=mode: check_other_mode(ctx, image, mode),
-                )
-            )
-    seen = run_check("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), data=chosen)
-    results.append(seen)
+            title = f"GPU through gpu_mode={mode} (not the chosen mode)"
+            checks.append((f"gpu.mode.{mode}", title, lambda mode=mode: check_other_mode(ctx, image, mode), None))
+    checks.append(("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), chosen))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        done = [pool.submit(run_check, *check) for check in checks]
+        results += [f.result() for f in done]
+    seen = results[-1]
     results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
     results.append(run_check("gpu.cuda_version", TITLES["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
     return results

@@ -62,15 +62,24 @@ def run(progress=None, **values) -> list[CheckResult]:
             data=probe,
         )
 
-    imported = run_check("pytorch.import", TITLES["pytorch.import"], run_probe)
-    results.append(imported)
-    results.append(
-        run_check(
-            "pytorch.cuda_available", TITLES["pytorch.cuda_available"], lambda: check_available(ctx, imported, probe)
+    on_host = HostProbe(ctx) if ctx.params["measure_throughput"] else None
+    try:
+        imported = run_check("pytorch.import", TITLES["pytorch.import"], run_probe)
+        results.append(imported)
+        results.append(
+            run_check(
+                "pytorch.cuda_available",
+                TITLES["pytorch.cuda_available"],
+                lambda: check_available(ctx, imported, probe),
+            )
         )
-    )
-    results.append(run_check("pytorch.matmul", TITLES["pytorch.matmul"], lambda: check_matmul(probe)))
-    results.append(run_check("pytorch.throughput", TITLES["pytorch.throughput"], lambda: check_throughput(ctx, probe)))
+        results.append(run_check("pytorch.matmul", TITLES["pytorch.matmul"], lambda: check_matmul(probe)))
+        results.append(
+            run_check("pytorch.throughput", TITLES["pytorch.throughput"], lambda: check_throughput(ctx, probe, on_host))
+        )
+    finally:
+        if on_host is not None:
+            on_host.close()
     return results
 
 
@@ -116,26 +125,46 @@ def check_matmul(probe: dict) -> Passed:
     return Passed(detail, data=m)
 
 
-def host_probe(ctx) -> dict:
-    """The same probe run directly on the host (this Python), on the first selected GPU; {} without torch."""
-    env = dict(os.environ)
-    ids = gpu_access.selected_ids(ctx.params["gpus"])
-    if ids:
-        env["CUDA_VISIBLE_DEVICES"] = ids[0]
-    try:
-        out = subprocess.run(
-            [sys.executable, "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"]), "--bench"],
-            capture_output=True,
+class HostProbe:
+    """The same probe run directly on the host (this Python), on the first selected GPU.
+
+    It starts while the container's probe runs, so that importing torch and setting up CUDA on the host
+    overlap with the container; it measures only when ``result`` gives the word, after the container's
+    measurement has ended, so that the two never share the GPU while they measure."""
+
+    def __init__(self, ctx):
+        self.timeout_s = ctx.params["timeout_s"]
+        env = dict(os.environ)
+        ids = gpu_access.selected_ids(ctx.params["gpus"])
+        if ids:
+            env["CUDA_VISIBLE_DEVICES"] = ids[0]
+        command = [sys.executable, "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
+        self.proc = subprocess.Popen(
+            [*command, "--bench", "--wait"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
-            timeout=ctx.params["timeout_s"],
         )
-    except subprocess.TimeoutExpired:
-        return {"error": f"the host probe ran past {ctx.params['timeout_s']:.0f} s"}
-    return workloads.parse(out.stdout) or {"error": (out.stderr or out.stdout)[-500:]}
+
+    def result(self) -> dict:
+        """Measure now and return the probe's result; {"error": …} when it printed none."""
+        try:
+            out, err = self.proc.communicate("go\n", timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return {"error": f"the host probe ran past {self.timeout_s:.0f} s"}
+        return workloads.parse(out) or {"error": (err or out)[-500:]}
+
+    def close(self) -> None:
+        """Stop the probe if it still runs (the container's probe failed, or the step was interrupted)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
 
 
-def check_throughput(ctx, probe: dict) -> Passed:
+def check_throughput(ctx, probe: dict, host_probe: HostProbe | None) -> Passed:
     if not ctx.params["measure_throughput"]:
         raise chosen("measure_throughput is false")
     bench = probe.get("bench")
@@ -157,7 +186,7 @@ def check_throughput(ctx, probe: dict) -> Passed:
     detail = (
         f"container: {bench['bf16_matmul_tflops']:.0f} TFLOP/s bf16, {bench['copy_gb_per_s']:.0f} GB/s device-to-device"
     )
-    on_host = host_probe(ctx)
+    on_host = host_probe.result()
     host = on_host.get("bench")
     if not host:
         if str(on_host.get("error", "")).startswith("import torch failed"):

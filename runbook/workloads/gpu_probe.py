@@ -1,8 +1,10 @@
 """What PyTorch sees of the GPU, and whether it computes right: one JSON line prefixed by the marker.
 
-Usage: python3 gpu_probe.py [N] [--bench]. N is the size of the matrix product checked against the
-CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth. Standard library
-and torch only: it runs in any image that has PyTorch.
+Usage: python3 gpu_probe.py [N] [--bench] [--wait]. N is the size of the matrix product checked against
+the CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth; --wait holds the
+GPU work until a line "go" arrives on stdin (any other line, or none, calls it off), so that the probe can
+start, import torch and set up CUDA while another measurement on the same GPU still runs. Standard
+library and torch only: it runs in any image that has PyTorch.
 """
 
 import json
@@ -67,7 +69,12 @@ def bench(torch):
     return {"bf16_matmul_tflops": tflops, "copy_gb_per_s": bandwidth, "matmul_n": n, "copy_bytes": nbytes}
 
 
-def probe(n, with_bench):
+def go_ahead():
+    """Wait for the caller's word to measure: a line "go" on stdin."""
+    return sys.stdin.readline().strip() == "go"
+
+
+def probe(n, with_bench, wait=False):
     out = {"python": sys.version.split()[0]}
     try:
         import torch
@@ -87,6 +94,9 @@ def probe(n, with_bench):
             out["cuda_error"] = str(e)
         return out
     out["devices"] = [torch.cuda.get_device_name(i) for i in range(out["device_count"])]
+    if with_bench and wait and not go_ahead():  # ready, and told not to touch the GPU after all
+        out["bench_error"] = "the measurement was called off"
+        return out
     t0 = time.perf_counter()
     try:
         out["matmul"] = matmul_check(torch, n)
@@ -104,5 +114,5 @@ def probe(n, with_bench):
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    result = probe(int(args[0]) if args else 2048, "--bench" in sys.argv)
+    result = probe(int(args[0]) if args else 2048, "--bench" in sys.argv, "--wait" in sys.argv)
     print(MARK + json.dumps(result), flush=True)

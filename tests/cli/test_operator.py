@@ -3,11 +3,15 @@ pull runs from the loopback registry, machine-readable results (--json, --junit-
 schema version and host facts), and containers that need no network running on an engine without a
 bridge network (a second dockerd started for the test with --bridge=none)."""
 
+import fcntl
 import json
 import os
+import pty
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -71,7 +75,9 @@ def test_a_closed_pipe_ends_quietly():
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
 
-def test_progress_lines_appear_while_a_real_pull_runs(client, registry, tmp_path):
+@pytest.fixture
+def pushed_image(client, registry):
+    """A 30 MB image on the loopback registry and not on the engine: a run has to pull it for real."""
     ref = f"{registry}/runbook-test/progress:{uuid.uuid4().hex[:8]}"
     with labelled_container(client, ["sh", "-c", "head -c 30000000 /dev/urandom > /blob"]) as maker:
         maker.wait(timeout=120)
@@ -79,36 +85,52 @@ def test_progress_lines_appear_while_a_real_pull_runs(client, registry, tmp_path
     for _ in client.images.push(ref, stream=True):
         pass
     client.images.remove(ref)
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runbook",
-                "run",
-                "--out",
-                str(tmp_path / "r"),
-                "--only",
-                "3",
-                "-p",
-                "cuda_image",
-                ref,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        seen = []
-        for line in proc.stderr:
-            seen.append((time.monotonic(), line.rstrip()))
-        proc.wait(timeout=300)
-        ended = time.monotonic()
-    finally:
-        client.images.remove(ref, force=True)
+    yield ref
+    client.images.remove(ref, force=True)
+
+
+def run_pulling(ref: str, out: Path, stderr) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "runbook", "run", "--out", str(out), "--only", "3", "-p", "cuda_image", ref]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO)
+
+
+def test_progress_lines_appear_while_a_real_pull_runs(pushed_image, tmp_path):
+    """Not a terminal (a CI log): plain lines, each layer as it finishes."""
+    proc = run_pulling(pushed_image, tmp_path / "r", subprocess.PIPE)
+    seen = []
+    for line in proc.stderr:
+        seen.append((time.monotonic(), line.rstrip()))
+    proc.wait(timeout=300)
+    ended = time.monotonic()
     layers = [(t, line) for t, line in seen if "layer" in line and "pull complete" in line]
     assert layers, [line for _, line in seen]
     assert layers[0][0] < ended - 0.5, "the layer lines came only at the end, not while the run went on"
+    assert not any("\r" in line or "%|" in line for _, line in seen), "a CI log gets no terminal bars"
+
+
+def test_a_terminal_sees_a_pull_bar_and_the_check_that_runs(pushed_image, tmp_path):
+    """stderr a terminal (a pty of 120 columns): tqdm's status line names the check running and a bar
+    counts the pull's bytes, drawn while the pull goes on."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = run_pulling(pushed_image, tmp_path / "r", secondary)
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the run closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    proc.wait(timeout=300)
+    text = drawn.decode(errors="replace")
+    assert "pulling, " in text and "layers done" in text and "B/s" in text, text[-3000:]
+    assert "03-gpu-in-container: nvidia-smi in a container with GPU access (gpu.nvidia_smi)" in text, text[-3000:]
+    assert "layer " in text and "pull complete" in text, "the layers done are printed above the bars"
+    assert "pulling: " not in text, "a terminal's bar replaces the periodic lines"
 
 
 @pytest.fixture

@@ -76,6 +76,17 @@ def test_the_articles_host_gets_images_for_its_driver_and_hears_why(named_images
     assert "verdict: fail" in proc.stdout
 
 
+def test_a_run_asks_the_driver_once_for_all_its_steps(tmp_path):
+    """nvidia-smi -q -x is slow on a busy GPU host: the runner asks once and every step reads the answer."""
+    calls = tmp_path / "calls"
+    env = {**as_host("h200-580.xml"), "RUNBOOK_STANDIN_LOG": str(calls)}
+    run_cli("--out", str(tmp_path / "r"), "-p", "pull", "never", env=env)
+    summary, by_id = checks(tmp_path / "r")
+    assert_status(by_id, "host.driver", "pass")
+    assert summary["driver_version"] == "580.159.04" and summary["steps"][0] == "01-preflight"
+    assert calls.read_text().splitlines().count("-q -x") == 1, calls.read_text()
+
+
 def test_the_articles_puzzle_cuda_11_7_on_a_470_quadro_is_forward_compatibility(named_images, tmp_path):
     _, _, by_id = run_as(
         "article-m6000-470.xml",
