@@ -3,21 +3,20 @@ rather than the operator's terminal), reset between notebooks so that none can l
 variables (as each must stand alone in JupyterLab), and moved into each notebook's folder.
 
 Starting a kernel and importing the runbook, the Docker SDK and IPython's display in it cost more than
-most steps' checks: a run pays that once, not once per notebook.
+most steps' checks: a run pays that once, not once per notebook. One client talks to it, from one
+thread, for the whole run; nbclient and nbformat (a second's import) are imported while the kernel starts.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
-import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Pending
 from pathlib import Path
 
-import nbformat
 from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-from nbformat.v4.rwbase import rejoin_lines
 from traitlets.config import Config
 
 from .errors import RunSetupError
@@ -25,9 +24,12 @@ from .errors import RunSetupError
 KERNEL = "python3"
 
 
-def load(path: Path) -> nbformat.NotebookNode:
+def load(path: Path):
     """A notebook as nbformat reads it, lines joined, without its schema validation: these are the
     runbook's own notebooks, read on every run."""
+    import nbformat
+    from nbformat.v4.rwbase import rejoin_lines
+
     return rejoin_lines(nbformat.from_dict(json.loads(path.read_text(encoding="utf-8"))))
 
 
@@ -48,6 +50,8 @@ def declared(nb) -> set[str]:
 def parameterize(nb, parameters: dict):
     """Inject ``parameters`` as papermill does: a code cell tagged ``injected-parameters`` after the
     parameters cell (each value as its Python literal), and the values in ``metadata.papermill``."""
+    import nbformat
+
     source = "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["injected-parameters"]
@@ -61,24 +65,36 @@ class SharedKernel:
         self.scratch, self.cwd = scratch, cwd
         config = Config({"KernelManager": {"transport": "ipc", "ip": str(scratch / "kernel")}})
         self.km = KernelManager(kernel_name=KERNEL, config=config)
+        self.kc = None
+        # nbclient runs in this thread (it then leaves the process's signals alone), always the same one:
+        # the client's sockets stay with the thread that made them
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
         self.log = open(scratch / "kernel.log", "wb")  # noqa: SIM115 (open while the kernel runs)
 
     def __enter__(self) -> SharedKernel:
         self.km.start_kernel(cwd=str(self.cwd), stdout=self.log, stderr=self.log)
-        kc = self.km.client()
-        kc.start_channels()
+        import nbclient  # noqa: F401 (while the kernel starts)
+
         try:
-            kc.wait_for_ready(timeout=120)
+            self.kc = self.thread.submit(self._connect).result()
         except RuntimeError as e:
+            self.__exit__(type(e), e, None)
             raise RunSetupError(
                 f"the notebooks' kernel did not start: {e}",
                 remediation=f"Read {self.scratch / 'kernel.log'}; check that ipykernel is installed.",
             ) from None
-        finally:
-            kc.stop_channels()
         return self
 
+    def _connect(self):
+        kc = self.km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        return kc
+
     def __exit__(self, *exc) -> None:
+        if self.kc is not None:
+            self.thread.submit(self.kc.stop_channels).result()
+        self.thread.shutdown(wait=False)
         if self.km.has_kernel:
             self.km.shutdown_kernel(now=exc[0] is not None)
         self.log.close()
@@ -87,34 +103,41 @@ class SharedKernel:
         """Execute ``source`` with ``parameters`` (injected as papermill does, in a cell tagged
         injected-parameters) in a fresh namespace with ``cwd`` as its folder, and write it to ``target``,
         also when a cell failed. Returns '' or the error a cell stopped on ('NameError: …')."""
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+
         nb = parameterize(load(source), parameters)
         reset = nbformat.v4.new_code_cell(
-            f"get_ipython().run_line_magic('reset', '-f')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
+            f"get_ipython().run_line_magic('reset', '-f -s')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
         )
-        nb.cells.insert(0, reset)  # run first, left out of the record
+        # run first, left out of the record; a soft reset: the names go, without the hard reset's
+        # collection of the whole heap (a fifth of a second per notebook)
+        nb.cells.insert(0, reset)
         client = NotebookClient(nb, km=self.km, kernel_name=KERNEL, timeout=None, allow_errors=False)
-        outcome: dict = {}
+        client.kc = self.kc  # the run's client (the constructor takes none: it would start one per notebook)
 
-        def execute() -> None:  # in a thread of its own: nbclient then leaves the process's signals alone
+        def execute() -> str:
             try:
                 client.execute(cleanup_kc=False)
             except CellExecutionError as e:
-                outcome["error"] = f"{e.ename}: {e.evalue}"
-            except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
-                outcome["raised"] = e
+                return f"{e.ename}: {e.evalue}"
+            return ""
 
-        worker = threading.Thread(target=execute, daemon=True)
-        worker.start()
+        done = self.thread.submit(execute)
         try:
-            while worker.is_alive():
-                worker.join(0.2)
+            while True:
+                try:
+                    stopped = done.result(timeout=0.2)
+                    break
+                except Pending:
+                    continue
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the kernel is stopped where it is
             self.km.shutdown_kernel(now=True)
-            worker.join(30)
+            with contextlib.suppress(Exception):
+                done.result(timeout=30)
             raise
         finally:
-            if client.kc is not None:
-                client.kc.stop_channels()
             nb.cells.remove(reset)
             try:
                 target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -123,6 +146,4 @@ class SharedKernel:
                     f"the record in {target.parent} could not be written ({target.name}): {e.strerror}",
                     remediation="Free space, then run again into a new --out.",
                 ) from None
-        if "raised" in outcome:
-            raise outcome["raised"]
-        return outcome.get("error", "")
+        return stopped
