@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# fleet-local.sh [EXTRA]: on the GPU host, as root, from the repository's root, once the rig is up and the
+# toolkit installed (tests/gpu/kit/device.sh STEPS="up toolkit"): the fleet's playbook run against this
+# host itself (ansible_connection=local), as README.md's "On the GPU host (local connection)" says, then
+# the fleet report over its record.
+#
+# EXTRA (default build/device-extra) holds what the host has no index to fetch: ansible/ (ansible-core
+# and its wheels for the host's Python) and pip-*.whl. The wheelhouse the playbook ships is made here from
+# the kit's wheels (build/gpu-kit/py/wheels) and that pip wheel: the host's Python already has the rest,
+# and the environment sees it (gpu_runbook_system_site_packages=true, which also gives the host side of
+# pytorch.throughput its PyTorch). The runbook runs with its defaults; the images are those the toolkit run
+# pulled through the kit's registry.
+#
+# Writes into $OUT (default build/device-out): fleet.tar.gz (runs/fleet: the host's record, the report,
+# the playbook's output of both runs) and fleet.txt (each run's recap and the report's verdict line).
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+cd "$repo" || exit 2
+extra=${1:-build/device-extra}
+out=${OUT:-$repo/build/device-out}
+mkdir -p "$out"
+python=$(command -v python3)
+managed=()
+if "$python" -c 'import sys, sysconfig, os; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+  managed=(--break-system-packages)
+fi
+"$python" -m pip install -q --no-index --find-links "$extra/ansible" --disable-pip-version-check \
+  --no-warn-script-location "${managed[@]}" ansible-core || exit 2
+
+house=$(mktemp -d)
+mkdir -p "$house/wheels" build
+cp build/gpu-kit/py/wheels/*.whl "$house/wheels/"
+cp "$extra"/pip-*.whl "$house/pip.whl"
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$house" -cf build/wheelhouse-host.tar .
+sha256sum build/wheelhouse-host.tar | cut -d' ' -f1 >build/wheelhouse-host.tar.sha256
+rm -rf "$house" runs/fleet
+
+export DOCKER_HOST=unix://${DOCKER_SOCK:-/var/run/docker.sock}
+play() {  # one playbook run over this host; its output into runs/fleet/playbook-N.log
+  ANSIBLE_CONFIG=fleet/ansible.cfg ansible-playbook fleet/site.yml -i "$(hostname)," \
+    -e ansible_connection=local -e "ansible_python_interpreter=$python" \
+    -e gpu_runbook_system_site_packages=true -e "gpu_runbook_wheelhouse=$repo/build/wheelhouse-host.tar" \
+    -e "gpu_runbook_fleet_out=$repo/runs/fleet" >"build/playbook-$1.log" 2>&1
+}
+summary=$out/fleet.txt
+start=$(date +%s)
+play 1
+echo "playbook run 1: exit $? in $(($(date +%s) - start)) s; $(grep -A2 'PLAY RECAP' build/playbook-1.log | tail -1)" | tee "$summary"
+start=$(date +%s)
+play 2  # again: the install is already there, so only the run and the fetch change anything
+echo "playbook run 2: exit $? in $(($(date +%s) - start)) s; $(grep -A2 'PLAY RECAP' build/playbook-2.log | tail -1)" | tee -a "$summary"
+"$python" -m runbook fleet-report runs/fleet >build/fleet-report.txt 2>&1
+echo "fleet-report: exit $?; $(tail -1 build/fleet-report.txt)" | tee -a "$summary"
+cp build/playbook-*.log build/fleet-report.txt runs/fleet/
+tar -czf "$out/fleet.tar.gz" runs/fleet
