@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("--gpu-mode", default="manual")
     ap.add_argument("--cuda-image", default="", help="default: the one cuda_image=auto picks for the driver")
     ap.add_argument("--pytorch-image", default="", help="default: the one pytorch_image=auto picks")
+    ap.add_argument("--keep", default="", help="a folder to keep the runbook's records in (run-1, run-2, …)")
     a = ap.parse_args()
     client = engine.connect()
     driver = host.query_driver()
@@ -62,10 +63,11 @@ def main() -> int:
         engine.run(client, a.pytorch_image, ["python3", "-c", probe, "2048"], timeout_s=600, options=opts)
         rows["raw_s"].append(time.monotonic() - t0)
         with tempfile.TemporaryDirectory() as tmp:
+            where = Path(a.keep) / f"run-{i + 1}" if a.keep else Path(tmp) / "r"
             t0 = time.monotonic()
             # measure_throughput off: the raw commands above do not measure it either
             summary, _ = runner.run(
-                Path(tmp) / "r",
+                where,
                 {
                     "cuda_image": a.cuda_image,
                     "pytorch_image": a.pytorch_image,

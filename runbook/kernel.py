@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as Pending
 from pathlib import Path
@@ -86,10 +87,26 @@ class SharedKernel:
         return self
 
     def _connect(self):
+        """A client to the kernel once it answers on both channels. jupyter_client's wait_for_ready then
+        also waits for a fifth of a second of silence on IOPub, which a run need not pay: nbclient reads
+        only the messages of its own requests."""
+        from queue import Empty
+
         kc = self.km.client()
         kc.start_channels()
-        kc.wait_for_ready(timeout=120)
-        return kc
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            kc.kernel_info()
+            try:
+                reply = kc.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    kc.iopub_channel.get_msg(timeout=0.2)  # IOPub connected: the request's status came
+                    return kc
+            except Empty:
+                pass
+            if not self.km.is_alive():
+                raise RuntimeError("the kernel died before it answered")
+        raise RuntimeError("the kernel did not answer within 120 s")
 
     def __exit__(self, *exc) -> None:
         if self.kc is not None:

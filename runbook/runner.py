@@ -16,6 +16,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +152,18 @@ def run(
     interrupted, current, answered = None, None, False
     stack = contextlib.ExitStack()
     try:
-        answered = _cleanup(p["docker_host"], None)  # leftovers of earlier, killed runs
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpu-runbook-"))
         events = Path(scratch) / "progress"
         events.touch()
         view = view or PlainView(log)
         stack.callback(view.close)
         stack.enter_context(Follow(events, view))
-        # the driver is asked once, while the kernel starts; every step reads that answer
+        # while the kernel starts: the leftovers of earlier, killed runs are removed, and the driver is
+        # asked once for the whole run (every step reads that answer)
+        early = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="early"))
+        cleaned = early.submit(_cleanup, p["docker_host"], None)
         answer = Path(scratch) / "driver.json"
-        asking = threading.Thread(target=ask_driver, args=(answer,), daemon=True)
-        asking.start()
+        asked = early.submit(ask_driver, answer)
         own = {
             host.DRIVER_ANSWER_ENV: str(answer),
             engine.RUN_ID_ENV: run_id,
@@ -170,7 +172,8 @@ def run(
             PROGRESS_ENV: str(events),
         }
         with environment(**own), notebook_kernel.SharedKernel(Path(scratch), src) as kernel:
-            asking.join()
+            answered = cleaned.result()
+            asked.result()
             for step in steps:
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
@@ -211,10 +214,13 @@ def run(
 
 
 def ask_driver(answer: Path) -> None:
-    """The driver's answer for the whole run, written whole (or not at all: each step then asks itself)."""
+    """The driver's answer for the whole run, written whole or not at all (each step then asks itself)."""
     part = answer.with_suffix(".part")
-    part.write_text(json.dumps(host.ask_driver()))
-    part.rename(answer)
+    try:
+        part.write_text(json.dumps(host.ask_driver()))
+        part.rename(answer)
+    except OSError:  # a full disk: the steps ask the driver themselves
+        pass
 
 
 def write_record(out: Path, summary: dict) -> None:
