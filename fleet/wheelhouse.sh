@@ -8,8 +8,10 @@
 #   fleet/wheelhouse.sh OUT.tar [PIP_DOWNLOAD_OPTION...]
 #
 # The wheels are for this machine's Python and platform unless the options say otherwise; a fleet whose
-# hosts run another Python gets a wheelhouse of its own, e.g. for Ubuntu 24.04's Python 3.12:
-#   fleet/wheelhouse.sh build/wheelhouse-cp312.tar --python-version 3.12 \
+# hosts run another Python gets a wheelhouse of its own, made with a Python of that version (PYTHON): pip
+# picks wheels by --python-version but decides which dependencies apply (papermill needs aiohttp only on
+# 3.12 and newer) by the Python it runs on, so a mismatch is refused. E.g. for Ubuntu 24.04's Python 3.12:
+#   PYTHON=python3.12 fleet/wheelhouse.sh build/wheelhouse-cp312.tar --python-version 3.12 \
 #     --platform manylinux_2_39_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
 # (pip takes a wheel of one of the platforms named: name the newest the hosts' glibc has and older ones).
 # Writes OUT.tar (pip.whl and wheels/; files sorted, times zeroed: the same wheels give the same tar) and
@@ -19,6 +21,19 @@ out=${1:?usage: wheelhouse.sh OUT.tar [PIP_DOWNLOAD_OPTION...]}
 shift
 project=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
+runs=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+wanted=$runs
+prev=""
+for arg in "$@"; do
+  case $prev in --python-version) wanted=$arg ;; esac
+  case $arg in --python-version=*) wanted=${arg#*=} ;; esac
+  prev=$arg
+done
+if [ "$wanted" != "$runs" ]; then
+  echo "wheelhouse.sh: --python-version $wanted with $python, which is Python $runs: the dependencies of a" \
+    "Python $wanted host would be chosen for $runs. Run it with that Python: PYTHON=python$wanted $0 ..." >&2
+  exit 2
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$python" -m pip wheel -q --disable-pip-version-check --no-deps --wheel-dir "$work/tar/wheels" "$project"

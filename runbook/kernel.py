@@ -113,7 +113,9 @@ class SharedKernel:
             self.thread.submit(self.kc.stop_channels).result()
         self.thread.shutdown(wait=False)
         if self.km.has_kernel:
-            self.km.shutdown_kernel(now=exc[0] is not None)
+            # stopped, not asked to stop: every cell has run and its outputs are in, and a polite shutdown
+            # is a fifth of a second of polling for a kernel that holds nothing to save
+            self.km.shutdown_kernel(now=True)
         self.log.close()
 
     def run(self, source: Path, target: Path, parameters: dict, cwd: Path) -> str:
