@@ -3,18 +3,16 @@ rather than the operator's terminal), reset between notebooks so that none can l
 variables (as each must stand alone in JupyterLab), and moved into each notebook's folder.
 
 Starting a kernel and importing the runbook, the Docker SDK and IPython's display in it cost more than
-most steps' checks: a run pays that once, not once per notebook. One client talks to it, from one
-thread, for the whole run; nbclient and nbformat (a second's import) are imported while the kernel starts.
+most steps' checks: a run pays that once, not once per notebook. One client talks to it for the whole
+run; nbclient and nbformat (a second's import) are imported while the kernel starts.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as Pending
 from pathlib import Path
 
 from jupyter_client.manager import KernelManager
@@ -67,9 +65,7 @@ class SharedKernel:
         config = Config({"KernelManager": {"transport": "ipc", "ip": str(scratch / "kernel")}})
         self.km = KernelManager(kernel_name=KERNEL, config=config)
         self.kc = None
-        # nbclient runs in this thread (it then leaves the process's signals alone), always the same one:
-        # the client's sockets stay with the thread that made them
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+        self.busy: threading.Thread | None = None  # the thread running a notebook, if one still does
         self.log = open(scratch / "kernel.log", "wb")  # noqa: SIM115 (open while the kernel runs)
 
     def __enter__(self) -> SharedKernel:
@@ -77,7 +73,7 @@ class SharedKernel:
         import nbclient  # noqa: F401 (while the kernel starts)
 
         try:
-            self.kc = self.thread.submit(self._connect).result()
+            self.kc = self._connect()
         except RuntimeError as e:
             self.__exit__(type(e), e, None)
             raise RunSetupError(
@@ -109,9 +105,8 @@ class SharedKernel:
         raise RuntimeError("the kernel did not answer within 120 s")
 
     def __exit__(self, *exc) -> None:
-        if self.kc is not None:
-            self.thread.submit(self.kc.stop_channels).result()
-        self.thread.shutdown(wait=False)
+        if self.kc is not None and (self.busy is None or not self.busy.is_alive()):
+            self.kc.stop_channels()  # (a notebook's thread stuck on a killed kernel keeps them: it is a daemon)
         if self.km.has_kernel:
             # stopped, not asked to stop: every cell has run and its outputs are in, and a polite shutdown
             # is a fifth of a second of polling for a kernel that holds nothing to save
@@ -136,25 +131,24 @@ class SharedKernel:
         client = NotebookClient(nb, km=self.km, kernel_name=KERNEL, timeout=None, allow_errors=False)
         client.kc = self.kc  # the run's client (the constructor takes none: it would start one per notebook)
 
-        def execute() -> str:
+        outcome: dict = {}
+
+        def execute() -> None:  # in a thread of its own: nbclient then leaves the process's signals alone
             try:
                 client.execute(cleanup_kc=False)
             except CellExecutionError as e:
-                return f"{e.ename}: {e.evalue}"
-            return ""
+                outcome["error"] = f"{e.ename}: {e.evalue}"
+            except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                outcome["raised"] = e
 
-        done = self.thread.submit(execute)
+        self.busy = threading.Thread(target=execute, daemon=True)
+        self.busy.start()
         try:
-            while True:
-                try:
-                    stopped = done.result(timeout=0.2)
-                    break
-                except Pending:
-                    continue
+            while self.busy.is_alive():
+                self.busy.join(0.2)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the kernel is stopped where it is
             self.km.shutdown_kernel(now=True)
-            with contextlib.suppress(Exception):
-                done.result(timeout=30)
+            self.busy.join(30)
             raise
         finally:
             nb.cells.remove(reset)
@@ -165,4 +159,6 @@ class SharedKernel:
                     f"the record in {target.parent} could not be written ({target.name}): {e.strerror}",
                     remediation="Free space, then run again into a new --out.",
                 ) from None
-        return stopped
+        if "raised" in outcome:
+            raise outcome["raised"]
+        return outcome.get("error", "")
