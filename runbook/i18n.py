@@ -63,3 +63,50 @@ def resolve(lang: str = "") -> str:
 def translation(domain: str = "runbook", lang: str = "") -> gettext.NullTranslations:
     """The catalogue of ``domain`` for ``lang``; English (the message ids themselves) when there is none."""
     return gettext.translation(domain, LOCALE_DIR, languages=[resolve(lang)], fallback=True)
+
+
+# The language messages are shown in now: set once per run (the CLI, a notebook kernel's step) by activate().
+_active: gettext.NullTranslations | None = None
+_active_lang = ""
+
+
+def activate(lang: str = "") -> str:
+    """Speak ``lang`` (``''``: the locale) from now on in this process; returns the language chosen."""
+    global _active, _active_lang
+    _active_lang = resolve(lang)
+    _active = translation("runbook", _active_lang)
+    return _active_lang
+
+
+def active() -> str:
+    """The language messages are shown in now."""
+    if _active is None:
+        activate()
+    return _active_lang
+
+
+def _catalogue() -> gettext.NullTranslations:
+    if _active is None:
+        activate()
+    return _active
+
+
+def _(message: str) -> str:
+    """``message`` (a string literal, so that Babel finds it) in the active language."""
+    return _catalogue().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n`` in the active language (both string literals)."""
+    return _catalogue().ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Marks a string literal for the catalogue without translating it: a constant defined at import
+    time, shown later through ``translate``."""
+    return message
+
+
+def translate(message: str) -> str:
+    """A message id marked with ``N_`` elsewhere, in the active language ('' stays '')."""
+    return _catalogue().gettext(message) if message else message

@@ -148,6 +148,13 @@ def record_folder(value: str) -> str:
     return path
 
 
+def language(value: str) -> str:
+    """'' (the locale's language) or a language the runbook speaks: en, zh_CN (zh-CN, zh_CN.UTF-8 too)."""
+    from . import i18n
+
+    return i18n.resolve(value) if value else value
+
+
 def positive(value: float) -> float:
     if value <= 0:
         raise ValueError(f"{value!r} must be greater than zero")
@@ -281,6 +288,13 @@ PARAMS: tuple[Param, ...] = (
         "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
     ),
     Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+    Param(
+        "lang",
+        str,
+        "",
+        "Language of the results, reports and panels: en or zh_CN; empty: the locale's (LANG), else English.",
+        language,
+    ),
     Param(
         "replay",
         str,

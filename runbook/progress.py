@@ -83,6 +83,10 @@ class PlainView:
     def __init__(self, log: Callable[[str], None]):
         self.log = log
 
+    def start(self, step: str, text: str) -> None:
+        """A step begins; ``text`` says so."""
+        self.log(text)
+
     def say(self, text: str) -> None:
         self.log(text)
 
@@ -106,11 +110,14 @@ class TerminalView:
         self.bar = None
         self.step = ""
 
+    def start(self, step: str, text: str) -> None:
+        """A step begins: the status line names it, and ``text`` says so above it."""
+        self.step = step
+        self.status.set_description_str(step)
+        self._end_pull()
+        self.tqdm.write(text, file=self.stream)
+
     def say(self, text: str) -> None:
-        if text.startswith("running "):
-            self.step = text[len("running ") :]
-            self.status.set_description_str(self.step)
-            self._end_pull()
         self.tqdm.write(text, file=self.stream)
 
     def __call__(self, event: dict) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .catalogue import NOTEBOOKS
 from .errors import RunSetupError
+from .i18n import _
 from .record import checks_by_step
 from .results import CheckResult
 from .verify import read_summary
@@ -52,7 +53,11 @@ def recorded(folder: str | Path, stem: str) -> list[CheckResult]:
     where = origin(summary)
     mark = {"record": Path(folder).name, "host": summary.get("host", ""), "origin": where}
     return [
-        replace(c, detail=f"replayed from {where}: {c.detail}", data={**c.data, "replayed_from": mark})
+        replace(
+            c,
+            detail=_("replayed from {origin}: {detail}").format(origin=where, detail=c.detail),
+            data={**c.data, "replayed_from": mark},
+        )
         for c in by_step[stem]
     ]
 
