@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError
+from .i18n import N_, translate
 
 # The grammar of an image reference (distribution/reference): [registry[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -172,135 +173,151 @@ class Param:
     name: str
     type: type
     default: Any
-    help: str
+    help: str  # a message id: shown through i18n.translate
     check: Callable[[Any], Any] | None = None
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("docker_host", str, "", "Engine address; empty: DOCKER_HOST, else the local socket.", docker_host),
+    Param("docker_host", str, "", N_("Engine address; empty: DOCKER_HOST, else the local socket."), docker_host),
     Param(
         "cuda_image",
         str,
         "auto",
-        "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.",
+        N_("CUDA base image for the nvidia-smi check; auto: the newest the driver supports."),
         image_or_auto,
     ),
     Param(
         "pytorch_image",
         str,
         "auto",
-        "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.",
+        N_("PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver."),
         image_or_auto,
     ),
     Param(
         "devel_image",
         str,
         "auto",
-        "CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports.",
+        N_("CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports."),
         image_or_auto,
     ),
-    Param("pull_devel", bool, False, "Pull the devel image (several GB) and run nvcc --version in it."),
-    Param("pull", str, "missing", "Pull policy: missing, always or never.", one_of("missing", "always", "never")),
+    Param("pull_devel", bool, False, N_("Pull the devel image (several GB) and run nvcc --version in it.")),
+    Param("pull", str, "missing", N_("Pull policy: missing, always or never."), one_of("missing", "always", "never")),
     Param(
         "gpu_mode",
         str,
         "gpus",
-        "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.",
+        N_("GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual."),
         one_of("gpus", "runtime", "cdi", "manual"),
     ),
-    Param("gpus", str, "all", "GPUs to give the containers: all, or indices/UUIDs such as 0,1.", gpu_selection),
-    Param("timeout_s", float, 300.0, "Seconds a container may run before it is killed.", positive),
-    Param("pull_timeout_s", float, 1800.0, "Seconds an image pull may take.", positive),
+    Param("gpus", str, "all", N_("GPUs to give the containers: all, or indices/UUIDs such as 0,1."), gpu_selection),
+    Param("timeout_s", float, 300.0, N_("Seconds a container may run before it is killed."), positive),
+    Param("pull_timeout_s", float, 1800.0, N_("Seconds an image pull may take."), positive),
     Param(
         "min_free_disk_gib",
         float,
         20.0,
-        "Free disk below this (GiB) where the engine keeps images is a warning.",
+        N_("Free disk below this (GiB) where the engine keeps images is a warning."),
         at_least_zero,
     ),
     Param(
         "measure_throughput",
         bool,
         True,
-        "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host.",
+        N_("Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
     ),
-    Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
-    Param("toolkit_apply", bool, False, "Apply the toolkit install plan (needs root); off: the plan is only shown."),
-    Param("toolkit_version", str, "", "One version for the four toolkit packages; empty: the newest.", package_version),
+    Param(
+        "matmul_size", int, 2048, N_("Size n of the n x n matrix product checked on the GPU against the CPU."), positive
+    ),
+    Param(
+        "toolkit_apply", bool, False, N_("Apply the toolkit install plan (needs root); off: the plan is only shown.")
+    ),
+    Param(
+        "toolkit_version", str, "", N_("One version for the four toolkit packages; empty: the newest."), package_version
+    ),
     Param(
         "toolkit_channel",
         str,
         "stable",
-        "Toolkit repository channel: stable or experimental.",
+        N_("Toolkit repository channel: stable or experimental."),
         one_of("stable", "experimental"),
     ),
     Param(
         "toolkit_mirror",
         str,
         "https://nvidia.github.io/libnvidia-container",
-        "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).",
+        N_("Base URL of the toolkit's repository (a mirror for hosts that cannot reach it)."),
         url,
     ),
     Param(
         "daemon_json",
         str,
         "",
-        "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless.",
+        N_("The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless."),
         file_path,
     ),
-    Param("rootless", bool, False, "Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
-    Param("set_as_default", bool, False, "Make nvidia the engine's default runtime."),
-    Param("enable_cdi", bool, False, "Enable CDI in the engine and generate the GPUs' CDI specification."),
+    Param("rootless", bool, False, N_("Configure a rootless engine (the user's daemon.json and service, no-cgroups).")),
+    Param("set_as_default", bool, False, N_("Make nvidia the engine's default runtime.")),
+    Param("enable_cdi", bool, False, N_("Enable CDI in the engine and generate the GPUs' CDI specification.")),
     Param(
         "registry_mirrors",
         str,
         "",
-        "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).",
+        N_("Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs)."),
         url_list,
     ),
     Param(
         "engine_restart",
         str,
         "systemd",
-        "How to restart the engine after configuring it: systemd, user (systemctl --user), none, "
-        "or a command (run without a shell).",
+        N_(
+            "How to restart the engine after configuring it: systemd, user (systemctl --user), none, "
+            "or a command (run without a shell)."
+        ),
         restart_command,
     ),
     Param(
         "allow_restart_command",
         bool,
         False,
-        "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
-        "(shown in the plan first).",
+        N_(
+            "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
+            "(shown in the plan first)."
+        ),
     ),
-    Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
+    Param("add_docker_group", bool, False, N_("Add the user who ran sudo to the docker group (root-equivalent).")),
     Param(
         "interactive",
         bool,
         True,
-        "JupyterLab: a panel with a button and live progress per step; headless runs set it false.",
+        N_("JupyterLab: a panel with a button and live progress per step; headless runs set it false."),
     ),
     Param(
         "strict",
         bool,
         True,
-        "Headless (interactive false): a failed check raises in its cell after its output is shown, so plain "
-        "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
+        N_(
+            "Headless (interactive false): a failed check raises in its cell after its output is shown, so plain "
+            "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false."
+        ),
     ),
-    Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+    Param(
+        "record_dir", str, "", N_("Folder of executed notebooks the report summarises; empty: the notebooks beside it.")
+    ),
     Param(
         "lang",
         str,
         "",
-        "Language of the results, reports and panels: en or zh_CN; empty: the locale's (LANG), else English.",
+        N_("Language of the results, reports and panels: en or zh_CN; empty: the locale's (LANG), else English."),
         language,
     ),
     Param(
         "replay",
         str,
         "",
-        "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
-        "running them here; empty: run them here.",
+        N_(
+            "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
+            "running them here; empty: run them here."
+        ),
         record_folder,
     ),
 )
@@ -322,7 +339,7 @@ def for_record(values: dict[str, Any]) -> dict[str, Any]:
 
 def table() -> str:
     """The parameters as lines of name, type, default and help."""
-    return "\n".join(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {p.help}" for p in PARAMS)
+    return "\n".join(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {translate(p.help)}" for p in PARAMS)
 
 
 def defaults() -> dict[str, Any]:

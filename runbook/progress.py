@@ -18,6 +18,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from .i18n import _
+
 PROGRESS_ENV = "GPU_RUNBOOK_PROGRESS"
 EVERY_S = 10.0  # plain lines: the bytes so far at most this often
 EVENT_EVERY_S = 0.2  # events for a terminal's bar: at most this often
@@ -60,15 +62,23 @@ class PullProgress:
         if layer and status in ("Pull complete", "Already exists") and layer not in self.done:
             self.done.add(layer)
             self.current[layer] = self.layers.get(layer, 0)
-            self.say(f"  layer {layer}: {status.lower()} ({self.layers.get(layer, 0) / 1e6:.1f} MB)")
+            done = _("pull complete") if status == "Pull complete" else _("already exists")
+            self.say(
+                "  "
+                + _("layer {layer}: {status} ({size:.1f} MB)").format(
+                    layer=layer, status=done, size=self.layers.get(layer, 0) / 1e6
+                )
+            )
         elif status.startswith(("Digest:", "Status:")):
             self.say(f"  {status}")
         elif status == "Downloading" and self.clock() - self.last >= EVERY_S:
             self.last = self.clock()
             got, total = sum(self.current.values()), sum(self.layers.values())
             self.say(
-                f"  pulling: {len(self.done)} of {len(self.layers)} layers done, "
-                f"{got / 1e6:.1f} of {total / 1e6:.1f} MB",
+                "  "
+                + _("pulling: {done} of {layers} layers done, {got:.1f} of {total:.1f} MB").format(
+                    done=len(self.done), layers=len(self.layers), got=got / 1e6, total=total / 1e6
+                ),
                 periodic=True,
             )
         if self.follower is not None and (layer in self.done or self.clock() - self.last_event >= EVENT_EVERY_S):
