@@ -56,7 +56,11 @@ def resolve(lang: str = "") -> str:
         return from_environment()
     chosen = normalise(lang)
     if chosen is None:
-        raise ValueError(f"{lang!r} is not a language the runbook speaks ({', '.join(LANGUAGES)})")
+        raise ValueError(
+            _("{value} is not a language the runbook speaks ({languages})").format(
+                value=repr(lang), languages=", ".join(LANGUAGES)
+            )
+        )
     return chosen
 
 
