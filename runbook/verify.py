@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .catalogue import STEPS
 from .errors import RunSetupError
+from .i18n import _
 
 # The facts compared, by the check that observed them and the key of its data.
 FACTS = (
@@ -54,9 +55,13 @@ def read_summary(record: str | Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise RunSetupError(f"{record} holds no readable summary.json ({e.strerror}): not a record") from None
+        raise RunSetupError(
+            _("{record} holds no readable summary.json ({error}): not a record").format(record=record, error=e.strerror)
+        ) from None
     except ValueError as e:
-        raise RunSetupError(f"{path} is not JSON ({e}): not a record this runbook wrote") from None
+        raise RunSetupError(
+            _("{path} is not JSON ({error}): not a record this runbook wrote").format(path=path, error=e)
+        ) from None
 
 
 def _by_id(summary: dict) -> dict[str, dict]:
