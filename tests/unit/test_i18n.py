@@ -178,3 +178,22 @@ def test_the_report_page_names_its_language(speak):
     assert '<html lang="zh-CN">' in page and "GPU 访问阶梯" in page
     speak("en")
     assert '<html lang="en">' in render.report_page(summary)
+
+
+def test_a_record_replays_and_verifies_in_another_language(speak):
+    """Records are compared by check id and status: the English H200 record replays in Chinese, and the
+    same checks with Chinese details are no drift."""
+    from runbook import record, replay, verify
+    from runbook.steps import gpu_container
+
+    h200 = ROOT / "records" / "h200-2026-11-28"
+    before = verify.read_summary(h200)
+    recorded = record.checks_by_step(before)["03-gpu-in-container"]
+    speak("zh_CN")
+    got = replay.step(gpu_container.run, h200)()
+    assert [(c.id, c.status) for c in got] == [(c.id, c.status) for c in recorded]
+    assert all(c.detail.startswith("回放自 vm, 2026-11-28：") for c in got)
+    assert "回放记录 h200-2026-11-28" in replay.step(gpu_container.run, h200).banner
+    after = {**before, "lang": "zh_CN", "checks": [{**c, "detail": "（中文）"} for c in before["checks"]]}
+    assert verify.check_drift(before, after) == []
+    assert verify.fact_drift(before, after) == []
