@@ -5,6 +5,11 @@ CLI, the reports, the panels) and ``notebooks`` (the notebooks' narrative, their
 The language is the ``lang`` parameter when it is set, else the user's locale (``LANGUAGE``,
 ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, in gettext's order), else English. Commands to copy, check ids,
 statuses and verdicts are never translated: scripts read them.
+
+The package's messages go through ``_`` and ``ngettext`` of this module, in the language ``activate``
+chose for the process (a CLI run, a notebook kernel's step): each is a string literal, its values put in
+with ``.format`` so that Babel extracts it whole (``babel.cfg``). A constant defined at import time is
+marked with ``N_`` and shown through ``translate``.
 """
 
 from __future__ import annotations
