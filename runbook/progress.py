@@ -138,7 +138,10 @@ class TerminalView:
             if self.bar is None:
                 self.bar = self.tqdm(unit="B", unit_scale=True, file=self.stream, position=1, leave=False)
             self.bar.total = max(pull["total"], 1)  # grows as the engine learns each layer's size
-            self.bar.set_description_str(f"pulling, {pull['done']} of {pull['layers']} layers done", refresh=False)
+            self.bar.set_description_str(
+                _("pulling, {done} of {layers} layers done").format(done=pull["done"], layers=pull["layers"]),
+                refresh=False,
+            )
             self.bar.update(pull["bytes"] - self.bar.n)
         elif "line" in event and not event.get("periodic"):  # the bar shows what periodic lines say
             if event["line"].strip().startswith("Status:"):
