@@ -105,6 +105,7 @@ def test_the_engine_address_follows_the_docker_environment(tmp_path):
         (["-p", "nosuch", "1"], "parameter 'nosuch': unknown parameter"),
         (["-p", "cuda_image", "not an image!"], "parameter 'cuda_image'"),
         (["-p", "timeout_s", "soon"], "parameter 'timeout_s'"),
+        (["-p", "lang", "klingon"], "not a language the runbook speaks"),
         (["--only", "9"], "names no step"),
     ],
 )
