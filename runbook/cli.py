@@ -1,6 +1,7 @@
 """gpu-runbook: check a GPU host from "NVIDIA driver installed" to "PyTorch sees the GPU inside Docker".
 
-Each command is one call: parse the arguments, call the runbook, map the outcome to an exit code.
+Each command is one call: parse the arguments, call the runbook, map the outcome to an exit code. The
+command speaks the locale's language (LANG, LC_ALL); ``run`` speaks ``-p lang`` when it is given.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ import json
 import os
 import sys
 
+from . import i18n
+from .i18n import N_, _, ngettext
+
 EXIT_PASS, EXIT_FAIL, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # as a shell reports a process ended by the signal
-EXIT_CODES = """exit codes:
+EXIT_CODES = N_("""exit codes:
   0  pass: every essential check of the steps that ran was observed passing (warnings allowed)
   1  fail (a check failed) or incomplete (nothing failed, but an essential check could not be observed)
   2  the run could not be made (a bad parameter, a missing notebook, an output folder in use)
-  130, 143  interrupted (Ctrl-C, SIGTERM): the record is written, with verdict incomplete"""
-FLEET_EXIT_CODES = """exit codes:
+  130, 143  interrupted (Ctrl-C, SIGTERM): the record is written, with verdict incomplete""")
+FLEET_EXIT_CODES = N_("""exit codes:
   0  every host ran and passed
   1  a host failed, broke or was unreachable
-  2  the folder holds no host records"""
+  2  the folder holds no host records""")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,8 +32,8 @@ def parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(
         prog="gpu-runbook",
-        description=__doc__.splitlines()[0],
-        epilog=EXIT_CODES,
+        description=_('check a GPU host from "NVIDIA driver installed" to "PyTorch sees the GPU inside Docker".'),
+        epilog=i18n.translate(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--version", action="version", version=f"gpu-runbook {version()}")
@@ -40,12 +44,14 @@ def parser() -> argparse.ArgumentParser:
             name,
             help=summary,
             description=summary,
-            epilog=EXIT_CODES,
+            epilog=i18n.translate(EXIT_CODES),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    r = command("run", "run the notebooks headless and write a record (executed notebooks, summary.json, report.html)")
-    r.add_argument("--out", help="folder for the record (new or empty); default runs/<host>-<time>")
+    r = command(
+        "run", _("run the notebooks headless and write a record (executed notebooks, summary.json, report.html)")
+    )
+    r.add_argument("--out", help=_("folder for the record (new or empty); default runs/<host>-<time>"))
     r.add_argument(
         "-p",
         "--parameter",
@@ -53,54 +59,63 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="set a parameter (repeatable); see `gpu-runbook params`",
+        help=_("set a parameter (repeatable); see `gpu-runbook params`"),
     )
-    r.add_argument("-f", "--parameters-file", help="YAML file of parameters (-p wins over it)")
-    r.add_argument("--only", action="append", help="run only this step (number or name; repeatable)")
-    r.add_argument("--notebooks", help="folder of the notebooks (default: the ones shipped with the runbook)")
+    r.add_argument("-f", "--parameters-file", help=_("YAML file of parameters (-p wins over it)"))
+    r.add_argument("--only", action="append", help=_("run only this step (number or name; repeatable)"))
+    r.add_argument("--notebooks", help=_("folder of the notebooks (default: the ones shipped with the runbook)"))
     shown = r.add_mutually_exclusive_group()
-    shown.add_argument("--quiet", action="store_true", help="print only the verdict (progress still goes to stderr)")
-    shown.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the checks")
-    r.add_argument("--junit-xml", metavar="FILE", help="also write the checks as JUnit XML (one test case per check)")
-    command("params", "list the parameters with their types and defaults")
-    pl = command("plan", "show the toolkit install plan (for this host, or for --os)")
+    shown.add_argument("--quiet", action="store_true", help=_("print only the verdict (progress still goes to stderr)"))
+    shown.add_argument("--json", action="store_true", help=_("print summary.json to stdout instead of the checks"))
+    r.add_argument(
+        "--junit-xml", metavar="FILE", help=_("also write the checks as JUnit XML (one test case per check)")
+    )
+    command("params", _("list the parameters with their types and defaults"))
+    pl = command("plan", _("show the toolkit install plan (for this host, or for --os)"))
     pl.add_argument(
         "--os",
-        help="show it as on a fresh system of this OS: ID[:VERSION], e.g. ubuntu:24.04, rhel:9, "
-        "fedora, opensuse-leap, sles, debian:12",
+        help=_(
+            "show it as on a fresh system of this OS: ID[:VERSION], e.g. ubuntu:24.04, rhel:9, "
+            "fedora, opensuse-leap, sles, debian:12"
+        ),
     )
     pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     v = command(
         "verify",
-        "run a record's steps again on this host with its parameters and report what drifted "
-        "(exit 0 unchanged, 1 drifted)",
+        _(
+            "run a record's steps again on this host with its parameters and report what drifted "
+            "(exit 0 unchanged, 1 drifted)"
+        ),
     )
-    v.add_argument("record", help="the record's folder (it holds summary.json)")
-    v.add_argument("--out", help="folder for the new record (new or empty); default runs/<host>-<time>")
-    c = command("clean", "remove containers the runbook left on the engine (a killed run's)")
-    c.add_argument("--docker-host", default="", help="engine address (default: as for `run`)")
-    lab = command("lab", "copy the notebooks into a folder of your own and open JupyterLab there")
+    v.add_argument("record", help=_("the record's folder (it holds summary.json)"))
+    v.add_argument("--out", help=_("folder for the new record (new or empty); default runs/<host>-<time>"))
+    c = command("clean", _("remove containers the runbook left on the engine (a killed run's)"))
+    c.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    lab = command("lab", _("copy the notebooks into a folder of your own and open JupyterLab there"))
     lab.add_argument(
-        "dir", nargs="?", metavar="DIR", help="the workspace (default ~/gpu-runbook-lab); notebooks there are kept"
+        "dir", nargs="?", metavar="DIR", help=_("the workspace (default ~/gpu-runbook-lab); notebooks there are kept")
     )
-    lab.add_argument("--replay", metavar="RECORD", help="show a record's run as if it ran here, marked as a replay")
-    lab.add_argument("--port", type=int, help="JupyterLab's port")
-    lab.add_argument("--ip", help="the address JupyterLab listens on (default: its own, localhost)")
-    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--replay", metavar="RECORD", help=_("show a record's run as if it ran here, marked as a replay"))
+    lab.add_argument("--port", type=int, help=_("JupyterLab's port"))
+    lab.add_argument("--ip", help=_("the address JupyterLab listens on (default: its own, localhost)"))
+    lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
     fr = sub.add_parser(
         "fleet-report",
-        help="one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host",
-        description="Read the hosts' records the playbook fetched (one folder per host) and write "
-        "fleet-report.html, fleet-summary.json and junit/<host>.xml.",
-        epilog=FLEET_EXIT_CODES,
+        help=_("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
+        description=_(
+            "Read the hosts' records the playbook fetched (one folder per host) and write "
+            "fleet-report.html, fleet-summary.json and junit/<host>.xml."
+        ),
+        epilog=i18n.translate(FLEET_EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fr.add_argument("folder", metavar="DIR", help="the fleet's folder: one folder per host")
-    fr.add_argument("--out", help="where to write the report (default: DIR)")
+    fr.add_argument("folder", metavar="DIR", help=_("the fleet's folder: one folder per host"))
+    fr.add_argument("--out", help=_("where to write the report (default: DIR)"))
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
+    i18n.activate()  # the locale's language; `run` switches to -p lang once its parameters are read
     args = parser().parse_args(argv)
     from .errors import RunbookError
 
@@ -115,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PASS
     except KeyboardInterrupt as e:
-        print(f"gpu-runbook: interrupted ({e or 'SIGINT'})", file=sys.stderr)
+        print("gpu-runbook: " + _("interrupted ({signal})").format(signal=e or "SIGINT"), file=sys.stderr)
         return EXIT_SIGTERM if str(e) == "SIGTERM" else EXIT_SIGINT
 
 
@@ -140,7 +155,8 @@ def cmd_run(args) -> int:
             args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True), view=view
         )
     except runner.Interrupted as e:
-        print(f"\n{render.verdict_line(e.summary)}\nrecord: {e.out}/summary.json", file=sys.stderr)
+        record = _("record: {files}").format(files=f"{e.out}/summary.json")
+        print(f"\n{render.verdict_line(e.summary)}\n{record}", file=sys.stderr)
         return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
     if args.junit_xml:
         from .files import write_atomic
@@ -154,7 +170,8 @@ def cmd_run(args) -> int:
         print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
         print()
     if not args.json:
-        print(f"{render.verdict_line(summary)}\nrecord: {out}/summary.json, {out}/report.html")
+        record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
+        print(f"{render.verdict_line(summary)}\n{record}")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
 
 
@@ -169,7 +186,7 @@ def cmd_plan(args) -> int:
     from .steps import toolkit_state
 
     plan = toolkit_state.plan_for(dict(args.parameter), args.os)
-    print(f"# {plan.manager} plan for {plan.os_name}\n{plan.text()}")
+    print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
     return EXIT_PASS
 
 
@@ -179,9 +196,16 @@ def cmd_verify(args) -> int:
     drift, summary, out = verify.verify(args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True))
     for d in drift:
         print(f"drift  {d.what:6} {d.name}: {d.recorded} -> {d.now}")
+    changed = (
+        ngettext("{count} drift", "{count} drifts", len(drift)).format(count=len(drift)) if drift else _("unchanged")
+    )
     print(
-        f"{'unchanged' if not drift else f'{len(drift)} drift(s)'} against {args.record}; "
-        f"now {summary['verdict']}; record: {out}/summary.json, {out}/drift.json"
+        _("{changed} against {record}; now {verdict}; record: {files}").format(
+            changed=changed,
+            record=args.record,
+            verdict=summary["verdict"],
+            files=f"{out}/summary.json, {out}/drift.json",
+        )
     )
     return EXIT_FAIL if drift else EXIT_PASS
 
@@ -189,7 +213,8 @@ def cmd_verify(args) -> int:
 def cmd_clean(args) -> int:
     from . import engine
 
-    print(f"removed {engine.clean(args.docker_host)} container(s)")
+    removed = engine.clean(args.docker_host)
+    print(ngettext("removed {count} container", "removed {count} containers", removed).format(count=removed))
     return EXIT_PASS
 
 
@@ -197,15 +222,27 @@ def cmd_lab(args) -> int:
     from . import lab
 
     ws = lab.prepare(args.dir, args.replay)
-    print(f"workspace: {ws.folder}: {len(ws.written)} notebook(s) copied from the runbook")
+    print(
+        ngettext(
+            "workspace: {folder}: {count} notebook copied from the runbook",
+            "workspace: {folder}: {count} notebooks copied from the runbook",
+            len(ws.written),
+        ).format(folder=ws.folder, count=len(ws.written))
+    )
     if ws.kept:
-        print(f"kept as they are (your work): {', '.join(ws.kept)}; for fresh copies, choose another folder")
+        print(
+            _("kept as they are (your work): {names}; for fresh copies, choose another folder").format(
+                names=", ".join(ws.kept)
+            )
+        )
     if ws.replay:
         print(
-            f"replay of {ws.replay}: the steps show that host's recorded checks, marked as replayed; nothing runs here"
+            _(
+                "replay of {record}: the steps show that host's recorded checks, marked as replayed; nothing runs here"
+            ).format(record=ws.replay)
         )
     if lab.as_root():
-        print("running as root: JupyterLab is started with --allow-root, without which it refuses to start")
+        print(_("running as root: JupyterLab is started with --allow-root, without which it refuses to start"))
     extra = [f"--port={args.port}"] * bool(args.port) + [f"--ip={args.ip}"] * bool(args.ip)
     lab.start(ws, extra + ["--no-browser"] * args.no_browser)
     return EXIT_PASS  # not reached: this process has become JupyterLab
@@ -216,7 +253,12 @@ def cmd_fleet_report(args) -> int:
 
     hosts, result, out = fleet.report(args.folder, args.out)
     print(fleet.text(hosts))
-    print(f"\nfleet verdict: {result['verdict']}   report: {out}/fleet-report.html, fleet-summary.json, junit/")
+    print(
+        "\n"
+        + _("fleet verdict: {verdict}   report: {files}").format(
+            verdict=result["verdict"], files=f"{out}/fleet-report.html, fleet-summary.json, junit/"
+        )
+    )
     return EXIT_PASS if result["verdict"] == "pass" else EXIT_FAIL
 
 

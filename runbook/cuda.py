@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from .i18n import N_, _, translate
+
 
 @lru_cache(maxsize=1)
 def table() -> dict:
@@ -43,10 +45,15 @@ def _key(v: str) -> tuple[int, ...]:
 
 
 FLAVOURS = {
-    "base": "the CUDA runtime (cudart) only: enough for nvidia-smi and programs that bring their own libraries",
-    "runtime": "base + the CUDA libraries (cuBLAS, cuFFT, NCCL, ...): for running CUDA programs",
-    "devel": "runtime + headers, static libraries and the compiler nvcc: for building CUDA code",
+    "base": N_("the CUDA runtime (cudart) only: enough for nvidia-smi and programs that bring their own libraries"),
+    "runtime": N_("base + the CUDA libraries (cuBLAS, cuFFT, NCCL, ...): for running CUDA programs"),
+    "devel": N_("runtime + headers, static libraries and the compiler nvcc: for building CUDA code"),
 }
+
+
+def flavour_text(flavour: str) -> str:
+    """What an image of this flavour holds, in the active language."""
+    return translate(FLAVOURS[flavour])
 
 
 def max_cuda_for_driver(driver_version: str) -> str | None:
@@ -104,7 +111,7 @@ def flavour_of(image: str) -> str | None:
 def cuda_of_tag(image: str) -> str | None:
     """The CUDA major.minor an image tag names: ``…-cuda12.8-…`` (pytorch/pytorch), or the version a
     CUDA image's tag starts with (nvidia/cuda:12.8.2-base-…); None when it names none."""
-    repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    repo, _sep, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
     m = re.search(r"cuda(\d+)\.(\d+)", tag)
     if m is None and repo.rsplit("/", 1)[-1] == "cuda":
         m = re.match(r"(\d+)\.(\d+)", tag)
@@ -252,18 +259,20 @@ def upgrade_note(driver_version: str, archs: list[str]) -> str:
         branch = int(last[0])
         reachable = max((c for c in images if version_tuple(table()["min_driver"][c])[0] <= branch), key=_key)
         if version_tuple(driver_version)[0] >= branch:
-            return (
-                f"this GPU's generation ({', '.join(archs)}) is supported up to the R{branch} driver branch, "
-                f"which this driver is: CUDA {reachable} is as far as it goes"
-            )
-        return (
-            f"a driver upgrade to the R{branch} branch (the last that supports this GPU's generation, "
-            f"{', '.join(archs)}) would open images up to CUDA {reachable}"
-        )
+            return _(
+                "this GPU's generation ({archs}) is supported up to the R{branch} driver branch, "
+                "which this driver is: CUDA {reachable} is as far as it goes"
+            ).format(archs=", ".join(archs), branch=branch, reachable=reachable)
+        return _(
+            "a driver upgrade to the R{branch} branch (the last that supports this GPU's generation, "
+            "{archs}) would open images up to CUDA {reachable}"
+        ).format(archs=", ".join(archs), branch=branch, reachable=reachable)
     if ceiling and version_tuple(ceiling) >= version_tuple(newest):
         return ""
     branch = table()["min_driver"][newest].split(".")[0]
-    return f"a newer driver would open newer images (up to CUDA {newest} with R{branch} or newer)"
+    return _("a newer driver would open newer images (up to CUDA {newest} with R{branch} or newer)").format(
+        newest=newest, branch=branch
+    )
 
 
 def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...], archs: list[str]) -> Choice | None:
@@ -282,7 +291,9 @@ def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...]
                 images[native],
                 native,
                 "native",
-                f"{images[native]}: built for CUDA {native}, which driver {driver_version} supports (up to {ceiling})",
+                _("{image}: built for CUDA {cuda}, which driver {driver} supports (up to {ceiling})").format(
+                    image=images[native], cuda=native, driver=driver_version, ceiling=ceiling
+                ),
             )
         else:
             mvc = [c for c in images if runs_by_minor_version(c, driver_version)]
@@ -293,9 +304,18 @@ def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...]
                 images[cuda],
                 cuda,
                 "minor-version compatibility",
-                f"{images[cuda]}: CUDA {cuda} runs on driver {driver_version} (ceiling {ceiling or '?'}) "
-                f"through minor-version compatibility (CUDA {cuda.split('.')[0]}.x needs driver >= "
-                f"{family_floor(cuda)}; PyTorch brings its own CUDA runtime; no JIT of newer PTX)",
+                _(
+                    "{image}: CUDA {cuda} runs on driver {driver} (ceiling {ceiling}) "
+                    "through minor-version compatibility (CUDA {major}.x needs driver >= "
+                    "{floor}; PyTorch brings its own CUDA runtime; no JIT of newer PTX)"
+                ).format(
+                    image=images[cuda],
+                    cuda=cuda,
+                    driver=driver_version,
+                    ceiling=ceiling or "?",
+                    major=cuda.split(".")[0],
+                    floor=family_floor(cuda),
+                ),
             )
     else:
         entries = table()["cuda_images"]
@@ -312,8 +332,10 @@ def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...]
         forward = [] if consumer else admitted
         if consumer and admitted:
             notes.append(
-                "newer images' NVIDIA_REQUIRE_CUDA admit this GeForce on this driver branch, but forward "
-                "compatibility fails on GeForce GPUs at run time (CUDA error 804): they are not chosen"
+                _(
+                    "newer images' NVIDIA_REQUIRE_CUDA admit this GeForce on this driver branch, but forward "
+                    "compatibility fails on GeForce GPUs at run time (CUDA error 804): they are not chosen"
+                )
             )
         if pick is None and not forward:
             return None
@@ -322,14 +344,17 @@ def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...]
                 cuda_tag(pick, kind),
                 pick,
                 "native",
-                f"{cuda_tag(pick, kind)}: CUDA {pick}, which driver {driver_version} supports natively "
-                f"(up to {ceiling})",
+                _("{image}: CUDA {cuda}, which driver {driver} supports natively (up to {ceiling})").format(
+                    image=cuda_tag(pick, kind), cuda=pick, driver=driver_version, ceiling=ceiling
+                ),
                 tag_supported=entries[pick]["supported"],
             )
             if forward:
                 notes.append(
-                    f"through forward compatibility (the image's cuda-compat libraries, on this GPU's brand "
-                    f"and driver branch) images up to CUDA {max(forward, key=_key)} also run here"
+                    _(
+                        "through forward compatibility (the image's cuda-compat libraries, on this GPU's brand "
+                        "and driver branch) images up to CUDA {cuda} also run here"
+                    ).format(cuda=max(forward, key=_key))
                 )
         else:
             cuda = max(forward, key=_key)
@@ -337,15 +362,18 @@ def choose(kind: str, driver_version: str, ceiling: str, brands: tuple[str, ...]
                 cuda_tag(cuda, kind),
                 cuda,
                 "forward compatibility",
-                f"{cuda_tag(cuda, kind)}: CUDA {cuda} runs on driver {driver_version} (ceiling "
-                f"{ceiling}) through forward compatibility: its NVIDIA_REQUIRE_CUDA allows this GPU's "
-                f"brand on this driver branch",
+                _(
+                    "{image}: CUDA {cuda} runs on driver {driver} (ceiling {ceiling}) through forward "
+                    "compatibility: its NVIDIA_REQUIRE_CUDA allows this GPU's brand on this driver branch"
+                ).format(image=cuda_tag(cuda, kind), cuda=cuda, driver=driver_version, ceiling=ceiling),
                 tag_supported=entries[cuda]["supported"],
             )
         if not choice.tag_supported:
             notes.append(
-                f"NVIDIA no longer supports this tag (support policy: end-of-life tags are deleted from "
-                f"Docker Hub six months later; table of {table()['date']}): the pull may find it gone"
+                _(
+                    "NVIDIA no longer supports this tag (support policy: end-of-life tags are deleted from "
+                    "Docker Hub six months later; table of {date}): the pull may find it gone"
+                ).format(date=table()["date"])
             )
     upgrade = upgrade_note(driver_version, archs)
     if upgrade:

@@ -20,6 +20,7 @@ import math
 import os
 
 from .errors import DaemonJsonError
+from .i18n import _
 
 SYSTEM_PATH = "/etc/docker/daemon.json"
 BOM = b"\xef\xbb\xbf"
@@ -38,7 +39,7 @@ def _no_duplicates(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise _Refused(f"duplicate key {key!r}")
+            raise _Refused(_("duplicate key {key}").format(key=repr(key)))
         seen[key] = value
     return seen
 
@@ -46,7 +47,7 @@ def _no_duplicates(pairs):
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"the number {text[:40]} is beyond a 64-bit float (dockerd refuses it)")
+        raise _Refused(_("the number {number} is beyond a 64-bit float (dockerd refuses it)").format(number=text[:40]))
     return value
 
 
@@ -54,12 +55,14 @@ def _whole(text: str) -> int:
     """A whole number, kept exactly (dockerd's own settings are integers), unless it is beyond a 64-bit
     float, where dockerd's JSON refuses it."""
     if len(text.lstrip("-")) > 309 or not math.isfinite(float(text)):
-        raise _Refused(f"the number {text[:40]}… is beyond a 64-bit float (dockerd refuses it)")
+        raise _Refused(
+            _("the number {number} is beyond a 64-bit float (dockerd refuses it)").format(number=f"{text[:40]}…")
+        )
     return int(text)
 
 
 def _not_json(name: str):
-    raise _Refused(f"{name} is not a JSON value (dockerd refuses it)")
+    raise _Refused(_("{name} is not a JSON value (dockerd refuses it)").format(name=name))
 
 
 def _depth(value) -> int:
@@ -82,7 +85,7 @@ def parse(raw: bytes, path: str = "daemon.json") -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DaemonJsonError(
-            f"{path} is not UTF-8 text (byte {e.start})", remediation=f"Fix {path} by hand; nothing was changed."
+            _("{path} is not UTF-8 text (byte {byte})").format(path=path, byte=e.start), remediation=by_hand(path)
         ) from None
     if not text.strip():
         return {}
@@ -94,22 +97,26 @@ def parse(raw: bytes, path: str = "daemon.json") -> dict:
             raise RecursionError
     except RecursionError:
         raise DaemonJsonError(
-            f"{path} nests objects or lists more than {MAX_DEPTH} deep",
-            cause="No setting of dockerd nests so deep; the runbook does not rewrite such a file.",
-            remediation=f"Fix {path} by hand; nothing was changed.",
+            _("{path} nests objects or lists more than {depth} deep").format(path=path, depth=MAX_DEPTH),
+            cause=_("No setting of dockerd nests so deep; the runbook does not rewrite such a file."),
+            remediation=by_hand(path),
         ) from None
     except json.JSONDecodeError as e:
         raise DaemonJsonError(
-            f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
-            cause="dockerd refuses such a file too (JSON allows no comments or trailing commas).",
-            remediation=f"Fix {path} at line {e.lineno}, column {e.colno}; nothing was changed.",
+            _("{path} is not valid JSON: {error} at line {line}, column {column}").format(
+                path=path, error=e.msg, line=e.lineno, column=e.colno
+            ),
+            cause=_("dockerd refuses such a file too (JSON allows no comments or trailing commas)."),
+            remediation=_("Fix {path} at line {line}, column {column}; nothing was changed.").format(
+                path=path, line=e.lineno, column=e.colno
+            ),
         ) from None
     except _Refused as e:
-        raise DaemonJsonError(f"{path}: {e}", remediation=f"Fix {path} by hand; nothing was changed.") from None
+        raise DaemonJsonError(f"{path}: {e}", remediation=by_hand(path)) from None
     if not isinstance(data, dict):
         raise DaemonJsonError(
-            f"{path} holds a JSON {type(data).__name__}, not an object of settings",
-            remediation=f"Fix {path} by hand; nothing was changed.",
+            _("{path} holds a JSON {kind}, not an object of settings").format(path=path, kind=type(data).__name__),
+            remediation=by_hand(path),
         )
     return data
 
@@ -135,21 +142,25 @@ def check_shapes(settings: dict, changes: dict, path: str = "daemon.json") -> No
     """Refuse a file whose settings that ``changes`` touch hold what dockerd would refuse to read."""
     if "default-runtime" in changes and not isinstance(settings.get("default-runtime", ""), str):
         raise DaemonJsonError(
-            f"{path}: default-runtime is {_kind(settings['default-runtime'])}, not a name",
-            remediation=f"Fix {path} by hand; nothing was changed.",
+            _("{path}: default-runtime is {kind}, not a name").format(
+                path=path, kind=_kind(settings["default-runtime"])
+            ),
+            remediation=by_hand(path),
         )
     runtimes = settings.get("runtimes") if "runtimes" in changes else None
     for name, runtime in (runtimes or {}).items() if isinstance(runtimes, dict) else ():
         if not isinstance(runtime, dict):
             raise DaemonJsonError(
-                f"{path}: runtimes.{name} is {_kind(runtime)}, not an object with a path",
-                remediation=f"Fix {path} by hand; nothing was changed.",
+                _("{path}: runtimes.{name} is {kind}, not an object with a path").format(
+                    path=path, name=name, kind=_kind(runtime)
+                ),
+                remediation=by_hand(path),
             )
     mirrors = settings.get("registry-mirrors") if "registry-mirrors" in changes else None
     if isinstance(mirrors, list) and not all(isinstance(m, str) for m in mirrors):
         raise DaemonJsonError(
-            f"{path}: registry-mirrors holds something that is not a URL",
-            remediation=f"Fix {path} by hand; nothing was changed.",
+            _("{path}: registry-mirrors holds something that is not a URL").format(path=path),
+            remediation=by_hand(path),
         )
 
 
@@ -180,9 +191,13 @@ def updated(raw: bytes | None, changes: dict, path: str = "daemon.json") -> byte
     clash = clashes(before, changes)
     if clash:
         raise DaemonJsonError(
-            f"{path}: " + "; ".join(f"{'.'.join(k)} is {_kind(have)}, not {_kind(want)}" for k, have, want in clash),
-            cause="dockerd refuses such a file too; replacing the value would lose what it holds.",
-            remediation=f"Fix {path} by hand; nothing was changed.",
+            f"{path}: "
+            + "; ".join(
+                _("{setting} is {have}, not {want}").format(setting=".".join(k), have=_kind(have), want=_kind(want))
+                for k, have, want in clash
+            ),
+            cause=_("dockerd refuses such a file too; replacing the value would lose what it holds."),
+            remediation=by_hand(path),
         )
     after = merge(before, changes)
     if raw is not None and after == before and not raw.startswith(BOM):
@@ -191,7 +206,12 @@ def updated(raw: bytes | None, changes: dict, path: str = "daemon.json") -> byte
 
 
 def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true or false"}.get(type(value), "a number")
+    kinds = {dict: _("an object"), list: _("a list"), str: _("a string"), bool: _("true or false")}
+    return kinds.get(type(value), _("a number"))
+
+
+def by_hand(path: str) -> str:
+    return _("Fix {path} by hand; nothing was changed.").format(path=path)
 
 
 def nvidia_runtime(

@@ -34,6 +34,7 @@ from .errors import (
     ImageUnavailable,
     RunbookError,
 )
+from .i18n import _
 from .params import masked
 
 LABEL = "io.gpu-runbook"
@@ -73,7 +74,9 @@ def _engine_call(what: str):
                 text = error_text(e)
                 key = "engine_stalled" if "timed out" in text.lower() else "engine_unreachable"
                 raise EngineError(
-                    f"the engine did not answer ({what})", evidence=text, **diagnosis.explain(text, key=key)
+                    _("the engine did not answer ({what})").format(what=what),
+                    evidence=text,
+                    **diagnosis.explain(text, key=key),
                 ) from e
 
         return call
@@ -95,15 +98,15 @@ def connection_params(docker_host: str = "", environ=None) -> dict:
             ctx = ContextAPI.get_context(name)
         except DockerException as e:
             raise EngineUnreachable(
-                f"the Docker context {name!r} cannot be read: {e}",
+                _("the Docker context {name} cannot be read: {error}").format(name=repr(name), error=e),
                 evidence=str(e),
-                remediation="Choose an existing context (`docker context ls`) or set docker_host.",
+                remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
                 notebook=diagnosis.NB_PREFLIGHT,
             ) from None
         if ctx is None and name:
             raise EngineUnreachable(
-                f"there is no Docker context {name!r} (DOCKER_CONTEXT)",
-                remediation="Choose an existing context (`docker context ls`) or set docker_host.",
+                _("there is no Docker context {name} (DOCKER_CONTEXT)").format(name=repr(name)),
+                remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
                 notebook=diagnosis.NB_PREFLIGHT,
             )
         if ctx is not None and ctx.Host:
@@ -147,15 +150,17 @@ def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
         text = masked(error_text(e))
         if "permission denied" in text.lower() or "PermissionError" in text:
             raise EnginePermissionDenied(
-                f"permission denied on the Docker engine at {address}",
+                _("permission denied on the Docker engine at {address}").format(address=address),
                 evidence=text,
                 **diagnosis.by_key("docker_permission").fields(),
             ) from e
         stalled = "timed out" in text.lower()
         raise EngineUnreachable(
-            f"the Docker engine at {address} did not answer within {PING_S} s"
+            _("the Docker engine at {address} did not answer within {seconds} s").format(
+                address=address, seconds=PING_S
+            )
             if stalled
-            else f"no Docker engine answers at {address}",
+            else _("no Docker engine answers at {address}").format(address=address),
             evidence=text,
             **diagnosis.explain(text, key="engine_stalled" if stalled else "engine_unreachable"),
         ) from e
@@ -185,9 +190,9 @@ def pull(
         return client.images.get(ref)
     if policy == "never":
         raise ImageNotPulled(
-            f"{ref} is not on the engine and pull=never",
-            cause="The image is not present and the pull policy forbids pulling it.",
-            remediation="Pull or load the image (docker load), or run with pull=missing.",
+            _("{image} is not on the engine and pull=never").format(image=ref),
+            cause=_("The image is not present and the pull policy forbids pulling it."),
+            remediation=_("Pull or load the image (docker load), or run with pull=missing."),
         )
     repo, tag = parse_repository_tag(ref)
     if tag is None:
@@ -198,36 +203,40 @@ def pull(
         for event in _pull_events(client, repo, tag, stall_s):
             if "error" in event:
                 text = event.get("error") or str(event.get("errorDetail"))
-                _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", text)
+                _raise_diagnosed(ImageUnavailable, _("pulling {image} failed").format(image=ref), text)
             if progress:
                 progress(event)
             if time.monotonic() > deadline:
                 raise ImageUnavailable(
-                    f"pulling {ref} took longer than {timeout_s:.0f} s",
-                    cause="The registry or the network is too slow for the pull timeout.",
-                    remediation="Raise pull_timeout_s, use a registry mirror, or pull beforehand.",
+                    _("pulling {image} took longer than {seconds:.0f} s").format(image=ref, seconds=timeout_s),
+                    cause=_("The registry or the network is too slow for the pull timeout."),
+                    remediation=_("Raise pull_timeout_s, use a registry mirror, or pull beforehand."),
                 )
     except APIError as e:
         _raise_diagnosed(
             ImageUnavailable,
-            f"pulling {ref} failed",
+            _("pulling {image} failed").format(image=ref),
             error_text(e),
             "manifest_unknown" if isinstance(e, NotFound) else None,
         )
     except requests.exceptions.RequestException as e:
         if _read_timed_out(e):
             raise ImageUnavailable(
-                f"pulling {ref}: no progress for {stall_s:.0f} s (pull_timeout_s {timeout_s:.0f} s)",
+                _("pulling {image}: no progress for {stall:.0f} s (pull_timeout_s {seconds:.0f} s)").format(
+                    image=ref, stall=stall_s, seconds=timeout_s
+                ),
                 evidence=str(e),
                 **diagnosis.by_key("pull_stalled").fields(),
             ) from None
-        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
+        _raise_diagnosed(ImageUnavailable, _("pulling {image} failed").format(image=ref), str(e))
     except DockerException as e:
-        _raise_diagnosed(ImageUnavailable, f"pulling {ref} failed", str(e))
+        _raise_diagnosed(ImageUnavailable, _("pulling {image} failed").format(image=ref), str(e))
     try:
         return client.images.get(ref)
     except ImageNotFound:
-        raise ImageUnavailable(f"the engine reported {ref} pulled but does not have it", evidence="") from None
+        raise ImageUnavailable(
+            _("the engine reported {image} pulled but does not have it").format(image=ref), evidence=""
+        ) from None
 
 
 STALL_S = 60  # a pull that sends no progress event for this long has stalled
@@ -237,7 +246,7 @@ def _pull_events(client: docker.DockerClient, repo: str, tag: str, read_timeout:
     """The engine's pull events, as docker-py's ``APIClient.pull`` streams them, but with a read timeout:
     docker-py sends the pull request with none, so a registry that stalls would hang the run forever."""
     api = client.api
-    registry, _ = docker.auth.resolve_repository_name(repo)
+    registry, _name = docker.auth.resolve_repository_name(repo)
     headers = {}
     header = docker.auth.get_config_header(api, registry)
     if header:
@@ -303,33 +312,39 @@ def run(
         container = _create(client, image, command, timeout_s + 60, options or {})
     except ImageNotFound as e:
         raise ImageUnavailable(
-            f"{image} is not on the engine",
+            _("{image} is not on the engine").format(image=image),
             evidence=error_text(e),
-            cause="The image was not pulled.",
-            remediation="Pull it first (pull=missing).",
+            cause=_("The image was not pulled."),
+            remediation=_("Pull it first (pull=missing)."),
         ) from e
     except APIError as e:
-        _raise_diagnosed(ContainerFailed, f"the engine refused to create a container of {image}", error_text(e))
+        _raise_diagnosed(
+            ContainerFailed, _("the engine refused to create a container of {image}").format(image=image), error_text(e)
+        )
     try:
         try:
             container.start()
         except APIError as e:
-            _raise_diagnosed(ContainerFailed, f"the container of {image} did not start", error_text(e))
+            _raise_diagnosed(
+                ContainerFailed, _("the container of {image} did not start").format(image=image), error_text(e)
+            )
         try:
             status = container.wait(timeout=timeout_s)
         except requests.exceptions.RequestException as e:
             if not _read_timed_out(e):
                 raise EngineError(
-                    f"the engine stopped answering while {image} ran",
+                    _("the engine stopped answering while {image} ran").format(image=image),
                     evidence=str(e),
                     **diagnosis.by_key("engine_unreachable").fields(),
                 ) from e
             output = _logs(container)
             _kill(container)
             raise ContainerTimeout(
-                f"{' '.join(command[:2])} in {image} ran past {timeout_s:.0f} s and was killed",
-                cause="The command hung or is slower than the step's timeout.",
-                remediation="Raise timeout_s, or look at the output for where it stalled.",
+                _("{command} in {image} ran past {seconds:.0f} s and was killed").format(
+                    command=" ".join(command[:2]), image=image, seconds=timeout_s
+                ),
+                cause=_("The command hung or is slower than the step's timeout."),
+                remediation=_("Raise timeout_s, or look at the output for where it stalled."),
                 output=output,
                 evidence=output,
             ) from None
@@ -450,9 +465,11 @@ def files_in_image(client: docker.DockerClient, image: str, paths: list[str]) ->
     try:
         container = _create(client, image, ["true"], 120, {})
     except ImageNotFound as e:
-        raise ImageUnavailable(f"{image} is not on the engine", evidence=error_text(e)) from e
+        raise ImageUnavailable(_("{image} is not on the engine").format(image=image), evidence=error_text(e)) from e
     except APIError as e:
-        _raise_diagnosed(ContainerFailed, f"the engine refused to create a container of {image}", error_text(e))
+        _raise_diagnosed(
+            ContainerFailed, _("the engine refused to create a container of {image}").format(image=image), error_text(e)
+        )
     found = []
     try:
         for path in paths:
@@ -475,7 +492,7 @@ def engine_info(client: docker.DockerClient) -> dict:
     try:
         return client.info()
     except (APIError, requests.exceptions.RequestException) as e:
-        _raise_diagnosed(EngineError, "the engine did not answer `info`", error_text(e), "engine_unreachable")
+        _raise_diagnosed(EngineError, _("the engine did not answer `info`"), error_text(e), "engine_unreachable")
 
 
 @_engine_call("reading an image's configuration")

@@ -6,6 +6,8 @@ the cause and the fix from the diagnosis table, so that a check can report them 
 
 from __future__ import annotations
 
+from .i18n import _
+
 
 class RunbookError(Exception):
     """Root of the runbook's errors. ``cause`` says why, ``remediation`` what to do about it,
@@ -21,8 +23,8 @@ class ParameterError(RunbookError, ValueError):
 
     def __init__(self, name: str, message: str):
         super().__init__(
-            f"parameter {name!r}: {message}",
-            remediation="Fix the parameter (see the parameter table in README.md) and run again.",
+            _("parameter {name}: {message}").format(name=repr(name), message=message),
+            remediation=_("Fix the parameter (see the parameter table in README.md) and run again."),
         )
         self.name = name
 

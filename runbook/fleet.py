@@ -17,6 +17,7 @@ from pathlib import Path
 from . import fleet_page, junit
 from .errors import RunSetupError
 from .files import write_atomic
+from .i18n import _
 from .ladder import first_broken, ladder
 from .results import CheckResult, Status
 
@@ -110,7 +111,7 @@ def read_host(folder: Path) -> Host:
     state = outcome.get("state") or ("ran" if summary else "broken")
     message = outcome.get("message", "")
     if state == "ran" and summary is None:
-        state, message = "broken", message or "the host ran, but its folder holds no summary.json"
+        state, message = "broken", message or _("the host ran, but its folder holds no summary.json")
     if state != "ran":
         summary = None  # a record left from an earlier play is not this play's
     checks = [CheckResult.from_dict(c) for c in summary["checks"]] if summary else []
@@ -123,14 +124,14 @@ def _read_json(path: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise RunSetupError(f"cannot read {path}: {e}") from None
+        raise RunSetupError(_("cannot read {path}: {error}").format(path=path, error=e)) from None
 
 
 def read(folder: str | Path) -> list[Host]:
     """Every host folder in ``folder`` (those holding fleet.json or summary.json), by name."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise RunSetupError(f"{folder} is not a folder of host records")
+        raise RunSetupError(_("{folder} is not a folder of host records").format(folder=folder))
     hosts = [
         read_host(d)
         for d in sorted(folder.iterdir())
@@ -138,8 +139,8 @@ def read(folder: str | Path) -> list[Host]:
     ]
     if not hosts:
         raise RunSetupError(
-            f"{folder} holds no host folders (each with fleet.json or summary.json)",
-            remediation="Point it at the folder the playbook fetched the records into (gpu_runbook_fleet_out).",
+            _("{folder} holds no host folders (each with fleet.json or summary.json)").format(folder=folder),
+            remediation=_("Point it at the folder the playbook fetched the records into (gpu_runbook_fleet_out)."),
         )
     return hosts
 
@@ -194,9 +195,9 @@ def text(hosts: list[Host]) -> str:
         if h.state != "ran":
             why = h.message.splitlines()[0] if h.message else ""
         elif broken:
-            why = f"first broken rung: {broken.name} ({broken.check.id})"
+            why = _("first broken rung: {rung} ({id})").format(rung=broken.name, id=broken.check.id)
         elif failure:
-            why = f"first failure: {failure.id}: {failure.detail}"
+            why = _("first failure: {id}: {detail}").format(id=failure.id, detail=failure.detail)
         else:
             why = ""
         lines.append(f"{h.name:{width}}  {h.outcome.upper():11}  {why}".rstrip())

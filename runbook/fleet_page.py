@@ -9,6 +9,7 @@ import datetime as dt
 import html
 from typing import TYPE_CHECKING
 
+from .i18n import N_, _, active, ngettext, translate
 from .render import COLOURS, CSS
 from .results import Status
 
@@ -22,7 +23,13 @@ OUTCOME_COLOURS = {
     "broken": "#8250df",
     "unreachable": "#24292f",
 }
-SHARED = (("gpu", "GPU"), ("driver", "driver"), ("cuda", "CUDA"), ("toolkit", "toolkit"), ("engine", "engine"))
+SHARED = (  # the labels are message ids, shown translated
+    ("gpu", N_("GPU")),
+    ("driver", N_("driver")),
+    ("cuda", N_("CUDA")),
+    ("toolkit", N_("toolkit")),
+    ("engine", N_("engine")),
+)
 PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328}
 .fl-verdict{font-size:20px;margin:8px 0}
@@ -51,7 +58,7 @@ def outcome_badge(outcome: str) -> str:
 def cell(host: Host, check_id: str) -> str:
     c = host.by_id.get(check_id)
     if c is None:
-        return '<td class="fl-c"><span class="fl-none" title="not run">·</span></td>'
+        return '<td class="fl-c"><span class="fl-none" title="{}">·</span></td>'.format(html.escape(_("not run")))
     tip = html.escape(f"{check_id}: {c.status.value}: {c.detail}", quote=True)
     return (
         f'<td class="fl-c"><span class="fl-cell" style="background:{COLOURS[c.status]}" title="{tip}">'
@@ -65,8 +72,9 @@ def where_it_broke(host: Host) -> str:
         cause = html.escape(broken.check.cause or broken.check.detail, quote=True)
         return f'<span title="{cause}">{html.escape(broken.name)}</span><br><code>{html.escape(broken.check.id)}</code>'
     if failure:
-        return f'<span class="fl-none">no rung broken</span><br>first failure: <code>{html.escape(failure.id)}</code>'
-    return '<span class="fl-none">none</span>' if host.checks else ""
+        first = _("first failure: {id}").format(id=f"<code>{html.escape(failure.id)}</code>")
+        return '<span class="fl-none">{}</span><br>{}'.format(html.escape(_("no rung broken")), first)
+    return '<span class="fl-none">{}</span>'.format(html.escape(_("none"))) if host.checks else ""
 
 
 def row(host: Host, ids: list[str]) -> str:
@@ -75,7 +83,7 @@ def row(host: Host, ids: list[str]) -> str:
     sub = []
     reported = (host.summary or {}).get("host", "")
     if reported and reported != host.name:
-        sub.append(f"hostname {html.escape(reported)}")
+        sub.append(html.escape(_("hostname {name}").format(name=reported)))
     if host.groups:
         sub.append(html.escape(", ".join(host.groups)))
     head = (
@@ -84,7 +92,7 @@ def row(host: Host, ids: list[str]) -> str:
         + "</td>"
     )
     shared = host.shared()
-    columns = "".join(f'<td class="fl-shared">{html.escape(shared[key])}</td>' for key, _ in SHARED)
+    columns = "".join(f'<td class="fl-shared">{html.escape(shared[key])}</td>' for key, _label in SHARED)
     if host.checks:
         matrix = "".join(cell(host, i) for i in ids)
     else:
@@ -96,10 +104,15 @@ def row(host: Host, ids: list[str]) -> str:
 
 
 def group_title(shared: dict[str, str], members: list[Host]) -> str:
-    count = f"{len(members)} host{'s' if len(members) != 1 else ''}"
+    count = len(members)
     if not members[0].checks:
-        return f"{count} without a record (broken or unreachable)"
-    return f"{count}: " + " · ".join(f"{label} {html.escape(shared[key])}" for key, label in SHARED)
+        return ngettext(
+            "{count} host without a record (broken or unreachable)",
+            "{count} hosts without a record (broken or unreachable)",
+            count,
+        ).format(count=count)
+    what = " · ".join(f"{translate(label)} {html.escape(shared[key])}" for key, label in SHARED)
+    return ngettext("{count} host: {shared}", "{count} hosts: {shared}", count).format(count=count, shared=what)
 
 
 def failures(hosts: list[Host]) -> str:
@@ -111,14 +124,15 @@ def failures(hosts: list[Host]) -> str:
             continue
         fix = "".join(
             f'<div class="rb-fix"><b>{label}:</b> {html.escape(text)}</div>'
-            for label, text in (("Cause", f.cause), ("Fix", f.remediation), ("See", f.notebook))
+            for label, text in ((_("Cause"), f.cause), (_("Fix"), f.remediation), (_("See"), f.notebook))
             if text
         )
         items.append(
             f"<li><details><summary><b>{html.escape(h.name)}</b>: <code>{html.escape(f.id)}</code> "
             f"{html.escape(f.detail)}</summary>{fix}</details></li>"
         )
-    return f"<h2>First failure of each host</h2><ul>{''.join(items)}</ul>" if items else ""
+    title = _("First failure of each host")
+    return f"<h2>{title}</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
 def page(hosts: list[Host], summary: dict) -> str:
@@ -126,8 +140,9 @@ def page(hosts: list[Host], summary: dict) -> str:
 
     ids = summary["checks"]
     header = (
-        "<tr><th>host</th><th>outcome</th><th>first broken rung</th>"
-        + "".join(f"<th>{label}</th>" for _, label in SHARED)
+        "<tr>"
+        + "".join(f"<th>{h}</th>" for h in (_("host"), _("outcome"), _("first broken rung")))
+        + "".join(f"<th>{translate(label)}</th>" for _key, label in SHARED)
         + "".join(f'<th class="fl-id"><span>{html.escape(i)}</span></th>' for i in ids)
         + "</tr>"
     )
@@ -142,14 +157,21 @@ def page(hosts: list[Host], summary: dict) -> str:
         f'<span class="fl-cell" style="background:{COLOURS[s]}">{s.value[0].upper()}</span> {s.value}' for s in Status
     )
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    lang = "zh-CN" if active() == "zh_CN" else "en"
+    title = _("gpu-runbook fleet report")
+    verdict = _("Fleet verdict: {verdict} &nbsp; {hosts} hosts: {counts}").format(
+        verdict=outcome_badge(summary["verdict"]), hosts=summary["hosts"], counts=counts
+    )
+    made = _(
+        "Made {when}. Checks: {legend}; hover a cell for what was seen, follow a host's name to its record."
+    ).format(when=html.escape(when), legend=legend)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>gpu-runbook fleet report</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>{CSS}{PAGE_CSS}</style></head>
 <body>
-<h1>gpu-runbook fleet report</h1>
-<p class="fl-verdict">Fleet verdict: {outcome_badge(summary["verdict"])} &nbsp; {summary["hosts"]} hosts: {counts}</p>
-<p class="fl-sub">Made {html.escape(when)}. Checks: {legend}; hover a cell for what was seen, follow a host's
-name to its record.</p>
+<h1>{title}</h1>
+<p class="fl-verdict">{verdict}</p>
+<p class="fl-sub">{made}</p>
 <table class="fl-matrix">{header}{sections}</table>
 {failures(hosts)}
 </body></html>

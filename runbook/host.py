@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import cuda, diagnosis
 from .errors import HostError
+from .i18n import _, translate
 
 NVIDIA_PCI_VENDOR = "0x10de"
 # where drivers put nvidia-smi when it is not on PATH (container images of the driver, WSL)
@@ -129,7 +130,9 @@ def parse_nvidia_smi_xml(text: str) -> DriverInfo:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as e:
-        raise HostError(f"nvidia-smi -q -x printed no valid XML ({e})", evidence=text[:2000]) from e
+        raise HostError(
+            _("nvidia-smi -q -x printed no valid XML ({error})").format(error=e), evidence=text[:2000]
+        ) from e
     gpus = []
     for i, g in enumerate(root.findall("gpu")):
         minor = (g.findtext("minor_number") or "").strip()
@@ -200,25 +203,25 @@ def query_driver(timeout_s: float = 30) -> DriverInfo | None:
         return None
     if "timeout_s" in answer:
         raise HostError(
-            f"{exe} -q -x did not answer within {answer['timeout_s']:.0f} s",
-            cause="The driver is hung (a GPU in a bad state, or stuck in a reset).",
-            remediation="Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot.",
+            _("{program} -q -x did not answer within {seconds:.0f} s").format(program=exe, seconds=answer["timeout_s"]),
+            cause=_("The driver is hung (a GPU in a bad state, or stuck in a reset)."),
+            remediation=_("Look at `dmesg | grep -i -e nvrm -e xid`; reset the GPU or reboot."),
             notebook=diagnosis.NB_PREFLIGHT,
         )
     if "os_error" in answer:
         raise HostError(
-            f"{exe} -q -x could not run: {answer['os_error']}",
-            cause="nvidia-smi is there but cannot be executed.",
-            remediation=diagnosis.DRIVER_FIX,
+            _("{program} -q -x could not run: {error}").format(program=exe, error=answer["os_error"]),
+            cause=_("nvidia-smi is there but cannot be executed."),
+            remediation=translate(diagnosis.DRIVER_FIX),
             notebook=diagnosis.NB_PREFLIGHT,
         )
     if answer["returncode"] != 0:
         text = (answer["stdout"] + answer["stderr"]).strip()
         d = diagnosis.diagnose(text)
         raise HostError(
-            f"{exe} -q -x exited {answer['returncode']}",
-            cause=d.cause if d else "nvidia-smi is installed but fails; its output (evidence) says why.",
-            remediation=d.remediation if d else diagnosis.DRIVER_FIX,
+            _("{program} -q -x exited {code}").format(program=exe, code=answer["returncode"]),
+            cause=d.cause if d else _("nvidia-smi is installed but fails; its output (evidence) says why."),
+            remediation=d.remediation if d else translate(diagnosis.DRIVER_FIX),
             notebook=d.notebook if d else diagnosis.NB_PREFLIGHT,
             evidence=text,
         )

@@ -5,6 +5,11 @@ CLI, the reports, the panels) and ``notebooks`` (the notebooks' narrative, their
 The language is the ``lang`` parameter when it is set, else the user's locale (``LANGUAGE``,
 ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, in gettext's order), else English. Commands to copy, check ids,
 statuses and verdicts are never translated: scripts read them.
+
+The package's messages go through ``_`` and ``ngettext`` of this module, in the language ``activate``
+chose for the process (a CLI run, a notebook kernel's step): each is a string literal, its values put in
+with ``.format`` so that Babel extracts it whole (``babel.cfg``). A constant defined at import time is
+marked with ``N_`` and shown through ``translate``.
 """
 
 from __future__ import annotations
@@ -56,10 +61,61 @@ def resolve(lang: str = "") -> str:
         return from_environment()
     chosen = normalise(lang)
     if chosen is None:
-        raise ValueError(f"{lang!r} is not a language the runbook speaks ({', '.join(LANGUAGES)})")
+        raise ValueError(
+            _("{value} is not a language the runbook speaks ({languages})").format(
+                value=repr(lang), languages=", ".join(LANGUAGES)
+            )
+        )
     return chosen
 
 
 def translation(domain: str = "runbook", lang: str = "") -> gettext.NullTranslations:
     """The catalogue of ``domain`` for ``lang``; English (the message ids themselves) when there is none."""
     return gettext.translation(domain, LOCALE_DIR, languages=[resolve(lang)], fallback=True)
+
+
+# The language messages are shown in now: set once per run (the CLI, a notebook kernel's step) by activate().
+_active: gettext.NullTranslations | None = None
+_active_lang = ""
+
+
+def activate(lang: str = "") -> str:
+    """Speak ``lang`` (``''``: the locale) from now on in this process; returns the language chosen."""
+    global _active, _active_lang
+    _active_lang = resolve(lang)
+    _active = translation("runbook", _active_lang)
+    return _active_lang
+
+
+def active() -> str:
+    """The language messages are shown in now."""
+    if _active is None:
+        activate()
+    return _active_lang
+
+
+def _catalogue() -> gettext.NullTranslations:
+    if _active is None:
+        activate()
+    return _active
+
+
+def _(message: str) -> str:
+    """``message`` (a string literal, so that Babel finds it) in the active language."""
+    return _catalogue().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n`` in the active language (both string literals)."""
+    return _catalogue().ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Marks a string literal for the catalogue without translating it: a constant defined at import
+    time, shown later through ``translate``."""
+    return message
+
+
+def translate(message: str) -> str:
+    """A message id marked with ``N_`` elsewhere, in the active language ('' stays '')."""
+    return _catalogue().gettext(message) if message else message

@@ -19,6 +19,7 @@ from jupyter_client.manager import KernelManager
 from traitlets.config import Config
 
 from .errors import RunSetupError
+from .i18n import _
 
 KERNEL = "python3"
 
@@ -77,8 +78,8 @@ class SharedKernel:
         except RuntimeError as e:
             self.__exit__(type(e), e, None)
             raise RunSetupError(
-                f"the notebooks' kernel did not start: {e}",
-                remediation=f"Read {self.scratch / 'kernel.log'}; check that ipykernel is installed.",
+                _("the notebooks' kernel did not start: {error}").format(error=e),
+                remediation=_("Read {log}; check that ipykernel is installed.").format(log=self.scratch / "kernel.log"),
             ) from None
         return self
 
@@ -156,8 +157,10 @@ class SharedKernel:
                 target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             except OSError as e:  # a full or read-only disk
                 raise RunSetupError(
-                    f"the record in {target.parent} could not be written ({target.name}): {e.strerror}",
-                    remediation="Free space, then run again into a new --out.",
+                    _("the record in {folder} could not be written ({name}): {error}").format(
+                        folder=target.parent, name=target.name, error=e.strerror
+                    ),
+                    remediation=_("Free space, then run again into a new --out."),
                 ) from None
         if "raised" in outcome:
             raise outcome["raised"]

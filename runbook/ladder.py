@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_, _, translate
 from .results import CheckResult, Status
 
-RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("The host's NVIDIA driver works", ("host.driver",)),
-    ("The engine runs a container", ("gpu.container_runs",)),
-    ("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)", ("mode:manual",)),
-    ("GPU through the toolkit: --gpus (gpu_mode=gpus)", ("mode:gpus",)),
-    ("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)", ("mode:runtime",)),
-    ("GPU through the toolkit: CDI (gpu_mode=cdi)", ("mode:cdi",)),
-    ("The image's CUDA requirement is met by the driver", ("cuda.requirement",)),
-    ("PyTorch in the image sees the GPU and computes right", ("pytorch.cuda_available", "pytorch.matmul")),
+RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (  # the names are message ids, shown translated
+    (N_("The host's NVIDIA driver works"), ("host.driver",)),
+    (N_("The engine runs a container"), ("gpu.container_runs",)),
+    (N_("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)"), ("mode:manual",)),
+    (N_("GPU through the toolkit: --gpus (gpu_mode=gpus)"), ("mode:gpus",)),
+    (N_("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)"), ("mode:runtime",)),
+    (N_("GPU through the toolkit: CDI (gpu_mode=cdi)"), ("mode:cdi",)),
+    (N_("The image's CUDA requirement is met by the driver"), ("cuda.requirement",)),
+    (N_("PyTorch in the image sees the GPU and computes right"), ("pytorch.cuda_available", "pytorch.matmul")),
 )
 ORDER = {Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
 
@@ -51,7 +52,7 @@ def ladder(checks: list[CheckResult]) -> list[Rung]:
             if i in by_id:
                 found.append(by_id[i])
         worst = max(found, key=lambda c: ORDER[c.status], default=None)
-        rungs.append(Rung(name, worst.status if worst else None, worst))
+        rungs.append(Rung(translate(name), worst.status if worst else None, worst))
     return rungs
 
 
@@ -71,8 +72,8 @@ def headline(rungs: list[Rung]) -> tuple[str, Rung | None]:
     warning that does not work, else that all is well; with the rung it is about."""
     broken = first_broken(rungs)
     if broken:
-        return "first rung that does not work", broken
+        return _("first rung that does not work"), broken
     warned = first_warning(rungs)
     if warned:
-        return "every rung on this run's path works; the first that does not (a warning)", warned
-    return "every rung that was tried works", None
+        return _("every rung on this run's path works; the first that does not (a warning)"), warned
+    return _("every rung that was tried works"), None

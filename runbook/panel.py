@@ -11,6 +11,7 @@ from IPython.display import display
 
 from . import params
 from .errors import ParameterError
+from .i18n import _
 from .render import COLOURS, counts_html, replay_banner
 from .results import CheckResult, Status
 
@@ -63,7 +64,7 @@ class StepPanel:
     def __init__(self, step, values: dict, checks_output):
         self.step, self.values, self.checks_output = step, values, checks_output
         self.button = w.Button(
-            description="Run checks", icon="play", button_style="primary", tooltip="Run this step's checks again"
+            description=_("Run checks"), icon="play", button_style="primary", tooltip=_("Run this step's checks again")
         )
         self.status = w.HTML(value="")
         self.progress = WidgetPullProgress()
@@ -98,10 +99,11 @@ class StepPanel:
         try:
             params.validate(values)
         except ParameterError as e:
-            self.status.value = f'<span style="color:{COLOURS[Status.FAIL]}">not run: {html.escape(str(e))}</span>'
+            not_run = html.escape(_("not run: {error}").format(error=e))
+            self.status.value = f'<span style="color:{COLOURS[Status.FAIL]}">{not_run}</span>'
             return self.results
         self.button.disabled = True
-        self.status.value = "running…"
+        self.status.value = _("running…")
         self.progress.reset()
         try:
             self.results[:] = self.step(progress=self.progress, **values)
@@ -109,7 +111,7 @@ class StepPanel:
             self.button.disabled = False
         self.runs += 1
         chosen = ", ".join(f"{name}={values[name]}" for name in self.widgets)
-        self.status.value = f"run {self.runs}: {counts_html(self.results)}" + (
+        self.status.value = _("run {number}: {counts}").format(number=self.runs, counts=counts_html(self.results)) + (
             f" &nbsp; <small>{html.escape(chosen)}</small>" if chosen else ""
         )
         if self._handle is None:
@@ -162,9 +164,8 @@ class WidgetPullProgress:
             self.done.add(layer)
         got = sum(b.value for b in self.bars.values())
         total = sum(b.max for b in self.bars.values())
-        text = (
-            f"layers done: {len(self.done)} of {max(len(self.bars), len(self.done))}; "
-            f"{got / 1e6:.1f} of {total / 1e6:.1f} MB"
+        text = _("layers done: {done} of {layers}; {got:.1f} of {total:.1f} MB").format(
+            done=len(self.done), layers=max(len(self.bars), len(self.done)), got=got / 1e6, total=total / 1e6
         )
         if status.startswith("Status:"):
             text += f" — {status[len('Status:') :].strip()}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError
+from .i18n import N_, _, translate
 
 # The grammar of an image reference (distribution/reference): [registry[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -25,7 +26,9 @@ IMAGE_REF = re.compile(
 
 def check_image_ref(value: str) -> str:
     if len(value) > 255 or not IMAGE_REF.match(value):
-        raise ValueError(f"{value!r} is not an image reference (like nvidia/cuda:13.0.2-base-ubuntu24.04)")
+        raise ValueError(
+            _("{value} is not an image reference (like nvidia/cuda:13.0.2-base-ubuntu24.04)").format(value=repr(value))
+        )
     return value
 
 
@@ -44,7 +47,9 @@ ENGINE_ADDRESS = re.compile(
 def docker_host(value: str) -> str:
     if value and not ENGINE_ADDRESS.match(value):
         raise ValueError(
-            f"{value!r} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)"
+            _(
+                "{value} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)"
+            ).format(value=repr(value))
         )
     return value
 
@@ -52,7 +57,7 @@ def docker_host(value: str) -> str:
 def one_of(*choices: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+            raise ValueError(_("{value} is not one of {choices}").format(value=repr(value), choices=", ".join(choices)))
         return value
 
     check.choices = choices  # the JupyterLab panel offers them as a dropdown
@@ -65,10 +70,16 @@ def gpu_selection(value: str) -> str:
         return value
     items = [v.strip() for v in value.split(",")]
     if not items or not all(re.fullmatch(r"\d+|(GPU|MIG)-[0-9a-fA-F-]+", v) for v in items):
-        raise ValueError(f"{value!r} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…")
+        raise ValueError(
+            _("{value} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…").format(
+                value=repr(value)
+            )
+        )
     repeated = sorted({v for v in items if items.count(v) > 1})
     if repeated:
-        raise ValueError(f"{value!r} names {', '.join(repeated)} more than once")
+        raise ValueError(
+            _("{value} names {repeated} more than once").format(value=repr(value), repeated=", ".join(repeated))
+        )
     return ",".join(items)
 
 
@@ -80,8 +91,10 @@ URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+=,
 def url(value: str) -> str:
     if not URL.match(value):
         raise ValueError(
-            f"{value!r} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
-            "(letters, digits and . _ ~ % + = , : @ / - only)"
+            _(
+                "{value} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
+                "(letters, digits and . _ ~ % + = , : @ / - only)"
+            ).format(value=repr(value))
         )
     return value.rstrip("/")
 
@@ -92,7 +105,7 @@ def url_list(value: str) -> str:
 
 def package_version(value: str) -> str:
     if value and not re.fullmatch(r"[0-9][0-9A-Za-z.+~:-]*", value):
-        raise ValueError(f"{value!r} is not a package version such as 1.18.1-1")
+        raise ValueError(_("{value} is not a package version such as 1.18.1-1").format(value=repr(value)))
     return value
 
 
@@ -110,13 +123,17 @@ def restart_command(value: str) -> str:
     try:
         argv = shlex.split(value)
     except ValueError as e:
-        raise ValueError(f"{value!r} cannot be split into a command: {e}") from None
+        raise ValueError(
+            _("{value} cannot be split into a command: {error}").format(value=repr(value), error=e)
+        ) from None
     if not argv:
-        raise ValueError("is empty; use systemd, user, none or a command")
+        raise ValueError(_("is empty; use systemd, user, none or a command"))
     if os.path.basename(argv[0]) in SHELLS and "-c" in argv[1:]:
         raise ValueError(
-            f"{value!r} runs a shell command line; give the restart command itself "
-            "(or a script file), which the runbook runs without a shell"
+            _(
+                "{value} runs a shell command line; give the restart command itself "
+                "(or a script file), which the runbook runs without a shell"
+            ).format(value=repr(value))
         )
     return value
 
@@ -129,9 +146,13 @@ def file_path(value: str) -> str:
         return value
     path = os.path.expanduser(value)
     if "\0" in path or not os.path.isabs(path):
-        raise ValueError(f"{value!r} is not an absolute path such as /etc/docker/daemon.json")
+        raise ValueError(_("{value} is not an absolute path such as /etc/docker/daemon.json").format(value=repr(value)))
     if os.path.isdir(path):
-        raise ValueError(f"{value!r} is a folder; name the file, such as {path.rstrip('/')}/daemon.json")
+        raise ValueError(
+            _("{value} is a folder; name the file, such as {example}").format(
+                value=repr(value), example=path.rstrip("/") + "/daemon.json"
+            )
+        )
     return path
 
 
@@ -144,19 +165,28 @@ def record_folder(value: str) -> str:
         return value
     path = os.path.abspath(os.path.expanduser(value))
     if not os.path.isfile(os.path.join(path, "summary.json")):
-        raise ValueError(f"{value!r} is not a record's folder (no summary.json in {path})")
+        raise ValueError(
+            _("{value} is not a record's folder (no summary.json in {path})").format(value=repr(value), path=path)
+        )
     return path
+
+
+def language(value: str) -> str:
+    """'' (the locale's language) or a language the runbook speaks: en, zh_CN (zh-CN, zh_CN.UTF-8 too)."""
+    from . import i18n
+
+    return i18n.resolve(value) if value else value
 
 
 def positive(value: float) -> float:
     if value <= 0:
-        raise ValueError(f"{value!r} must be greater than zero")
+        raise ValueError(_("{value} must be greater than zero").format(value=repr(value)))
     return value
 
 
 def at_least_zero(value: float) -> float:
     if value < 0:
-        raise ValueError(f"{value!r} must not be negative")
+        raise ValueError(_("{value} must not be negative").format(value=repr(value)))
     return value
 
 
@@ -165,128 +195,151 @@ class Param:
     name: str
     type: type
     default: Any
-    help: str
+    help: str  # a message id: shown through i18n.translate
     check: Callable[[Any], Any] | None = None
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("docker_host", str, "", "Engine address; empty: DOCKER_HOST, else the local socket.", docker_host),
+    Param("docker_host", str, "", N_("Engine address; empty: DOCKER_HOST, else the local socket."), docker_host),
     Param(
         "cuda_image",
         str,
         "auto",
-        "CUDA base image for the nvidia-smi check; auto: the newest the driver supports.",
+        N_("CUDA base image for the nvidia-smi check; auto: the newest the driver supports."),
         image_or_auto,
     ),
     Param(
         "pytorch_image",
         str,
         "auto",
-        "PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver.",
+        N_("PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver."),
         image_or_auto,
     ),
     Param(
         "devel_image",
         str,
         "auto",
-        "CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports.",
+        N_("CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports."),
         image_or_auto,
     ),
-    Param("pull_devel", bool, False, "Pull the devel image (several GB) and run nvcc --version in it."),
-    Param("pull", str, "missing", "Pull policy: missing, always or never.", one_of("missing", "always", "never")),
+    Param("pull_devel", bool, False, N_("Pull the devel image (several GB) and run nvcc --version in it.")),
+    Param("pull", str, "missing", N_("Pull policy: missing, always or never."), one_of("missing", "always", "never")),
     Param(
         "gpu_mode",
         str,
         "gpus",
-        "GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual.",
+        N_("GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual."),
         one_of("gpus", "runtime", "cdi", "manual"),
     ),
-    Param("gpus", str, "all", "GPUs to give the containers: all, or indices/UUIDs such as 0,1.", gpu_selection),
-    Param("timeout_s", float, 300.0, "Seconds a container may run before it is killed.", positive),
-    Param("pull_timeout_s", float, 1800.0, "Seconds an image pull may take.", positive),
+    Param("gpus", str, "all", N_("GPUs to give the containers: all, or indices/UUIDs such as 0,1."), gpu_selection),
+    Param("timeout_s", float, 300.0, N_("Seconds a container may run before it is killed."), positive),
+    Param("pull_timeout_s", float, 1800.0, N_("Seconds an image pull may take."), positive),
     Param(
         "min_free_disk_gib",
         float,
         20.0,
-        "Free disk below this (GiB) where the engine keeps images is a warning.",
+        N_("Free disk below this (GiB) where the engine keeps images is a warning."),
         at_least_zero,
     ),
     Param(
         "measure_throughput",
         bool,
         True,
-        "Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host.",
+        N_("Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
     ),
-    Param("matmul_size", int, 2048, "Size n of the n x n matrix product checked on the GPU against the CPU.", positive),
-    Param("toolkit_apply", bool, False, "Apply the toolkit install plan (needs root); off: the plan is only shown."),
-    Param("toolkit_version", str, "", "One version for the four toolkit packages; empty: the newest.", package_version),
+    Param(
+        "matmul_size", int, 2048, N_("Size n of the n x n matrix product checked on the GPU against the CPU."), positive
+    ),
+    Param(
+        "toolkit_apply", bool, False, N_("Apply the toolkit install plan (needs root); off: the plan is only shown.")
+    ),
+    Param(
+        "toolkit_version", str, "", N_("One version for the four toolkit packages; empty: the newest."), package_version
+    ),
     Param(
         "toolkit_channel",
         str,
         "stable",
-        "Toolkit repository channel: stable or experimental.",
+        N_("Toolkit repository channel: stable or experimental."),
         one_of("stable", "experimental"),
     ),
     Param(
         "toolkit_mirror",
         str,
         "https://nvidia.github.io/libnvidia-container",
-        "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it).",
+        N_("Base URL of the toolkit's repository (a mirror for hosts that cannot reach it)."),
         url,
     ),
     Param(
         "daemon_json",
         str,
         "",
-        "The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless.",
+        N_("The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless."),
         file_path,
     ),
-    Param("rootless", bool, False, "Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
-    Param("set_as_default", bool, False, "Make nvidia the engine's default runtime."),
-    Param("enable_cdi", bool, False, "Enable CDI in the engine and generate the GPUs' CDI specification."),
+    Param("rootless", bool, False, N_("Configure a rootless engine (the user's daemon.json and service, no-cgroups).")),
+    Param("set_as_default", bool, False, N_("Make nvidia the engine's default runtime.")),
+    Param("enable_cdi", bool, False, N_("Enable CDI in the engine and generate the GPUs' CDI specification.")),
     Param(
         "registry_mirrors",
         str,
         "",
-        "Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs).",
+        N_("Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs)."),
         url_list,
     ),
     Param(
         "engine_restart",
         str,
         "systemd",
-        "How to restart the engine after configuring it: systemd, user (systemctl --user), none, "
-        "or a command (run without a shell).",
+        N_(
+            "How to restart the engine after configuring it: systemd, user (systemctl --user), none, "
+            "or a command (run without a shell)."
+        ),
         restart_command,
     ),
     Param(
         "allow_restart_command",
         bool,
         False,
-        "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
-        "(shown in the plan first).",
+        N_(
+            "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
+            "(shown in the plan first)."
+        ),
     ),
-    Param("add_docker_group", bool, False, "Add the user who ran sudo to the docker group (root-equivalent)."),
+    Param("add_docker_group", bool, False, N_("Add the user who ran sudo to the docker group (root-equivalent).")),
     Param(
         "interactive",
         bool,
         True,
-        "JupyterLab: a panel with a button and live progress per step; headless runs set it false.",
+        N_("JupyterLab: a panel with a button and live progress per step; headless runs set it false."),
     ),
     Param(
         "strict",
         bool,
         True,
-        "Headless (interactive false): a failed check raises in its cell after its output is shown, so plain "
-        "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false.",
+        N_(
+            "Headless (interactive false): a failed check raises in its cell after its output is shown, so plain "
+            "papermill exits non-zero; JupyterLab panels never raise; the runbook's own runner sets it false."
+        ),
     ),
-    Param("record_dir", str, "", "Folder of executed notebooks the report summarises; empty: the notebooks beside it."),
+    Param(
+        "record_dir", str, "", N_("Folder of executed notebooks the report summarises; empty: the notebooks beside it.")
+    ),
+    Param(
+        "lang",
+        str,
+        "",
+        N_("Language of the results, reports and panels: en or zh_CN; empty: the locale's (LANG), else English."),
+        language,
+    ),
     Param(
         "replay",
         str,
         "",
-        "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
-        "running them here; empty: run them here.",
+        N_(
+            "A record's folder: each step shows that host's recorded checks, marked as replayed, instead of "
+            "running them here; empty: run them here."
+        ),
         record_folder,
     ),
 )
@@ -308,7 +361,7 @@ def for_record(values: dict[str, Any]) -> dict[str, Any]:
 
 def table() -> str:
     """The parameters as lines of name, type, default and help."""
-    return "\n".join(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {p.help}" for p in PARAMS)
+    return "\n".join(f"{p.name:18} {p.type.__name__:5} default {p.default!r:10}  {translate(p.help)}" for p in PARAMS)
 
 
 def defaults() -> dict[str, Any]:
@@ -324,28 +377,29 @@ def _coerce(p: Param, value: Any) -> Any:
             return True
         if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
             return False
-        raise ValueError(f"{value!r} is not true or false")
+        raise ValueError(_("{value} is not true or false").format(value=repr(value)))
     if p.type in (int, float):
         if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
+            raise ValueError(_("{value} is not a number").format(value=repr(value)))
         if isinstance(value, str):
             try:
                 value = float(value) if p.type is float else int(value, 10)
             except ValueError:
-                raise ValueError(f"{value!r} is not {'a number' if p.type is float else 'a whole number'}") from None
+                wanted = _("{value} is not a number") if p.type is float else _("{value} is not a whole number")
+                raise ValueError(wanted.format(value=repr(value))) from None
         if p.type is int and isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(f"{value!r} is not a whole number")
+                raise ValueError(_("{value} is not a whole number").format(value=repr(value)))
             value = int(value)
         if not isinstance(value, (int, float)):
-            raise ValueError(f"{value!r} is not a number")
+            raise ValueError(_("{value} is not a number").format(value=repr(value)))
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a finite number")
+            raise ValueError(_("{value} is not a finite number").format(value=repr(value)))
         return p.type(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # YAML reads `gpus: 0` as a number
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a string; write it in quotes")
+        raise ValueError(_("{value} is not a string; write it in quotes").format(value=repr(value)))
     return value.strip()
 
 
@@ -354,12 +408,19 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     out = defaults()
     for name, raw in values.items():
         if not isinstance(name, str):
-            raise ParameterError(str(name), "parameter names are words such as cuda_image, not numbers or lists")
+            raise ParameterError(str(name), _("parameter names are words such as cuda_image, not numbers or lists"))
         p = BY_NAME.get(name)
         if p is None:
             close = [n for n in BY_NAME if n.split("_")[0] == name.split("_")[0]]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ParameterError(name, f"unknown parameter{hint}; known: {', '.join(BY_NAME)}")
+            known = ", ".join(BY_NAME)
+            raise ParameterError(
+                name,
+                _("unknown parameter (did you mean {close}?); known: {known}").format(
+                    close=", ".join(close), known=known
+                )
+                if close
+                else _("unknown parameter; known: {known}").format(known=known),
+            )
         try:
             value = _coerce(p, raw)
             out[name] = p.check(value) if p.check else value
@@ -368,8 +429,10 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     if out["engine_restart"] not in NAMED_RESTARTS and not out["allow_restart_command"]:
         raise ParameterError(
             "engine_restart",
-            f"{out['engine_restart']!r} is a command that would run as root when "
-            "the engine's configuration changes; set allow_restart_command=true to allow it "
-            "(or use systemd, user, none)",
+            _(
+                "{value} is a command that would run as root when "
+                "the engine's configuration changes; set allow_restart_command=true to allow it "
+                "(or use systemd, user, none)"
+            ).format(value=repr(out["engine_restart"])),
         )
     return out

@@ -18,6 +18,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from .i18n import _
+
 PROGRESS_ENV = "GPU_RUNBOOK_PROGRESS"
 EVERY_S = 10.0  # plain lines: the bytes so far at most this often
 EVENT_EVERY_S = 0.2  # events for a terminal's bar: at most this often
@@ -60,15 +62,23 @@ class PullProgress:
         if layer and status in ("Pull complete", "Already exists") and layer not in self.done:
             self.done.add(layer)
             self.current[layer] = self.layers.get(layer, 0)
-            self.say(f"  layer {layer}: {status.lower()} ({self.layers.get(layer, 0) / 1e6:.1f} MB)")
+            done = _("pull complete") if status == "Pull complete" else _("already exists")
+            self.say(
+                "  "
+                + _("layer {layer}: {status} ({size:.1f} MB)").format(
+                    layer=layer, status=done, size=self.layers.get(layer, 0) / 1e6
+                )
+            )
         elif status.startswith(("Digest:", "Status:")):
             self.say(f"  {status}")
         elif status == "Downloading" and self.clock() - self.last >= EVERY_S:
             self.last = self.clock()
             got, total = sum(self.current.values()), sum(self.layers.values())
             self.say(
-                f"  pulling: {len(self.done)} of {len(self.layers)} layers done, "
-                f"{got / 1e6:.1f} of {total / 1e6:.1f} MB",
+                "  "
+                + _("pulling: {done} of {layers} layers done, {got:.1f} of {total:.1f} MB").format(
+                    done=len(self.done), layers=len(self.layers), got=got / 1e6, total=total / 1e6
+                ),
                 periodic=True,
             )
         if self.follower is not None and (layer in self.done or self.clock() - self.last_event >= EVENT_EVERY_S):
@@ -82,6 +92,10 @@ class PlainView:
 
     def __init__(self, log: Callable[[str], None]):
         self.log = log
+
+    def start(self, step: str, text: str) -> None:
+        """A step begins; ``text`` says so."""
+        self.log(text)
 
     def say(self, text: str) -> None:
         self.log(text)
@@ -106,11 +120,14 @@ class TerminalView:
         self.bar = None
         self.step = ""
 
+    def start(self, step: str, text: str) -> None:
+        """A step begins: the status line names it, and ``text`` says so above it."""
+        self.step = step
+        self.status.set_description_str(step)
+        self._end_pull()
+        self.tqdm.write(text, file=self.stream)
+
     def say(self, text: str) -> None:
-        if text.startswith("running "):
-            self.step = text[len("running ") :]
-            self.status.set_description_str(self.step)
-            self._end_pull()
         self.tqdm.write(text, file=self.stream)
 
     def __call__(self, event: dict) -> None:
@@ -121,7 +138,10 @@ class TerminalView:
             if self.bar is None:
                 self.bar = self.tqdm(unit="B", unit_scale=True, file=self.stream, position=1, leave=False)
             self.bar.total = max(pull["total"], 1)  # grows as the engine learns each layer's size
-            self.bar.set_description_str(f"pulling, {pull['done']} of {pull['layers']} layers done", refresh=False)
+            self.bar.set_description_str(
+                _("pulling, {done} of {layers} layers done").format(done=pull["done"], layers=pull["layers"]),
+                refresh=False,
+            )
             self.bar.update(pull["bytes"] - self.bar.n)
         elif "line" in event and not event.get("periodic"):  # the bar shows what periodic lines say
             if event["line"].strip().startswith("Status:"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import render
 from .catalogue import ESSENTIAL, REPORT, STEPS
 from .files import write_atomic
+from .i18n import _
 from .ladder import ORDER
 from .params import for_record, masked
 from .results import MIME_TYPE, CheckResult, Status, verdict
@@ -64,11 +65,13 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
         if error:
             stopped = CheckResult(
                 f"notebook.{path.stem}",
-                f"{path.name} ran to the end",
+                _("{notebook} ran to the end").format(notebook=path.name),
                 Status.FAIL,
-                f"the notebook stopped: {error}",
-                cause="An error the runbook does not diagnose (a bug, or a bad parameter).",
-                remediation=f"Open the executed {path.name} in the record to see the traceback.",
+                _("the notebook stopped: {error}").format(error=error),
+                cause=_("An error the runbook does not diagnose (a bug, or a bad parameter)."),
+                remediation=_("Open the executed {notebook} in the record to see the traceback.").format(
+                    notebook=path.name
+                ),
                 notebook=path.name,
             )
             checks.append(stopped)

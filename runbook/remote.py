@@ -24,6 +24,7 @@ from docker.utils import parse_host
 
 from . import diagnosis
 from .errors import EngineError, EnginePermissionDenied, EngineUnreachable
+from .i18n import _
 
 PROBE = "docker version --format '{{.Server.Version}}'"
 
@@ -36,10 +37,10 @@ def explain(address: str, error: BaseException, timeout: float = 30) -> EngineEr
     fields = diagnosis.explain(text, key="ssh_unreachable" if isinstance(error, OSError) else None)
     if not fields["cause"]:
         fields = diagnosis.explain(key="ssh_unreachable")
-    message = f"cannot reach the Docker engine at {address} over SSH: {error}"
+    message = _("cannot reach the Docker engine at {address} over SSH: {error}").format(address=address, error=error)
     hint = config_port_hint(address)
     if hint and isinstance(error, OSError):
-        message += f" ({hint})"
+        message = f"{message} ({hint})"
     return EngineUnreachable(message, evidence=text, **fields)
 
 
@@ -51,7 +52,7 @@ def _ask_remote(address: str, error: DockerException, timeout: float) -> EngineE
     except (paramiko.SSHException, OSError) as e:
         return explain(address, e, timeout)
     try:
-        _, stdout, stderr = adapter.ssh_client.exec_command(PROBE, timeout=timeout)
+        _stdin, stdout, stderr = adapter.ssh_client.exec_command(PROBE, timeout=timeout)
         out = stdout.read().decode(errors="replace").strip()
         err = stderr.read().decode(errors="replace").strip()
         status = stdout.channel.recv_exit_status()
@@ -59,22 +60,28 @@ def _ask_remote(address: str, error: DockerException, timeout: float) -> EngineE
         err, status, out = f"{type(e).__name__}: {e}", -1, ""
     finally:
         adapter.close()
-    said = err or out or f"exit status {status}"
+    said = err or out or _("exit status {status}").format(status=status)
     evidence = f"{error}\n`{PROBE}` on {host}: exit status {status}\n{said}"
     d = diagnosis.diagnose(err)
     if d is not None and d.key == "docker_permission":
         return EnginePermissionDenied(
-            f"SSH to {host} works, but that user may not use the Docker engine there: {said}",
+            _("SSH to {host} works, but that user may not use the Docker engine there: {said}").format(
+                host=host, said=said
+            ),
             evidence=evidence,
             **d.fields(),
         )
     if d is not None and d.key == "ssh_no_docker_cli":
         return EngineUnreachable(
-            f"SSH to {host} works, but it has no `docker` command: {said}", evidence=evidence, **d.fields()
+            _("SSH to {host} works, but it has no `docker` command: {said}").format(host=host, said=said),
+            evidence=evidence,
+            **d.fields(),
         )
     fields = (d or diagnosis.by_key("engine_unreachable")).fields()
     return EngineUnreachable(
-        f"SSH to {host} works, but no Docker engine answers there: {said}", evidence=evidence, **fields
+        _("SSH to {host} works, but no Docker engine answers there: {said}").format(host=host, said=said),
+        evidence=evidence,
+        **fields,
     )
 
 
@@ -88,7 +95,7 @@ def config_port_hint(address: str) -> str:
     port = config.get("port")
     if port is None or str(port) == str(url.port):
         return ""
-    return (
-        f"~/.ssh/config gives {url.hostname} Port {port}, but docker-py connects to the address's port, "
-        f"{url.port}: write ssh://{url.username + '@' if url.username else ''}{url.hostname}:{port}"
-    )
+    user = f"{url.username}@" if url.username else ""
+    return _(
+        "~/.ssh/config gives {host} Port {port}, but docker-py connects to the address's port, {used}: write {address}"
+    ).format(host=url.hostname, port=port, used=url.port, address=f"ssh://{user}{url.hostname}:{port}")

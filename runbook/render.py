@@ -8,6 +8,7 @@ import html
 import re
 
 from . import plot
+from .i18n import _, active
 from .ladder import Rung, ladder
 from .ladder import headline as ladder_headline
 from .results import CheckResult, Status
@@ -35,11 +36,11 @@ def text(results: list[CheckResult]) -> str:
         lines.append(f"{r.status.value.upper():4}  {r.id:24} {r.detail}")
         if r.status in (Status.FAIL, Status.WARN):
             if r.cause:
-                lines.append(f"      cause: {r.cause}")
+                lines.append("      " + _("cause: {cause}").format(cause=r.cause))
             if r.remediation:
-                lines.append(f"      fix:   {r.remediation}")
+                lines.append("      " + _("fix:   {fix}").format(fix=r.remediation))
             if r.notebook:
-                lines.append(f"      see:   {r.notebook}")
+                lines.append("      " + _("see:   {notebook}").format(notebook=r.notebook))
     return "\n".join(lines)
 
 
@@ -51,7 +52,7 @@ def counts_html(results: list[CheckResult]) -> str:
     parts = [
         f"{badge(s)} {sum(1 for r in results if r.status is s)}" for s in Status if any(r.status is s for r in results)
     ]
-    return " ".join(parts) or "no checks"
+    return " ".join(parts) or _("no checks")
 
 
 COMMAND = re.compile(r"`([^`]+)`")
@@ -80,49 +81,52 @@ def commands_in(text: str) -> list[str]:
 
 
 def html_table(results: list[CheckResult], with_style: bool = True) -> str:
+    cause_label, fix_label, see_label = _("Cause:"), _("Fix:"), _("See:")
+    copy_label, why_label, output_label = _("Commands to copy:"), _("cause and fix"), _("output")
     rows = []
     for r in results:
         body = [html.escape(r.detail)]
         if r.cause or r.remediation:
             fix = []
             if r.cause:
-                fix.append(f'<div class="rb-fix"><b>Cause:</b> {html.escape(r.cause)}</div>')
+                fix.append(f'<div class="rb-fix"><b>{cause_label}</b> {html.escape(r.cause)}</div>')
             if r.remediation:
-                fix.append(f'<div class="rb-fix"><b>Fix:</b> {html.escape(r.remediation)}</div>')
+                fix.append(f'<div class="rb-fix"><b>{fix_label}</b> {html.escape(r.remediation)}</div>')
                 cmds = commands_in(r.remediation)
                 if cmds:
                     fix.append(
-                        '<div class="rb-fix">Commands to copy:</div><pre class="rb-cmd">'
+                        f'<div class="rb-fix">{copy_label}</div><pre class="rb-cmd">'
                         + html.escape("\n".join(cmds))
                         + "</pre>"
                     )
             if r.notebook:
-                fix.append(f'<div class="rb-fix"><b>See:</b> <code>{html.escape(r.notebook)}</code></div>')
+                fix.append(f'<div class="rb-fix"><b>{see_label}</b> <code>{html.escape(r.notebook)}</code></div>')
             opened = " open" if r.status is Status.FAIL else ""
-            body.append(f"<details{opened}><summary>cause and fix</summary>{''.join(fix)}</details>")
+            body.append(f"<details{opened}><summary>{why_label}</summary>{''.join(fix)}</details>")
         if r.evidence:
-            body.append(f"<details><summary>output</summary><pre>{html.escape(r.evidence)}</pre></details>")
+            body.append(f"<details><summary>{output_label}</summary><pre>{html.escape(r.evidence)}</pre></details>")
         rows.append(
             f"<tr><td>{badge(r.status)}</td><td><code>{html.escape(r.id)}</code><br>{html.escape(r.title)}</td>"
             f"<td>{''.join(body)}</td><td>{r.duration_s:.2f} s</td></tr>"
         )
     style = f"<style>{CSS}</style>" if with_style else ""
-    return (
-        f'{style}<table class="rb-checks"><tr><th>status</th><th>check</th><th>what was seen</th><th>time</th></tr>'
-        + "".join(rows)
-        + "</table>"
-    )
+    header = "".join(f"<th>{h}</th>" for h in (_("status"), _("check"), _("what was seen"), _("time")))
+    return f'{style}<table class="rb-checks"><tr>{header}</tr>' + "".join(rows) + "</table>"
 
 
 def ladder_text(rungs: list[Rung]) -> str:
+    not_run = _("not run").upper()
     lines = [
-        f"{(r.status.value if r.status else 'not run').upper():7}  {r.name}" + (f"  [{r.check.id}]" if r.check else "")
+        f"{(r.status.value.upper() if r.status else not_run):7}  {r.name}" + (f"  [{r.check.id}]" if r.check else "")
         for r in rungs
     ]
     head, rung = ladder_headline(rungs)
-    lines.append(f"\n{head}" + (f": {rung.name}\n  {rung.check.detail}" if rung else ""))
+    if rung:
+        lines.append("\n" + _("{headline}: {rung}").format(headline=head, rung=rung.name) + f"\n  {rung.check.detail}")
+    else:
+        lines.append(f"\n{head}")
     if rung and rung.check.cause:
-        lines.append(f"  cause: {rung.check.cause}")
+        lines.append("  " + _("cause: {cause}").format(cause=rung.check.cause))
     return "\n".join(lines)
 
 
@@ -133,19 +137,27 @@ def decided_by(rung: Rung) -> str:
 
 
 def ladder_html(rungs: list[Rung]) -> str:
+    not_run = _("not run")
+    header = "".join(f"<th>{h}</th>" for h in (_("status"), _("rung"), _("decided by")))
     rows = "".join(
-        f"<tr><td>{badge(r.status) if r.status else 'not run'}</td><td>{html.escape(r.name)}</td>"
+        f"<tr><td>{badge(r.status) if r.status else not_run}</td><td>{html.escape(r.name)}</td>"
         f"<td>{decided_by(r)}</td></tr>"
         for r in rungs
     )
     head, rung = ladder_headline(rungs)
-    head = html.escape(head[0].upper() + head[1:])
+    head = head[0].upper() + head[1:]
     top = (
-        f"<p><b>{head}:</b> {html.escape(rung.name)}. {html.escape(rung.check.cause or rung.check.detail)}</p>"
+        "<p>{}</p>".format(
+            _("<b>{headline}:</b> {rung}. {why}").format(
+                headline=html.escape(head),
+                rung=html.escape(rung.name),
+                why=html.escape(rung.check.cause or rung.check.detail),
+            )
+        )
         if rung
-        else f"<p>{head}.</p>"
+        else "<p>{}</p>".format(html.escape(_("{headline}.").format(headline=head)))
     )
-    return f'{top}<table class="rb-checks"><tr><th>status</th><th>rung</th><th>decided by</th></tr>{rows}</table>'
+    return f'{top}<table class="rb-checks"><tr>{header}</tr>{rows}</table>'
 
 
 def throughput_svg(results: list[CheckResult]) -> str:
@@ -156,8 +168,8 @@ def throughput_svg(results: list[CheckResult]) -> str:
     d = found.data
     charts = []
     for key, title, unit in (
-        ("bf16_matmul_tflops", f"bf16 matmul, {d['gpu']}", "TFLOP/s"),
-        ("copy_gb_per_s", f"device-to-device copy, {d['gpu']}", "GB/s"),
+        ("bf16_matmul_tflops", _("bf16 matmul, {gpu}").format(gpu=d["gpu"]), "TFLOP/s"),
+        ("copy_gb_per_s", _("device-to-device copy, {gpu}").format(gpu=d["gpu"]), "GB/s"),
     ):
         charts.append(
             plot.bars(title, unit, {part: (d.get(part) or {}).get(key) for part in ("datasheet", "host", "container")})
@@ -192,13 +204,15 @@ def verdict_badge(verdict: str) -> str:
 
 def summary_headline(summary: dict) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
-    return f"verdict: {summary['verdict']} ({counts or 'no checks ran'})"
+    return _("verdict: {verdict} ({counts})").format(verdict=summary["verdict"], counts=counts or _("no checks ran"))
 
 
 def verdict_line(summary: dict) -> str:
     """The verdict and why, in one line: what an operator reads first."""
     reason = summary.get("verdict_reason")
-    return f"verdict: {summary['verdict']}" + (f" — {reason}" if reason else "")
+    if reason:
+        return _("verdict: {verdict} — {reason}").format(verdict=summary["verdict"], reason=reason)
+    return _("verdict: {verdict}").format(verdict=summary["verdict"])
 
 
 def headline(summary: dict) -> str:
@@ -207,10 +221,13 @@ def headline(summary: dict) -> str:
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
     head, rung = ladder_headline(ladder(results))
     if rung is None:
-        return f"{head[0].upper()}{head[1:]}.\n"
-    lines = [f"{head[0].upper()}{head[1:]}: {rung.name}", f"  {rung.check.id}: {rung.check.detail}"]
+        return _("{headline}.").format(headline=head[0].upper() + head[1:]) + "\n"
+    lines = [
+        _("{headline}: {rung}").format(headline=head[0].upper() + head[1:], rung=rung.name),
+        f"  {rung.check.id}: {rung.check.detail}",
+    ]
     if rung.check.remediation:
-        lines.append(f"  fix: {rung.check.remediation}")
+        lines.append("  " + _("fix: {fix}").format(fix=rung.check.remediation))
     return "\n".join(lines) + "\n"
 
 
@@ -221,16 +238,19 @@ def summary_text(summary: dict) -> str:
 
 def summary_html(summary: dict) -> str:
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
+    counts = ", ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
+    verdict_label, none_ran = _("Verdict:"), _("no checks ran")
+    ladder_title, checks_title = _("GPU access ladder"), _("Checks")
     head = (
-        f"<p>Verdict: {verdict_badge(summary['verdict'])} {html.escape(summary_headline(summary).split(' ', 2)[2])}"
+        f"<p>{verdict_label} {verdict_badge(summary['verdict'])} ({html.escape(counts or none_ran)})"
         f"<br>{html.escape(summary.get('verdict_reason', ''))}</p>"
     )
     return (
         head
-        + "<h3>GPU access ladder</h3>"
+        + f"<h3>{ladder_title}</h3>"
         + ladder_html(ladder(results))
         + throughput_svg(results)
-        + "<h3>Checks</h3>"
+        + f"<h3>{checks_title}</h3>"
         + html_table(results)
     )
 
@@ -245,28 +265,38 @@ def report_page(summary: dict) -> str:
     )
     first_fail = next((c for c in checks if c.status is Status.FAIL), None)
     top = (
-        f"First failure: <code>{html.escape(first_fail.id)}</code>: {html.escape(first_fail.detail)}"
+        _("First failure: {id}: {detail}").format(
+            id=f"<code>{html.escape(first_fail.id)}</code>", detail=html.escape(first_fail.detail)
+        )
         if first_fail
-        else "Every check passed or was skipped with a reason."
+        else html.escape(_("Every check passed or was skipped with a reason."))
     )
     when = summary.get("finished") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    lang = "zh-CN" if active() == "zh_CN" else "en"
+    host = f"<b>{html.escape(summary['host'])}</b>"
+    finished = _("Host {host}, finished {when}, runbook {version}.").format(
+        host=host, when=html.escape(when), version=html.escape(summary["runbook_version"])
+    )
+    title, verdict_label = _("gpu-runbook record"), _("Verdict:")
+    page_title = _("gpu-runbook record: {host}").format(host=summary["host"])
+    ladder_title, checks_title, params_title = _("GPU access ladder"), _("Checks"), _("Parameters")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>gpu-runbook record: {html.escape(summary["host"])}</title>
+<html lang="{lang}"><head><meta charset="utf-8">
+<title>{html.escape(page_title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:24px;max-width:1200px}}{CSS}
 .rb-verdict{{font-size:20px;margin:8px 0}} .rb-params td{{padding:2px 8px}}</style></head>
 <body>
-<h1>gpu-runbook record</h1>
-<p>Host <b>{html.escape(summary["host"])}</b>, finished {html.escape(when)},
-runbook {html.escape(summary["runbook_version"])}.</p>
-<p class="rb-verdict">Verdict: {verdict_badge(summary["verdict"])} &nbsp; {html.escape(counts)}</p>
+<h1>{title}</h1>
+<p>{finished}</p>
+<p class="rb-verdict">{verdict_label} {verdict_badge(summary["verdict"])} &nbsp; {html.escape(counts)}</p>
 <p>{html.escape(summary.get("verdict_reason", ""))}</p>
 <p>{top}</p>
-<h2>GPU access ladder</h2>
+<h2>{ladder_title}</h2>
 {ladder_html(ladder(checks))}
 {throughput_svg(checks)}
-<h2>Checks</h2>
+<h2>{checks_title}</h2>
 {html_table(checks, with_style=False)}
-<h2>Parameters</h2><table class="rb-params">{params}</table>
+<h2>{params_title}</h2><table class="rb-params">{params}</table>
 </body></html>
 """
 
@@ -274,10 +304,11 @@ runbook {html.escape(summary["runbook_version"])}.</p>
 def overview_text(states: dict[str, str | None], next_step: str | None, firsts: dict[str, str] | None = None) -> str:
     """A line per step: its state, its first failing (or warning) check, and the next step marked."""
     firsts = firsts or {}
+    not_yet, next_mark = _("not run yet"), _("<- next")
     return "\n".join(
-        f"{step:28} {states[step] or 'not run yet'}"
+        f"{step:28} {states[step] or not_yet}"
         + (f" ({firsts[step]})" if step in firsts else "")
-        + ("   <- next" if step == next_step else "")
+        + ("   " + next_mark if step == next_step else "")
         for step in states
     )
 
@@ -315,33 +346,44 @@ def overview_html(
     """The path as a row of boxes, each a link to its step's notebook: coloured by how the step went (grey:
     not run yet), naming its first failing (or warning) check; the next step is marked and linked below.
     ``replayed`` says, above it all, which steps show a recorded host's run rather than this machine's."""
+    not_yet = _("not run yet")
     boxes = []
     for i, step in enumerate(states):
         state = states[step]
         colour = COLOURS[Status(state)] if state else "#8c959f"
         first = f"<br><code>{html.escape(firsts[step]).replace('.', '.<wbr>')}</code>" if step in firsts else ""
-        mark = "next ▼" if step == next_step else ""
+        mark = _("next ▼") if step == next_step else ""
+        tip = _("open {notebook}").format(notebook=f"{step}.ipynb")
         boxes.append(
             f'<div><div class="rb-mark">{mark}</div>'
-            f'<a class="rb-step" href="{html.escape(step)}.ipynb" title="open {html.escape(step)}.ipynb" '
+            f'<a class="rb-step" href="{html.escape(step)}.ipynb" '
+            f'title="{html.escape(tip)}" '
             f'style="border-color:{colour};background:{colour}22">'
             f"<b>{i + 1}</b><br>{html.escape(step[3:].replace('-', ' '))}<br>"
-            f'<span class="rb-state" style="color:{colour}">{html.escape(state or "not run yet")}</span>{first}</a>'
+            f'<span class="rb-state" style="color:{colour}">{html.escape(state or not_yet)}</span>{first}</a>'
             "</div>"
         )
     arrow = '<div class="rb-arrow">→</div>'
     if next_step:
         state = states[next_step]
-        why = f"its first failing check: <code>{html.escape(firsts[next_step])}</code>" if next_step in firsts else ""
-        below = (
-            f'<p class="rb-next">Next: <a class="rb-next-link" href="{html.escape(next_step)}.ipynb">'
-            f"{html.escape(next_step)}.ipynb</a>, {html.escape(titles.get(next_step, next_step))} "
-            f"({why or html.escape(state or 'not run yet')})</p>"
+        why = (
+            _("its first failing check: {id}").format(id=f"<code>{html.escape(firsts[next_step])}</code>")
+            if next_step in firsts
+            else ""
+        )
+        link = f'<a class="rb-next-link" href="{html.escape(next_step)}.ipynb">{html.escape(next_step)}.ipynb</a>'
+        below = '<p class="rb-next">{}</p>'.format(
+            _("Next: {link}, {title} ({why})").format(
+                link=link,
+                title=html.escape(titles.get(next_step, next_step)),
+                why=why or html.escape(state or _("not run yet")),
+            )
         )
     else:
-        below = '<p class="rb-next">Every step ran without a failure.</p>'
+        below = '<p class="rb-next">{}</p>'.format(_("Every step ran without a failure."))
     banner = replay_banner(replayed) if replayed else ""
+    steps_label = _("the runbook's steps")
     return (
-        f'<style>{OVERVIEW_CSS}</style><nav aria-label="the runbook\'s steps">{banner}'
+        f'<style>{OVERVIEW_CSS}</style><nav aria-label="{html.escape(steps_label)}">{banner}'
         f'<div class="rb-path">{arrow.join(boxes)}</div>{below}</nav>'
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .catalogue import NOTEBOOKS
 from .errors import RunSetupError
+from .i18n import _
 from .record import checks_by_step
 from .results import CheckResult
 from .verify import read_summary
@@ -34,7 +35,11 @@ def stem_of(step: Callable) -> str:
     for n in NOTEBOOKS:
         if n.module and module == f"runbook.steps.{n.module}":
             return n.stem
-    raise RunSetupError(f"{module or step!r} is not one of the runbook's steps: there is nothing to replay for it")
+    raise RunSetupError(
+        _("{step} is not one of the runbook's steps: there is nothing to replay for it").format(
+            step=repr(module or step)
+        )
+    )
 
 
 def recorded(folder: str | Path, stem: str) -> list[CheckResult]:
@@ -43,16 +48,24 @@ def recorded(folder: str | Path, stem: str) -> list[CheckResult]:
     try:
         by_step = checks_by_step(summary)
     except (KeyError, TypeError, ValueError) as e:
-        raise RunSetupError(f"{folder}/summary.json is not a record this runbook wrote: {e}") from None
+        raise RunSetupError(
+            _("{file} is not a record this runbook wrote: {error}").format(file=f"{folder}/summary.json", error=e)
+        ) from None
     if stem not in by_step:
         raise RunSetupError(
-            f"the record in {folder} did not run {stem}.ipynb",
-            remediation=f"Replay a record that ran every step, or run {stem}.ipynb here (replay empty).",
+            _("the record in {folder} did not run {notebook}").format(folder=folder, notebook=f"{stem}.ipynb"),
+            remediation=_("Replay a record that ran every step, or run {notebook} here (replay empty).").format(
+                notebook=f"{stem}.ipynb"
+            ),
         )
     where = origin(summary)
     mark = {"record": Path(folder).name, "host": summary.get("host", ""), "origin": where}
     return [
-        replace(c, detail=f"replayed from {where}: {c.detail}", data={**c.data, "replayed_from": mark})
+        replace(
+            c,
+            detail=_("replayed from {origin}: {detail}").format(origin=where, detail=c.detail),
+            data={**c.data, "replayed_from": mark},
+        )
         for c in by_step[stem]
     ]
 
@@ -73,10 +86,13 @@ class Replay:
         """What a panel says above a replay: whose run it is, and with which parameters it was made."""
         given = self.summary.get("parameters", {})
         shown = ", ".join(f"{k}={given[k]}" for k in ("gpu_mode", "cuda_image", "pytorch_image") if k in given)
-        return (
-            f"Replay of the record {Path(self.folder).name} (host {origin(self.summary)}"
-            + (f"; {shown}" if shown else "")
-            + "): these checks ran there, not on this machine."
+        if shown:
+            return _(
+                "Replay of the record {record} (host {origin}; {parameters}): these checks ran there, "
+                "not on this machine."
+            ).format(record=Path(self.folder).name, origin=origin(self.summary), parameters=shown)
+        return _("Replay of the record {record} (host {origin}): these checks ran there, not on this machine.").format(
+            record=Path(self.folder).name, origin=origin(self.summary)
         )
 
 

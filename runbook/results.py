@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 from .errors import RunbookError
+from .i18n import _, ngettext
 from .progress import announce
 
 # The results travel in an executed notebook as a display output of this type: the record is read from it.
@@ -173,19 +174,25 @@ def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[st
     results = [r for checks in by_step.values() for r in checks]
     failed = [r.id for r in results if r.status is Status.FAIL]
     if failed:
-        return "fail", f"{len(failed)} check(s) failed: {', '.join(failed)}"
+        return "fail", ngettext("{count} check failed: {ids}", "{count} checks failed: {ids}", len(failed)).format(
+            count=len(failed), ids=", ".join(failed)
+        )
     if not results:
-        return "incomplete", "no check ran"
+        return "incomplete", _("no check ran")
     by_id = {r.id: r for r in results}
     unseen = []
     for step in by_step:
         for check_id in essential.get(step, ()):
             r = by_id.get(check_id)
             if r is None or not r.ok:
-                unseen.append(f"{check_id} ({r.status.value}: {r.detail})" if r else f"{check_id} (not run)")
+                unseen.append(
+                    f"{check_id} ({r.status.value}: {r.detail})" if r else _("{id} (not run)").format(id=check_id)
+                )
     if unseen:
-        return "incomplete", "essential check(s) not observed passing: " + "; ".join(unseen)
+        return "incomplete", _("essential check(s) not observed passing: {checks}").format(checks="; ".join(unseen))
     blind = [step for step, checks in by_step.items() if all(r.status is Status.SKIP for r in checks)]
     if blind:
-        return "incomplete", f"nothing was observed in {', '.join(blind)}: every check was skipped"
-    return "pass", "every essential check of the steps that ran was observed passing"
+        return "incomplete", _("nothing was observed in {steps}: every check was skipped").format(
+            steps=", ".join(blind)
+        )
+    return "pass", _("every essential check of the steps that ran was observed passing")

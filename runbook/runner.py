@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
-from . import engine, host, params, record
+from . import engine, host, i18n, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
+from .i18n import _
 from .progress import PROGRESS_ENV, PlainView
 
 
@@ -36,9 +37,9 @@ def load_values(path: str | None, pairs: list[list[str]]) -> dict:
             with open(path, encoding="utf-8") as f:
                 loaded = yaml.safe_load(f)
         except (OSError, yaml.YAMLError) as e:
-            raise RunSetupError(f"cannot read parameters file {path}: {e}") from None
+            raise RunSetupError(_("cannot read parameters file {path}: {error}").format(path=path, error=e)) from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise RunSetupError(f"parameters file {path} must be a mapping of name: value")
+            raise RunSetupError(_("parameters file {path} must be a mapping of name: value").format(path=path))
         values.update(loaded or {})
     values.update({name: value for name, value in pairs})
     return values
@@ -53,7 +54,9 @@ def select(only: list[str] | None) -> list[str]:
         k = key.strip().removesuffix(".ipynb")
         hits = [s for s in STEPS if s == k or s[:2] == k.zfill(2) or s[3:] == k]
         if len(hits) != 1:
-            raise RunSetupError(f"--only {key!r} names no step; steps: {', '.join(STEPS)}")
+            raise RunSetupError(
+                _("--only {key} names no step; steps: {steps}").format(key=repr(key), steps=", ".join(STEPS))
+            )
         if hits[0] not in chosen:
             chosen.append(hits[0])
     return sorted(chosen)
@@ -77,7 +80,7 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if not folder.is_dir():
-                raise RunSetupError(f"{folder} is not a folder; choose another --out")
+                raise RunSetupError(_("{folder} is not a folder; choose another --out").format(folder=folder))
             if any(folder.iterdir()):
                 raise FileExistsError
             fd = os.open(folder / CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -85,19 +88,23 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
             continue
         except OSError as e:
             raise RunSetupError(
-                f"cannot write the record in {folder}: {e.strerror}",
-                remediation="Choose an --out on a writable file system with free space.",
+                _("cannot write the record in {folder}: {error}").format(folder=folder, error=e.strerror),
+                remediation=_("Choose an --out on a writable file system with free space."),
             ) from None
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()} {socket.gethostname()}\n")
         except OSError as e:
             raise RunSetupError(
-                f"cannot write the record in {folder}: {e.strerror}",
-                remediation="Choose an --out on a writable file system with free space.",
+                _("cannot write the record in {folder}: {error}").format(folder=folder, error=e.strerror),
+                remediation=_("Choose an --out on a writable file system with free space."),
             ) from None
         return folder
-    raise RunSetupError(f"{out} already exists and is not empty (a record, or a run writing one); choose another --out")
+    raise RunSetupError(
+        _("{folder} already exists and is not empty (a record, or a run writing one); choose another --out").format(
+            folder=out
+        )
+    )
 
 
 class Interrupted(KeyboardInterrupt):
@@ -139,13 +146,18 @@ def run(
     from . import kernel as notebook_kernel
 
     p = params.validate(values or {})
+    lang = i18n.activate(p["lang"])  # the record's report and verdict are written in the run's language
     p["interactive"] = False  # headless: nothing to click, plain output
     p["strict"] = False  # every step runs; the verdict comes from the record
     src = Path(notebooks) if notebooks else notebooks_dir()
     steps = select(only)
     missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]
     if missing:
-        raise RunSetupError(f"notebook(s) missing in {src}: {', '.join(m + '.ipynb' for m in missing)}")
+        raise RunSetupError(
+            _("notebook(s) missing in {folder}: {names}").format(
+                folder=src, names=", ".join(f"{m}.ipynb" for m in missing)
+            )
+        )
     out = claim_out_dir(Path(out_dir)) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -179,12 +191,12 @@ def run(
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
                 declared = notebook_kernel.declared(notebook_kernel.load(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
-                view.say(f"running {step}")
+                view.start(step, _("running {step}").format(step=step))
                 try:
                     # the report reads the record beside it; the steps run where the notebooks are
                     stopped = kernel.run(nb_in, nb_out, passed, out if step == REPORT else src)
                     if stopped:
-                        view.say(f"  {step} stopped: {stopped}")
+                        view.say("  " + _("{step} stopped: {why}").format(step=step, why=stopped))
                 finally:
                     record.relocate(nb_out)
     except KeyboardInterrupt as e:
@@ -200,11 +212,12 @@ def run(
         finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         parameters=params.for_record(p),
         steps=steps,
+        lang=lang,
     )
     if interrupted:
         summary.update(
             verdict="incomplete",
-            verdict_reason=f"interrupted ({interrupted}) in {current}",
+            verdict_reason=_("interrupted ({signal}) in {step}").format(signal=interrupted, step=current),
             interrupted={"signal": interrupted, "step": current},
         )
     write_record(out, summary)
@@ -230,8 +243,10 @@ def write_record(out: Path, summary: dict) -> None:
         record.write(out, summary)
     except OSError as e:
         raise RunSetupError(
-            f"the record in {out} could not be written: {e.strerror}; its notebooks are there, its summary is not",
-            remediation="Free space, then run again into a new --out.",
+            _(
+                "the record in {folder} could not be written: {error}; its notebooks are there, its summary is not"
+            ).format(folder=out, error=e.strerror),
+            remediation=_("Free space, then run again into a new --out."),
         ) from None
     (out / CLAIM).unlink(missing_ok=True)
 

@@ -17,6 +17,7 @@ import tarfile
 from docker.errors import NotFound
 
 from .files import backup_name, replace_with_backup, write_atomic
+from .i18n import _
 
 MAX_READ = 64 << 20  # no configuration file the plan reads is larger
 
@@ -26,7 +27,7 @@ class HostTarget:
 
     def __init__(self, root: str = "/"):
         self.root = root
-        self.name = "this host" if root == "/" else f"the system in {root}"
+        self.name = _("this host") if root == "/" else _("the system in {root}").format(root=root)
 
     def _path(self, path: str) -> str:
         return path if self.root == "/" else os.path.join(self.root, path.lstrip("/"))
@@ -43,9 +44,9 @@ class HostTarget:
                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
             )
         except FileNotFoundError:
-            return 127, f"{argv[0]}: command not found"
+            return 127, _("{program}: command not found").format(program=argv[0])
         except subprocess.TimeoutExpired:
-            return 124, f"{' '.join(argv)} ran past {timeout:.0f} s"
+            return 124, _("{command} ran past {seconds:.0f} s").format(command=" ".join(argv), seconds=timeout)
         return proc.returncode, proc.stdout + proc.stderr
 
     def read(self, path: str) -> bytes | None:
@@ -56,9 +57,9 @@ class HostTarget:
         except FileNotFoundError:
             return None
         if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a folder, FIFO, socket or device)")
+            raise OSError(errno.EINVAL, _("not a regular file (a folder, FIFO, socket or device)"))
         if st.st_size > MAX_READ:
-            raise OSError(errno.EFBIG, f"larger than {MAX_READ >> 20} MiB")
+            raise OSError(errno.EFBIG, _("larger than {size} MiB").format(size=MAX_READ >> 20))
         try:
             with open(self._path(path), "rb") as f:
                 return f.read(MAX_READ + 1)
@@ -91,7 +92,7 @@ class ContainerTarget:
 
     def __init__(self, container):
         self.container = container
-        self.name = f"container {container.short_id}"
+        self.name = _("container {id}").format(id=container.short_id)
 
     def run(self, argv: list[str], timeout: float = 900) -> tuple[int, str]:
         res = self.container.exec_run(argv, environment={"DEBIAN_FRONTEND": "noninteractive"})
@@ -99,7 +100,7 @@ class ContainerTarget:
 
     def read(self, path: str) -> bytes | None:
         try:
-            stream, _ = self.container.get_archive(path)
+            stream, _stat = self.container.get_archive(path)
         except NotFound:
             return None
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
@@ -133,7 +134,7 @@ class ContainerTarget:
             if self.run(["test", "-e", backup])[0] != 0:
                 break
         if self.run(["cp", "-p", "--", real, backup])[0] != 0:
-            raise OSError(f"cannot back up {real} in {self.name}")
+            raise OSError(_("cannot back up {path} in {target}").format(path=real, target=self.name))
         self.write(real, data, int(mode, 8), (int(uid), int(gid)))
         return real, backup
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from . import params, record, render
+from . import i18n, params, record, render
 from .catalogue import BY_STEM
 from .errors import ChecksFailed
+from .i18n import _, ngettext
 from .progress import PullProgress
 from .results import MIME_TYPE, CheckResult, Status
 
@@ -69,7 +70,7 @@ def evidence_text(results: list[CheckResult], check_id: str) -> str:
     for r in results:
         if r.id == check_id:
             return r.evidence.rstrip() if r.evidence else f"({check_id}: {r.status.value}: {r.detail})"
-    return f"({check_id}: not in this run)"
+    return "({})".format(_("{id}: not in this run").format(id=check_id))
 
 
 def show_evidence(results: list[CheckResult], check_id: str) -> None:
@@ -80,8 +81,10 @@ def show_evidence(results: list[CheckResult], check_id: str) -> None:
     _show_view(results, lambda rs: {"text/plain": evidence_text(rs, check_id)})
 
 
-def show_summary(summary: dict) -> None:
-    """The run at a glance; above it, which steps were replayed from a record, if any."""
+def show_summary(summary: dict, lang: str = "") -> None:
+    """The run at a glance, in ``lang`` ('': the locale's); above it, which steps were replayed from a
+    record, if any."""
+    i18n.activate(params.validate({"lang": lang})["lang"])
     note = replayed_note(summary)
     text, page = render.summary_text(summary), render.summary_html(summary)
     if note:
@@ -97,7 +100,11 @@ def throughput_bundle(results: list[CheckResult]) -> dict:
     """The throughput charts; the check's own line where no HTML can be shown."""
     svg = render.throughput_svg(results)
     found = next((r for r in results if r.id == "pytorch.throughput"), None)
-    line = f"pytorch.throughput: {found.status.value}: {found.detail}" if found else "pytorch.throughput: not run"
+    line = (
+        f"pytorch.throughput: {found.status.value}: {found.detail}"
+        if found
+        else _("{id}: not run").format(id="pytorch.throughput")
+    )
     return {"text/plain": line, "text/html": svg or html.escape(line)}
 
 
@@ -110,7 +117,7 @@ def show_overview(summary: dict, steps) -> None:
     states = record.step_states(summary, steps)
     next_step = record.next_step_of(states)
     firsts = {step: c.id for step, c in record.first_problems(summary).items()}
-    titles = {s: n.title for s, n in BY_STEM.items()}
+    titles = {s: i18n.translate(n.title) for s, n in BY_STEM.items()}
     note = replayed_note(summary)
     _display(
         {
@@ -128,17 +135,22 @@ def replayed_note(summary: dict) -> str:
         for mark in marks:
             origins.setdefault(mark, []).append(step)
     return "; ".join(
-        f"Replayed from the record {mark}, not run here: {', '.join(steps)}" for mark, steps in origins.items()
+        _("Replayed from the record {record}, not run here: {steps}").format(record=mark, steps=", ".join(steps))
+        for mark, steps in origins.items()
     )
 
 
-def run_step(step, interactive: bool = False, strict: bool = False, replay: str = "", **values) -> list[CheckResult]:
+def run_step(
+    step, interactive: bool = False, strict: bool = False, replay: str = "", lang: str = "", **values
+) -> list[CheckResult]:
     """Run a step's checks once and show them. Headless: plain output and, when ``strict``, a failed check
     raises ChecksFailed after the output is shown (so papermill and pipelines see a failing cell).
     Interactive (JupyterLab): a panel with a button that runs them again and live pull progress; nothing
     ever waits for a click, and nothing raises. With ``replay`` (a record's folder) the checks are that
-    record's for this step, marked as replayed, and nothing runs here."""
-    flags = params.validate({"interactive": interactive, "strict": strict, "replay": replay})  # "false" is False
+    record's for this step, marked as replayed, and nothing runs here. ``lang`` is the language the
+    results are written in ('' : the locale's)."""
+    flags = params.validate({"interactive": interactive, "strict": strict, "replay": replay, "lang": lang})
+    i18n.activate(flags["lang"])
     if flags["replay"]:
         from .replay import step as replayed
 
@@ -148,7 +160,13 @@ def run_step(step, interactive: bool = False, strict: bool = False, replay: str 
         show(results)
         failed = [r.id for r in results if r.status is Status.FAIL]
         if flags["strict"] and failed:
-            raise ChecksFailed(f"{len(failed)} check(s) failed: {', '.join(failed)} (strict: see the output above)")
+            raise ChecksFailed(
+                ngettext(
+                    "{count} check failed: {ids} (strict: see the output above)",
+                    "{count} checks failed: {ids} (strict: see the output above)",
+                    len(failed),
+                ).format(count=len(failed), ids=", ".join(failed))
+            )
         return results
     from .panel import StepPanel
 

@@ -6,7 +6,8 @@ GPUs (count or model; a GPU's UUID may change with the hardware under it and is 
 toolkit or engine version, an image that now has another content (its id), a check whose status
 changed, and a checked cell (``# NBVAL_CHECK_OUTPUT``, the outputs nbval compares) that now prints
 something else once what changes on every run (times, temperatures, power, memory in use, the UUIDs)
-is masked as nbval's sanitizer for this project masks it.
+is masked as nbval's sanitizer for this project masks it. The checks are compared by id and status, and
+the steps run again in the record's language, so a record is verified whatever today's locale.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .catalogue import STEPS
 from .errors import RunSetupError
+from .i18n import _
 
 # The facts compared, by the check that observed them and the key of its data.
 FACTS = (
@@ -53,9 +55,13 @@ def read_summary(record: str | Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise RunSetupError(f"{record} holds no readable summary.json ({e.strerror}): not a record") from None
+        raise RunSetupError(
+            _("{record} holds no readable summary.json ({error}): not a record").format(record=record, error=e.strerror)
+        ) from None
     except ValueError as e:
-        raise RunSetupError(f"{path} is not JSON ({e}): not a record this runbook wrote") from None
+        raise RunSetupError(
+            _("{path} is not JSON ({error}): not a record this runbook wrote").format(path=path, error=e)
+        ) from None
 
 
 def _by_id(summary: dict) -> dict[str, dict]:
@@ -127,6 +133,8 @@ def verify(record: str | Path, out: str | Path | None = None, log=print) -> tupl
     record = Path(record)
     before = read_summary(record)
     values = {k: v for k, v in (before.get("parameters") or {}).items() if k not in ("interactive", "strict")}
+    # in the record's language (records before it had one were English), so that checked outputs compare
+    values["lang"] = before.get("lang") or "en"
     steps = before.get("steps") or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)

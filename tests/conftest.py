@@ -4,13 +4,21 @@ With RUNBOOK_REQUIRE_ENGINE=1 (set by tests/run.sh) a missing engine fails the e
 skipping them, so that CI cannot pass without having run them.
 """
 
+import os
 import urllib.request
 
 import docker
 import pytest
 
-from runbook import engine
+from runbook import engine, i18n
 from tests.helpers import REGISTRY, TEST_IMAGE, built_toolkit, require
+
+# The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
+# (which inherit the environment) speak English; the language tests ask for Chinese explicitly.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
+i18n.activate()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import docker
 
 from .. import diagnosis, engine, host, params
 from ..errors import EngineError, HostError, RunbookError
+from ..i18n import _
 from ..results import CheckResult, Outcome, Status, fail
 
 
@@ -35,12 +36,12 @@ def context(values: dict[str, Any], with_engine: bool = True) -> Context:
     try:
         ctx.driver = host.query_driver()
         if ctx.driver is None:
-            ctx.driver_problem = "no NVIDIA driver/GPU found on this host (nvidia-smi is not installed)"
+            ctx.driver_problem = _("no NVIDIA driver/GPU found on this host (nvidia-smi is not installed)")
         elif not ctx.driver.gpus:
-            ctx.driver_problem = "the NVIDIA driver reports no GPU"
+            ctx.driver_problem = _("the NVIDIA driver reports no GPU")
     except HostError as e:
         ctx.driver_error = e
-        ctx.driver_problem = f"the NVIDIA driver does not answer ({e})"
+        ctx.driver_problem = _("the NVIDIA driver does not answer ({error})").format(error=e)
     if with_engine:
         connect_engine(ctx)
     return ctx
@@ -52,7 +53,7 @@ def connect_engine(ctx: Context) -> None:
         ctx.client, ctx.engine_error, ctx.engine_problem = engine.connect(ctx.params["docker_host"]), None, ""
     except EngineError as e:
         ctx.client, ctx.engine_error = None, e
-        ctx.engine_problem = f"{e} (see engine.reachable in 01-preflight)"
+        ctx.engine_problem = _("{error} (see engine.reachable in 01-preflight)").format(error=e)
 
 
 def skipped(check_id: str, title: str, reason: str, data: dict | None = None) -> CheckResult:
@@ -63,13 +64,17 @@ def container_failure(message: str, text: str, ctx: Context) -> Outcome:
     """A failed container run as a fail outcome with its diagnosis (and the host's missing driver, if so)."""
     fields = diagnosis.explain(
         text,
-        default_cause="The container's command failed; its output (evidence) says why.",
-        default_fix="Read the container's output below for the error it names; make sure "
-        "step 3 (nvidia-smi in a container) passes first.",
+        default_cause=_("The container's command failed; its output (evidence) says why."),
+        default_fix=_(
+            "Read the container's output below for the error it names; make sure "
+            "step 3 (nvidia-smi in a container) passes first."
+        ),
         default_notebook=diagnosis.NB_GPU,
     )
     if ctx.driver is None:
-        fields["cause"] += f" Also: {ctx.driver_problem} (see host.driver in 01-preflight)."
+        fields["cause"] += " " + _("Also: {problem} (see host.driver in 01-preflight).").format(
+            problem=ctx.driver_problem
+        )
     return fail(message, evidence=text, **fields)
 
 

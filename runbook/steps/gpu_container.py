@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import cuda, engine, gpu_access, host
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ContainerFailed, HostError
+from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, skipped
 from .images import choose_and_pull, judge_requirement
@@ -20,35 +21,42 @@ LIST_GPUS = ["nvidia-smi", "-L"]
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     chosen = {"mode": ctx.params["gpu_mode"]}  # recorded with gpu.nvidia_smi: the ladder reads the run's mode there
-    results, image = choose_and_pull(ctx, "cuda", "cuda_image", "base", "CUDA base image", progress)
+    titles = check_titles()
+    results, image = choose_and_pull(ctx, "cuda", "cuda_image", "base", _("CUDA base image"), progress)
     if image is None:
-        reason = f"the CUDA image is not available ({results[-1].id}: {results[-1].status.value})"
-        return results + [skipped(i, t, reason, chosen if i == "gpu.nvidia_smi" else None) for i, t in TITLES.items()]
-    results.append(run_check("cuda.requirement", TITLES["cuda.requirement"], lambda: judge_requirement(ctx, image)))
+        reason = _("the CUDA image is not available ({id}: {status})").format(
+            id=results[-1].id, status=results[-1].status.value
+        )
+        return results + [skipped(i, t, reason, chosen if i == "gpu.nvidia_smi" else None) for i, t in titles.items()]
+    results.append(run_check("cuda.requirement", titles["cuda.requirement"], lambda: judge_requirement(ctx, image)))
     # The containers of this step need nothing from one another: they run at once, and the step takes
     # about as long as its slowest container rather than the sum of them all.
-    checks = [("gpu.container_runs", TITLES["gpu.container_runs"], lambda: check_runs(ctx, image), None)]
+    checks = [("gpu.container_runs", titles["gpu.container_runs"], lambda: check_runs(ctx, image), None)]
     for mode in gpu_access.MODES:
         if mode != ctx.params["gpu_mode"]:
-            title = f"GPU through gpu_mode={mode} (not the chosen mode)"
+            title = _("GPU through gpu_mode={mode} (not the chosen mode)").format(mode=mode)
             checks.append((f"gpu.mode.{mode}", title, lambda mode=mode: check_other_mode(ctx, image, mode), None))
-    checks.append(("gpu.nvidia_smi", TITLES["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), chosen))
+    checks.append(("gpu.nvidia_smi", titles["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), chosen))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         done = [pool.submit(run_check, *check) for check in checks]
         results += [f.result() for f in done]
     seen = results[-1]
-    results.append(run_check("gpu.same_gpus", TITLES["gpu.same_gpus"], lambda: check_same(ctx, seen)))
-    results.append(run_check("gpu.cuda_version", TITLES["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
+    results.append(run_check("gpu.same_gpus", titles["gpu.same_gpus"], lambda: check_same(ctx, seen)))
+    results.append(run_check("gpu.cuda_version", titles["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
     return results
 
 
-TITLES = {
-    "cuda.requirement": "The driver meets the image's CUDA requirement",
-    "gpu.container_runs": "The engine runs a container of the image (no GPU)",
-    "gpu.nvidia_smi": "nvidia-smi in a container with GPU access",
-    "gpu.same_gpus": "The container sees the host's GPUs",
-    "gpu.cuda_version": "The CUDA version nvidia-smi reports in the container, beside the host's",
-}
+def check_titles() -> dict[str, str]:
+    """The titles of the step's checks, in the active language."""
+    return {
+        "cuda.requirement": _("The driver meets the image's CUDA requirement"),
+        "gpu.container_runs": _("The engine runs a container of the image (no GPU)"),
+        "gpu.nvidia_smi": _("nvidia-smi in a container with GPU access"),
+        "gpu.same_gpus": _("The container sees the host's GPUs"),
+        "gpu.cuda_version": _("The CUDA version nvidia-smi reports in the container, beside the host's"),
+    }
+
+
 CUDA_VERSION = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 
 
@@ -58,14 +66,18 @@ def check_runs(ctx, image: str) -> Passed:
     except ContainerFailed as e:
         raise from_error(e, ctx) from None
     if out.exit_code != 0 or out.output.strip() != "ok":
-        raise container_failure(f"`sh -c 'echo ok'` exited {out.exit_code} in {image}", out.output, ctx)
-    return Passed(f"a container of {image} ran and was removed ({out.duration_s:.1f} s)")
+        raise container_failure(
+            _("`sh -c 'echo ok'` exited {code} in {image}").format(code=out.exit_code, image=image), out.output, ctx
+        )
+    return Passed(
+        _("a container of {image} ran and was removed ({seconds:.1f} s)").format(image=image, seconds=out.duration_s)
+    )
 
 
 def check_other_mode(ctx, image: str, mode: str) -> Passed:
     """nvidia-smi -L with another access mode: a failure is a warning, since the chosen mode is what counts."""
     if mode == "manual" and ctx.driver is None:
-        raise skip(f"gpu_mode=manual binds the host driver's files: {ctx.driver_problem}")
+        raise skip(_("gpu_mode=manual binds the host driver's files: {problem}").format(problem=ctx.driver_problem))
     try:
         opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
         out = engine.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
@@ -74,10 +86,18 @@ def check_other_mode(ctx, image: str, mode: str) -> Passed:
     gpus = host.parse_nvidia_smi_list(out.output)
     if out.exit_code != 0 or not gpus:
         raise as_warning(
-            container_failure(f"nvidia-smi -L exited {out.exit_code}, {len(gpus)} GPU(s)", out.output, ctx)
+            container_failure(
+                ngettext(
+                    "nvidia-smi -L exited {code}, {count} GPU", "nvidia-smi -L exited {code}, {count} GPUs", len(gpus)
+                ).format(code=out.exit_code, count=len(gpus)),
+                out.output,
+                ctx,
+            )
         )
     return Passed(
-        f"{len(gpus)} GPU(s) seen: " + ", ".join(g.uuid for g in gpus),
+        ngettext("{count} GPU seen: {uuids}", "{count} GPUs seen: {uuids}", len(gpus)).format(
+            count=len(gpus), uuids=", ".join(g.uuid for g in gpus)
+        ),
         evidence=out.output,
         data={"uuids": [g.uuid for g in gpus]},
     )
@@ -95,11 +115,16 @@ def check_nvidia_smi(ctx, image: str) -> Passed:
     except ContainerFailed as e:
         raise from_error(e, ctx) from None
     if out.exit_code != 0:
-        raise container_failure(f"nvidia-smi exited {out.exit_code} in {image}", out.output, ctx)
+        raise container_failure(
+            _("nvidia-smi exited {code} in {image}").format(code=out.exit_code, image=image), out.output, ctx
+        )
     gpus = host.parse_nvidia_smi_list(out.output)
     return Passed(
-        f"{len(gpus)} GPU(s) seen in the container (gpu_mode={ctx.params['gpu_mode']}): "
-        + ", ".join(g.name for g in gpus),
+        ngettext(
+            "{count} GPU seen in the container (gpu_mode={mode}): {names}",
+            "{count} GPUs seen in the container (gpu_mode={mode}): {names}",
+            len(gpus),
+        ).format(count=len(gpus), mode=ctx.params["gpu_mode"], names=", ".join(g.name for g in gpus)),
         evidence=out.output,
         data={"uuids": [g.uuid for g in gpus]},
     )
@@ -107,7 +132,9 @@ def check_nvidia_smi(ctx, image: str) -> Passed:
 
 def check_same(ctx, seen: CheckResult) -> Passed:
     if not seen.ok:
-        raise skip(f"nvidia-smi did not run in the container ({seen.id}: {seen.status.value})")
+        raise skip(
+            _("nvidia-smi did not run in the container ({id}: {status})").format(id=seen.id, status=seen.status.value)
+        )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
     ids = gpu_access.selected_ids(ctx.params["gpus"])
@@ -115,12 +142,18 @@ def check_same(ctx, seen: CheckResult) -> Passed:
     inside = seen.data["uuids"]
     if sorted(inside) != sorted(expected):
         raise fail(
-            f"the container sees {inside or 'no GPU'}, expected {expected} (gpus={ctx.params['gpus']})",
-            cause="The GPU selection did not reach the container as asked.",
-            remediation="Check NVIDIA_VISIBLE_DEVICES in the image and the gpus parameter.",
+            _("the container sees {inside}, expected {expected} (gpus={gpus})").format(
+                inside=inside or _("no GPU"), expected=expected, gpus=ctx.params["gpus"]
+            ),
+            cause=_("The GPU selection did not reach the container as asked."),
+            remediation=_("Check NVIDIA_VISIBLE_DEVICES in the image and the gpus parameter."),
             notebook=NB_GPU,
         )
-    return Passed(f"the same {len(inside)} GPU(s) as the host: {', '.join(inside)}")
+    return Passed(
+        ngettext(
+            "the same {count} GPU as the host: {uuids}", "the same {count} GPUs as the host: {uuids}", len(inside)
+        ).format(count=len(inside), uuids=", ".join(inside))
+    )
 
 
 def check_cuda_version(ctx, seen: CheckResult) -> Passed:
@@ -128,24 +161,29 @@ def check_cuda_version(ctx, seen: CheckResult) -> Passed:
     nvidia-smi reports the CUDA of the libcuda it loaded; an nvidia/cuda image's cuda-compat libraries,
     put in by the toolkit (forward compatibility), are newer than the driver's own."""
     if not seen.ok:
-        raise skip(f"nvidia-smi did not run in the container ({seen.id}: {seen.status.value})")
+        raise skip(
+            _("nvidia-smi did not run in the container ({id}: {status})").format(id=seen.id, status=seen.status.value)
+        )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
     m = CUDA_VERSION.search(seen.evidence)
     if m is None:
-        raise skip("nvidia-smi's table in the container shows no CUDA Version")
+        raise skip(_("nvidia-smi's table in the container shows no CUDA Version"))
     inside, host_ceiling = m.group(1), ctx.driver.cuda_version
     data = {"container": inside, "host": host_ceiling}
     if inside == host_ceiling:
-        return Passed(f"CUDA Version {inside} in the container, as on the host: the driver's own ceiling", data=data)
-    detail = (
-        f"CUDA Version {inside} in the container, {host_ceiling} on the host: the container loaded the "
-        f"image's cuda-compat libcuda (forward compatibility), and nvidia-smi reports the CUDA of the "
-        f"libcuda it loaded, not the driver's ceiling"
-    )
+        return Passed(
+            _("CUDA Version {inside} in the container, as on the host: the driver's own ceiling").format(inside=inside),
+            data=data,
+        )
+    detail = _(
+        "CUDA Version {inside} in the container, {host} on the host: the container loaded the "
+        "image's cuda-compat libcuda (forward compatibility), and nvidia-smi reports the CUDA of the "
+        "libcuda it loaded, not the driver's ceiling"
+    ).format(inside=inside, host=host_ceiling)
     if any(g.brand in cuda.CONSUMER_BRANDS for g in ctx.driver.gpus):
         raise warn(
-            detail + "; on a GeForce such a container fails its first CUDA call with error 804",
+            _("{detail}; on a GeForce such a container fails its first CUDA call with error 804").format(detail=detail),
             data=data,
             **by_key("forward_compat").fields(),
         )

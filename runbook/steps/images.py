@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import cuda, engine
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ImageNotPulled
+from ..i18n import _
 from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
 from . import Context, skipped
 
@@ -14,12 +15,14 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
     pytorch) that cuda.choose finds for the driver, with why; a tag NVIDIA no longer supports is a warning."""
     given = ctx.params[param]
     if given != "auto":
-        return Passed(f"{given} (given by {param})", data={"image": given})
+        return Passed(_("{image} (given by {param})").format(image=given, param=param), data={"image": given})
     d = ctx.driver
     if d is None or not d.gpus:
         raise skip(
-            f"{ctx.driver_problem}, so there is no CUDA version to match (see host.driver in 01-preflight); "
-            f"set {param} to choose the {what}"
+            _(
+                "{problem}, so there is no CUDA version to match (see host.driver in 01-preflight); "
+                "set {param} to choose the {what}"
+            ).format(problem=ctx.driver_problem, param=param, what=what)
         )
     ceiling = d.cuda_version or cuda.max_cuda_for_driver(d.driver_version) or ""
     brands = tuple(sorted({g.brand for g in d.gpus}))
@@ -27,12 +30,12 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
     choice = cuda.choose(kind, d.driver_version, ceiling, brands, archs)
     if choice is None:
         upgrade = cuda.upgrade_note(d.driver_version, archs)
-        raise skip(
-            f"no {what} is known for driver {d.driver_version} (CUDA up to {ceiling or '?'}): the oldest images the "
-            f"runbook knows need CUDA 11 (driver >= {cuda.family_floor('11.0')})"
-            + (f"; {upgrade}" if upgrade else "")
-            + f"; set {param} to choose one"
-        )
+        known = _(
+            "no {what} is known for driver {version} (CUDA up to {ceiling}): the oldest images the "
+            "runbook knows need CUDA 11 (driver >= {floor})"
+        ).format(what=what, version=d.driver_version, ceiling=ceiling or "?", floor=cuda.family_floor("11.0"))
+        choose_one = _("set {param} to choose one").format(param=param)
+        raise skip("; ".join(part for part in (known, upgrade, choose_one) if part))
     detail = "; ".join([choice.detail, *choice.notes])
     data = {"image": choice.image, "cuda": choice.cuda, "via": choice.via, "notes": choice.notes}
     if not choice.tag_supported:
@@ -40,7 +43,9 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
             detail,
             data=data,
             notebook=NB_GPU,
-            remediation=f"If the pull finds the tag gone, upgrade the driver or set {param} to an image you keep.",
+            remediation=_(
+                "If the pull finds the tag gone, upgrade the driver or set {param} to an image you keep."
+            ).format(param=param),
         )
     return Passed(detail, data=data)
 
@@ -59,22 +64,34 @@ def choose_and_pull(
     ctx: Context, prefix: str, param: str, kind: str, what: str, progress=None
 ) -> tuple[list[CheckResult], str | None]:
     """The ``<prefix>.image`` and ``<prefix>.pull`` checks; returns them and the image when it is present."""
-    chosen = run_check(f"{prefix}.image", f"Choose the {what}", lambda: choose(ctx, param, kind, what))
+    chosen = run_check(
+        f"{prefix}.image", _("Choose the {what}").format(what=what), lambda: choose(ctx, param, kind, what)
+    )
+    pull_title = _("Pull the {what}").format(what=what)
     if not chosen.ok:
-        return [chosen, skipped(f"{prefix}.pull", f"Pull the {what}", f"no image chosen ({chosen.id})")], None
+        return [chosen, skipped(f"{prefix}.pull", pull_title, _("no image chosen ({id})").format(id=chosen.id))], None
     image = chosen.data["image"]
     if ctx.client is None:
-        return [chosen, skipped(f"{prefix}.pull", f"Pull the {what}", ctx.engine_problem)], None
+        return [chosen, skipped(f"{prefix}.pull", pull_title, ctx.engine_problem)], None
 
     def do_pull() -> Passed:
         try:
             img = engine.pull(ctx.client, image, ctx.params["pull"], ctx.params["pull_timeout_s"], progress)
         except ImageNotPulled as e:
-            raise skip(f"{e}: nothing that needs it can be observed ({e.remediation})") from None
+            raise skip(
+                _("{error}: nothing that needs it can be observed ({fix})").format(error=e, fix=e.remediation)
+            ) from None
         size = img.attrs.get("Size") or 0
-        return Passed(f"{image} present ({size / 1e9:.2f} GB, {img.short_id})", data={"id": img.id})
+        return Passed(
+            _("{image} present ({size:.2f} GB, {id})").format(image=image, size=size / 1e9, id=img.short_id),
+            data={"id": img.id},
+        )
 
-    pulled = run_check(f"{prefix}.pull", f"Pull the {what} (pull={ctx.params['pull']})", do_pull)
+    pulled = run_check(
+        f"{prefix}.pull",
+        _("Pull the {what} (pull={policy})").format(what=what, policy=ctx.params["pull"]),
+        do_pull,
+    )
     if not pulled.notebook and not pulled.ok:
         pulled.notebook = NB_GPU
     return [chosen, pulled], image if pulled.ok else None
@@ -87,59 +104,92 @@ def judge_requirement(ctx: Context, image: str) -> Passed:
     req = cuda.parse_require_cuda(engine.image_env(ctx.client, image))
     d = ctx.driver
     if d is None or not d.gpus:
-        raise skip(f"{ctx.driver_problem}: no driver to hold {image}'s requirement against")
+        raise skip(
+            _("{problem}: no driver to hold {image}'s requirement against").format(
+                problem=ctx.driver_problem, image=image
+            )
+        )
     ceiling = d.cuda_version or cuda.max_cuda_for_driver(d.driver_version) or ""
     if req is None:
         built = cuda.cuda_of_tag(image)
         if built is None:
-            raise skip(f"{image} declares no NVIDIA_REQUIRE_CUDA and its tag names no CUDA version")
+            raise skip(
+                _("{image} declares no NVIDIA_REQUIRE_CUDA and its tag names no CUDA version").format(image=image)
+            )
         if ceiling and cuda.version_tuple(built) <= cuda.version_tuple(ceiling)[:2]:
             return Passed(
-                f"{image} declares no NVIDIA_REQUIRE_CUDA; built for CUDA {built}, which driver "
-                f"{d.driver_version} supports natively (up to {ceiling})",
+                _(
+                    "{image} declares no NVIDIA_REQUIRE_CUDA; built for CUDA {built}, which driver "
+                    "{version} supports natively (up to {ceiling})"
+                ).format(image=image, built=built, version=d.driver_version, ceiling=ceiling),
                 data={"via": "native"},
             )
         if cuda.runs_by_minor_version(built, d.driver_version):
             return Passed(
-                f"{image} declares no NVIDIA_REQUIRE_CUDA; built for CUDA {built}, above the driver's "
-                f"{ceiling}: it runs through minor-version compatibility (driver {d.driver_version} >= "
-                f"{cuda.family_floor(built)}), without JIT of newer PTX",
+                _(
+                    "{image} declares no NVIDIA_REQUIRE_CUDA; built for CUDA {built}, above the driver's "
+                    "{ceiling}: it runs through minor-version compatibility (driver {version} >= "
+                    "{floor}), without JIT of newer PTX"
+                ).format(
+                    image=image, built=built, ceiling=ceiling, version=d.driver_version, floor=cuda.family_floor(built)
+                ),
                 data={"via": "minor-version"},
             )
         raise fail(
-            f"{image} is built for CUDA {built}; driver {d.driver_version} supports up to {ceiling} and is "
-            f"below CUDA {built.split('.')[0]}.x's floor ({cuda.family_floor(built) or 'unknown'})",
+            _(
+                "{image} is built for CUDA {built}; driver {version} supports up to {ceiling} and is "
+                "below CUDA {major}.x's floor ({floor})"
+            ).format(
+                image=image,
+                built=built,
+                version=d.driver_version,
+                ceiling=ceiling,
+                major=built.split(".")[0],
+                floor=cuda.family_floor(built) or _("unknown"),
+            ),
             **by_key("cuda_requirement").fields(),
         )
     facts = [{"cuda": ceiling, "driver": d.driver_version, "brand": g.brand} for g in d.gpus]
     matched = [req.matching(f) for f in facts]
     others_met = all(o.matching(f) is not None for o in req.others for f in facts)
     brands = ", ".join(sorted({f"{g.product_brand or '?'} (brand={g.brand})" for g in d.gpus}))
-    unchecked = "with gpu_mode=cdi or runtime (jit-cdi) the toolkit does not check it"
+    unchecked = _("with gpu_mode=cdi or runtime (jit-cdi) the toolkit does not check it")
     if None in matched or not others_met:
         raise fail(
-            f"{image} requires {req.raw if len(req.raw) < 80 else 'CUDA >= ' + req.cuda}; driver "
-            f"{d.driver_version} supports up to {ceiling}, GPU {brands}: no alternative is met; "
-            f"--gpus refuses the container ({unchecked})",
+            _(
+                "{image} requires {requirement}; driver {version} supports up to {ceiling}, GPU {brands}: "
+                "no alternative is met; --gpus refuses the container ({unchecked})"
+            ).format(
+                image=image,
+                requirement=req.raw if len(req.raw) < 80 else f"CUDA >= {req.cuda}",
+                version=d.driver_version,
+                ceiling=ceiling,
+                brands=brands,
+                unchecked=unchecked,
+            ),
             evidence=req.raw,
             **by_key("cuda_requirement").fields(),
         )
     alternative = matched[0]
     if alternative.startswith("cuda"):
         return Passed(
-            f"met natively: {alternative}; driver {d.driver_version} supports up to {ceiling} "
-            f"(enforced by the toolkit on the --gpus path; {unchecked})",
+            _(
+                "met natively: {alternative}; driver {version} supports up to {ceiling} "
+                "(enforced by the toolkit on the --gpus path; {unchecked})"
+            ).format(alternative=alternative, version=d.driver_version, ceiling=ceiling, unchecked=unchecked),
             evidence=req.raw,
             data={"via": "native", "alternative": alternative},
         )
-    detail = (
-        f"met by {alternative} for GPU {brands}: the image runs through forward compatibility (its "
-        f"cuda-compat libraries stand in for the driver's CUDA {ceiling})"
-    )
+    detail = _(
+        "met by {alternative} for GPU {brands}: the image runs through forward compatibility (its "
+        "cuda-compat libraries stand in for the driver's CUDA {ceiling})"
+    ).format(alternative=alternative, brands=brands, ceiling=ceiling)
     data = {"via": "forward compatibility", "alternative": alternative}
     if any(g.brand in cuda.CONSUMER_BRANDS for g in d.gpus):
         raise warn(
-            detail + "; on a GeForce, forward compatibility fails at run time with CUDA error 804",
+            _("{detail}; on a GeForce, forward compatibility fails at run time with CUDA error 804").format(
+                detail=detail
+            ),
             evidence=req.raw,
             data=data,
             **by_key("forward_compat").fields(),

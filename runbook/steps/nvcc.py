@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import cuda, engine
 from ..diagnosis import NB_GPU, NB_NVCC, NB_PYTORCH
 from ..errors import ContainerFailed
+from ..i18n import _
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from . import context, from_error
 from .images import image_of
@@ -17,13 +18,17 @@ def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     results = []
     for check_id, param, kind, what, notebook in (
-        ("nvcc.cuda_image", "cuda_image", "base", "CUDA base image", NB_GPU),
-        ("nvcc.pytorch_image", "pytorch_image", "pytorch", "PyTorch image", NB_PYTORCH),
+        ("nvcc.cuda_image", "cuda_image", "base", _("CUDA base image"), NB_GPU),
+        ("nvcc.pytorch_image", "pytorch_image", "pytorch", _("PyTorch image"), NB_PYTORCH),
     ):
         results.append(
-            run_check(check_id, f"nvcc in the {what}", lambda: check_image(ctx, param, kind, what, notebook))
+            run_check(
+                check_id,
+                _("nvcc in the {what}").format(what=what),
+                lambda: check_image(ctx, param, kind, what, notebook),
+            )
         )
-    results.append(run_check("nvcc.devel_image", "nvcc in a CUDA devel image", lambda: check_devel(ctx, progress)))
+    results.append(run_check("nvcc.devel_image", _("nvcc in a CUDA devel image"), lambda: check_devel(ctx, progress)))
     return results
 
 
@@ -38,7 +43,7 @@ def holdings(ctx, image: str) -> dict:
             ctx.client, image, [*nvccs, "/usr/local/cuda", CUDA_BIN, "/usr/local/cuda/compat"]
         )
     except ContainerFailed as e:
-        raise from_error(e, ctx, f"could not look inside {image}: {e}") from None
+        raise from_error(e, ctx, _("could not look inside {image}: {error}").format(image=image, error=e)) from None
     return {
         "nvcc": next((p for p in nvccs if p in found), ""),
         "cuda_dir": "/usr/local/cuda" in found,
@@ -52,17 +57,19 @@ def what_it_is(h: dict) -> tuple[str, str]:
     """The kind of image its content shows (devel, base or runtime, own runtime), and why."""
     cuda_env = ", ".join(f"{k}={v[:40]}" for k, v in h["env"].items() if k != "NVIDIA_REQUIRE_CUDA")
     if h["nvcc"]:
-        return "devel", f"nvcc at {h['nvcc']}: a devel image ({cuda.FLAVOURS['devel']})"
+        return "devel", _("nvcc at {path}: a devel image ({flavour})").format(
+            path=h["nvcc"], flavour=cuda.flavour_text("devel")
+        )
     if not h["cuda_dir"]:
-        return "own runtime", (
+        return "own runtime", _(
             "no /usr/local/cuda: the image brings its own CUDA runtime (as pytorch/pytorch:*-runtime, "
             "whose PyTorch carries its CUDA libraries), and no compiler"
         )
-    bin_note = "its /usr/local/cuda has no bin/" if not h["cuda_bin"] else "its /usr/local/cuda/bin holds no nvcc"
-    return "base or runtime", (
-        f"{bin_note} ({cuda_env or 'no CUDA variables'}): a base or runtime image, or one built "
+    bin_note = _("its /usr/local/cuda has no bin/") if not h["cuda_bin"] else _("its /usr/local/cuda/bin holds no nvcc")
+    return "base or runtime", _(
+        "{note} ({variables}): a base or runtime image, or one built "
         "FROM one; those carry the CUDA runtime (and libraries), not the compiler"
-    )
+    ).format(note=bin_note, variables=cuda_env or _("no CUDA variables"))
 
 
 def check_image(ctx, param: str, kind: str, what: str, notebook: str) -> Passed:
@@ -70,33 +77,39 @@ def check_image(ctx, param: str, kind: str, what: str, notebook: str) -> Passed:
         raise skip(ctx.engine_problem)
     image = image_of(ctx, param, kind, what)
     if not engine.image_present(ctx.client, image):
-        raise skip(f"{image} is not on the engine (pulled in {notebook})")
+        raise skip(_("{image} is not on the engine (pulled in {notebook})").format(image=image, notebook=notebook))
     h = holdings(ctx, image)
     shown, why = what_it_is(h)
     data = {"nvcc": h["nvcc"], "content": shown, **h}
     flavour = cuda.flavour_of(image)
     if flavour is not None and (flavour == "devel") != bool(h["nvcc"]):
-        raise warn(f"{image}: its tag says {flavour}, but {why}", data=data)
-    answer = "nvcc is there, as in every devel image" if h["nvcc"] else "no nvcc, as expected"
-    return Passed(f"{image}: {answer}: {why}", data=data)
+        raise warn(
+            _("{image}: its tag says {flavour}, but {why}").format(image=image, flavour=flavour, why=why), data=data
+        )
+    answer = _("nvcc is there, as in every devel image") if h["nvcc"] else _("no nvcc, as expected")
+    return Passed(_("{image}: {answer}: {why}").format(image=image, answer=answer, why=why), data=data)
 
 
 def check_devel(ctx, progress) -> Passed:
     if ctx.client is None:
         raise skip(ctx.engine_problem)
-    image = image_of(ctx, "devel_image", "devel", "CUDA devel image")
+    image = image_of(ctx, "devel_image", "devel", _("CUDA devel image"))
     if not ctx.params["pull_devel"] and not engine.image_present(ctx.client, image):
-        raise chosen(f"{image} would be pulled (several GB): set pull_devel=true to pull it and run nvcc --version")
+        raise chosen(
+            _("{image} would be pulled (several GB): set pull_devel=true to pull it and run nvcc --version").format(
+                image=image
+            )
+        )
     engine.pull(ctx.client, image, ctx.params["pull"], ctx.params["pull_timeout_s"], progress)
     try:
         out = engine.run(ctx.client, image, ["nvcc", "--version"], timeout_s=ctx.params["timeout_s"])
     except ContainerFailed as e:
-        raise from_error(e, ctx, f"nvcc did not run in {image}: {e}") from None
+        raise from_error(e, ctx, _("nvcc did not run in {image}: {error}").format(image=image, error=e)) from None
     if out.exit_code != 0:
         raise fail(
-            f"nvcc --version exited {out.exit_code} in {image}",
-            cause="The image has no working nvcc: not a CUDA devel image, or its PATH lacks /usr/local/cuda/bin.",
-            remediation="Use an nvidia/cuda:*-devel-* image (devel_image=auto picks one for the driver).",
+            _("nvcc --version exited {code} in {image}").format(code=out.exit_code, image=image),
+            cause=_("The image has no working nvcc: not a CUDA devel image, or its PATH lacks /usr/local/cuda/bin."),
+            remediation=_("Use an nvidia/cuda:*-devel-* image (devel_image=auto picks one for the driver)."),
             notebook=NB_NVCC,
             evidence=out.output,
         )

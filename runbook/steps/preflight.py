@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import engine, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
+from ..i18n import _, ngettext, translate
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
 from . import Context, context
 
@@ -11,14 +12,14 @@ from . import Context, context
 def run(progress=None, **values) -> list[CheckResult]:
     ctx = context(values)
     return [
-        run_check("host.os", "Operating system, kernel and cgroups", check_os),
-        run_check("host.pci_gpus", "NVIDIA GPUs on the PCI bus", check_pci),
-        run_check("host.driver", "NVIDIA driver answers (nvidia-smi)", lambda: check_driver(ctx)),
-        run_check("engine.reachable", "Docker engine reachable", lambda: check_engine(ctx)),
-        run_check("engine.access", "This user may use the engine", lambda: check_access(ctx.client)),
+        run_check("host.os", _("Operating system, kernel and cgroups"), check_os),
+        run_check("host.pci_gpus", _("NVIDIA GPUs on the PCI bus"), check_pci),
+        run_check("host.driver", _("NVIDIA driver answers (nvidia-smi)"), lambda: check_driver(ctx)),
+        run_check("engine.reachable", _("Docker engine reachable"), lambda: check_engine(ctx)),
+        run_check("engine.access", _("This user may use the engine"), lambda: check_access(ctx.client)),
         run_check(
             "host.disk",
-            "Free disk where the engine keeps images",
+            _("Free disk where the engine keeps images"),
             lambda: check_disk(ctx.client, ctx.params["min_free_disk_gib"]),
         ),
     ]
@@ -26,7 +27,7 @@ def run(progress=None, **values) -> list[CheckResult]:
 
 def check_os() -> Passed:
     info = host.os_release()
-    name = info.get("PRETTY_NAME") or "unknown OS (no /etc/os-release)"
+    name = info.get("PRETTY_NAME") or _("unknown OS (no /etc/os-release)")
     cg = host.cgroup_version()
     data = {
         "id": info.get("ID", ""),
@@ -34,20 +35,27 @@ def check_os() -> Passed:
         "kernel": host.kernel_release(),
         "cgroup": cg,
     }
-    return Passed(f"{name}, kernel {data['kernel']}, cgroup v{cg}", data=data)
+    return Passed(
+        _("{os}, kernel {kernel}, cgroup v{cgroup}").format(os=name, kernel=data["kernel"], cgroup=cg), data=data
+    )
 
 
 def check_pci() -> Passed:
     found = host.pci_nvidia_devices()
     if not found:
         raise fail(
-            "no NVIDIA display controller on the PCI bus",
-            cause="This machine has no NVIDIA GPU, or it is not passed through to this VM or container.",
-            remediation="Run the runbook on a host with an NVIDIA GPU (check `lspci | grep -i nvidia`).",
+            _("no NVIDIA display controller on the PCI bus"),
+            cause=_("This machine has no NVIDIA GPU, or it is not passed through to this VM or container."),
+            remediation=_("Run the runbook on a host with an NVIDIA GPU (check `lspci | grep -i nvidia`)."),
             notebook=NB_PREFLIGHT,
         )
     return Passed(
-        f"{len(found)} NVIDIA GPU(s): " + ", ".join(f"{d['address']} (device {d['device']})" for d in found),
+        ngettext("{count} NVIDIA GPU: {devices}", "{count} NVIDIA GPUs: {devices}", len(found)).format(
+            count=len(found),
+            devices=", ".join(
+                _("{address} (device {device})").format(address=d["address"], device=d["device"]) for d in found
+            ),
+        ),
         data={"devices": found},
     )
 
@@ -58,21 +66,28 @@ def check_driver(ctx: Context) -> Passed:
     driver = ctx.driver
     if driver is None:
         raise fail(
-            "no NVIDIA driver/GPU found: nvidia-smi is not installed",
-            cause="The NVIDIA driver is not installed on this host (or not on PATH).",
-            remediation=DRIVER_FIX,
+            _("no NVIDIA driver/GPU found: nvidia-smi is not installed"),
+            cause=_("The NVIDIA driver is not installed on this host (or not on PATH)."),
+            remediation=translate(DRIVER_FIX),
             notebook=NB_PREFLIGHT,
         )
     if not driver.gpus:
         raise fail(
-            f"driver {driver.driver_version} answers but reports no GPU",
-            cause="The driver sees no GPU (a GPU fallen off the bus, or a mismatched kernel module).",
-            remediation="Check `dmesg | grep -i nvrm`; reboot.",
+            _("driver {version} answers but reports no GPU").format(version=driver.driver_version),
+            cause=_("The driver sees no GPU (a GPU fallen off the bus, or a mismatched kernel module)."),
+            remediation=_("Check `dmesg | grep -i nvrm`; reboot."),
             notebook=NB_PREFLIGHT,
         )
-    gpus = "; ".join(f"GPU {g.index}: {g.name}, {g.uuid}, {g.memory_total_mib} MiB" for g in driver.gpus)
+    gpus = "; ".join(
+        _("GPU {index}: {name}, {uuid}, {memory} MiB").format(
+            index=g.index, name=g.name, uuid=g.uuid, memory=g.memory_total_mib
+        )
+        for g in driver.gpus
+    )
     return Passed(
-        f"driver {driver.driver_version}, CUDA up to {driver.cuda_version}; {gpus}",
+        _("driver {version}, CUDA up to {cuda}; {gpus}").format(
+            version=driver.driver_version, cuda=driver.cuda_version, gpus=gpus
+        ),
         data={
             "driver_version": driver.driver_version,
             "cuda_version": driver.cuda_version,
@@ -86,7 +101,9 @@ def check_engine(ctx: Context) -> Passed:
         raise ctx.engine_error
     v = engine.engine_version(ctx.client)
     return Passed(
-        f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) on {v.get('Os')}/{v.get('Arch')}",
+        _("Docker Engine {version} (API {api}) on {os}/{arch}").format(
+            version=v.get("Version"), api=v.get("ApiVersion"), os=v.get("Os"), arch=v.get("Arch")
+        ),
         data={"version": v.get("Version"), "api_version": v.get("ApiVersion")},
     )
 
@@ -94,32 +111,48 @@ def check_engine(ctx: Context) -> Passed:
 def check_access(client) -> Passed:
     access = host.docker_group_access()
     if client is None:
-        raise skip("the engine did not answer (engine.reachable), so access could not be tried")
+        raise skip(_("the engine did not answer (engine.reachable), so access could not be tried"))
     if access.is_root:
-        return Passed(f"{access.user} is root")
+        return Passed(_("{user} is root").format(user=access.user))
     if access.group_active:
-        return Passed(f"{access.user} is in the docker group (root-equivalent: anyone in it controls the host)")
+        return Passed(
+            _("{user} is in the docker group (root-equivalent: anyone in it controls the host)").format(
+                user=access.user
+            )
+        )
     if access.in_docker_group:
         raise warn(
-            f"{access.user} is in the docker group, but this session does not have it yet; "
-            "the engine answered through another way (DOCKER_HOST, rootless)",
-            remediation="Log out and in again (and restart Jupyter) to make the group active.",
+            _(
+                "{user} is in the docker group, but this session does not have it yet; "
+                "the engine answered through another way (DOCKER_HOST, rootless)"
+            ).format(user=access.user),
+            remediation=_("Log out and in again (and restart Jupyter) to make the group active."),
         )
-    return Passed(f"{access.user} reached the engine without root or the docker group (rootless or remote engine)")
+    return Passed(
+        _("{user} reached the engine without root or the docker group (rootless or remote engine)").format(
+            user=access.user
+        )
+    )
 
 
 def check_disk(client, minimum_gib: float) -> Passed:
     if client is None:
-        raise skip("the engine did not answer (engine.reachable), so where it keeps images is unknown")
+        raise skip(_("the engine did not answer (engine.reachable), so where it keeps images is unknown"))
     if not client.api.base_url.startswith("http+docker://localhost"):
-        raise skip(f"the engine is reached over {client.api.base_url}: its disk may not be this host's")
+        raise skip(
+            _("the engine is reached over {address}: its disk may not be this host's").format(
+                address=client.api.base_url
+            )
+        )
     root = engine.engine_info(client).get("DockerRootDir") or "/var/lib/docker"
     free = host.free_disk_gib(root)
-    detail = f"{free:.1f} GiB free at {root}"
+    detail = _("{free:.1f} GiB free at {path}").format(free=free, path=root)
     if free < minimum_gib:
         raise warn(
-            f"{detail}, below {minimum_gib:g} GiB: CUDA and PyTorch images take 5-20 GB",
-            remediation="Free space (`docker system prune`) or move the engine's data-root.",
+            _("{detail}, below {minimum:g} GiB: CUDA and PyTorch images take 5-20 GB").format(
+                detail=detail, minimum=minimum_gib
+            ),
+            remediation=_("Free space (`docker system prune`) or move the engine's data-root."),
             notebook=NB_PREFLIGHT,
         )
     return Passed(detail, data={"free_gib": round(free, 1), "path": root})

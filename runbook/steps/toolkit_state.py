@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import daemon_json, engine, host, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
 from ..errors import EngineError, RunSetupError
+from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..targets import FreshSystem, HostTarget
 from . import Context, connect_engine, context, skipped
@@ -28,26 +29,30 @@ def run(progress=None, **values) -> list[CheckResult]:
         ctx.driver.driver_version if ctx.driver else None,
         sudo_user() if p["add_docker_group"] else None,
     )
-    results = [run_check("toolkit.plan", "Install plan for this OS", lambda: check_plan(plan, os_info))]
-    results.append(run_check("toolkit.apply", "Apply the install plan", lambda: apply_plan(plan, p["toolkit_apply"])))
-    results.append(run_check("toolkit.installed", "NVIDIA Container Toolkit installed (nvidia-ctk)", check_installed))
+    results = [run_check("toolkit.plan", _("Install plan for this OS"), lambda: check_plan(plan, os_info))]
+    results.append(
+        run_check("toolkit.apply", _("Apply the install plan"), lambda: apply_plan(plan, p["toolkit_apply"]))
+    )
+    results.append(
+        run_check("toolkit.installed", _("NVIDIA Container Toolkit installed (nvidia-ctk)"), check_installed)
+    )
     if ctx.client is None:
         connect_engine(ctx)  # the plan may have started or restarted the engine
     if ctx.client is None:
-        results.append(skipped("toolkit.engine_runtime", "Engine knows the nvidia runtime", ctx.engine_problem))
-        results.append(skipped("toolkit.cdi", "CDI specification for the GPUs", ctx.engine_problem))
+        results.append(skipped("toolkit.engine_runtime", _("Engine knows the nvidia runtime"), ctx.engine_problem))
+        results.append(skipped("toolkit.cdi", _("CDI specification for the GPUs"), ctx.engine_problem))
         return results
     results.append(
         run_check(
             "toolkit.engine_runtime",
-            "Engine knows the nvidia runtime",
+            _("Engine knows the nvidia runtime"),
             lambda: check_runtime(ctx.client, p["gpu_mode"]),
         )
     )
     results.append(
         run_check(
             "toolkit.cdi",
-            "CDI specification for the GPUs",
+            _("CDI specification for the GPUs"),
             lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None),
         )
     )
@@ -59,15 +64,16 @@ def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
     on a fresh system of that OS. RunSetupError when that OS has no apt, dnf or zypper."""
     ctx = Context(params.validate(values))
     if os_spec:
-        os_id, _, version = os_spec.partition(":")
+        os_id, _sep, version = os_spec.partition(":")
         os_info, target = {"ID": os_id, "VERSION_ID": version, "PRETTY_NAME": os_spec}, FreshSystem()
     else:
         os_info, target = host.os_release(), HostTarget()
     plan = toolkit.install_plan(os_info, target, source_of(ctx.params), engine_settings(ctx))
     if plan is None:
         raise RunSetupError(
-            f"no plan for {os_info.get('PRETTY_NAME') or os_info.get('ID') or 'this OS'}: "
-            "not an apt, dnf or zypper system"
+            _("no plan for {os}: not an apt, dnf or zypper system").format(
+                os=os_info.get("PRETTY_NAME") or os_info.get("ID") or _("this OS")
+            )
         )
     return plan
 
@@ -108,21 +114,27 @@ def sudo_user() -> str | None:
 def check_plan(plan, os_info: dict) -> Passed:
     if plan is None:
         raise warn(
-            f"no install plan for {os_info.get('PRETTY_NAME', 'this OS')}: not an apt, dnf or zypper system",
-            remediation="Follow NVIDIA's install guide for the container toolkit for this distribution.",
+            _("no install plan for {os}: not an apt, dnf or zypper system").format(
+                os=os_info.get("PRETTY_NAME") or _("this OS")
+            ),
+            remediation=_("Follow NVIDIA's install guide for the container toolkit for this distribution."),
         )
     evidence = plan.text()
     if shutil.which("dockerd") is None and shutil.which("docker") is None:
         engine_steps = toolkit.docker_engine_plan(os_info)
         if engine_steps:
             evidence = (
-                "# Docker Engine is not installed: first install it from Docker's repository\n"
+                "# "
+                + _("Docker Engine is not installed: first install it from Docker's repository")
+                + "\n"
                 + "\n".join(engine_steps)
                 + "\n"
                 + evidence
             )
     return Passed(
-        f"{plan.manager} plan for {plan.os_name}: {len(plan.steps)} steps",
+        ngettext(
+            "{manager} plan for {os}: {count} step", "{manager} plan for {os}: {count} steps", len(plan.steps)
+        ).format(manager=plan.manager, os=plan.os_name, count=len(plan.steps)),
         evidence=evidence,
         data={"manager": plan.manager, "commands": plan.commands()},
     )
@@ -130,22 +142,30 @@ def check_plan(plan, os_info: dict) -> Passed:
 
 def apply_plan(plan, wanted: bool) -> Passed:
     if not wanted:
-        raise chosen("toolkit_apply is false: the plan is shown, nothing was changed")
+        raise chosen(_("toolkit_apply is false: the plan is shown, nothing was changed"))
     if plan is None:
-        raise skip("no plan for this OS")
+        raise skip(_("no plan for this OS"))
     if os.geteuid() != 0:
         raise fail(
-            "applying the plan needs root",
-            remediation="Run the runbook with sudo, or apply the plan's commands by hand.",
+            _("applying the plan needs root"),
+            remediation=_("Run the runbook with sudo, or apply the plan's commands by hand."),
             notebook=NB_TOOLKIT,
         )
     lines: list[str] = []
     done = toolkit.apply(plan, HostTarget(), log=lines.append)
     applied = sum(1 for d in done if d.outcome == "applied")
     if applied == 0:
-        return Passed(f"nothing to change: all {len(done)} steps were already in effect", evidence="\n".join(lines))
+        return Passed(
+            _("nothing to change: all {count} steps were already in effect").format(count=len(done)),
+            evidence="\n".join(lines),
+        )
     return Passed(
-        f"{applied} step(s) applied and checked, {len(done) - applied} already in effect", evidence="\n".join(lines)
+        ngettext(
+            "{applied} step applied and checked, {kept} already in effect",
+            "{applied} steps applied and checked, {kept} already in effect",
+            applied,
+        ).format(applied=applied, kept=len(done) - applied),
+        evidence="\n".join(lines),
     )
 
 
@@ -155,17 +175,20 @@ def check_installed() -> Passed:
     version = toolkit.ctk_version()
     if version is None:
         raise fail(
-            "nvidia-ctk not found: the NVIDIA Container Toolkit is not installed",
-            cause="Without the toolkit the engine cannot give containers a GPU (`--gpus` fails).",
-            remediation="Apply the install plan (toolkit.plan; toolkit_apply=true). "
-            + by_key("toolkit_missing").remediation,
+            _("nvidia-ctk not found: the NVIDIA Container Toolkit is not installed"),
+            cause=_("Without the toolkit the engine cannot give containers a GPU (`--gpus` fails)."),
+            remediation=_("Apply the install plan (toolkit.plan; toolkit_apply=true). {fix}").format(
+                fix=by_key("toolkit_missing").remediation
+            ),
             notebook=NB_TOOLKIT,
         )
     cli = shutil.which("nvidia-container-cli")
     if cli is None:
         return Passed(
-            f"nvidia-ctk {version}; no nvidia-container-cli (libnvidia-container-tools): the legacy hook path "
-            "(--gpus with runc as the engine's runtime) cannot work here; CDI and the nvidia runtime can",
+            _(
+                "nvidia-ctk {version}; no nvidia-container-cli (libnvidia-container-tools): the legacy hook path "
+                "(--gpus with runc as the engine's runtime) cannot work here; CDI and the nvidia runtime can"
+            ).format(version=version),
             data={"version": version, "nvidia_container_cli": None},
         )
     return Passed(f"nvidia-ctk {version}", data={"version": version, "nvidia_container_cli": cli})
@@ -176,14 +199,17 @@ def check_runtime(client, mode: str) -> Passed:
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     if "nvidia" in runtimes:
         return Passed(
-            f"runtimes: {', '.join(runtimes)} (default: {info.get('DefaultRuntime')})", data={"runtimes": runtimes}
+            _("runtimes: {runtimes} (default: {default})").format(
+                runtimes=", ".join(runtimes), default=info.get("DefaultRuntime")
+            ),
+            data={"runtimes": runtimes},
         )
     d = by_key("runtime_unknown")
-    detail = f"no nvidia runtime; the engine has {', '.join(runtimes) or 'none'}"
+    detail = _("no nvidia runtime; the engine has {runtimes}").format(runtimes=", ".join(runtimes) or _("none"))
     if mode == "runtime":
         raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
     raise warn(
-        detail + " (only gpu_mode=runtime needs it; --gpus uses the toolkit's hook)",
+        _("{detail} (only gpu_mode=runtime needs it; --gpus uses the toolkit's hook)").format(detail=detail),
         remediation=d.remediation,
         notebook=NB_TOOLKIT,
     )
@@ -196,13 +222,19 @@ def check_cdi(mode: str, driver_version: str | None) -> Passed:
         stale = [s for s in specs if not toolkit.cdi_spec_current(Path(s).read_bytes(), driver_version)]
         if stale:
             raise warn(
-                f"CDI spec(s) {', '.join(stale)} were generated for another driver than {driver_version}",
-                cause="The driver was upgraded after the spec was generated: its library paths are stale.",
+                _("CDI spec(s) {specs} were generated for another driver than {version}").format(
+                    specs=", ".join(stale), version=driver_version
+                ),
+                cause=_("The driver was upgraded after the spec was generated: its library paths are stale."),
                 remediation=d.remediation,
                 notebook=NB_TOOLKIT,
             )
-        return Passed(f"NVIDIA CDI spec(s): {', '.join(specs)}", data={"specs": specs})
-    detail = "no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi"
+        return Passed(_("NVIDIA CDI spec(s): {specs}").format(specs=", ".join(specs)), data={"specs": specs})
+    detail = _("no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi")
     if mode == "cdi":
         raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
-    raise warn(detail + " (only gpu_mode=cdi needs one)", remediation=d.remediation, notebook=NB_TOOLKIT)
+    raise warn(
+        _("{detail} (only gpu_mode=cdi needs one)").format(detail=detail),
+        remediation=d.remediation,
+        notebook=NB_TOOLKIT,
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .. import daemon_json
 from ..errors import DaemonJsonError
+from ..i18n import _
 from .plan import Step, run_ok
 from .state import CDI_SPEC, cdi_spec_current
 
@@ -55,8 +56,8 @@ def configure(target, path: str, changes: dict, now: dt.datetime | None = None) 
         real, backup = target.replace(path, new, now)
     except OSError as e:
         raise DaemonJsonError(
-            f"cannot write {path}: {e.strerror}; the old file is unchanged",
-            remediation=_access_fix() + " Free space if the disk is full.",
+            _("cannot write {path}: {error}; the old file is unchanged").format(path=path, error=e.strerror),
+            remediation=_("{fix} Free space if the disk is full.").format(fix=_access_fix()),
         ) from None
     return Change(real, True, backup)
 
@@ -67,12 +68,13 @@ def read(target, path: str) -> bytes | None:
         return target.read(path)
     except OSError as e:
         raise DaemonJsonError(
-            f"cannot read {path}: {e.strerror}; nothing was changed", remediation=_access_fix()
+            _("cannot read {path}: {error}; nothing was changed").format(path=path, error=e.strerror),
+            remediation=_access_fix(),
         ) from None
 
 
 def _access_fix() -> str:
-    return "Run as root (sudo)." if os.geteuid() != 0 else "Check the path and the file system (read-only?)."
+    return _("Run as root (sudo).") if os.geteuid() != 0 else _("Check the path and the file system (read-only?).")
 
 
 def in_effect(settings: EngineSettings, info: dict | None) -> bool:
@@ -116,11 +118,13 @@ def mirrors_step(settings: EngineSettings) -> Step:
     def write(t) -> None:
         change = configure(t, path, changes)
         if change.backup:
-            print(f"  {path} backed up to {change.backup}")
+            print("  " + _("{path} backed up to {backup}").format(path=path, backup=change.backup))
 
     return Step(
-        f"add the registry mirrors to {path} (after those already there); applied by the runbook as the "
-        "same merge, after a backup (by hand: add this line)",
+        _(
+            "add the registry mirrors to {path} (after those already there); applied by the runbook as the "
+            "same merge, after a backup (by hand: add this line)"
+        ).format(path=path),
         f"{editor} {shlex.quote(path)}  # {fragment}",
         done=lambda t: daemon_json.updated(t.read(path), changes, path) is None,
         do=write,
@@ -137,12 +141,14 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
     def write(t) -> None:
         change = configure(t, path, changes)
         if change.backup:
-            print(f"  {path} backed up to {change.backup}")
+            print("  " + _("{path} backed up to {backup}").format(path=path, backup=change.backup))
 
     steps = [
         Step(
-            f"register the nvidia runtime in {path}; applied by the runbook as a merge that keeps every "
-            "other setting, after a timestamped backup (by hand: this command)",
+            _(
+                "register the nvidia runtime in {path}; applied by the runbook as a merge that keeps every "
+                "other setting, after a timestamped backup (by hand: this command)"
+            ).format(path=path),
             configure_command(settings),
             done=configured,
             do=write,
@@ -153,7 +159,7 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
     if settings.rootless:
         steps.append(
             Step(
-                "let the runtime work without cgroup access (rootless)",
+                _("let the runtime work without cgroup access (rootless)"),
                 "sudo nvidia-ctk config --set nvidia-container-cli.no-cgroups --in-place",
                 done=lambda t: b"no-cgroups = true" in (t.read(RUNTIME_CONFIG) or b""),
                 do=lambda t: run_ok(
@@ -166,7 +172,7 @@ def engine_steps(settings: EngineSettings, driver_version: str | None = None) ->
     if settings.cdi:
         steps.append(
             Step(
-                "generate the CDI specification of the GPUs (again after every driver upgrade)",
+                _("generate the CDI specification of the GPUs (again after every driver upgrade)"),
                 f"sudo nvidia-ctk cdi generate --output={CDI_SPEC}",
                 done=lambda t: cdi_spec_current(t.read(CDI_SPEC), driver_version),
                 do=lambda t: run_ok(
@@ -187,14 +193,17 @@ def _restart_step(settings: EngineSettings, argv: list[str]) -> Step:
         return settings.engine_info is not None and in_effect(settings, settings.engine_info())
 
     def restart(t) -> None:
-        run_ok(t, argv, "restarting the engine")
-        for _ in range(60):  # the engine takes a moment to answer again
+        run_ok(t, argv, _("restarting the engine"))
+        for _attempt in range(60):  # the engine takes a moment to answer again
             if reported(t):
                 return
             time.sleep(1)
 
     sudo = "" if settings.rootless or argv != ["systemctl", "restart", "docker"] else "sudo "
-    why = "restart the engine so that it reads the new configuration and finds the toolkit"
+    why = _("restart the engine so that it reads the new configuration and finds the toolkit")
     if argv[0] != "systemctl":
-        why += " (a command of your own, allowed by allow_restart_command: it runs as root, without a shell)"
+        why = _(
+            "restart the engine so that it reads the new configuration and finds the toolkit (a command of your "
+            "own, allowed by allow_restart_command: it runs as root, without a shell)"
+        )
     return Step(why, sudo + " ".join(shlex.quote(a) for a in argv), done=reported, do=restart)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import diagnosis
 from ..errors import ToolkitError
+from ..i18n import _
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Plan:
 
     def text(self) -> str:
         lines = [f"# {s.why}\n{s.show}" for s in self.steps]
-        return "\n".join(lines + [f"# note: {n}" for n in self.notes])
+        return "\n".join(lines + ["# " + _("note: {note}").format(note=n) for n in self.notes])
 
 
 @dataclass
@@ -51,15 +52,15 @@ def apply(plan: Plan, target, log: Callable[[str], None] = print) -> list[Applie
     for step in plan.steps:
         if step.done(target):
             done.append(Applied(step.show, "already done", step.why))
-            log(f"already done: {step.show}")
+            log(_("already done: {command}").format(command=step.show))
             continue
-        log(f"applying: {step.show}")
+        log(_("applying: {command}").format(command=step.show))
         step.do(target)
         if not step.done(target):
             raise ToolkitError(
-                f"`{step.show}` ran but did not take effect",
+                _("`{command}` ran but did not take effect").format(command=step.show),
                 notebook=diagnosis.NB_TOOLKIT,
-                remediation="Read the output above; fix the cause and apply again.",
+                remediation=_("Read the output above; fix the cause and apply again."),
             )
         done.append(Applied(step.show, "applied", step.why))
     return done
@@ -70,12 +71,12 @@ def run_ok(target, argv: list[str], what: str) -> str:
     code, out = target.run(argv)
     if code != 0:
         raise ToolkitError(
-            f"{what} failed (exit {code})",
+            _("{what} failed (exit {code})").format(what=what, code=code),
             evidence=out[-4000:],
             **diagnosis.explain(
                 out,
                 default_notebook=diagnosis.NB_TOOLKIT,
-                default_fix="Read the output; fix the cause and apply again.",
+                default_fix=_("Read the output; fix the cause and apply again."),
             ),
         )
     return out
@@ -106,8 +107,10 @@ def docker_group_step(user: str) -> Step:
         return user in group_members(t.read("/etc/group"), "docker")
 
     return Step(
-        f"add {user} to the docker group (root-equivalent: anyone in it controls the host; takes a new "
-        "login, and a restarted Jupyter server; rootless Docker is the alternative)",
+        _(
+            "add {user} to the docker group (root-equivalent: anyone in it controls the host; takes a new "
+            "login, and a restarted Jupyter server; rootless Docker is the alternative)"
+        ).format(user=user),
         f"sudo usermod -aG docker {user}",
         done=member,
         do=lambda t: run_ok(t, ["usermod", "-aG", "docker", user], "usermod"),

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from ..errors import ToolkitError
+from ..i18n import _
 from .plan import Step, run_ok
 
 REPO = "https://nvidia.github.io/libnvidia-container"  # the default mirror base URL
@@ -65,9 +66,9 @@ def fetch(url: str, timeout: float = 60) -> bytes:
             return r.read()
     except (urllib.error.URLError, OSError) as e:
         raise ToolkitError(
-            f"cannot fetch {url}: {getattr(e, 'reason', e)}",
-            cause="The toolkit's repository (or the mirror given) cannot be reached from this host.",
-            remediation="Check the network or proxy, or set toolkit_mirror to a mirror this host reaches.",
+            _("cannot fetch {url}: {error}").format(url=url, error=getattr(e, "reason", e)),
+            cause=_("The toolkit's repository (or the mirror given) cannot be reached from this host."),
+            remediation=_("Check the network or proxy, or set toolkit_mirror to a mirror this host reaches."),
         ) from None
 
 
@@ -202,7 +203,9 @@ def _apt_candidate(target, package: str) -> str:
     m = re.search(r"Candidate:\s*(\S+)", out)
     if not m or m.group(1) == "(none)":
         raise ToolkitError(
-            f"the repository offers no {package}", evidence=out, remediation="Check toolkit_mirror and toolkit_channel."
+            _("the repository offers no {package}").format(package=package),
+            evidence=out,
+            remediation=_("Check toolkit_mirror and toolkit_channel."),
         )
     return m.group(1)
 
@@ -214,7 +217,7 @@ def apt_steps(target, source: Source) -> list[Step]:
     for path in stale_apt_lists(target, source):
         steps.append(
             Step(
-                "remove a list that names the repository without our keyring (old nvidia-docker method)",
+                _("remove a list that names the repository without our keyring (old nvidia-docker method)"),
                 f"sudo rm {path}",
                 done=lambda t, p=path: t.read(p) is None,
                 do=lambda t, p=path: t.remove(p),
@@ -222,15 +225,17 @@ def apt_steps(target, source: Source) -> list[Step]:
         )
     steps.append(
         Step(
-            "install NVIDIA's signing key into its own keyring",
+            _("install NVIDIA's signing key into its own keyring"),
             f"curl -fsSL {source.key_url} | sudo gpg --dearmor --yes -o {KEYRING}",
             done=lambda t: t.read(KEYRING) is not None and t.read(KEYRING) == key(),
             do=lambda t: t.write(KEYRING, key()),
         )
     )
-    why = "add the repository, signed by that key only"
-    if to_mirror(source):
-        why += ", its URLs rewritten to the mirror"
+    why = (
+        _("add the repository, signed by that key only, its URLs rewritten to the mirror")
+        if to_mirror(source)
+        else _("add the repository, signed by that key only")
+    )
     steps.append(
         Step(
             why,
@@ -258,8 +263,9 @@ def apt_steps(target, source: Source) -> list[Step]:
 
     steps.append(
         Step(
-            f"refresh the package lists and install {', '.join(source.packages)} at one version "
-            f"({source.version or 'the newest'})",
+            _("refresh the package lists and install {packages} at one version ({version})").format(
+                packages=", ".join(source.packages), version=source.version or _("the newest")
+            ),
             f"sudo apt-get update && sudo apt-get install -y {pinned}",
             done=installed,
             do=install,
@@ -277,7 +283,7 @@ def rpm_steps(manager: str, source: Source) -> list[Step]:
     edits = to_mirror(source)
     repo = _Cached(lambda: edit(fetch(source.rpm_repo_url), edits))
     rewrite = f" | {sed(edits)}" if edits else ""
-    why = "add the repository" + (", its URLs rewritten to the mirror" if edits else "")
+    why = _("add the repository, its URLs rewritten to the mirror") if edits else _("add the repository")
     if manager == "dnf":
         repo_file = "/etc/yum.repos.d/nvidia-container-toolkit.repo"
         steps = [
@@ -344,18 +350,20 @@ def rpm_steps(manager: str, source: Source) -> list[Step]:
     if source.channel == "experimental":
         steps.append(
             Step(
-                "enable the experimental channel",
+                _("enable the experimental channel"),
                 "sudo " + " ".join(enable),
                 done=experimental_on,
-                do=lambda t: run_ok(t, enable, "enabling the experimental channel"),
+                do=lambda t: run_ok(t, enable, _("enabling the experimental channel")),
             )
         )
     steps.append(
         Step(
-            f"install {', '.join(source.packages)} at one version ({source.version or 'the newest'})",
+            _("install {packages} at one version ({version})").format(
+                packages=", ".join(source.packages), version=source.version or _("the newest")
+            ),
             "sudo " + " ".join(install),
             done=lambda t: t.run(["rpm", "-q", *[p.replace("=", "-") for p in pkgs]])[0] == 0,
-            do=lambda t: run_ok(t, install, "installing the packages"),
+            do=lambda t: run_ok(t, install, _("installing the packages")),
         )
     )
     return steps

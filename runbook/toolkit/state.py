@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 from ..errors import HostError
+from ..i18n import _
 
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 CDI_SPEC = "/var/run/cdi/nvidia.yaml"  # where the plan generates the spec
@@ -22,10 +23,12 @@ def ctk_version() -> str | None:
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise HostError(f"nvidia-ctk --version could not run: {e}") from e
+        raise HostError(_("nvidia-ctk --version could not run: {error}").format(error=e)) from e
     m = re.search(r"version\s+(\d+\.\d+\.\d+\S*)", out.stdout + out.stderr)
     if out.returncode != 0 or not m:
-        raise HostError(f"nvidia-ctk --version exited {out.returncode}", evidence=out.stdout + out.stderr)
+        raise HostError(
+            _("nvidia-ctk --version exited {code}").format(code=out.returncode), evidence=out.stdout + out.stderr
+        )
     return m.group(1)
 
 

@@ -105,6 +105,7 @@ def test_the_engine_address_follows_the_docker_environment(tmp_path):
         (["-p", "nosuch", "1"], "parameter 'nosuch': unknown parameter"),
         (["-p", "cuda_image", "not an image!"], "parameter 'cuda_image'"),
         (["-p", "timeout_s", "soon"], "parameter 'timeout_s'"),
+        (["-p", "lang", "klingon"], "not a language the runbook speaks"),
         (["--only", "9"], "names no step"),
     ],
 )
@@ -169,3 +170,33 @@ def test_the_cli_shows_the_plan_for_each_os(os_name, manager):
 def test_the_cli_refuses_an_os_without_a_plan():
     proc = gpu_runbook("plan", "--os", "arch", timeout=60)
     assert proc.returncode == 2 and "no plan for arch" in proc.stderr
+
+
+def test_a_chinese_locale_gets_chinese_results_and_lang_en_overrides_it(client, tmp_path):
+    """LANG=zh_CN.UTF-8: the run's lines, the checks' titles and details, report.html and the CLI's own
+    lines are Chinese; ids, statuses, verdicts and JSON keys stay English. ``-p lang en`` wins over it."""
+    chinese = {**os.environ, "LANG": "zh_CN.UTF-8"}
+    proc = run_cli("--out", str(tmp_path / "zh"), "--only", "1", env=chinese)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "正在运行 01-preflight" in proc.stderr
+    assert "PASS  host.os" in proc.stdout and "内核" in proc.stdout
+    assert "\n结论：" in proc.stdout and "记录：" in proc.stdout
+    summary, by_id = checks(tmp_path / "zh")
+    assert summary["lang"] == "zh_CN" and summary["verdict"] in ("pass", "fail", "incomplete")
+    assert by_id["host.os"]["title"] == "操作系统、内核和 cgroup"
+    assert by_id["engine.reachable"]["title"] == "Docker 引擎可连接"
+    assert by_id["engine.reachable"]["status"] == "pass"
+    assert '<html lang="zh-CN">' in (tmp_path / "zh" / "report.html").read_text()
+
+    proc = run_cli("--out", str(tmp_path / "en"), "--only", "1", "-p", "lang", "en", env=chinese)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "running 01-preflight" in proc.stderr and "\nverdict: " in proc.stdout
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in proc.stdout + proc.stderr), proc.stdout
+    summary, by_id = checks(tmp_path / "en")
+    assert summary["lang"] == "en" and by_id["host.os"]["title"] == "Operating system, kernel and cgroups"
+
+
+def test_the_help_follows_the_locale():
+    proc = gpu_runbook("run", "--help", timeout=60, env={**os.environ, "LANG": "zh_CN.UTF-8"})
+    assert proc.returncode == 0, proc.stderr
+    assert "退出码" in proc.stdout and "只运行这一步" in proc.stdout

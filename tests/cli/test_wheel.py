@@ -50,6 +50,23 @@ def test_the_wheel_carries_every_module_and_notebook(installed):
     assert modules - names == set(), f"modules and data missing from the wheel: {sorted(modules - names)}"
     notebooks = {f"runbook/notebooks/{n.name}" for n in NOTEBOOKS} | {f"runbook/notebooks/{OVERVIEW}.ipynb"}
     assert notebooks - names == set(), f"notebooks missing from the wheel: {sorted(notebooks - names)}"
+    catalogues = {str(p.relative_to(REPO)) for p in (REPO / "runbook" / "locale").rglob("runbook.mo")}
+    assert len(catalogues) == 2 and catalogues <= names, f"catalogues missing from the wheel: {catalogues - names}"
+
+
+def test_the_installed_command_speaks_the_locales_language(installed, tmp_path):
+    _, command, _ = installed
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [str(command), "params"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={**env, "LANG": "zh_CN.UTF-8"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "拉取策略" in proc.stdout, proc.stdout[:400]
 
 
 def test_the_installed_command_shows_its_version_params_and_plan(installed, tmp_path):
