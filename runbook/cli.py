@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
         "dir", nargs="?", metavar="DIR", help="the workspace (default ~/gpu-runbook-lab); notebooks there are kept"
     )
     lab.add_argument("--replay", metavar="RECORD", help="show a record's run as if it ran here, marked as a replay")
+    lab.add_argument(
+        "--lang", default="", help="the notebooks' and JupyterLab's language: en or zh_CN (default: the locale's)"
+    )
     lab.add_argument("--port", type=int, help="JupyterLab's port")
     lab.add_argument("--ip", help="the address JupyterLab listens on (default: its own, localhost)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -196,7 +199,7 @@ def cmd_clean(args) -> int:
 def cmd_lab(args) -> int:
     from . import lab
 
-    ws = lab.prepare(args.dir, args.replay)
+    ws = lab.prepare(args.dir, args.replay, args.lang)
     print(f"workspace: {ws.folder}: {len(ws.written)} notebook(s) copied from the runbook")
     if ws.kept:
         print(f"kept as they are (your work): {', '.join(ws.kept)}; for fresh copies, choose another folder")

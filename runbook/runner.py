@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from . import engine, host, params, record
+from . import engine, host, narrative, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
 from .progress import PROGRESS_ENV, PlainView
@@ -174,6 +174,7 @@ def run(
             for step in steps:
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
+                nb_in = narrative.localised(nb_in, p.get("lang", ""), Path(scratch))  # the run's language
                 declared = notebook_kernel.declared(notebook_kernel.load(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
                 view.say(f"running {step}")
