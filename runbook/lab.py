@@ -89,7 +89,7 @@ def language(lang: str) -> str:
 
 
 def write_settings(ws: Workspace) -> None:
-    """JupyterLab's interface language, in the workspace's own settings (rewritten on each start)."""
+    """JupyterLab's interface language, in the workspace's own settings, written anew each time: ``--lang`` decides."""
     path = ws.folder / SETTINGS / LANGUAGE_SETTINGS
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"locale": ws.lang}, indent=2) + "\n", encoding="utf-8")
