@@ -96,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
         "dir", nargs="?", metavar="DIR", help=_("the workspace (default ~/gpu-runbook-lab); notebooks there are kept")
     )
     lab.add_argument("--replay", metavar="RECORD", help=_("show a record's run as if it ran here, marked as a replay"))
+    lab.add_argument(
+        "--lang", default="", help=_("the notebooks' and JupyterLab's language: en or zh_CN (default: the locale's)")
+    )
     lab.add_argument("--port", type=int, help=_("JupyterLab's port"))
     lab.add_argument("--ip", help=_("the address JupyterLab listens on (default: its own, localhost)"))
     lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
@@ -221,7 +224,7 @@ def cmd_clean(args) -> int:
 def cmd_lab(args) -> int:
     from . import lab
 
-    ws = lab.prepare(args.dir, args.replay)
+    ws = lab.prepare(args.dir, args.replay, args.lang)
     print(
         ngettext(
             "workspace: {folder}: {count} notebook copied from the runbook",

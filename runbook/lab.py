@@ -7,6 +7,10 @@ package or the checkout (where the notebooks' reference outputs for nbval live).
 - with a record to replay, the record is copied into the workspace (``records/<name>``) and each step
   notebook's parameters cell names it (``replay = 'records/<name>'``); the default workspace is then
   ``~/gpu-runbook-replay-<name>``;
+- in a language (``lang``; default the locale's), the notebooks' narrative is written in it
+  (``runbook.narrative``: their code is the same in every language), JupyterLab's own interface speaks it
+  (its language pack, chosen in the workspace's own JupyterLab settings, ``.jupyter/lab/user-settings``),
+  and so do the kernels (``LANGUAGE``), hence the runbook's messages in the panels;
 - ``argv`` is JupyterLab's command line for the workspace; as root it carries ``--allow-root``, without
   which JupyterLab refuses to start.
 """
@@ -20,12 +24,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import i18n, narrative
 from .catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
 from .errors import RunSetupError
+from .i18n import _
 from .version import CHECKOUT
 
 RECORDS = "records"  # the workspace's folder of records to replay
 COMMENT = "set by gpu-runbook lab --replay"
+SETTINGS = Path(".jupyter", "lab", "user-settings")  # the workspace's JupyterLab settings, not the user's own
+LANGUAGE_SETTINGS = Path("@jupyterlab", "translation-extension", "plugin.jupyterlab-settings")
 
 
 @dataclass
@@ -34,6 +42,7 @@ class Workspace:
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     replay: str = ""  # the record's folder as the notebooks name it (relative to the workspace)
+    lang: str = i18n.DEFAULT  # the language of the narrative, of JupyterLab and of the kernels
 
 
 def default_folder(replay: str | None = None) -> Path:
@@ -52,12 +61,14 @@ def refuse_inside(folder: Path) -> None:
     for place in forbidden():
         if target == place or place in target.parents:
             raise RunSetupError(
-                f"{folder} is inside {place}, where the runbook itself lives: a class's outputs there would "
-                "overwrite the notebooks' reference outputs",
-                remediation="Choose a folder of your own, or leave DIR out for ~/gpu-runbook-lab.",
+                _(
+                    "{folder} is inside {place}, where the runbook itself lives: a class's outputs there would "
+                    "overwrite the notebooks' reference outputs"
+                ).format(folder=folder, place=place),
+                remediation=_("Choose a folder of your own, or leave DIR out for ~/gpu-runbook-lab."),
             )
     if target.exists() and not target.is_dir():
-        raise RunSetupError(f"{folder} is a file, not a folder; choose another DIR")
+        raise RunSetupError(_("{folder} is a file, not a folder; choose another DIR").format(folder=folder))
 
 
 def with_replay(text: str, replay: str) -> str:
@@ -72,13 +83,31 @@ def with_replay(text: str, replay: str) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-def prepare(folder: str | Path | None = None, replay: str | None = None) -> Workspace:
-    """The workspace with the notebooks (and the record to replay) in it; what was written and kept."""
+def language(lang: str) -> str:
+    """The language ``--lang`` names (``''``: the locale's), or a RunSetupError naming those there are."""
+    try:
+        return i18n.resolve(lang)
+    except ValueError as e:
+        raise RunSetupError(
+            str(e), remediation=_("Choose --lang {choices}.").format(choices=" or ".join(i18n.LANGUAGES))
+        ) from None
+
+
+def write_settings(ws: Workspace) -> None:
+    """JupyterLab's interface language, in the workspace's own settings, written anew each time: ``--lang`` decides."""
+    path = ws.folder / SETTINGS / LANGUAGE_SETTINGS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"locale": ws.lang}, indent=2) + "\n", encoding="utf-8")
+
+
+def prepare(folder: str | Path | None = None, replay: str | None = None, lang: str = "") -> Workspace:
+    """The workspace with the notebooks (and the record to replay) in it, in ``lang``; what was written and
+    kept."""
     from .verify import read_summary
 
     if replay:
         read_summary(replay)  # a RunSetupError when it is not a record, before anything is written
-    ws = Workspace(Path(folder) if folder else default_folder(replay))
+    ws = Workspace(Path(folder) if folder else default_folder(replay), lang=language(lang))
     refuse_inside(ws.folder)
     ws.folder.mkdir(parents=True, exist_ok=True)
     if replay:
@@ -95,8 +124,9 @@ def prepare(folder: str | Path | None = None, replay: str | None = None) -> Work
         text = (source / nb.name).read_text(encoding="utf-8")
         if ws.replay and nb.module:
             text = with_replay(text, ws.replay)
-        target.write_text(text, encoding="utf-8")
+        target.write_text(narrative.translated_text(text, ws.lang), encoding="utf-8")
         ws.written.append(nb.name)
+    write_settings(ws)
     return ws
 
 
@@ -111,6 +141,7 @@ def argv(folder: Path, extra: list[str], root: bool) -> list[str]:
         "-m",
         "jupyterlab",
         f"--ServerApp.root_dir={folder.resolve()}",
+        f"--LabApp.user_settings_dir={(folder / SETTINGS).resolve()}",
         *(["--allow-root"] if root else []),
         *extra,
     ]
@@ -120,16 +151,30 @@ def start(ws: Workspace, extra: list[str]) -> None:
     """Become JupyterLab serving the workspace; its kernels import this runbook."""
     import importlib.util
 
-    from .runner import kernel_pythonpath
-
     if importlib.util.find_spec("jupyterlab") is None:
         raise RunSetupError(
-            "JupyterLab is not installed in this environment",
-            remediation="Install the runbook with its lab extra: pip install 'gpu-runbook[lab]'.",
+            _("JupyterLab is not installed in this environment"),
+            remediation=_("Install the runbook with its lab extra: pip install 'gpu-runbook[lab]'."),
+        )
+    if ws.lang != "en" and importlib.util.find_spec(f"jupyterlab_language_pack_{ws.lang}") is None:
+        print(
+            _(
+                "JupyterLab's language pack for {lang} is not installed, so its menus stay in English; "
+                "pip install 'gpu-runbook[lab]' brings it"
+            ).format(lang=ws.lang),
+            file=sys.stderr,
         )
     sys.stdout.flush()
     sys.stderr.flush()
-    env = {**os.environ, "PYTHONPATH": kernel_pythonpath()}
     command = argv(ws.folder, extra, as_root())
     os.chdir(ws.folder)
-    os.execve(command[0], command, env)
+    os.execve(command[0], command, environment(ws))
+
+
+def environment(ws: Workspace) -> dict[str, str]:
+    """JupyterLab's environment, which its kernels inherit: this runbook first on the path, and the
+    workspace's language, in which the runbook's messages are shown (a notebook's ``lang`` parameter, when
+    set, wins)."""
+    from .runner import kernel_pythonpath
+
+    return {**os.environ, "PYTHONPATH": kernel_pythonpath(), "LANGUAGE": ws.lang}

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from . import engine, host, i18n, params, record
+from . import engine, host, i18n, narrative, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
 from .i18n import _
@@ -189,6 +189,7 @@ def run(
             for step in steps:
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
+                nb_in = narrative.localised(nb_in, p.get("lang", ""), Path(scratch))  # the run's language
                 declared = notebook_kernel.declared(notebook_kernel.load(nb_in))
                 passed = {k: v for k, v in p.items() if k in declared}
                 view.start(step, _("running {step}").format(step=step))

@@ -3,13 +3,16 @@ Playwright drives JupyterLab in Debian's Chromium (headless). The preflight note
 button clicked, the badges read; in the GPU step a CUDA image and then another GPU access mode are chosen
 in the panel, the image is pulled from the loopback registry while the progress bars are watched, and the
 results and the evidence below them follow; the overview's boxes and its link to the next step are
-checked; a second workspace replays the committed H200 record through step 4. The repository's notebooks
-are left as they were. Screenshots are saved."""
+checked; a second workspace replays the committed H200 record through step 4. Two more workspaces are in
+Chinese (`gpu-runbook lab --lang zh_CN`): JupyterLab's menus and the notebooks' narrative in Chinese, a
+mode changed in the panel and run, the H200 replay. The repository's notebooks are left as they were.
+Screenshots are saved."""
 
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,9 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook import record
+from runbook import i18n, record
 from runbook.catalogue import ESSENTIAL, STEPS
-from tests.helpers import labelled_container
+from runbook.lab import LANGUAGE_SETTINGS, SETTINGS
+from runbook.render import COLOURS
+from tests.helpers import TEST_IMAGE, labelled_container
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +43,12 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# the words of JupyterLab's interface the tests click, in English and as its Chinese language pack has them
+UI = {
+    "en": {"run": "Run", "run_all": "Run All Cells", "select_kernel": "Select Kernel", "no": "No"},
+    "zh_CN": {"run": "运行", "run_all": "运行所有单元格", "select_kernel": "选择内核", "no": "否"},
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _missing(what):
@@ -46,15 +57,23 @@ def _missing(what):
     pytest.skip(f"{what} is missing")
 
 
+def git_status() -> str:
+    """What git sees changed or added in the notebooks and the package (screenshots may go to notebooks/img)."""
+    paths = ["notebooks/*.ipynb", "runbook"]
+    git = ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=all", "--", *paths]
+    return subprocess.run(git, capture_output=True, text=True, check=True).stdout
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    """The repository's notebooks as they were before any browser test ran."""
-    return {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))}
+    """The repository's notebooks as they were before any browser test ran, and git's status of them."""
+    return {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))} | {"git": git_status()}
 
 
-def start_lab(root: Path, *lab_args: str):
-    """`gpu-runbook lab` serving the workspace root/class on a free loopback port, as a user starts it; its
-    token and the rest of JupyterLab's settings come from JupyterLab's own configuration folder."""
+def start_lab(root: Path, *lab_args: str, lang: str = "en"):
+    """`gpu-runbook lab --lang LANG` serving the workspace root/class on a free loopback port, as a user
+    starts it; its token and the rest of JupyterLab's settings come from JupyterLab's own configuration
+    folder."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -72,7 +91,7 @@ def start_lab(root: Path, *lab_args: str):
     }
     (config / "jupyter_server_config.json").write_text(json.dumps(settings))
     log = open(root / "lab.log", "w")
-    command = [sys.executable, "-m", "runbook", "lab", str(root / "class"), *lab_args]
+    command = [sys.executable, "-m", "runbook", "lab", str(root / "class"), *lab_args, "--lang", lang]
     proc = subprocess.Popen(
         [*command, "--ip=127.0.0.1", f"--port={port}", "--no-browser"],
         stdout=log,
@@ -94,7 +113,7 @@ def start_lab(root: Path, *lab_args: str):
         pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
     if proc.poll() is not None:
         pytest.fail(f"gpu-runbook lab exited {proc.returncode}: " + (root / "lab.log").read_text()[-2000:])
-    return proc, {"base": base, "token": token, "root": root / "class", "log": root / "lab.log"}
+    return proc, {"base": base, "token": token, "root": root / "class", "log": root / "lab.log", "ui": UI[lang]}
 
 
 def stop_lab(proc) -> None:
@@ -137,6 +156,29 @@ def replay_lab(tmp_path_factory, shipped):
     stop_lab(proc)
 
 
+def cjk_fonts() -> None:
+    """Chinese is drawn only with a CJK font installed (without one, the screenshots show boxes)."""
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
+    if fonts is None or not fonts.stdout.strip():
+        _missing("a CJK font (Debian's fonts-noto-cjk)")
+
+
+@pytest.fixture(scope="module")
+def zh_lab(tmp_path_factory, shipped):
+    cjk_fonts()
+    proc, served = start_lab(tmp_path_factory.mktemp("zh"), lang="zh_CN")
+    yield served
+    stop_lab(proc)
+
+
+@pytest.fixture(scope="module")
+def zh_replay_lab(tmp_path_factory, shipped):
+    cjk_fonts()
+    proc, served = start_lab(tmp_path_factory.mktemp("zh-replay"), "--replay", str(H200), lang="zh_CN")
+    yield served
+    stop_lab(proc)
+
+
 @pytest.fixture(scope="module")
 def page():
     if not Path(CHROMIUM).exists():
@@ -156,25 +198,25 @@ def screenshot(page, file_name):
     page.screenshot(path=str(SHOTS / file_name))
 
 
-def accept_kernel_dialog(page) -> bool:
+def accept_kernel_dialog(page, ui) -> bool:
     """Answer JupyterLab's "Select Kernel" dialog as a user would (its preselected choice is the
     notebook's own kernel). It comes up when the kernel list is slow to arrive, as on a loaded machine,
     and until it is answered the queued cells wait with no kernel."""
-    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    dialog = page.locator(".jp-Dialog").filter(has_text=ui["select_kernel"])
     if not dialog.count():
         return False
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     return True
 
 
-def settle_kernel(page, name, quiet_s=3.0, timeout_s=120.0):
+def settle_kernel(page, name, ui, quiet_s=3.0, timeout_s=120.0):
     """Wait until the notebook's kernel has been idle, with no dialog open, for quiet_s in a row. Cells run
     before then can be split between two kernels (the one started first and the one chosen in the
     dialog), and a cell then fails on a name the other kernel defined."""
     idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
     quiet_since, deadline = None, time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if accept_kernel_dialog(page) or page.locator(".jp-Dialog").count() or not idle.count():
+        if accept_kernel_dialog(page, ui) or page.locator(".jp-Dialog").count() or not idle.count():
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
@@ -199,12 +241,12 @@ def open_and_run_all(page, lab, name):
     # Run All can be dropped when it comes before the notebook's kernel session is attached (seen on a
     # fresh machine): wait for a settled kernel, then ask until a cell has been executed, three times.
     for attempt in range(3):
-        settle_kernel(page, name)
-        no_news = page.get_by_role("button", name="No", exact=True)
+        settle_kernel(page, name, lab["ui"])
+        no_news = page.get_by_role("button", name=lab["ui"]["no"], exact=True)
         if no_news.count():
             no_news.first.click()
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        page.get_by_role("menuitem", name=lab["ui"]["run"], exact=True).click()
+        page.get_by_role("menuitem", name=lab["ui"]["run_all"], exact=True).click()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if executed.count():
@@ -381,7 +423,120 @@ def test_the_overview_of_the_h200_replay(page, replay_lab):
     screenshot(page, "replay-overview.png")
 
 
+def statuses_by_colour(nb) -> dict[str, str]:
+    """The results table as shown, in any language: each check's id and its badge's status, read from the
+    badge's colour."""
+    by_colour = {colour: status.value for status, colour in COLOURS.items()}
+    rows = nb.locator("table.rb-checks").first.locator("tr:has(td)")
+    shown = {}
+    for row in rows.all():
+        style = row.locator(".rb-badge").first.get_attribute("style") or ""
+        colour = re.search(r"#[0-9a-fA-F]{6}", style)
+        shown[row.locator("code").first.inner_text().strip()] = by_colour.get(colour and colour.group(0), style)
+    return shown
+
+
+def wait_for_results(page, nb, name, timeout_ms=120_000) -> None:
+    try:
+        nb.locator("table.rb-checks .rb-badge").first.wait_for(timeout=timeout_ms)
+    except Exception:
+        screenshot(page, f"no-results-{name}.png")
+        raise
+
+
+def narrative(nb) -> str:
+    """The notebook's first markdown cell (its title and introduction) as JupyterLab rendered it (its text
+    in the page, also when it is scrolled out of view and not drawn)."""
+    shown = nb.locator(".jp-MarkdownCell .jp-RenderedMarkdown").first
+    shown.locator("h1").wait_for(state="attached", timeout=30_000)
+    return (shown.text_content() or "").strip()
+
+
+def test_in_chinese_jupyterlabs_menus_and_the_narrative_are_chinese(page, zh_lab):
+    chosen = json.loads((zh_lab["root"] / SETTINGS / LANGUAGE_SETTINGS).read_text())
+    assert chosen == {"locale": "zh_CN"}, f"the workspace's JupyterLab settings: {chosen}"
+    nb = open_and_run_all(page, zh_lab, "01-preflight.ipynb")
+    menus = [m.strip() for m in page.locator(".lm-MenuBar-itemLabel").all_inner_texts()]
+    assert {"文件", "编辑", "运行", "内核"} <= set(menus), f"JupyterLab's menus: {menus}"
+    assert "File" not in menus, f"JupyterLab's menus: {menus}"
+    assert narrative(nb).startswith("1. 预检：这台主机准备好了吗？"), narrative(nb)[:200]
+    wait_for_results(page, nb, "01-preflight")
+    shown = statuses_by_colour(nb)
+    assert len(shown) == 6 and {"engine.reachable", "host.driver"} <= shown.keys(), shown
+    assert set(shown.values()) <= {"pass", "fail", "warn", "skip"}, shown
+    nb.locator("button.widget-button").first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -200)
+    page.wait_for_timeout(300)
+    screenshot(page, "preflight-zh.png")
+
+
+RUNBOOK_ZH = i18n.LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "runbook.mo"
+
+
+@pytest.mark.skipif(not RUNBOOK_ZH.exists(), reason=f"the runbook's messages have no zh_CN catalogue ({RUNBOOK_ZH})")
+def test_in_chinese_a_steps_badges_and_its_cause_and_fix_are_chinese(page, zh_lab):
+    nb = page.locator(".jp-NotebookPanel:visible")  # the preflight step, left open by the test before
+    badges = [b.strip() for b in nb.locator("table.rb-checks .rb-badge").all_inner_texts()]
+    assert badges and all(CJK.search(b) for b in badges), f"badges not in Chinese: {badges}"
+    fixes = nb.locator("table.rb-checks .rb-fix").all_inner_texts()
+    if not Path("/dev/nvidiactl").exists():
+        assert fixes, "host.driver fails on a host without a driver, with its cause and fix"
+    for fix in fixes:
+        assert CJK.search(fix) and not fix.startswith(("Cause:", "Fix:")), f"cause or fix not in Chinese: {fix}"
+
+
+def test_in_chinese_a_mode_chosen_in_the_panel_is_what_run_checks_runs(page, zh_lab, client):
+    nb = open_and_run_all(page, zh_lab, "03-gpu-in-container.ipynb")
+    assert narrative(nb).startswith("3. 容器里的 GPU"), narrative(nb)[:200]
+    wait_for_output(page, nb, "gpu_mode=gpus", 120_000, "03-gpu-in-container")  # the panel names what it ran
+    nb.locator(".widget-text", has_text="cuda_image").locator("input").fill(TEST_IMAGE)  # here: no driver to choose for
+    nb.locator(".widget-dropdown", has_text="gpu_mode").locator("select").select_option("runtime")
+    nb.locator("button.widget-button").first.click()  # Run checks, whatever its label's language
+    wait_for_output(page, nb, "gpu_mode=runtime", 120_000, "03-gpu-in-container")
+    shown = statuses_by_colour(nb)
+    assert "gpu.mode.gpus" in shown, f"--gpus is now tried as another mode: {shown}"
+    assert "gpu.mode.runtime" not in shown, f"runtime is the chosen mode, not another: {shown}"
+    assert "gpu.nvidia_smi" in shown, shown
+    nb.locator("button.widget-button").first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -150)
+    page.wait_for_timeout(300)
+    screenshot(page, "gpu-mode-zh.png")
+
+
+@pytest.mark.parametrize("stem", REPLAYED)
+def test_in_chinese_the_h200_replay_is_the_records_run(page, zh_replay_lab, stem):
+    recorded = {
+        c.id: c.status.value for c in record.checks_by_step(json.loads((H200 / "summary.json").read_text()))[stem]
+    }
+    nb = open_and_run_all(page, zh_replay_lab, f"{stem}.ipynb")
+    assert CJK.search(narrative(nb)), f"{stem}: {narrative(nb)[:200]}"
+    wait_for_results(page, nb, stem)
+    banner = nb.locator(".rb-replay").first.inner_text()
+    assert "h200-2026-11-28" in banner, banner
+    shown = statuses_by_colour(nb)
+    assert shown == recorded, f"expected the record's {recorded}, shown {shown}"
+    for check_id in ESSENTIAL.get(stem, ()):
+        assert shown[check_id] == "pass", f"{check_id}: expected pass, shown {shown[check_id]}"
+    if stem == "03-gpu-in-container":
+        assert "NVIDIA H200" in output_of(nb, "show_evidence"), "the H200's nvidia-smi is not shown"
+        nb.locator(".rb-replay").first.scroll_into_view_if_needed()
+        page.mouse.wheel(0, -100)
+        page.wait_for_timeout(300)
+        screenshot(page, "replay-gpu-zh.png")
+    save(page)
+
+
+def test_in_chinese_the_overview_of_the_h200_replay(page, zh_replay_lab):
+    nb = open_and_run_all(page, zh_replay_lab, "00-overview.ipynb")
+    nb.locator("a.rb-step").first.wait_for(timeout=60_000)
+    assert narrative(nb).startswith("GPU 操作手册"), narrative(nb)[:200]
+    shown = [b["text"] for b in boxes(nb)]
+    assert "toolkit.installed" in shown[1], f"step 2: expected its first failing check, shown {shown[1]!r}"
+    assert nb.locator("a.rb-next-link").inner_text() == "02-container-toolkit.ipynb"
+    screenshot(page, "replay-overview-zh.png")
+
+
 def test_the_repositorys_notebooks_are_unchanged(shipped):
-    now = {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))}
+    now = {p.name: p.read_bytes() for p in sorted((REPO / "notebooks").glob("*.ipynb"))} | {"git": git_status()}
     changed = sorted(name for name in shipped.keys() | now.keys() if shipped.get(name) != now.get(name))
-    assert changed == [], f"the browser tests changed the repository's notebooks: {changed}"
+    assert changed == [], f"the browser tests changed the repository's notebooks: {changed}\n{now['git']}"

@@ -3,12 +3,14 @@
 This machine has no NVIDIA GPU, driver or toolkit, so the record must say exactly that.
 """
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from runbook import engine
+from runbook import engine, narrative
+from runbook.catalogue import notebooks_dir
 from tests.helpers import REPO, TEST_IMAGE, assert_status, checks, run_cli
 
 pytestmark = pytest.mark.engine
@@ -44,6 +46,21 @@ def test_default_run_on_a_host_without_gpu(default_run):
     assert "no NVIDIA driver/GPU found" in by_id["cuda.image"]["detail"]
     assert "no NVIDIA driver/GPU found" in by_id["pytorch.image"]["detail"]
     assert [n["status"] for n in summary["notebooks"]] == ["ran"] * 5, summary["notebooks"]
+
+
+def test_a_run_in_chinese_records_the_notebooks_in_chinese_with_the_same_code(tmp_path):
+    env = {**os.environ, "LANGUAGE": "zh_CN"}  # the locale's language; no lang parameter given
+    proc = run_cli("--only", "1", "--out", str(tmp_path / "record"), env=env)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    executed = json.loads((tmp_path / "record" / "01-preflight.ipynb").read_text(encoding="utf-8"))
+    shipped = json.loads((notebooks_dir() / "01-preflight.ipynb").read_text(encoding="utf-8"))
+    chinese = narrative.translated(shipped, "zh_CN")
+    by_id = {c.get("id"): c for c in executed["cells"]}
+    for cell in chinese["cells"]:
+        ran = narrative.source(by_id[cell["id"]])
+        assert ran == narrative.source(cell), f"cell {cell['id']} is not the translated notebook's"
+    assert narrative.source(executed["cells"][0]).startswith("# 1. 预检：这台主机准备好了吗？\n")
+    assert executed["metadata"]["papermill"]["input_path"] == "01-preflight.ipynb", "the record names a scratch path"
 
 
 def test_every_check_has_a_unique_id_and_every_failure_a_fix(default_run):
