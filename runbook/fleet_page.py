@@ -10,7 +10,7 @@ import html
 from typing import TYPE_CHECKING
 
 from .i18n import N_, _, active, ngettext, translate
-from .render import COLOURS, CSS
+from .render import COLOURS, CSS, labelled_badge
 from .results import Status
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ h2{font-size:16px;margin:20px 0 4px}
 
 def outcome_badge(outcome: str) -> str:
     colour = OUTCOME_COLOURS.get(outcome, COLOURS[Status.SKIP])
-    return f'<span class="rb-badge" style="background:{colour}">{html.escape(outcome)}</span>'
+    return labelled_badge(outcome, colour)
 
 
 def cell(host: Host, check_id: str) -> str:

@@ -8,7 +8,7 @@ import html
 import re
 
 from . import plot
-from .i18n import _, active
+from .i18n import N_, _, active, translate
 from .ladder import Rung, ladder
 from .ladder import headline as ladder_headline
 from .results import CheckResult, Status
@@ -44,8 +44,28 @@ def text(results: list[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+# What a badge says, in the reader's language; the status itself (``data-status``) stays as records have it.
+LABELS = {
+    "pass": N_("pass"),
+    "warn": N_("warn"),
+    "fail": N_("fail"),
+    "skip": N_("skip"),
+    "incomplete": N_("incomplete"),
+    "broken": N_("broken"),  # a fleet's host whose run broke
+    "unreachable": N_("unreachable"),  # a fleet's host not reached
+}
+
+
+def labelled_badge(value: str, colour: str) -> str:
+    label = translate(LABELS[value]) if value in LABELS else value
+    return (
+        f'<span class="rb-badge" data-status="{html.escape(value)}" style="background:{colour}">'
+        f"{html.escape(label)}</span>"
+    )
+
+
 def badge(status: Status) -> str:
-    return f'<span class="rb-badge" style="background:{COLOURS[status]}">{status.value}</span>'
+    return labelled_badge(status.value, COLOURS[status])
 
 
 def counts_html(results: list[CheckResult]) -> str:
@@ -198,8 +218,7 @@ VERDICT_COLOURS = {"pass": COLOURS[Status.PASS], "fail": COLOURS[Status.FAIL], "
 
 
 def verdict_badge(verdict: str) -> str:
-    colour = VERDICT_COLOURS.get(verdict, COLOURS[Status.FAIL])
-    return f'<span class="rb-badge" style="background:{colour}">{html.escape(verdict)}</span>'
+    return labelled_badge(verdict, VERDICT_COLOURS.get(verdict, COLOURS[Status.FAIL]))
 
 
 def summary_headline(summary: dict) -> str:

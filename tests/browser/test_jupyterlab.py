@@ -270,10 +270,11 @@ def wait_for_output(page, panel, text, timeout_ms, name):
 
 
 def statuses(nb) -> dict[str, str]:
-    """The results table as shown: each check's id and the status on its badge."""
+    """The results table as shown: each check's id and the status of its badge (the badge's words are
+    the reader's language; its data-status is the record's)."""
     rows = nb.locator("table.rb-checks").first.locator("tr:has(td)")
     return {
-        row.locator("code").first.inner_text().strip(): row.locator(".rb-badge").first.inner_text().strip().lower()
+        row.locator("code").first.inner_text().strip(): row.locator(".rb-badge").first.get_attribute("data-status")
         for row in rows.all()
     }
 
