@@ -378,8 +378,9 @@ def overview_html(
             f'<a class="rb-step" href="{html.escape(step)}.ipynb" '
             f'title="{html.escape(tip)}" '
             f'style="border-color:{colour};background:{colour}22">'
-            f"<b>{i + 1}</b><br>{html.escape(step[3:].replace('-', ' '))}<br>"
-            f'<span class="rb-state" style="color:{colour}">{html.escape(state or not_yet)}</span>{first}</a>'
+            f"<b>{i + 1}</b><br>{html.escape(titles.get(step, step[3:].replace('-', ' ')))}<br>"
+            f'<span class="rb-state" data-status="{html.escape(state or "")}" style="color:{colour}">'
+            f"{html.escape(translate(LABELS[state]) if state in LABELS else state or not_yet)}</span>{first}</a>"
             "</div>"
         )
     arrow = '<div class="rb-arrow">→</div>'
