@@ -159,16 +159,21 @@ def test_the_fleet_report_writes_junit_per_host(report, first_run):
 
 
 def test_a_gpu_hosts_record_joins_the_report(report, first_run, tmp_path):
-    """The record a GPU host made (records/) beside the fleet's: a group of its own, its driver and GPU."""
+    """The record the playbook fetched from the GPU host (records/h200-2026-11-29-fleet: the playbook run there
+    against the host itself, ansible_connection=local) beside the fleet's: a group of its own, its driver and
+    GPU, and it passes where the hosts without a GPU fail."""
     fleet_and_gpu = tmp_path / "records"
     subprocess.run(["cp", "-r", str(first_run[1]), str(fleet_and_gpu)], check=True)
-    subprocess.run(["cp", "-r", str(REPO / "records" / "h200-2026-11-28"), str(fleet_and_gpu / "gpu-h200")], check=True)
+    subprocess.run(["cp", "-r", str(REPO / "records" / "h200-2026-11-29-fleet"), str(fleet_and_gpu / "gpu-h200")], check=True)
     proc = gpu_runbook("fleet-report", str(fleet_and_gpu), timeout=120)
     assert proc.returncode == 1, proc.stderr
     summary = json.loads((fleet_and_gpu / "fleet-summary.json").read_text())
     gpu = next(h for h in summary["by_host"] if h["name"] == "gpu-h200")
     assert gpu["gpu"] == "1× NVIDIA H200", f"expected the H200, got {gpu['gpu']}"
     assert gpu["driver"] == "580.159.04", f"expected the H200's driver, got {gpu['driver']}"
+    assert gpu["outcome"] == "pass", f"the H200 passed; the report says {gpu['outcome']}"
+    others = [h["outcome"] for h in summary["by_host"] if h["name"] != "gpu-h200"]
+    assert "pass" not in others, f"no host without a GPU can pass: {others}"
     alone = [g["hosts"] for g in summary["groups"] if "gpu-h200" in g["hosts"]]
     assert alone == [["gpu-h200"]], f"the GPU host shares its GPU and driver with no CPU host: got {alone}"
     screenshot(fleet_and_gpu / "fleet-report.html", SHOTS / "fleet-report.png")
