@@ -149,7 +149,7 @@ def test_results_diagnoses_and_the_ladder_speak_the_active_language(speak):
     failed = CheckResult("host.driver", "t", Status.FAIL, "d", **diagnosis.by_key("no_space").fields())
     speak("zh_CN")
     assert diagnosis.by_key("no_space").cause == "引擎所在的磁盘已满。"
-    assert ladder.ladder([failed])[0].name == "主机的 NVIDIA 驱动正常"
+    assert ladder.ladder([failed])[0].name == "宿主机的 NVIDIA 驱动正常"
     verdict, reason = results.verdict({"01-preflight": [failed]}, {})
     assert (verdict, reason) == ("fail", "1 项检查失败：host.driver")
     assert "结论：fail" in render.verdict_line({"verdict": "fail", "verdict_reason": reason})
