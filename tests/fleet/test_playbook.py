@@ -164,7 +164,9 @@ def test_a_gpu_hosts_record_joins_the_report(report, first_run, tmp_path):
     GPU, and it passes where the hosts without a GPU fail."""
     fleet_and_gpu = tmp_path / "records"
     subprocess.run(["cp", "-r", str(first_run[1]), str(fleet_and_gpu)], check=True)
-    subprocess.run(["cp", "-r", str(REPO / "records" / "h200-2026-11-29-fleet"), str(fleet_and_gpu / "gpu-h200")], check=True)
+    subprocess.run(
+        ["cp", "-r", str(REPO / "records" / "h200-2026-11-29-fleet"), str(fleet_and_gpu / "gpu-h200")], check=True
+    )
     proc = gpu_runbook("fleet-report", str(fleet_and_gpu), timeout=120)
     assert proc.returncode == 1, proc.stderr
     summary = json.loads((fleet_and_gpu / "fleet-summary.json").read_text())
