@@ -115,14 +115,17 @@ class SharedKernel:
         self.log.close()
 
     def run(self, source: Path, target: Path, parameters: dict, cwd: Path) -> str:
-        """Execute ``source`` with ``parameters`` (injected as papermill does, in a cell tagged
-        injected-parameters) in a fresh namespace with ``cwd`` as its folder, and write it to ``target``,
-        also when a cell failed. Returns '' or the error a cell stopped on ('NameError: …')."""
+        """Execute ``source`` with those of ``parameters`` its parameters cell declares (injected as
+        papermill does, in a cell tagged injected-parameters) in a fresh namespace with ``cwd`` as its
+        folder, and write it to ``target``, also when a cell failed. Returns '' or the error a cell stopped
+        on ('NameError: …')."""
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
 
-        nb = parameterize(load(source), parameters)
+        nb = load(source)
+        takes = declared(nb)
+        nb = parameterize(nb, {k: v for k, v in parameters.items() if k in takes})
         reset = nbformat.v4.new_code_cell(
             f"get_ipython().run_line_magic('reset', '-f -s')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
         )

@@ -190,12 +190,10 @@ def run(
                 current = step
                 nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
                 nb_in = narrative.localised(nb_in, p.get("lang", ""), Path(scratch))  # the run's language
-                declared = notebook_kernel.declared(notebook_kernel.load(nb_in))
-                passed = {k: v for k, v in p.items() if k in declared}
                 view.start(step, _("running {step}").format(step=step))
                 try:
                     # the report reads the record beside it; the steps run where the notebooks are
-                    stopped = kernel.run(nb_in, nb_out, passed, out if step == REPORT else src)
+                    stopped = kernel.run(nb_in, nb_out, p, out if step == REPORT else src)
                     if stopped:
                         view.say("  " + _("{step} stopped: {why}").format(step=step, why=stopped))
                 finally:

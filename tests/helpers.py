@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,24 @@ def labelled_container(client, command=("sleep", "900"), image=TEST_IMAGE, start
     finally:
         with contextlib.suppress(Exception):
             c.remove(force=True)
+
+
+@contextlib.contextmanager
+def registry_only_image(client, registry: str, name: str, megabytes: int):
+    """An image of ``megabytes`` of random bytes pushed to the loopback registry and removed from the
+    engine: whatever uses it has to pull it for real. Removed from the engine again when the block ends."""
+    ref = f"{registry}/runbook-test/{name}:{uuid.uuid4().hex[:8]}"
+    with labelled_container(client, ["sh", "-c", f"head -c {megabytes * 1000000} /dev/urandom > /blob"]) as maker:
+        maker.wait(timeout=120)
+        maker.commit(*ref.rsplit(":", 1))
+    for _ in client.images.push(ref, stream=True):
+        pass
+    client.images.remove(ref)
+    try:
+        yield ref
+    finally:
+        with contextlib.suppress(Exception):
+            client.images.remove(ref, force=True)
 
 
 class SocketCutter:

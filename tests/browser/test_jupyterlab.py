@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from runbook import i18n, record
 from runbook.catalogue import ESSENTIAL, STEPS
 from runbook.lab import LANGUAGE_SETTINGS, SETTINGS
 from runbook.render import COLOURS
-from tests.helpers import TEST_IMAGE, labelled_container
+from tests.helpers import TEST_IMAGE, registry_only_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 REPO = Path(__file__).resolve().parents[2]
@@ -128,18 +127,8 @@ def stop_lab(proc) -> None:
 @pytest.fixture(scope="module")
 def registry_image(client, registry):
     """An image only the loopback registry has, so that choosing it in step 3 pulls it with progress."""
-    ref = f"{registry}/runbook-test/lab:{uuid.uuid4().hex[:8]}"
-    with labelled_container(client, ["sh", "-c", "head -c 20000000 /dev/urandom > /blob"]) as maker:
-        maker.wait(timeout=120)
-        maker.commit(*ref.rsplit(":", 1))
-    for _ in client.images.push(ref, stream=True):
-        pass
-    client.images.remove(ref)
-    yield ref
-    try:
-        client.images.remove(ref, force=True)
-    except Exception:
-        pass
+    with registry_only_image(client, registry, "lab", 20) as ref:
+        yield ref
 
 
 @pytest.fixture(scope="module")
