@@ -692,8 +692,8 @@ def explain(
     if d is not None:
         return d.fields()
     return {
-        "cause": default_cause or _(UNKNOWN_CAUSE).format(said=said(text)),
-        "remediation": default_fix or _(UNKNOWN_FIX),
+        "cause": default_cause or translate(UNKNOWN_CAUSE).format(said=said(text)),
+        "remediation": default_fix or translate(UNKNOWN_FIX),
         "notebook": default_notebook or NB_PREFLIGHT,
     }
 
