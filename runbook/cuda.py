@@ -63,6 +63,24 @@ def max_cuda_for_driver(driver_version: str) -> str | None:
     return max(fits, key=_key) if fits else None
 
 
+def newest_branch() -> int:
+    """The newest driver branch the table knows (the branch of the newest CUDA's minimum driver)."""
+    return max(version_tuple(v)[0] for v in table()["min_driver"].values())
+
+
+def beyond_table(driver_version: str) -> bool:
+    """Whether this driver is of a branch newer than any the table knows (a table older than the driver)."""
+    return version_tuple(driver_version)[0] > newest_branch()
+
+
+def beyond_table_note(driver_version: str) -> str:
+    """What the runbook says when the driver is newer than its table: the choice may not be the newest."""
+    return _(
+        "driver {driver} is newer than the CUDA table knows (its newest branch is R{branch}, table of {date}): "
+        "the image chosen is the newest the table knows, and newer CUDA images may exist for this driver"
+    ).format(driver=driver_version, branch=newest_branch(), date=table()["date"])
+
+
 def family_floor(cuda: str) -> str | None:
     """The lowest driver that runs CUDA ``cuda`` through minor-version compatibility, or None."""
     return table()["families"].get(cuda.split(".")[0])

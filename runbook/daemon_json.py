@@ -9,7 +9,10 @@
   change merges into that holds another kind of value (``runtimes`` a list, say) is refused, never
   replaced.
 - ``updated`` says whether a file needs writing at all: a file that already holds the changes is left
-  byte for byte as it is.
+  byte for byte as it is. A runtime registered in an equivalent form counts as held: the same program
+  (an absolute path or the bare name on the engine's PATH, as NVIDIA's packages and docs have written it)
+  with the same arguments (``args``, or the older ``runtimeArgs``; empty or absent alike). The user's
+  path is never replaced.
 """
 
 from __future__ import annotations
@@ -164,6 +167,42 @@ def check_shapes(settings: dict, changes: dict, path: str = "daemon.json") -> No
         )
 
 
+def runtime_args(runtime: dict) -> list:
+    """A runtime's arguments: ``args`` (nvidia-ctk), else ``runtimeArgs`` (nvidia-docker2); none is []."""
+    return runtime.get("args") or runtime.get("runtimeArgs") or []
+
+
+def equivalent_runtime(have, want: dict) -> bool:
+    """Whether the runtime ``have`` already registers ``want``: the same program, by absolute path or
+    bare name, with the same arguments."""
+    if not isinstance(have, dict) or not isinstance(have.get("path"), str):
+        return False
+    same_program = os.path.basename(have["path"]) == os.path.basename(want["path"])
+    return same_program and runtime_args(have) == runtime_args(want)
+
+
+def _held_runtimes(current: dict, changes: dict) -> dict:
+    """``changes`` without the runtimes ``current`` already registers in an equivalent form; a runtime
+    that differs keeps the user's path for the same program (only the arguments are merged)."""
+    runtimes = changes.get("runtimes")
+    have_all = current.get("runtimes")
+    if not isinstance(runtimes, dict) or not isinstance(have_all, dict):
+        return changes
+    kept = {}
+    for name, want in runtimes.items():
+        have = have_all.get(name)
+        if equivalent_runtime(have, want):
+            continue
+        if isinstance(have, dict) and isinstance(have.get("path"), str):
+            if os.path.basename(have["path"]) == os.path.basename(want["path"]):
+                want = {**want, "path": have["path"]}
+        kept[name] = want
+    out = {k: v for k, v in changes.items() if k != "runtimes"}
+    if kept:
+        out["runtimes"] = kept
+    return out
+
+
 def merge(current: dict, changes: dict) -> dict:
     """``current`` with ``changes`` laid over it: objects are merged key by key, lists are extended
     with the new items only, other values replaced. ``current`` itself is not modified (the objects on
@@ -199,7 +238,7 @@ def updated(raw: bytes | None, changes: dict, path: str = "daemon.json") -> byte
             cause=_("dockerd refuses such a file too; replacing the value would lose what it holds."),
             remediation=by_hand(path),
         )
-    after = merge(before, changes)
+    after = merge(before, _held_runtimes(before, changes))
     if raw is not None and after == before and not raw.startswith(BOM):
         return None
     return render(after)

@@ -7,9 +7,10 @@ message ids of the catalogue: they are shown in the language active when they ar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from .i18n import N_, translate
+from .i18n import N_, _, translate
 
 NB_PREFLIGHT = "01-preflight.ipynb"
 NB_TOOLKIT = "02-container-toolkit.ipynb"
@@ -23,6 +24,14 @@ DRIVER_FIX = N_(
 )
 
 
+def normalized(text: str) -> str:
+    """``text`` as the table's patterns are written: lower case, typographic apostrophes as ', and quotes
+    without the backslashes that layers of JSON and Go's %q put before them (Docker 19.03's
+    ``could not select device driver \\"\\"``)."""
+    text = re.sub(r'\\+"', '"', text)
+    return text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})).lower()
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     key: str
@@ -30,6 +39,7 @@ class Diagnosis:
     cause_id: str  # the English text, the catalogue's message id
     remediation_id: str
     notebook: str
+    regexes: tuple[str, ...] = ()  # for texts a substring cannot pin down ("manifest for X not found")
 
     @property
     def cause(self) -> str:
@@ -40,8 +50,8 @@ class Diagnosis:
         return translate(self.remediation_id)
 
     def matches(self, text: str) -> bool:
-        low = text.lower()
-        return any(p.lower() in low for p in self.patterns)
+        low = normalized(text)
+        return any(p.lower() in low for p in self.patterns) or any(re.search(r, low) for r in self.regexes)
 
     def fields(self) -> dict[str, str]:
         """The cause, fix and notebook, as the keyword arguments of a result or an error."""
@@ -51,7 +61,10 @@ class Diagnosis:
 TABLE: tuple[Diagnosis, ...] = (
     Diagnosis(
         "toolkit_missing",
-        ('could not select device driver "" with capabilities: [[gpu]]',),
+        (
+            'could not select device driver "" with capabilities: [[gpu]]',
+            'could not select device driver "nvidia" with capabilities: [[gpu]]',  # compose: driver: nvidia
+        ),
         N_(
             "NVIDIA Container Toolkit not installed or engine not restarted: the Docker engine found no "
             "nvidia-container-runtime-hook on its PATH when it started (or it is the snap package of Docker)."
@@ -143,12 +156,78 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_GPU,
     ),
     Diagnosis(
+        "wsl_no_adapter",
+        ("WSL environment detected but no adapters were found",),
+        N_(
+            "The toolkit runs under WSL (or Docker Desktop) and Windows gives it no GPU: no NVIDIA GPU, a "
+            "Windows driver without WSL support, or WSL 1 (only WSL 2 passes GPUs through)."
+        ),
+        N_(
+            "Install the NVIDIA Windows driver (it brings WSL support), `wsl --update`, use WSL 2 (`wsl "
+            "--set-version DISTRO 2`), then check `nvidia-smi` inside WSL; without an NVIDIA GPU, run without "
+            "GPU access."
+        ),
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
+        "wsl_driver_libs_in_image",
+        ("libnvidia-ml.so.1: file exists",),
+        N_(
+            "The image carries its own copies of the driver's libraries (libnvidia-ml.so.1, libcuda.so.1) where "
+            "the toolkit mounts the host's: common under WSL, whose driver lives in /usr/lib/wsl/lib, and with "
+            "images built on a GPU host."
+        ),
+        N_(
+            "Use an image without driver libraries (delete them in the Dockerfile: `RUN rm -f "
+            "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 /usr/lib/x86_64-linux-gnu/libcuda.so.1`), or update "
+            "the NVIDIA Container Toolkit."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "hook_missing",
+        ('"nvidia-container-runtime-hook": executable file not found', "nvidia-container-runtime-hook: no such file"),
+        N_(
+            "The engine runs the nvidia runtime of the old nvidia-docker2 packaging, whose hook "
+            "(nvidia-container-runtime-hook) is gone: the package was replaced by nvidia-container-toolkit, or "
+            "only part of the old set is installed."
+        ),
+        N_(
+            "Install the current NVIDIA Container Toolkit (nvidia-container-toolkit, the install plan), run "
+            "`sudo nvidia-ctk runtime configure --runtime=docker` and restart the engine."
+        ),
+        NB_TOOLKIT,
+    ),
+    Diagnosis(
         "cuda_requirement",
         ("unsatisfied condition: cuda>=", "unsatisfied condition: cuda >="),
         N_("The image requires a newer CUDA (its NVIDIA_REQUIRE_CUDA) than the host's driver supports."),
         N_(
             "Use an image tag for the CUDA version the driver supports (cuda_image=auto picks one), or "
             "upgrade the NVIDIA driver."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "torch_driver_too_old",
+        ("The NVIDIA driver on your system is too old",),
+        N_(
+            "PyTorch was built for a newer CUDA than the host's driver supports (the number after \"found "
+            "version\" is the driver's CUDA: 11040 is CUDA 11.4)."
+        ),
+        N_(
+            "Use a PyTorch build for the driver's CUDA or older (pytorch_image=auto picks one; pip: the "
+            "matching --index-url .../whl/cuXXX), or upgrade the NVIDIA driver."
+        ),
+        NB_PYTORCH,
+    ),
+    Diagnosis(
+        "cuda_driver_insufficient",
+        ("CUDA driver version is insufficient for CUDA runtime version", "cudaErrorInsufficientDriver"),
+        N_("The program's CUDA runtime (in the image) is newer than the host's driver supports (CUDA error 35)."),
+        N_(
+            "Use an image of the driver's CUDA version or older (cuda_image=auto picks one), or upgrade the "
+            "NVIDIA driver; check with `nvidia-smi` on the host (CUDA Version)."
         ),
         NB_GPU,
     ),
@@ -213,7 +292,7 @@ TABLE: tuple[Diagnosis, ...] = (
     ),
     Diagnosis(
         "driver_not_loaded",
-        ("couldn't communicate with the NVIDIA driver",),
+        ("couldn't communicate with the NVIDIA driver", "nvml error: driver not loaded"),
         N_(
             "nvidia-smi is installed but the NVIDIA kernel module is not loaded: the driver was installed or the "
             "kernel updated without a reboot, the module was not built for the running kernel (DKMS), or "
@@ -261,10 +340,109 @@ TABLE: tuple[Diagnosis, ...] = (
             "for the driver."
         ),
         NB_GPU,
+        regexes=(r"manifest for \S+ not found", r"failed to resolve source metadata for \S+: \S+: not found"),
+    ),
+    Diagnosis(
+        "pull_rate_limited",
+        ("toomanyrequests", "pull rate limit", "429 Too Many Requests"),
+        N_(
+            "Docker Hub refused the pull: this address (or this account) reached its pull rate limit (HTTP 429); "
+            "anonymous pulls share one limit per IP address, so a NAT or CI runner reaches it sooner."
+        ),
+        N_(
+            "Wait for the limit's window to pass, `docker login` (a free account has a higher limit, a paid one "
+            "none), or pull through a registry mirror (registry_mirrors) or from another registry that holds "
+            "the image."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "registry_payment_required",
+        ("402 Payment Required",),
+        N_(
+            "The registry, or a mirror or pull-through cache in between, refused to serve the image without "
+            "payment (HTTP 402): its free quota or plan is used up."
+        ),
+        N_(
+            "Pull from another registry or mirror that holds the image (or Docker Hub itself), or settle the "
+            "registry's plan; `docker info` shows the mirrors the engine uses."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "registry_forbidden",
+        ("403 Forbidden", "HTTP 403 response"),
+        N_(
+            "The registry, or a mirror in between, refused the request (HTTP 403): many mirrors serve only "
+            "their own network or customers, or only some repositories, and some answer 403 for a name they "
+            "do not hold."
+        ),
+        N_(
+            "Check the image name, then the mirror (`docker info` lists them): remove or replace one that "
+            "refuses this host, or pull from the registry itself."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "proxy_unreachable",
+        ("proxyconnect tcp", "error connecting to proxy"),
+        N_(
+            "The engine sends its pulls through an HTTP(S) proxy (HTTP_PROXY/HTTPS_PROXY in its environment) "
+            "that does not answer: the proxy is down, its address or port is wrong, or it is empty."
+        ),
+        N_(
+            "Check the proxy the engine uses (`systemctl show docker -p Environment`, "
+            "/etc/systemd/system/docker.service.d/*.conf), fix or remove it, then `sudo systemctl daemon-reload "
+            "&& sudo systemctl restart docker`."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "registry_tls",
+        ("x509: certificate", "tls: failed to verify certificate"),
+        N_(
+            "The engine does not trust the registry's TLS certificate: a proxy or firewall that inspects TLS "
+            "with its own certificate, a registry with a self-signed one, or missing CA certificates."
+        ),
+        N_(
+            "Give the engine the CA that signed it (/etc/docker/certs.d/REGISTRY/ca.crt, or the system's CA "
+            "store, then restart the engine); for a proxy that inspects TLS, ask for its CA certificate."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "registry_dns",
+        ("dial tcp: lookup ", "no such host", "server misbehaving"),
+        N_("The registry's name could not be resolved: the engine's DNS server does not answer or knows no such host."),
+        N_(
+            "Check name resolution on the host (`getent hosts registry-1.docker.io`, /etc/resolv.conf); set "
+            'working DNS servers (`"dns": [...]` in daemon.json or the host\'s resolver), or use a registry '
+            "mirror reachable by name."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "registry_timeout",
+        (
+            "Client.Timeout exceeded while awaiting headers",
+            "request canceled while waiting for connection",
+            "TLS handshake timeout",
+            "i/o timeout",
+        ),
+        N_(
+            "The registry did not answer in time: the network to it is slow, filtered or blocked (a firewall, "
+            "a country-level block of Docker Hub), or it needs a proxy the engine does not use."
+        ),
+        N_(
+            "Check the way out (`curl -sI https://registry-1.docker.io/v2/`); give the engine a proxy "
+            "(systemd drop-in with HTTPS_PROXY, then restart) or a registry mirror (registry_mirrors), or load "
+            "the image with `docker load` and set pull=never."
+        ),
+        NB_GPU,
     ),
     Diagnosis(
         "registry_unreachable",
-        ("no such host", "i/o timeout", "TLS handshake timeout", "dial tcp", "network is unreachable"),
+        ("dial tcp", "network is unreachable"),
         N_("The registry could not be reached from the engine (no network, a proxy, DNS)."),
         N_(
             "Check the engine's network and proxy settings (`systemctl show docker -p Environment`), use a "
@@ -480,6 +658,24 @@ def diagnose(text: str) -> Diagnosis | None:
     return None
 
 
+UNKNOWN_CAUSE = N_("The output says: \u201c{said}\u201d; this text is not yet known to the runbook's diagnosis.")
+UNKNOWN_FIX = N_(
+    "Read the whole output (evidence) for what it names; docs/field-diagnosis.md says how to report a text "
+    "the runbook does not know yet, so that it gets its cause and fix."
+)
+
+
+def said(text: str, limit: int = 240) -> str:
+    """The line of ``text`` that most likely names the error (the last line that says error, else the
+    last non-empty line), cut to ``limit`` characters."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return _("no output")
+    errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
+    line = (errors or lines)[-1]
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
 def explain(
     text: str = "",
     *,
@@ -488,13 +684,18 @@ def explain(
     default_fix: str = "",
     default_notebook: str = "",
 ) -> dict[str, str]:
-    """Cause, fix and notebook for ``text``: its diagnosis, else the entry ``key``, else the defaults given."""
+    """Cause, fix and notebook for ``text``: its diagnosis, else the entry ``key``, else the defaults given;
+    never an empty cause or fix: a text the table does not know is quoted and said to be unknown."""
     d = diagnose(text) if text else None
     if d is None and key is not None:
         d = by_key(key)
     if d is not None:
         return d.fields()
-    return {"cause": default_cause, "remediation": default_fix, "notebook": default_notebook}
+    return {
+        "cause": default_cause or translate(UNKNOWN_CAUSE).format(said=said(text)),
+        "remediation": default_fix or translate(UNKNOWN_FIX),
+        "notebook": default_notebook or NB_PREFLIGHT,
+    }
 
 
 def by_key(key: str) -> Diagnosis:

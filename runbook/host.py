@@ -6,6 +6,7 @@ Every reader takes its source (a path, a text) as an argument so that tests feed
 
 from __future__ import annotations
 
+import csv
 import grp
 import json
 import os
@@ -45,6 +46,7 @@ class DriverInfo:
     driver_version: str
     cuda_version: str  # the highest CUDA version this driver supports ("CUDA Version" in nvidia-smi)
     gpus: list[Gpu] = field(default_factory=list)
+    unknown: dict[str, str] = field(default_factory=dict)  # field -> what nvidia-smi said instead of a value
 
 
 def os_release(path: str = "/etc/os-release") -> dict[str, str]:
@@ -120,41 +122,93 @@ def driver_nvidia_smi() -> str | None:
     return None
 
 
-def _mib(text: str | None) -> int | None:
-    m = re.match(r"\s*(\d+)\s*MiB", text or "")
-    return int(m.group(1)) if m else None
+# --- nvidia-smi's outputs as data ----------------------------------------------------------------
+# Every field nvidia-smi prints (XML, CSV, table) is typed here, by ``read``: a value nvidia-smi did not
+# have ("N/A", "[Not Supported]", "Not Found", "Unknown Error", "", ...) is unknown, and what it said is
+# kept as the reason. Newer drivers rename some fields (R610: "KMD Version" for "Driver Version", "CUDA
+# UMD Version" for "CUDA Version"); each reader takes both spellings, the newer first.
+
+READERS = {
+    "version": re.compile(r"(\d+(?:\.\d+)+)(?![\d.])"),  # 580.65.06, 13.0; "610.62 [Deprecated; ...]"
+    "mib": re.compile(r"(\d+)\s*MiB"),
+    "int": re.compile(r"(\d+)"),
+    "text": re.compile(r"(.+)", re.S),
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: str | int | None  # None: nvidia-smi had no such value
+    said: str  # what nvidia-smi printed (the reason, when the value is unknown)
+
+
+def read(kind: str, said: str | None) -> Reading:
+    """A field of nvidia-smi's output as ``kind`` (version, mib, int, text). A version or a number must
+    start the text; anything else is unknown, with nvidia-smi's words kept."""
+    text = (said or "").strip()
+    m = READERS[kind].match(text)
+    if m is None or (kind == "text" and _no_value(text)):
+        return Reading(None, text)
+    value = m.group(1).strip()
+    return Reading(int(value) if kind in ("mib", "int") else value, text)
+
+
+def _no_value(text: str) -> bool:
+    """nvidia-smi's words for a field it could not fill: N/A, [Not Supported], Not Found, Unknown Error..."""
+    low = text.strip("[] ").lower()
+    return low in ("", "n/a", "not supported", "not found", "unknown error", "unknown", "not available") or (
+        low.startswith(("requested functionality has been deprecated", "insufficient permissions"))
+    )
+
+
+def _first(element, kind: str, *paths: str) -> Reading | None:
+    """The first of ``paths`` (newer spelling first) that holds a value, else the first one present's
+    reading; None when the document has none of them (an older driver's)."""
+    readings = [read(kind, element.findtext(p)) for p in paths if element.find(p) is not None]
+    return next((r for r in readings if r.value is not None), readings[0] if readings else None)
 
 
 def parse_nvidia_smi_xml(text: str) -> DriverInfo:
-    """Parse ``nvidia-smi -q -x``: driver version, CUDA ceiling, and each GPU."""
+    """Parse ``nvidia-smi -q -x``: driver version, CUDA ceiling, and each GPU. A field the driver could
+    not fill is '' (or None) and its words are in ``DriverInfo.unknown``."""
     try:
         root = ET.fromstring(text)
     except ET.ParseError as e:
         raise HostError(
             _("nvidia-smi -q -x printed no valid XML ({error})").format(error=e), evidence=text[:2000]
         ) from e
+    unknown: dict[str, str] = {}
+
+    def value(where: str, reading: Reading | None):
+        if reading is None:
+            return None
+        if reading.value is None:
+            unknown[where] = reading.said
+        return reading.value
+
     gpus = []
     for i, g in enumerate(root.findall("gpu")):
-        minor = (g.findtext("minor_number") or "").strip()
-        name = (g.findtext("product_name") or "").strip()
-        product_brand = (g.findtext("product_brand") or "").strip()
+        name = value(f"gpu{i}.product_name", _first(g, "text", "product_name")) or ""
+        product_brand = value(f"gpu{i}.product_brand", _first(g, "text", "product_brand")) or ""
+        arch = value(f"gpu{i}.product_architecture", _first(g, "text", "product_architecture")) or ""
         gpus.append(
             Gpu(
                 index=i,
                 name=name,
-                uuid=(g.findtext("uuid") or "").strip(),
-                memory_total_mib=_mib(g.findtext("fb_memory_usage/total")),
-                bus_id=(g.findtext("pci/pci_bus_id") or g.get("id") or "").strip(),
-                minor_number=int(minor) if minor.isdigit() else None,
+                uuid=value(f"gpu{i}.uuid", _first(g, "text", "uuid")) or "",
+                memory_total_mib=value(f"gpu{i}.memory_total", _first(g, "mib", "fb_memory_usage/total")),
+                bus_id=value(f"gpu{i}.bus_id", _first(g, "text", "pci/pci_bus_id")) or (g.get("id") or "").strip(),
+                minor_number=value(f"gpu{i}.minor_number", _first(g, "int", "minor_number")),
                 brand=cuda.toolkit_brand(product_brand),
                 product_brand=product_brand,
-                architecture=cuda.architecture(name, (g.findtext("product_architecture") or "").strip()),
+                architecture=cuda.architecture(name, arch),
             )
         )
     return DriverInfo(
-        driver_version=(root.findtext("driver_version") or "").strip(),
-        cuda_version=(root.findtext("cuda_version") or "").strip(),
+        driver_version=value("driver_version", _first(root, "version", "kmd_version", "driver_version")) or "",
+        cuda_version=value("cuda_version", _first(root, "version", "cuda_umd_version", "cuda_version")) or "",
         gpus=gpus,
+        unknown=unknown,
     )
 
 
@@ -164,6 +218,51 @@ LIST_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9a-fA-F-]+|MIG-[0-9a-
 def parse_nvidia_smi_list(text: str) -> list[Gpu]:
     """Parse ``nvidia-smi -L`` (what a container sees): index, name and UUID of each GPU."""
     return [Gpu(int(m.group(1)), m.group(2), m.group(3)) for m in map(LIST_LINE.match, text.splitlines()) if m]
+
+
+TABLE_FIELDS = {  # the table's header line: R610 spelling first
+    "driver_version": re.compile(r"(?:KMD Version|Driver Version):\s*(\S+)"),
+    "cuda_version": re.compile(r"(?:CUDA UMD Version|CUDA Version):\s*(\S+)"),
+}
+
+
+def parse_nvidia_smi_table(text: str) -> dict[str, Reading]:
+    """The driver and CUDA versions of ``nvidia-smi``'s default table (its header line)."""
+    out = {}
+    for name, pattern in TABLE_FIELDS.items():
+        m = pattern.search(text)
+        out[name] = read("version", m.group(1) if m else "")
+    return out
+
+
+CSV_ALIASES = {"clocks_throttle_reasons.": "clocks_event_reasons.", "gpu_name": "name", "gpu_uuid": "uuid"}
+
+
+def csv_field(header: str) -> str:
+    """A --query-gpu CSV header as its query name: units dropped ("memory.total [MiB]"), older names read
+    as the newer (``clocks_throttle_reasons.*`` is ``clocks_event_reasons.*`` since R535)."""
+    name = re.sub(r"\s*\[[^\]]*\]\s*$", "", header.strip())
+    for old, new in CSV_ALIASES.items():
+        if name.startswith(old):
+            name = new + name[len(old) :]
+    return name
+
+
+CSV_KINDS = {"memory.total": "mib", "memory.used": "mib", "memory.free": "mib", "index": "int", "count": "int"}
+CSV_KINDS |= dict.fromkeys(("driver_version", "kmd_version", "vbios_version", "compute_cap"), "version")
+
+
+def parse_nvidia_smi_csv(text: str) -> list[dict[str, Reading]]:
+    """``nvidia-smi --query-gpu=... --format=csv``: one dict of readings per GPU, keyed by query name."""
+    rows = [next(csv.reader([line], skipinitialspace=True)) for line in text.splitlines() if line.strip()]
+    if not rows:
+        return []
+    names = [csv_field(h) for h in rows[0]]
+    return [
+        {n: read(CSV_KINDS.get(n, "text"), v) for n, v in zip(names, row, strict=False)}
+        for row in rows[1:]
+        if len(row) == len(names)
+    ]
 
 
 DRIVER_ANSWER_ENV = "GPU_RUNBOOK_DRIVER_ANSWER"  # a file holding this run's one answer of nvidia-smi -q -x

@@ -34,9 +34,7 @@ def explain(address: str, error: BaseException, timeout: float = 30) -> EngineEr
     if isinstance(error, DockerException):  # SSH worked; the engine's API did not answer through it
         return _ask_remote(address, error, timeout)
     text = f"{type(error).__name__}: {error}"
-    fields = diagnosis.explain(text, key="ssh_unreachable" if isinstance(error, OSError) else None)
-    if not fields["cause"]:
-        fields = diagnosis.explain(key="ssh_unreachable")
+    fields = diagnosis.explain(text, key="ssh_unreachable")
     message = _("cannot reach the Docker engine at {address} over SSH: {error}").format(address=address, error=error)
     hint = config_port_hint(address)
     if hint and isinstance(error, OSError):

@@ -3,7 +3,6 @@ and try the other access modes too, so that the record shows which rungs of the 
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import cuda, engine, gpu_access, host
@@ -55,9 +54,6 @@ def check_titles() -> dict[str, str]:
         "gpu.same_gpus": _("The container sees the host's GPUs"),
         "gpu.cuda_version": _("The CUDA version nvidia-smi reports in the container, beside the host's"),
     }
-
-
-CUDA_VERSION = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 
 
 def check_runs(ctx, image: str) -> Passed:
@@ -166,10 +162,10 @@ def check_cuda_version(ctx, seen: CheckResult) -> Passed:
         )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
-    m = CUDA_VERSION.search(seen.evidence)
-    if m is None:
+    inside = host.parse_nvidia_smi_table(seen.evidence)["cuda_version"].value
+    if inside is None:
         raise skip(_("nvidia-smi's table in the container shows no CUDA Version"))
-    inside, host_ceiling = m.group(1), ctx.driver.cuda_version
+    host_ceiling = ctx.driver.cuda_version
     data = {"container": inside, "host": host_ceiling}
     if inside == host_ceiling:
         return Passed(

@@ -24,6 +24,8 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
                 "set {param} to choose the {what}"
             ).format(problem=ctx.driver_problem, param=param, what=what)
         )
+    if not d.driver_version:
+        raise skip(unknown_driver(d, param, what))
     ceiling = d.cuda_version or cuda.max_cuda_for_driver(d.driver_version) or ""
     brands = tuple(sorted({g.brand for g in d.gpus}))
     archs = sorted({g.architecture for g in d.gpus if g.architecture})
@@ -36,8 +38,20 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
         ).format(what=what, version=d.driver_version, ceiling=ceiling or "?", floor=cuda.family_floor("11.0"))
         choose_one = _("set {param} to choose one").format(param=param)
         raise skip("; ".join(part for part in (known, upgrade, choose_one) if part))
-    detail = "; ".join([choice.detail, *choice.notes])
-    data = {"image": choice.image, "cuda": choice.cuda, "via": choice.via, "notes": choice.notes}
+    newer = cuda.beyond_table(d.driver_version)
+    notes = [*choice.notes, cuda.beyond_table_note(d.driver_version)] if newer else choice.notes
+    detail = "; ".join([choice.detail, *notes])
+    data = {"image": choice.image, "cuda": choice.cuda, "via": choice.via, "notes": notes}
+    if newer:
+        raise warn(
+            detail,
+            data=data,
+            notebook=NB_GPU,
+            remediation=_(
+                "Update the runbook (its CUDA table, runbook/cuda_images.json), or set {param} to the image "
+                "of the CUDA version this driver reports."
+            ).format(param=param),
+        )
     if not choice.tag_supported:
         raise warn(
             detail,
@@ -48,6 +62,15 @@ def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
             ).format(param=param),
         )
     return Passed(detail, data=data)
+
+
+def unknown_driver(d, param: str, what: str) -> str:
+    """Why there is no image to choose when nvidia-smi printed no driver version."""
+    said = d.unknown.get("driver_version") or _("nothing")
+    return _(
+        "nvidia-smi printed no driver version ({said}), so there is no CUDA version to match; set {param} to "
+        "choose the {what}"
+    ).format(said=said, param=param, what=what)
 
 
 def image_of(ctx: Context, param: str, kind: str, what: str) -> str:
@@ -107,6 +130,12 @@ def judge_requirement(ctx: Context, image: str) -> Passed:
         raise skip(
             _("{problem}: no driver to hold {image}'s requirement against").format(
                 problem=ctx.driver_problem, image=image
+            )
+        )
+    if not d.driver_version:
+        raise skip(
+            _("nvidia-smi printed no driver version: no driver to hold {image}'s requirement against").format(
+                image=image
             )
         )
     ceiling = d.cuda_version or cuda.max_cuda_for_driver(d.driver_version) or ""

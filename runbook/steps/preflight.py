@@ -84,14 +84,23 @@ def check_driver(ctx: Context) -> Passed:
         )
         for g in driver.gpus
     )
+
+    def shown(name: str) -> str:
+        value = getattr(driver, name)
+        if value:
+            return value
+        said = driver.unknown.get(name)
+        return _("unknown (nvidia-smi said {said!r})").format(said=said) if said else _("not reported")
+
     return Passed(
         _("driver {version}, CUDA up to {cuda}; {gpus}").format(
-            version=driver.driver_version, cuda=driver.cuda_version, gpus=gpus
+            version=shown("driver_version"), cuda=shown("cuda_version"), gpus=gpus
         ),
         data={
             "driver_version": driver.driver_version,
             "cuda_version": driver.cuda_version,
             "gpus": [vars(g) for g in driver.gpus],
+            "unknown": driver.unknown,
         },
     )
 

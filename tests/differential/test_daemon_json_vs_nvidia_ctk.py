@@ -19,6 +19,7 @@ from runbook.toolkit import engine_config
 KEEPS = "the runbook keeps what nvidia-ctk drops or changes"
 REFUSES = "the runbook refuses, nvidia-ctk writes"
 READS = "the runbook writes, nvidia-ctk refuses"
+LEAVES = "the runbook leaves the user's equivalent registration, nvidia-ctk rewrites it"
 
 FLAGS = {
     "plain": [],
@@ -51,6 +52,11 @@ WHY_DUPLICATE = (
     "Go's JSON (nvidia-ctk's, and dockerd's) keeps the last of two equal keys silently; the runbook refuses, since "
     "writing the file back would drop the other one, which may be the one meant"
 )
+WHY_EQUIVALENT = (
+    "the same program (nvidia-container-runtime) by the user's absolute path, with the same (no) arguments, is "
+    "already the registration nvidia-ctk makes; nvidia-ctk replaces the path with the bare name, the runbook keeps "
+    "the user's"
+)
 WHY_CDI = "nvidia-ctk replaces the features object with {cdi: true} (dropping the other features); the runbook merges"
 
 CASES = [
@@ -74,7 +80,10 @@ CASES = [
     ),
     Case("nvidia-as-nvidia-ctk-writes", j({"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}})),
     Case(
-        "nvidia-other-path", j({"runtimes": {"nvidia": {"path": "/usr/local/nvidia/toolkit/nvidia-container-runtime"}}})
+        "nvidia-other-path",
+        j({"runtimes": {"nvidia": {"path": "/usr/local/nvidia/toolkit/nvidia-container-runtime"}}}),
+        LEAVES,
+        WHY_EQUIVALENT,
     ),
     Case("nvidia-empty-entry", j({"runtimes": {"nvidia": {}}})),
     Case(
@@ -303,6 +312,11 @@ def test_the_runbook_and_nvidia_ctk_on_the_same_file(tmp_path, toolkit_bin, case
         expected = runtime_settings(daemon_json.merge({}, by_changes(flags)))
         got = runtime_settings(runbook.written)
         assert got == expected, f"expected the runtime settings {expected}, got {got}"
+    elif differs == LEAVES:
+        kept = user_settings(case)["runtimes"]["nvidia"]
+        assert runbook.written["runtimes"]["nvidia"] == kept, f"expected the user's entry {kept} ({case.why})"
+        got, expected = runtime_settings(runbook.written), runtime_settings(ctk.written)
+        assert {**got, "nvidia": None} == {**expected, "nvidia": None}, f"expected {expected} but the path, got {got}"
     elif differs == KEEPS:
         assert runbook.written != ctk.written, f"expected a difference ({case.why}); both wrote {runbook.written}"
         got, expected = runtime_settings(runbook.written), runtime_settings(ctk.written)

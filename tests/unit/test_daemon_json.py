@@ -78,7 +78,8 @@ def test_merging_keeps_every_existing_setting(tmp_path, content):
     change = configure(str(path), changes)
     after = json.loads(path.read_text())
     assert_kept(content, after, changes)
-    assert after["runtimes"]["nvidia"] == {"path": "nvidia-container-runtime", "args": []}
+    registered = content.get("runtimes", {}).get("nvidia")  # an equivalent registration stays as it is
+    assert after["runtimes"]["nvidia"] == (registered or {"path": "nvidia-container-runtime", "args": []})
     assert after["features"]["cdi"] is True
     assert change.changed, "the file did not hold the changes, so it must have been written"
 
@@ -191,9 +192,10 @@ def test_a_bom_is_dropped_and_the_settings_kept(tmp_path):
 def test_reapplying_changes_nothing(tmp_path):
     path = tmp_path / "daemon.json"
     path.write_text(json.dumps(EXISTING))
-    first = configure(str(path), NVIDIA)
+    as_default = daemon_json.nvidia_runtime(set_as_default=True)
+    first = configure(str(path), as_default)
     content = path.read_bytes()
-    second = configure(str(path), NVIDIA)
+    second = configure(str(path), as_default)
     assert first.changed and not second.changed and second.backup is None
     assert path.read_bytes() == content
     assert len([n for n in os.listdir(tmp_path) if ".bak-" in n]) == 1
@@ -263,13 +265,13 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_file(tmp_path):
         from runbook.targets import HostTarget
         from runbook.toolkit import engine_config
         os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
-        engine_config.configure(HostTarget(), {str(path)!r}, daemon_json.nvidia_runtime())
+        engine_config.configure(HostTarget(), {str(path)!r}, daemon_json.nvidia_runtime(set_as_default=True))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == original
-    configure(str(path), NVIDIA)  # and the next run completes the change
-    assert "nvidia" in json.loads(path.read_text())["runtimes"]
+    configure(str(path), daemon_json.nvidia_runtime(set_as_default=True))  # the next run completes the change
+    assert json.loads(path.read_text())["default-runtime"] == "nvidia"
 
 
 def test_an_unwritable_folder_is_refused_cleanly(tmp_path):
@@ -289,3 +291,39 @@ def test_mirrors_are_added_once_and_kept_in_order(tmp_path):
     path.write_text('{"registry-mirrors": ["https://a", "https://b"]}')
     configure(str(path), daemon_json.registry_mirrors(["https://b", "https://c"]))
     assert json.loads(path.read_text())["registry-mirrors"] == ["https://a", "https://b", "https://c"]
+
+
+@pytest.mark.parametrize(
+    "registered",
+    [
+        {"path": "nvidia-container-runtime", "runtimeArgs": []},  # nvidia-docker2's daemon.json
+        {"path": "/usr/bin/nvidia-container-runtime", "runtimeArgs": []},  # NVIDIA's docs, DGX images
+        {"path": "/usr/bin/nvidia-container-runtime"},
+        {"path": "/usr/local/nvidia/toolkit/nvidia-container-runtime", "args": []},  # the GPU operator's
+    ],
+)
+def test_an_equivalent_registration_is_left_byte_for_byte(tmp_path, registered):
+    """A runtime registered by absolute path or bare name, with args or runtimeArgs, empty or absent, is
+    already what nvidia-ctk would register: the file is not written, and the user's path stays."""
+    path = tmp_path / "daemon.json"
+    original = json.dumps({"runtimes": {"nvidia": registered}, "log-driver": "journald"}, indent=4).encode()
+    path.write_bytes(original)
+    change = configure(str(path), NVIDIA)
+    assert not change.changed and change.backup is None
+    assert path.read_bytes() == original
+
+
+def test_the_users_path_and_arguments_stay(tmp_path):
+    """Arguments of the user's own are kept (a list is extended, never replaced), and so is the path."""
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps({"runtimes": {"nvidia": {"path": "/opt/nv/nvidia-container-runtime", "args": ["-x"]}}}))
+    configure(str(path), NVIDIA)
+    after = json.loads(path.read_text())["runtimes"]["nvidia"]
+    assert after == {"path": "/opt/nv/nvidia-container-runtime", "args": ["-x"]}
+
+
+def test_another_program_under_the_name_nvidia_is_replaced_as_before(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps({"runtimes": {"nvidia": {"path": "/usr/bin/runc"}}}))
+    assert configure(str(path), NVIDIA).changed
+    assert json.loads(path.read_text())["runtimes"]["nvidia"] == {"path": "nvidia-container-runtime", "args": []}

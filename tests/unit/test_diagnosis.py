@@ -123,3 +123,52 @@ def test_a_wrapper_script_as_nvidia_smi_is_told_from_a_missing_one():
     captured = (Path(__file__).parent.parent / "fixtures" / "h200" / "nvidia-smi-wrapper-in-container.txt").read_text()
     assert diagnosis.diagnose(captured).key == "nvidia_smi_wrapper"
     assert diagnosis.diagnose("sh: 1: nvidia-smi: not found").key == "nvidia_smi_absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Error response from daemon: something nobody has seen yet",
+        "a\n\nError: the last line that names an error\ntrailing words",
+        "x" * 5000,
+    ],
+)
+def test_an_unknown_text_gets_an_honest_cause_and_fix_never_an_empty_one(text):
+    fields = diagnosis.explain(text)
+    assert fields["cause"] and fields["remediation"] and fields["notebook"]
+    assert "not yet known" in fields["cause"]
+    assert len(fields["cause"]) < 400
+
+
+def test_the_unknown_cause_quotes_the_line_that_names_the_error():
+    fields = diagnosis.explain("pulling layer\nError: surprising new failure\ndone")
+    assert "Error: surprising new failure" in fields["cause"]
+
+
+def test_given_defaults_still_win_over_the_generic_entry():
+    fields = diagnosis.explain("unheard of", default_cause="C", default_fix="F", default_notebook="N")
+    assert fields == {"cause": "C", "remediation": "F", "notebook": "N"}
+
+
+def test_a_failed_engine_call_never_has_an_empty_cause():
+    """The engine's errors go through explain; an unknown text still gets a cause and a fix."""
+    from runbook import engine
+    from runbook.errors import ImageUnavailable
+
+    with pytest.raises(ImageUnavailable) as e:
+        engine._raise_diagnosed(ImageUnavailable, "pulling x failed", "some registry said something new")
+    assert e.value.cause and e.value.remediation
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        # Docker 19.03 and docker-py print the engine's JSON message with its quotes escaped
+        ('{"message":"could not select device driver \\"\\" with capabilities: [[gpu]]"}', "toolkit_missing"),
+        ("NVIDIA-SMI has failed because it couldn\u2019t communicate with the NVIDIA driver.", "driver_not_loaded"),
+        ("toomanyrequests: You have reached your pull rate limit.", "pull_rate_limited"),
+    ],
+)
+def test_escaped_quotes_and_typographic_apostrophes_are_read_as_plain(text, key):
+    assert diagnosis.diagnose(text).key == key
