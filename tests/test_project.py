@@ -169,3 +169,15 @@ def test_every_diagnosis_has_words_a_cause_a_fix_and_a_notebook():
         assert d.cause_id.strip() and d.remediation_id.strip(), f"{d.key}: a cause and a fix are needed"
         assert (NOTEBOOKS_DIR / d.notebook).is_file(), f"{d.key}: no notebook {d.notebook}"
         assert f"## {d.key}\n" in page, f"the reference lacks the diagnosis {d.key}"
+
+
+def test_the_readmes_are_doorways_whose_links_hold():
+    """README.md and README.zh-CN.md are short, name each other, and link only to files that exist (mkdocs
+    checks the links of docs/; these two are outside it)."""
+    for name, other in (("README.md", "README.zh-CN.md"), ("README.zh-CN.md", "README.md")):
+        text = (ROOT / name).read_text()
+        assert len(text.splitlines()) <= 150, f"{name} has {len(text.splitlines())} lines: keep it a doorway"
+        assert f"]({other})" in text, f"{name} does not link to {other}"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" not in target:
+                assert (ROOT / target).exists(), f"{name} links to {target}, which does not exist"
