@@ -40,7 +40,7 @@ fi
 .venv/bin/ruff check runbook tests benchmarks tools
 .venv/bin/ruff format --check runbook tests benchmarks tools
 # the documentation site: a broken link, a missing anchor or a page left out of the nav fails here
-NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -d build/site
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -d build/site
 exec .venv/bin/python -m pytest -p no:cacheprovider tests \
   notebooks/02-container-toolkit.ipynb notebooks/05-why-no-nvcc.ipynb \
   --nbval-lax --nbval-sanitize-with runbook/nbval-sanitize.cfg "$@"
