@@ -110,7 +110,7 @@ def relocate(path: Path) -> None:
     write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
 
 
-SCHEMA_VERSION = 2  # summary.json's layout (README, "summary.json"); raised when a key changes meaning
+SCHEMA_VERSION = 2  # summary.json's layout (docs/user-guide/cli.md, "A run"); raised when a key changes meaning
 
 
 def host_facts(checks: list[CheckResult]) -> dict:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): sets up what the tests need on a fresh Debian machine and runs them all.
+# The test command (README.md, docs/contributing.md): sets up what the tests need on a fresh Debian machine and runs them all.
 #   - a virtual environment in .venv with the project and its test dependencies
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
