@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--only", action="append", help=_("run only this step (number or name; repeatable)"))
     r.add_argument("--notebooks", help=_("folder of the notebooks (default: the ones shipped with the runbook)"))
     shown = r.add_mutually_exclusive_group()
-    shown.add_argument("--quiet", action="store_true", help=_("print only the verdict (progress still goes to stderr)"))
+    shown.add_argument("--quiet", action="store_true", help=_("print only the verdict and the record's path"))
     shown.add_argument("--json", action="store_true", help=_("print summary.json to stdout instead of the checks"))
     r.add_argument(
         "--junit-xml", metavar="FILE", help=_("also write the checks as JUnit XML (one test case per check)")
@@ -89,6 +89,18 @@ def parser() -> argparse.ArgumentParser:
     )
     v.add_argument("record", help=_("the record's folder (it holds summary.json)"))
     v.add_argument("--out", help=_("folder for the new record (new or empty); default runs/<host>-<time>"))
+    v.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help=_(
+            "set a parameter for this run (repeatable); the record's parameters that act on the host "
+            "(toolkit_apply, engine_restart, …) are never taken from it, only from here"
+        ),
+    )
     c = command("clean", _("remove containers the runbook left on the engine (a killed run's)"))
     c.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
     lab = command("lab", _("copy the notebooks into a folder of your own and open JupyterLab there"))
@@ -148,15 +160,17 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
-    view = None
-    if sys.stderr.isatty():  # a terminal: a status line and pull bars; a CI log gets plain lines
+    view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
+    if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
+        from .progress import PlainView
+
+        view = PlainView(lambda m: None)
+    elif sys.stderr.isatty():  # a terminal: a status line and pull bars; a CI log gets plain lines
         from .progress import TerminalView
 
         view = TerminalView(sys.stderr)
     try:
-        summary, out = runner.run(
-            args.out, values, args.only, args.notebooks, log=lambda m: print(m, file=sys.stderr, flush=True), view=view
-        )
+        summary, out = runner.run(args.out, values, args.only, args.notebooks, log=log, view=view)
     except runner.Interrupted as e:
         record = _("record: {files}").format(files=f"{e.out}/summary.json")
         print(f"\n{render.verdict_line(e.summary)}\n{record}", file=sys.stderr)
@@ -196,9 +210,14 @@ def cmd_plan(args) -> int:
 def cmd_verify(args) -> int:
     from . import verify
 
-    drift, summary, out = verify.verify(args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True))
+    given = {name: value for name, value in args.parameter}
+    drift, summary, out, left = verify.verify(
+        args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True), given=given
+    )
+    for x in left:
+        print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
     for d in drift:
-        print(f"drift  {d.what:6} {d.name}: {d.recorded} -> {d.now}")
+        print(verify.line(d))
     changed = (
         ngettext("{count} drift", "{count} drifts", len(drift)).format(count=len(drift)) if drift else _("unchanged")
     )

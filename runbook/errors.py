@@ -33,6 +33,29 @@ class RunSetupError(RunbookError):
     """The run itself could not be made (a notebook missing, an output folder that would be overwritten)."""
 
 
+class RecordNotWritten(RunSetupError):
+    """A file of the record could not be written (a full or read-only disk): says which, and how much room
+    it needed, so that the operator knows what to free."""
+
+    def __init__(self, folder, name: str, error: OSError, needed: int):
+        super().__init__(
+            _("the record in {folder} could not be written ({name}): {error}; it needed {size} more").format(
+                folder=folder, name=name, error=error.strerror or error, size=human_size(needed)
+            ),
+            remediation=_("Free space, then run again into a new --out."),
+        )
+
+
+def human_size(n: int) -> str:
+    """A byte count as people read it: 812 B, 14.2 KiB, 3.1 MiB."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
 class HostError(RunbookError):
     """A fact about the host could not be read (a tool missing or failing)."""
 

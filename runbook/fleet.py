@@ -11,10 +11,11 @@ Every host folder is shown: a host without a record is reported with why, never 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fleet_page, junit
+from . import fleet_page, junit, record
 from .errors import RunSetupError
 from .files import write_atomic
 from .i18n import _
@@ -107,8 +108,15 @@ def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
 def read_host(folder: Path) -> Host:
     """A host from its folder: fleet.json says what became of it, summary.json is its record."""
     outcome = _read_json(folder / "fleet.json") or {}
-    summary = _read_json(folder / "summary.json")
-    state = outcome.get("state") or ("ran" if summary else "broken")
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("groups", []), list):
+        raise RunSetupError(
+            _("{path} is not what the playbook writes (an object with state, message, groups)").format(
+                path=folder / "fleet.json"
+            )
+        )
+    has_record = (folder / "summary.json").exists()
+    state = outcome.get("state") or ("ran" if has_record else "broken")
+    summary = record.read(folder) if state == "ran" and has_record else None  # refused when not a record
     message = outcome.get("message", "")
     if state == "ran" and summary is None:
         state, message = "broken", message or _("the host ran, but its folder holds no summary.json")
@@ -208,12 +216,18 @@ def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host
     """``gpu-runbook fleet-report``: read the fleet folder, write ``fleet-report.html``,
     ``fleet-summary.json`` and ``junit/<host>.xml`` into ``out`` (default: the fleet folder itself);
     returns the hosts, the summary and where it was written."""
+    folder = Path(folder).absolute()
     hosts = read(folder)
-    out = Path(out) if out else Path(folder)
+    out = Path(out).absolute() if out else folder
     (out / "junit").mkdir(parents=True, exist_ok=True)
+    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the page links to the hosts' reports
+    base = "" if base == "." else base
     result = summary(hosts)
+    for entry in result["by_host"]:
+        if entry["record"]:
+            entry["record"] = f"{base}/{entry['record']}" if base else entry["record"]
     write_atomic(str(out / "fleet-summary.json"), (json.dumps(result, indent=2) + "\n").encode())
-    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result).encode())
+    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result, base).encode())
     for h in hosts:
         write_atomic(str(out / "junit" / f"{h.name}.xml"), junit.xml(h).encode())
     return hosts, result, out

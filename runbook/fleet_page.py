@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .i18n import N_, _, active, ngettext, translate
 from .render import COLOURS, CSS, labelled_badge
 from .results import Status
-
-if TYPE_CHECKING:
-    from .fleet import Host
 
 OUTCOME_COLOURS = {
     "pass": COLOURS[Status.PASS],
@@ -55,7 +52,7 @@ def outcome_badge(outcome: str) -> str:
     return labelled_badge(outcome, colour)
 
 
-def cell(host: Host, check_id: str) -> str:
+def cell(host, check_id: str) -> str:
     c = host.by_id.get(check_id)
     if c is None:
         return '<td class="fl-c"><span class="fl-none" title="{}">·</span></td>'.format(html.escape(_("not run")))
@@ -66,7 +63,7 @@ def cell(host: Host, check_id: str) -> str:
     )
 
 
-def where_it_broke(host: Host) -> str:
+def where_it_broke(host) -> str:
     broken, failure = host.first_broken, host.first_failure
     if broken:
         cause = html.escape(broken.check.cause or broken.check.detail, quote=True)
@@ -77,9 +74,11 @@ def where_it_broke(host: Host) -> str:
     return '<span class="fl-none">{}</span>'.format(html.escape(_("none"))) if host.checks else ""
 
 
-def row(host: Host, ids: list[str]) -> str:
+def row(host, ids: list[str], base: str = "") -> str:
+    """A host's row; its name links to its report, at ``base`` (the fleet folder, relative to the page)."""
     name = html.escape(host.name)
-    link = f'<a href="{html.escape(host.name, quote=True)}/report.html">{name}</a>' if host.summary else name
+    href = quote(f"{base}/{host.name}/report.html" if base else f"{host.name}/report.html")
+    link = f'<a href="{html.escape(href, quote=True)}">{name}</a>' if host.summary else name
     sub = []
     reported = (host.summary or {}).get("host", "")
     if reported and reported != host.name:
@@ -103,7 +102,7 @@ def row(host: Host, ids: list[str]) -> str:
     )
 
 
-def group_title(shared: dict[str, str], members: list[Host]) -> str:
+def group_title(shared: dict[str, str], members: list) -> str:
     count = len(members)
     if not members[0].checks:
         return ngettext(
@@ -115,7 +114,7 @@ def group_title(shared: dict[str, str], members: list[Host]) -> str:
     return ngettext("{count} host: {shared}", "{count} hosts: {shared}", count).format(count=count, shared=what)
 
 
-def failures(hosts: list[Host]) -> str:
+def failures(hosts: list) -> str:
     """For each host that failed: its first failure with cause and fix, folded."""
     items = []
     for h in hosts:
@@ -135,9 +134,12 @@ def failures(hosts: list[Host]) -> str:
     return f"<h2>{title}</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
-def page(hosts: list[Host], summary: dict) -> str:
-    from .fleet import groups
-
+def page(hosts: list, summary: dict, base: str = "") -> str:
+    """The fleet page; ``base``: where the host folders are, relative to the page's folder ('' beside it)."""
+    by_name = {h.name: h for h in hosts}
+    grouped = [
+        (g["shared"], [by_name[n] for n in g["hosts"]]) for g in summary["groups"]
+    ]  # as fleet.summary grouped them
     ids = summary["checks"]
     header = (
         "<tr>"
@@ -149,8 +151,8 @@ def page(hosts: list[Host], summary: dict) -> str:
     width = 3 + len(SHARED) + len(ids)
     sections = "".join(
         f'<tr class="fl-group"><th colspan="{width}">{group_title(shared, members)}</th></tr>'
-        + "".join(row(h, ids) for h in members)
-        for shared, members in groups(hosts)
+        + "".join(row(h, ids, base) for h in members)
+        for shared, members in grouped
     )
     counts = " · ".join(f"{n} {html.escape(o)}" for o, n in summary["counts"].items())
     legend = " ".join(

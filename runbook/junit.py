@@ -2,18 +2,14 @@
 ``gpu-runbook run --junit-xml``) or a fleet host's (``xml``, one test suite per host). One test case
 per check: a failed check is a failure (its cause, fix and evidence as the text), a skipped one is
 skipped with its reason, a warning passes with the warning as its output; a fleet host without a record
-(broken, unreachable) is one test case in error, with why."""
+(broken, unreachable) is one test case in error, with why. Both write a check through ``testcase``."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from .results import Status
-
-if TYPE_CHECKING:
-    from .fleet import Host
+from .results import CheckResult, Status
 
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # tool output may hold them (ANSI escapes)
 
@@ -22,29 +18,35 @@ def _clean(text: str) -> str:
     return NOT_XML.sub("\ufffd", text)
 
 
-def xml(host: Host) -> str:
+def testcase(parent: ET.Element, c: CheckResult, classname: str) -> ET.Element:
+    """One check as a test case, the same way for a run and for a fleet host: a failure carries its
+    detail, cause, fix and evidence; a skip says whether it was chosen or blocked; a warning passes, with
+    the warning as its output."""
+    case = ET.SubElement(parent, "testcase", classname=classname, name=c.id, time=f"{c.duration_s:.3f}")
+    body = "\n".join(
+        part for part in (c.detail, c.cause and f"cause: {c.cause}", c.remediation and f"fix: {c.remediation}") if part
+    )
+    if c.status is Status.FAIL:
+        ET.SubElement(case, "failure", message=_clean(c.detail), type=c.id).text = _clean(
+            "\n\n".join(p for p in (body, c.evidence) if p)
+        )
+    elif c.status is Status.SKIP:
+        ET.SubElement(case, "skipped", message=_clean(f"{c.skip_kind or 'blocked'}: {c.detail}"))
+    elif c.status is Status.WARN:
+        ET.SubElement(case, "system-out").text = _clean(f"warning: {body}")
+    return case
+
+
+def xml(host) -> str:
+    """A fleet host (``fleet.Host``: its name, state, message, summary and checks) as one test suite; a
+    host without a record is one test case in error, with why."""
     suite = ET.Element("testsuite", name=host.name)
     if host.summary:
         suite.set("hostname", host.summary.get("host", ""))
         if host.summary.get("finished"):
             suite.set("timestamp", host.summary["finished"])
     for c in host.checks:
-        case = ET.SubElement(
-            suite, "testcase", classname=f"{host.name}.{c.id.split('.')[0]}", name=c.id, time=f"{c.duration_s:.3f}"
-        )
-        body = "\n".join(
-            part
-            for part in (c.detail, c.cause and f"cause: {c.cause}", c.remediation and f"fix: {c.remediation}")
-            if part
-        )
-        if c.status is Status.FAIL:
-            ET.SubElement(case, "failure", message=_clean(c.detail), type=c.id).text = _clean(
-                "\n\n".join(p for p in (body, c.evidence) if p)
-            )
-        elif c.status is Status.SKIP:
-            ET.SubElement(case, "skipped", message=_clean(c.detail))
-        elif c.status is Status.WARN:
-            ET.SubElement(case, "system-out").text = _clean(f"warning: {body}")
+        testcase(suite, c, f"{host.name}.{c.id.split('.')[0]}")
     if not host.checks:
         case = ET.SubElement(suite, "testcase", classname=f"{host.name}.fleet", name=f"fleet.{host.state}", time="0")
         first = host.message.splitlines()[0] if host.message else host.state
@@ -61,9 +63,7 @@ def xml(host: Host) -> str:
 
 def junit_xml(summary: dict) -> bytes:
     """A record (summary.json) as JUnit XML: one test suite per kind of check (host, engine, toolkit, …),
-    one test case per check; a skip's message says whether it was chosen or blocked."""
-    from .results import CheckResult
-
+    one test case per check."""
     checks = [CheckResult.from_dict(c) for c in summary["checks"]]
     suites = ET.Element(
         "testsuites",
@@ -86,26 +86,7 @@ def junit_xml(summary: dict) -> bytes:
             hostname=str(summary.get("host", "")),
         )
         for c in members:
-            case = ET.SubElement(
-                suite, "testcase", classname=f"gpu-runbook.{group}", name=c.id, time=f"{c.duration_s:.3f}"
-            )
-            if c.status is Status.FAIL:
-                failure = ET.SubElement(case, "failure", message=_clean(c.detail), type=c.id)
-                failure.text = _clean(
-                    "\n".join(
-                        x
-                        for x in (
-                            c.cause and f"cause: {c.cause}",
-                            c.remediation and f"fix: {c.remediation}",
-                            c.evidence,
-                        )
-                        if x
-                    )
-                )
-            elif c.status is Status.SKIP:
-                ET.SubElement(case, "skipped", message=_clean(f"{c.skip_kind or 'blocked'}: {c.detail}"))
-            elif c.status is Status.WARN:
-                ET.SubElement(case, "system-out").text = _clean(f"warning: {c.detail}")
+            testcase(suite, c, f"gpu-runbook.{group}")
     props = ET.SubElement(suites, "properties")
     for key in ("verdict", "verdict_reason", "runbook_version"):
         ET.SubElement(props, "property", name=key, value=_clean(str(summary.get(key, ""))))

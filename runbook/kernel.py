@@ -18,7 +18,7 @@ from pathlib import Path
 from jupyter_client.manager import KernelManager
 from traitlets.config import Config
 
-from .errors import RunSetupError
+from .errors import RecordNotWritten, RunSetupError
 from .i18n import _
 
 KERNEL = "python3"
@@ -126,8 +126,9 @@ class SharedKernel:
         nb = load(source)
         takes = declared(nb)
         nb = parameterize(nb, {k: v for k, v in parameters.items() if k in takes})
+        folder = str(Path(cwd).absolute())
         reset = nbformat.v4.new_code_cell(
-            f"get_ipython().run_line_magic('reset', '-f -s')\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os"
+            f"get_ipython().run_line_magic('reset', '-f -s')\nimport os as _os\n_os.chdir({folder!r})\ndel _os"
         )
         # run first, left out of the record; a soft reset: the names go, without the hard reset's
         # collection of the whole heap (a fifth of a second per notebook)
@@ -155,16 +156,13 @@ class SharedKernel:
             self.busy.join(30)
             raise
         finally:
-            nb.cells.remove(reset)
+            if not reset.get("outputs"):  # a reset that failed (its folder gone) stays, with its error
+                nb.cells.remove(reset)
+            data = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
             try:
-                target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                target.write_bytes(data)
             except OSError as e:  # a full or read-only disk
-                raise RunSetupError(
-                    _("the record in {folder} could not be written ({name}): {error}").format(
-                        folder=target.parent, name=target.name, error=e.strerror
-                    ),
-                    remediation=_("Free space, then run again into a new --out."),
-                ) from None
+                raise RecordNotWritten(target.parent, target.name, e, len(data)) from None
         if "raised" in outcome:
             raise outcome["raised"]
         return outcome.get("error", "")

@@ -2,7 +2,8 @@
 package or the checkout (where the notebooks' reference outputs for nbval live).
 
 - ``prepare`` copies the catalogue's notebooks into the workspace (default ``~/gpu-runbook-lab``); a
-  notebook already there is the class's work and is kept as it is;
+  notebook already there is the class's work and is kept as it is, unless it is a copy ``lab`` wrote
+  that nobody changed (then it is written again, in today's language);
 - a workspace inside the package or the checkout is refused before anything is written;
 - with a record to replay, the record is copied into the workspace (``records/<name>``) and each step
   notebook's parameters cell names it (``replay = 'records/<name>'``); the default workspace is then
@@ -103,10 +104,10 @@ def write_settings(ws: Workspace) -> None:
 def prepare(folder: str | Path | None = None, replay: str | None = None, lang: str = "") -> Workspace:
     """The workspace with the notebooks (and the record to replay) in it, in ``lang``; what was written and
     kept."""
-    from .verify import read_summary
+    from .record import read
 
     if replay:
-        read_summary(replay)  # a RunSetupError when it is not a record, before anything is written
+        read(replay)  # a RunSetupError when it is not a record, before anything is written
     ws = Workspace(Path(folder) if folder else default_folder(replay), lang=language(lang))
     refuse_inside(ws.folder)
     ws.folder.mkdir(parents=True, exist_ok=True)
@@ -118,16 +119,27 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
     source = notebooks_dir()
     for nb in (OVERVIEW_NOTEBOOK, *NOTEBOOKS):
         target = ws.folder / nb.name
-        if target.exists():
+        shipped = (source / nb.name).read_text(encoding="utf-8")
+        if target.exists() and not untouched(target, shipped, ws.replay if nb.module else ""):
             ws.kept.append(nb.name)
             continue
-        text = (source / nb.name).read_text(encoding="utf-8")
-        if ws.replay and nb.module:
-            text = with_replay(text, ws.replay)
+        text = with_replay(shipped, ws.replay) if ws.replay and nb.module else shipped
         target.write_text(narrative.translated_text(text, ws.lang), encoding="utf-8")
         ws.written.append(nb.name)
     write_settings(ws)
     return ws
+
+
+def untouched(target: Path, shipped: str, replay: str) -> bool:
+    """Whether the copy at ``target`` is one ``lab`` wrote and nobody changed since: the shipped notebook
+    in one of the languages (with the replay the workspace names, if any), byte for byte. Such a copy is
+    written anew in today's language; a class's work (anything else) is kept."""
+    try:
+        found = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    texts = [shipped] + ([with_replay(shipped, replay)] if replay else [])
+    return any(found == narrative.translated_text(t, lang) for t in texts for lang in i18n.LANGUAGES)
 
 
 def as_root() -> bool:

@@ -76,4 +76,6 @@ def headline(rungs: list[Rung]) -> tuple[str, Rung | None]:
     warned = first_warning(rungs)
     if warned:
         return _("every rung on this run's path works; the first that does not (a warning)"), warned
+    if not any(r.status is Status.PASS for r in rungs):
+        return _("no rung of the GPU access ladder was observed (the steps that ran check none of them)"), None
     return _("every rung that was tried works"), None

@@ -197,6 +197,7 @@ class Param:
     default: Any
     help: str  # a message id: shown through i18n.translate
     check: Callable[[Any], Any] | None = None
+    acts: bool = False  # it changes the host (installs, writes its configuration, restarts): never read from a record
 
 
 PARAMS: tuple[Param, ...] = (
@@ -251,10 +252,19 @@ PARAMS: tuple[Param, ...] = (
         "matmul_size", int, 2048, N_("Size n of the n x n matrix product checked on the GPU against the CPU."), positive
     ),
     Param(
-        "toolkit_apply", bool, False, N_("Apply the toolkit install plan (needs root); off: the plan is only shown.")
+        "toolkit_apply",
+        bool,
+        False,
+        N_("Apply the toolkit install plan (needs root); off: the plan is only shown."),
+        acts=True,
     ),
     Param(
-        "toolkit_version", str, "", N_("One version for the four toolkit packages; empty: the newest."), package_version
+        "toolkit_version",
+        str,
+        "",
+        N_("One version for the four toolkit packages; empty: the newest."),
+        package_version,
+        acts=True,
     ),
     Param(
         "toolkit_channel",
@@ -262,6 +272,7 @@ PARAMS: tuple[Param, ...] = (
         "stable",
         N_("Toolkit repository channel: stable or experimental."),
         one_of("stable", "experimental"),
+        acts=True,
     ),
     Param(
         "toolkit_mirror",
@@ -269,6 +280,7 @@ PARAMS: tuple[Param, ...] = (
         "https://nvidia.github.io/libnvidia-container",
         N_("Base URL of the toolkit's repository (a mirror for hosts that cannot reach it)."),
         url,
+        acts=True,
     ),
     Param(
         "daemon_json",
@@ -278,14 +290,17 @@ PARAMS: tuple[Param, ...] = (
         file_path,
     ),
     Param("rootless", bool, False, N_("Configure a rootless engine (the user's daemon.json and service, no-cgroups).")),
-    Param("set_as_default", bool, False, N_("Make nvidia the engine's default runtime.")),
-    Param("enable_cdi", bool, False, N_("Enable CDI in the engine and generate the GPUs' CDI specification.")),
+    Param("set_as_default", bool, False, N_("Make nvidia the engine's default runtime."), acts=True),
+    Param(
+        "enable_cdi", bool, False, N_("Enable CDI in the engine and generate the GPUs' CDI specification."), acts=True
+    ),
     Param(
         "registry_mirrors",
         str,
         "",
         N_("Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs)."),
         url_list,
+        acts=True,
     ),
     Param(
         "engine_restart",
@@ -296,6 +311,7 @@ PARAMS: tuple[Param, ...] = (
             "or a command (run without a shell)."
         ),
         restart_command,
+        acts=True,
     ),
     Param(
         "allow_restart_command",
@@ -305,8 +321,15 @@ PARAMS: tuple[Param, ...] = (
             "Allow engine_restart to be a command of your own, run as root once daemon.json changes "
             "(shown in the plan first)."
         ),
+        acts=True,
     ),
-    Param("add_docker_group", bool, False, N_("Add the user who ran sudo to the docker group (root-equivalent).")),
+    Param(
+        "add_docker_group",
+        bool,
+        False,
+        N_("Add the user who ran sudo to the docker group (root-equivalent)."),
+        acts=True,
+    ),
     Param(
         "interactive",
         bool,
@@ -344,6 +367,7 @@ PARAMS: tuple[Param, ...] = (
     ),
 )
 BY_NAME = {p.name: p for p in PARAMS}
+ACTING = tuple(p.name for p in PARAMS if p.acts)  # what verify never takes from a record
 
 
 CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)

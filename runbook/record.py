@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import render
 from .catalogue import ESSENTIAL, REPORT, STEPS
+from .errors import RecordNotWritten, RunSetupError
 from .files import write_atomic
 from .i18n import _
 from .ladder import ORDER
@@ -36,22 +37,34 @@ def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
     return checks, error
 
 
-def collect(folder: str | Path, names: list[str] | None = None) -> dict:
-    """The summary of the executed step notebooks in ``folder`` (those present, or ``names``), in order."""
+def collect(folder: str | Path, names: list[str] | None = None, stopped: dict[str, str] | None = None) -> dict:
+    """The summary of the executed notebooks in ``folder`` (the steps present, or ``names``), in order.
+
+    ``stopped`` names the notebooks the runner saw stop, and on what: a notebook that stopped is a failed
+    check even where its file cannot show the error. The report (06) contributes no checks of its own
+    (it shows the others'), only its failure when it stopped.
+    """
     folder = Path(folder)
+    stopped = stopped or {}
     if names is None:
         names = [f"{s}.ipynb" for s in STEPS if s != REPORT and (folder / f"{s}.ipynb").exists()]
     checks: list[CheckResult] = []
     by_step: dict[str, list[CheckResult]] = {}
     notebooks = []
     for path in (folder / n for n in names):
-        by_step[path.stem] = []
+        if path.stem != REPORT:
+            by_step[path.stem] = []
         if not path.exists():
             notebooks.append({"name": path.name, "status": "missing"})
             continue
         found, error = notebook_checks(path)
+        if path.stem == REPORT:
+            found = []
+        error = error or stopped.get(path.name, "")
+        if found or error:
+            by_step.setdefault(path.stem, [])
         checks += found
-        by_step[path.stem] += found
+        by_step.get(path.stem, []).extend(found)
         worst = max((c.status for c in found), key=lambda s: ORDER[s], default=None)
         notebooks.append(
             {
@@ -63,7 +76,7 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
             }
         )
         if error:
-            stopped = CheckResult(
+            failure = CheckResult(
                 f"notebook.{path.stem}",
                 _("{notebook} ran to the end").format(notebook=path.name),
                 Status.FAIL,
@@ -74,8 +87,8 @@ def collect(folder: str | Path, names: list[str] | None = None) -> dict:
                 ),
                 notebook=path.name,
             )
-            checks.append(stopped)
-            by_step[path.stem].append(stopped)
+            checks.append(failure)
+            by_step[path.stem].append(failure)
     counts = {s.value: sum(1 for c in checks if c.status is s) for s in Status}
     value, reason = verdict(by_step, ESSENTIAL)
     return {
@@ -107,10 +120,15 @@ def relocate(path: Path) -> None:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             source = cell.get("source", "")
             cell["source"] = masked(source) if isinstance(source, str) else [masked(line) for line in source]
-    write_atomic(str(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    data = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+    try:
+        write_atomic(str(path), data)
+    except OSError as e:  # a full or read-only disk
+        raise RecordNotWritten(path.parent, path.name, e, len(data)) from None
 
 
 SCHEMA_VERSION = 2  # summary.json's layout (docs/user-guide/cli.md, "A run"); raised when a key changes meaning
+READABLE = (1, 2)  # the layouts read back: 1 lacked the host's facts at the top
 
 
 def host_facts(checks: list[CheckResult]) -> dict:
@@ -129,10 +147,102 @@ def host_facts(checks: list[CheckResult]) -> dict:
     }
 
 
+def read(folder: str | Path) -> dict:
+    """A record's summary.json, checked to be one this runbook wrote (``problems`` says what is not):
+    what verify, replay, the Lab and the fleet report read. A RunSetupError that says what is wrong
+    otherwise: a file that only looks like a record is never acted on."""
+    path = Path(folder) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or str(e)
+        raise RunSetupError(
+            _("{record} holds no readable summary.json ({error}): not a record").format(record=folder, error=why)
+        ) from None
+    except ValueError as e:
+        raise RunSetupError(
+            _("{path} is not JSON ({error}): not a record this runbook wrote").format(path=path, error=e)
+        ) from None
+    wrong = problems(summary)
+    if wrong:
+        raise RunSetupError(
+            _("{path} is not a record this runbook wrote: {problems}").format(path=path, problems="; ".join(wrong)),
+            remediation=_(
+                "Give the folder of a run's record: gpu-runbook run writes summary.json beside the notebooks."
+            ),
+        )
+    return summary
+
+
+def problems(summary) -> list[str]:
+    """What keeps ``summary`` from being a record of this schema: its type, version, missing or mistyped
+    keys, checks that are not checks. Empty for a record."""
+    if not isinstance(summary, dict):
+        return [_("it holds a {kind}, not an object").format(kind=type(summary).__name__)]
+    version = summary.get("schema_version", 1)  # the first records had none
+    if version not in READABLE or isinstance(version, bool):
+        return [
+            _("its schema_version is {found}; this runbook reads {wanted}").format(
+                found=repr(version), wanted=", ".join(map(str, READABLE))
+            )
+        ]
+    found = []
+    kinds = {"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str}
+    for key, kind in kinds.items():
+        if key not in summary:
+            found.append(_("{key} is missing").format(key=key))
+        elif not isinstance(summary[key], kind):
+            found.append(
+                _("{key} is a {found}, not a {wanted}").format(
+                    key=key, found=type(summary[key]).__name__, wanted=kind.__name__
+                )
+            )
+    if found:
+        return found
+    statuses = {s.value for s in Status}
+    for i, c in enumerate(summary["checks"]):
+        if not (isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("status") in statuses):
+            found.append(
+                _("checks[{index}] is not a check (an id and a status of {statuses})").format(
+                    index=i, statuses=", ".join(sorted(statuses))
+                )
+            )
+            break
+        if not isinstance(c.get("data", {}), dict) or not all(
+            isinstance(c.get(k, ""), str) for k in ("title", "detail", "cause", "remediation", "evidence")
+        ):
+            found.append(_("checks[{index}] ({id}) has fields of the wrong type").format(index=i, id=c["id"]))
+            break
+    for i, n in enumerate(summary["notebooks"]):
+        if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):
+            found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
+            break
+    unknown = [s for s in summary["steps"] if s not in STEPS]
+    if unknown:
+        found.append(_("steps names what is not a step: {names}").format(names=", ".join(map(repr, unknown))))
+    if summary["verdict"] not in ("pass", "fail", "incomplete"):
+        found.append(_("verdict {value} is not pass, fail or incomplete").format(value=repr(summary["verdict"])))
+    if not isinstance(summary.get("lang", ""), (str, type(None))):
+        found.append(_("lang is not a language name"))
+    if not found:
+        try:
+            checks_by_step(summary)
+        except ValueError as e:
+            found.append(str(e))
+    return found
+
+
 def write(folder: str | Path, summary: dict) -> None:
     folder = Path(folder)
-    write_atomic(str(folder / "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
-    write_atomic(str(folder / "report.html"), render.report_page(summary).encode())
+    files = {
+        "summary.json": (json.dumps(summary, indent=2) + "\n").encode(),
+        "report.html": render.report_page(summary).encode(),
+    }
+    for name, data in files.items():
+        try:
+            write_atomic(str(folder / name), data)
+        except OSError as e:  # a full or read-only disk
+            raise RecordNotWritten(folder, name, e, sum(map(len, files.values()))) from None
 
 
 def step_states(summary: dict, steps) -> dict[str, str | None]:
@@ -162,7 +272,11 @@ def checks_by_step(summary: dict) -> dict[str, list[CheckResult]]:
         by_step[nb["name"].removesuffix(".ipynb")] = checks[at : at + count]
         at += count
     if at != len(checks):
-        raise ValueError(f"the summary's notebooks account for {at} checks, its checks list holds {len(checks)}")
+        raise ValueError(
+            _("the summary's notebooks account for {counted} checks, its checks list holds {held}").format(
+                counted=at, held=len(checks)
+            )
+        )
     return by_step
 
 

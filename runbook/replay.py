@@ -19,8 +19,8 @@ from .catalogue import NOTEBOOKS
 from .errors import RunSetupError
 from .i18n import _
 from .record import checks_by_step
+from .record import read as read_summary
 from .results import CheckResult
-from .verify import read_summary
 
 
 def origin(summary: dict) -> str:

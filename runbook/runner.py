@@ -29,15 +29,42 @@ from .i18n import _
 from .progress import PROGRESS_ENV, PlainView
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (which plain YAML loading lets the
+    last one win silently: a parameters file that says two things means neither)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:  # a list or mapping as a key: validation says it is not a parameter name
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, _("{key} is given twice").format(key=repr(key)), key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_values(path: str | None, pairs: list[list[str]]) -> dict:
     """Parameter values from a YAML file of name: value (optional), then NAME VALUE pairs over them."""
     values = {}
     if path:
         try:
             with open(path, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f)
+                loaded = yaml.load(f, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        except UnicodeDecodeError as e:
+            raise RunSetupError(
+                _("cannot read parameters file {path}: it is not UTF-8 text (byte {at}); write it as YAML text").format(
+                    path=path, at=e.start
+                )
+            ) from None
         except (OSError, yaml.YAMLError) as e:
-            raise RunSetupError(_("cannot read parameters file {path}: {error}").format(path=path, error=e)) from None
+            why = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())
+            raise RunSetupError(_("cannot read parameters file {path}: {error}").format(path=path, error=why)) from None
         if loaded is not None and not isinstance(loaded, dict):
             raise RunSetupError(_("parameters file {path} must be a mapping of name: value").format(path=path))
         values.update(loaded or {})
@@ -66,8 +93,9 @@ CLAIM = ".gpu-runbook-claim"  # made exclusively in a record's folder while its 
 
 
 def default_out_dir() -> Path:
+    """runs/<host>-<time> in the caller's current folder."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("runs") / f"{socket.gethostname()}-{stamp}"
+    return Path.cwd() / "runs" / f"{socket.gethostname()}-{stamp}"
 
 
 def claim_out_dir(out: Path, numbered: bool = False) -> Path:
@@ -149,7 +177,8 @@ def run(
     lang = i18n.activate(p["lang"])  # the record's report and verdict are written in the run's language
     p["interactive"] = False  # headless: nothing to click, plain output
     p["strict"] = False  # every step runs; the verdict comes from the record
-    src = Path(notebooks) if notebooks else notebooks_dir()
+    # paths are taken against the caller's folder once, here: the kernel works in other folders
+    src = Path(notebooks).absolute() if notebooks else notebooks_dir()
     steps = select(only)
     missing = [s for s in steps if not (src / f"{s}.ipynb").exists()]
     if missing:
@@ -158,10 +187,11 @@ def run(
                 folder=src, names=", ".join(f"{m}.ipynb" for m in missing)
             )
         )
-    out = claim_out_dir(Path(out_dir)) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
+    out = claim_out_dir(Path(out_dir).absolute()) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     interrupted, current, answered = None, None, False
+    stops: dict[str, str] = {}  # the notebooks that stopped, and on what (also where the record cannot show it)
     stack = contextlib.ExitStack()
     try:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpu-runbook-"))
@@ -195,17 +225,21 @@ def run(
                     # the report reads the record beside it; the steps run where the notebooks are
                     stopped = kernel.run(nb_in, nb_out, p, out if step == REPORT else src)
                     if stopped:
+                        stops[f"{step}.ipynb"] = stopped
                         view.say("  " + _("{step} stopped: {why}").format(step=step, why=stopped))
                 finally:
                     record.relocate(nb_out)
     except KeyboardInterrupt as e:
         interrupted = str(e) or "SIGINT"
+    except RunSetupError:  # the record cannot be written: no claim is left behind to look like a run
+        (out / CLAIM).unlink(missing_ok=True)
+        raise
     finally:
         stack.close()
         if answered:
             _cleanup(p["docker_host"], run_id)
-    ran = [f"{s}.ipynb" for s in steps if s != REPORT and (out / f"{s}.ipynb").exists()]
-    summary = record.collect(out, ran if interrupted else [f"{s}.ipynb" for s in steps if s != REPORT])
+    ran = [f"{s}.ipynb" for s in steps if (out / f"{s}.ipynb").exists()]
+    summary = record.collect(out, ran if interrupted else [f"{s}.ipynb" for s in steps], stopped=stops)
     summary.update(
         started=started,
         finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -240,14 +274,8 @@ def write_record(out: Path, summary: dict) -> None:
     (a full or read-only disk) is an error that names the folder."""
     try:
         record.write(out, summary)
-    except OSError as e:
-        raise RunSetupError(
-            _(
-                "the record in {folder} could not be written: {error}; its notebooks are there, its summary is not"
-            ).format(folder=out, error=e.strerror),
-            remediation=_("Free space, then run again into a new --out."),
-        ) from None
-    (out / CLAIM).unlink(missing_ok=True)
+    finally:
+        (out / CLAIM).unlink(missing_ok=True)
 
 
 class Follow:

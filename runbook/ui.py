@@ -112,8 +112,10 @@ def show_throughput(results: list[CheckResult]) -> None:
     _show_view(results, throughput_bundle)
 
 
-def show_overview(summary: dict, steps) -> None:
-    """The path: each step's state and first problem, a link to each notebook and to the next step."""
+def show_overview(summary: dict, steps, lang: str = "") -> None:
+    """The path: each step's state and first problem, a link to each notebook and to the next step; in
+    ``lang`` ('': the locale's)."""
+    i18n.activate(params.validate({"lang": lang})["lang"])
     states = record.step_states(summary, steps)
     next_step = record.next_step_of(states)
     firsts = {step: c.id for step, c in record.first_problems(summary).items()}

@@ -1,5 +1,6 @@
 """Re-verifying a host against its record: the record's notebooks run again on this host with the
-record's own parameters, and what changed is reported, fact by fact and check by check.
+record's own parameters (less those that act on the host: a record is data, and never installs,
+configures or restarts anything), and what changed is reported, fact by fact and check by check.
 
 Drift is what a team keeping verified hosts wants to hear about: another driver or CUDA ceiling, other
 GPUs (count or model; a GPU's UUID may change with the hardware under it and is not compared), another
@@ -19,18 +20,20 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from . import params
 from .catalogue import STEPS
-from .errors import RunSetupError
-from .i18n import _
+from .files import write_atomic
+from .i18n import N_, _, translate
+from .record import read as read_summary
 
 # The facts compared, by the check that observed them and the key of its data.
 FACTS = (
-    ("driver version", "host.driver", "driver_version"),
-    ("CUDA ceiling", "host.driver", "cuda_version"),
-    ("engine version", "engine.reachable", "version"),
-    ("toolkit version", "toolkit.installed", "version"),
-    ("CUDA image id", "cuda.pull", "id"),
-    ("PyTorch image id", "pytorch.pull", "id"),
+    (N_("driver version"), "host.driver", "driver_version"),
+    (N_("CUDA ceiling"), "host.driver", "cuda_version"),
+    (N_("engine version"), "engine.reachable", "version"),
+    (N_("toolkit version"), "toolkit.installed", "version"),
+    (N_("CUDA image id"), "cuda.pull", "id"),
+    (N_("PyTorch image id"), "pytorch.pull", "id"),
 )
 
 
@@ -50,18 +53,17 @@ class Drift:
     now: str
 
 
-def read_summary(record: str | Path) -> dict:
-    path = Path(record) / "summary.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise RunSetupError(
-            _("{record} holds no readable summary.json ({error}): not a record").format(record=record, error=e.strerror)
-        ) from None
-    except ValueError as e:
-        raise RunSetupError(
-            _("{path} is not JSON ({error}): not a record this runbook wrote").format(path=path, error=e)
-        ) from None
+KINDS = {"fact": N_("fact"), "check": N_("check"), "output": N_("output")}
+
+
+def line(d: Drift) -> str:
+    """One drift as the terminal shows it, in the active language (drift.json keeps the English keys)."""
+    return _("drift  {what:6} {name}: {recorded} -> {now}").format(
+        what=translate(KINDS.get(d.what, d.what)),
+        name=translate(d.name) if d.what == "fact" else d.name,
+        recorded=d.recorded,
+        now=d.now,
+    )
 
 
 def _by_id(summary: dict) -> dict[str, dict]:
@@ -84,7 +86,7 @@ def fact_drift(before: dict, after: dict) -> list[Drift]:
         if a != b:
             found.append(Drift("fact", name, a or "(not observed)", b or "(not observed)"))
     if gpus_of(before) != gpus_of(after):
-        found.append(Drift("fact", "GPUs", gpus_of(before) or "(none)", gpus_of(after) or "(none)"))
+        found.append(Drift("fact", N_("GPUs"), gpus_of(before) or "(none)", gpus_of(after) or "(none)"))
     return found
 
 
@@ -126,20 +128,67 @@ def output_drift(record: Path, now: Path, steps: list[str]) -> list[Drift]:
     return found
 
 
-def verify(record: str | Path, out: str | Path | None = None, log=print) -> tuple[list[Drift], dict, Path]:
-    """Run the record's steps again with its parameters; returns (the drift, the new summary, its folder)."""
+# never taken from a record: the run's own mode, the report's folder, a replay in place of a run
+NOT_FROM_RECORD = ("interactive", "strict", "record_dir", "replay")
+
+
+@dataclass
+class LeftOut:
+    """A parameter of the record that verify did not take, and why."""
+
+    name: str
+    recorded: object
+    why: str
+
+
+def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[LeftOut]]:
+    """The values to verify with: the record's parameters less those that act on the host (installing,
+    configuring, restarting: ``params.ACTING``) and the run's own, then those given on the command line.
+    Returns them and what was left out, so that a record, which is data, never commands the host."""
+    given = given or {}
+    values, left = {}, []
+    for name, value in recorded.items():
+        if name in NOT_FROM_RECORD:
+            continue
+        if name in params.ACTING and name not in given:
+            default = params.BY_NAME[name].default
+            if value != default:
+                left.append(
+                    LeftOut(
+                        name,
+                        value,
+                        _("acts on the host; give it with -p to act again (now: {default})").format(
+                            default=repr(default)
+                        ),
+                    )
+                )
+            continue
+        values[name] = value
+    values.update(given)
+    return values, left
+
+
+def verify(
+    record: str | Path, out: str | Path | None = None, log=print, given: dict | None = None
+) -> tuple[list[Drift], dict, Path, list[LeftOut]]:
+    """Run the record's observations again here: its steps, with its parameters less those that act on
+    the host (see ``observing``) and with ``given`` (the command line's) over them. Returns the drift, the
+    new summary, its folder and the parameters left out."""
     from . import runner
 
-    record = Path(record)
+    record = Path(record).absolute()
     before = read_summary(record)
-    values = {k: v for k, v in (before.get("parameters") or {}).items() if k not in ("interactive", "strict")}
+    values, left = observing(before["parameters"], given)
     # in the record's language (records before it had one were English), so that checked outputs compare
-    values["lang"] = before.get("lang") or "en"
-    steps = before.get("steps") or list(STEPS)
+    values.setdefault("lang", before.get("lang") or "en")
+    steps = before["steps"] or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)
     drift += output_drift(record, folder, [s for s in steps if (record / f"{s}.ipynb").exists()])
-    (folder / "drift.json").write_text(
-        json.dumps({"record": str(record), "drift": [asdict(d) for d in drift]}, indent=2) + "\n"
-    )
-    return drift, after, folder
+    report = {
+        "record": str(record),
+        "drift": [asdict(d) for d in drift],
+        "left_out": [asdict(x) for x in left],
+    }
+    write_atomic(str(folder / "drift.json"), (json.dumps(report, indent=2, default=str) + "\n").encode())
+    return drift, after, folder, left

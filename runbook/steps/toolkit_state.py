@@ -61,11 +61,10 @@ def run(progress=None, **values) -> list[CheckResult]:
 
 def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
     """The install plan with these parameters, for this host or, given ``os_spec`` (ID[:VERSION]), as
-    on a fresh system of that OS. RunSetupError when that OS has no apt, dnf or zypper."""
+    on a fresh system of that OS. RunSetupError when the toolkit's repository does not serve that OS."""
     ctx = Context(params.validate(values))
     if os_spec:
-        os_id, _sep, version = os_spec.partition(":")
-        os_info, target = {"ID": os_id, "VERSION_ID": version, "PRETTY_NAME": os_spec}, FreshSystem()
+        os_info, target = toolkit.systems.os_info(os_spec), FreshSystem()
     else:
         os_info, target = host.os_release(), HostTarget()
     plan = toolkit.install_plan(os_info, target, source_of(ctx.params), engine_settings(ctx))

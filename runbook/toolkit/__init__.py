@@ -2,7 +2,8 @@
 in effect. The plan is shown first and applied only when asked; each step is idempotent and checked.
 
 - ``plan``: steps, plans and applying them through a target
-- ``repos``: the package repositories and the package steps (apt, dnf, zypper)
+- ``repos``: the package repositories and the package steps (apt, dnf, yum, zypper)
+- ``systems``: the OS names ``plan --os`` takes (image names, os-release ids) and their package manager
 - ``engine_config``: daemon.json, the runtime's options, CDI, the engine's restart
 - ``state``: nvidia-ctk's version and the CDI specifications on this host
 - ``docker_install``: Docker Engine's own install commands, shown when no engine is installed
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 from .docker_install import docker_engine_plan
 from .engine_config import EngineSettings, engine_steps
-from .plan import Applied, Plan, Step, apply, docker_group_step, package_manager
+from .plan import Applied, Plan, Step, apply, docker_group_step
 from .repos import Source, apt_steps, rpm_steps
 from .state import cdi_spec_current, cdi_specs, ctk_version
+from .systems import package_manager
 
 __all__ = [
     "Applied",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .plan import package_manager
+from .systems import package_manager
 
 
 def docker_engine_plan(os_info: dict[str, str]) -> list[str]:
@@ -25,11 +25,20 @@ def docker_engine_plan(os_info: dict[str, str]) -> list[str]:
             "sudo apt-get install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
             "sudo systemctl enable --now docker",
         ]
-    if manager == "dnf":
+    if manager == "dnf" and distro != "amzn":
         distro = distro if distro in ("fedora", "rhel", "centos") else "rhel"
         return [
             f"sudo dnf config-manager --add-repo https://download.docker.com/linux/{distro}/docker-ce.repo",
             "sudo dnf install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
+            "sudo systemctl enable --now docker",
+        ]
+    if distro == "amzn" and manager in ("dnf", "yum"):  # Amazon Linux ships Docker itself
+        return [f"sudo {manager} install -y docker", "sudo systemctl enable --now docker"]
+    if manager == "yum":
+        return [
+            "sudo yum install -y yum-utils",
+            "sudo yum-config-manager --add-repo https://download.docker.com/linux/centos/docker-ce.repo",
+            "sudo yum install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
             "sudo systemctl enable --now docker",
         ]
     if manager == "zypper":

@@ -82,17 +82,6 @@ def run_ok(target, argv: list[str], what: str) -> str:
     return out
 
 
-def package_manager(os_info: dict[str, str]) -> str | None:
-    ids = {os_info.get("ID", "")} | set(os_info.get("ID_LIKE", "").split())
-    if ids & {"debian", "ubuntu"}:
-        return "apt"
-    if ids & {"rhel", "fedora", "centos", "rocky", "almalinux", "amzn"}:
-        return "dnf"
-    if ids & {"suse", "opensuse", "sles", "opensuse-leap", "opensuse-tumbleweed"}:
-        return "zypper"
-    return None
-
-
 def group_members(group_file: bytes | None, group: str) -> list[str]:
     """The users listed for ``group`` in an /etc/group file's content."""
     for line in (group_file or b"").decode(errors="replace").splitlines():

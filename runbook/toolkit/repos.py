@@ -275,16 +275,16 @@ def apt_steps(target, source: Source) -> list[Step]:
 
 
 def rpm_steps(manager: str, source: Source) -> list[Step]:
-    """dnf and zypper: the same kind of steps as apt (checked command by command; no such test machine).
+    """dnf, yum and zypper: the same kind of steps as apt (checked command by command; no such test machine).
     With a mirror, the .repo's ``baseurl`` and ``gpgkey`` are rewritten to it: dnf gets the rewritten
     file, zypper adds it (``zypper ar`` of NVIDIA's URL would add NVIDIA's host)."""
-    sep = "-" if manager == "dnf" else "="
+    sep = "=" if manager == "zypper" else "-"
     pkgs = [f"{p}{sep}{source.version}" if source.version else p for p in source.packages]
     edits = to_mirror(source)
     repo = _Cached(lambda: edit(fetch(source.rpm_repo_url), edits))
     rewrite = f" | {sed(edits)}" if edits else ""
     why = _("add the repository, its URLs rewritten to the mirror") if edits else _("add the repository")
-    if manager == "dnf":
+    if manager in ("dnf", "yum"):
         repo_file = "/etc/yum.repos.d/nvidia-container-toolkit.repo"
         steps = [
             Step(
@@ -294,8 +294,11 @@ def rpm_steps(manager: str, source: Source) -> list[Step]:
                 do=lambda t: t.write(repo_file, repo()),
             )
         ]
-        enable = ["dnf", "config-manager", "--enable", "nvidia-container-toolkit-experimental"]
-        install = ["dnf", "install", "-y", *pkgs]
+        if manager == "dnf":
+            enable = ["dnf", "config-manager", "--enable", "nvidia-container-toolkit-experimental"]
+        else:  # yum (RHEL/CentOS 7, Amazon Linux 2): yum-utils' config manager
+            enable = ["yum-config-manager", "--enable", "nvidia-container-toolkit-experimental"]
+        install = [manager, "install", "-y", *pkgs]
 
         def experimental_on(t) -> bool:
             return (

@@ -87,7 +87,7 @@ def test_a_headless_run_from_the_wheel_records_the_same_checks_as_the_checkout(i
     proc = outside(command, "run", "--out", str(tmp_path / "wheel-record"), cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     summary, by_id = checks(tmp_path / "wheel-record")
-    assert [n["status"] for n in summary["notebooks"]] == ["ran"] * 5, summary["notebooks"]
+    assert [n["status"] for n in summary["notebooks"]] == ["ran"] * 6, summary["notebooks"]
     site = Path(next((base / "venv" / "lib").glob("python3.*"))) / "site-packages"
     for name in ("01-preflight.ipynb", "06-report.ipynb"):
         text = (tmp_path / "wheel-record" / name).read_text()

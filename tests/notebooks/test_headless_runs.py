@@ -45,7 +45,7 @@ def test_default_run_on_a_host_without_gpu(default_run):
         assert_status(by_id, check_id, "skip")
     assert "no NVIDIA driver/GPU found" in by_id["cuda.image"]["detail"]
     assert "no NVIDIA driver/GPU found" in by_id["pytorch.image"]["detail"]
-    assert [n["status"] for n in summary["notebooks"]] == ["ran"] * 5, summary["notebooks"]
+    assert [n["status"] for n in summary["notebooks"]] == ["ran"] * 6, summary["notebooks"]
 
 
 def test_a_run_in_chinese_records_the_notebooks_in_chinese_with_the_same_code(tmp_path):

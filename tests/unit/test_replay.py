@@ -9,9 +9,9 @@ import pytest
 from runbook import params, record, replay, ui
 from runbook.catalogue import ESSENTIAL, NOTEBOOKS
 from runbook.errors import ParameterError, RunSetupError
+from runbook.record import read as read_summary
 from runbook.results import Status
 from runbook.steps import gpu_container, nvcc, preflight, pytorch_container, toolkit_state
-from runbook.verify import read_summary
 from tests.helpers import REPO
 
 H200 = REPO / "records" / "h200-2026-11-28"

@@ -255,7 +255,7 @@ def test_the_overview_shows_the_replay_above_the_path(capsys):
 
 
 def test_the_report_shows_the_replay_above_the_verdict(capsys):
-    from runbook.verify import read_summary
+    from runbook.record import read as read_summary
     from tests.helpers import REPO
 
     summary = read_summary(REPO / "records" / "h200-2026-11-28")
