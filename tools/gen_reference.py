@@ -196,16 +196,19 @@ def parameters_page() -> str:
         "Every parameter of the runbook, as `runbook/params.py` declares it. Give them with `-p NAME VALUE` or",
         "in a YAML file (`-f params.yaml`; `-p` wins over it); in JupyterLab, in each notebook's parameters cell.",
         "They are checked before anything runs; a bad value ends the run with exit 2 and one line saying why.",
-        "`python -m runbook params` prints the same table in the active language.",
+        "`python -m runbook params` prints the same table in the active language. A parameter that acts on the",
+        "host (installs, configures or restarts something) is never taken from a record by `gpu-runbook verify`:",
+        "it acts again only when given with `-p`.",
         "",
-        "| name | type | default | meaning |",
-        "| --- | --- | --- | --- |",
+        "| name | type | default | meaning | acts on the host |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for p in params.PARAMS:
         default = code(repr(p.default) if not isinstance(p.default, str) else p.default) if p.default != "" else '`""`'
         if isinstance(p.default, bool):
             default = code(str(p.default).lower())
-        lines.append(f"| `{p.name}` | {p.type.__name__} | {cell(default)} | {cell(prose(p.help))} |")
+        acts = "yes" if p.acts else ""
+        lines.append(f"| `{p.name}` | {p.type.__name__} | {cell(default)} | {cell(prose(p.help))} | {acts} |")
     return "\n".join(lines) + "\n"
 
 
