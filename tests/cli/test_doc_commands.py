@@ -38,6 +38,10 @@ RUNS: dict[str, tuple[tuple[int, ...], bool]] = {
     ".venv/bin/gpu-runbook run --only 1 --json --out runs/preflight": A_RUN,
     "LANG=zh_CN.UTF-8 .venv/bin/gpu-runbook run": A_RUN,
     ".venv/bin/gpu-runbook run -p lang en": A_RUN,
+    # verify: drifted (exit 1) on a machine that is not the recorded H200; unchanged (0) there
+    ".venv/bin/gpu-runbook verify records/h200-2026-11-29-toolkit --out runs/verify-h200": A_RUN,
+    # a host of records/ failed (exit 1): the fleet's verdict is fail
+    ".venv/bin/gpu-runbook fleet-report records --out build/fleet-report": ((1,), False),
     ".venv/bin/python tools/gen_reference.py": ((0,), False),
     ".venv/bin/pip install -q -e '.[docs]' && .venv/bin/mkdocs build --strict -d build/site": ((0,), False),
     ".venv/bin/pip install -q 'babel>=2.12'": ((0,), False),
