@@ -24,7 +24,7 @@ class ParameterError(RunbookError, ValueError):
     def __init__(self, name: str, message: str):
         super().__init__(
             _("parameter {name}: {message}").format(name=repr(name), message=message),
-            remediation=_("Fix the parameter (see the parameter table in README.md) and run again."),
+            remediation=_("Fix the parameter (`gpu-runbook params` lists them all) and run again."),
         )
         self.name = name
 

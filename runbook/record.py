@@ -127,7 +127,7 @@ def relocate(path: Path) -> None:
         raise RecordNotWritten(path.parent, path.name, e, len(data)) from None
 
 
-SCHEMA_VERSION = 2  # summary.json's layout (README, "summary.json"); raised when a key changes meaning
+SCHEMA_VERSION = 2  # summary.json's layout (docs/user-guide/cli.md, "A run"); raised when a key changes meaning
 READABLE = (1, 2)  # the layouts read back: 1 lacked the host's facts at the top
 
 

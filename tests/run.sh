@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): sets up what the tests need on a fresh Debian machine and runs them all.
+# The test command (README.md, docs/contributing.md): sets up what the tests need on a fresh Debian machine and runs them all.
 #   - a virtual environment in .venv with the project and its test dependencies
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
@@ -8,8 +8,8 @@
 #   - as root: the NVIDIA Container Toolkit built from its source, its packages and a signed repository
 #     laid out like NVIDIA's, in build/toolkit (tests/toolkit-up.sh, cached); their paths exported for
 #     the toolkit tests, or the reason it cannot be built here, which those tests then skip with
-#   - ruff (lint and format check), then pytest over tests/ (the wheel test builds and installs the wheel
-#     into a fresh virtual environment), and nbval over the notebooks whose checked outputs do not depend
+#   - ruff (lint and format check), the docs site (mkdocs build --strict into build/site), then pytest
+#     over tests/ (the wheel test builds and installs the wheel into a fresh virtual environment), and nbval over the notebooks whose checked outputs do not depend
 #     on the host
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -37,8 +37,10 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "run.sh: not root; engine tests run only if an engine and the test image are already there" >&2
 fi
-.venv/bin/ruff check runbook tests benchmarks
-.venv/bin/ruff format --check runbook tests benchmarks
+.venv/bin/ruff check runbook tests benchmarks tools
+.venv/bin/ruff format --check runbook tests benchmarks tools
+# the documentation site: a broken link, a missing anchor or a page left out of the nav fails here
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -d build/site
 exec .venv/bin/python -m pytest -p no:cacheprovider tests \
   notebooks/02-container-toolkit.ipynb notebooks/05-why-no-nvcc.ipynb \
   --nbval-lax --nbval-sanitize-with runbook/nbval-sanitize.cfg "$@"

@@ -1,9 +1,12 @@
 """The project's files agree with each other: notebooks with the parameter table, environment.yml with
-pyproject.toml, the README with the check ids and parameters."""
+pyproject.toml, the generated reference (docs/reference) with the code, the architecture page with the tree."""
 
 import ast
+import functools
+import importlib.util
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -85,15 +88,18 @@ def test_environment_yml_installs_the_project_itself_with_its_extras():
     assert python == "python" + project["requires-python"], (python, project["requires-python"])
 
 
-def test_the_readme_layout_names_every_module():
-    readme = (ROOT / "README.md").read_text()
-    layout = readme[readme.index("## Layout") :]
+def test_the_architecture_page_names_every_module():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    layout = page[page.index("## Layout") :]
     end = layout.find("\n## ", 1)
     layout = layout if end < 0 else layout[:end]
+    named = re.findall(r"^\s*([\w/]+(?:\.py|/))\s", layout, re.MULTILINE)
+    twice = sorted({n for n in named if named.count(n) > 1})
+    assert not twice, f"docs/architecture.md's layout names these twice: {twice}"
     for path in sorted((ROOT / "runbook").rglob("*.py")):
         name = path.relative_to(ROOT / "runbook").as_posix()
         if not name.startswith("notebooks/"):
-            assert f"{name} " in layout, f"README's layout section does not name runbook/{name}"
+            assert f"{name} " in layout, f"docs/architecture.md's layout does not name runbook/{name}"
 
 
 def test_the_catalogue_is_the_notebooks_folder():
@@ -106,10 +112,30 @@ def test_the_catalogue_is_the_notebooks_folder():
             assert callable(n.step), f"{n.stem}: runbook.steps.{n.module}.run is not a function"
 
 
-def test_readme_names_every_parameter_and_check():
-    readme = (ROOT / "README.md").read_text()
+@functools.cache
+def reference():
+    """tools/gen_reference.py, which makes the reference pages from the code."""
+    spec = importlib.util.spec_from_file_location("gen_reference", ROOT / "tools" / "gen_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_reference_is_what_the_code_says():
+    gen = reference()
+    for name, text in gen.generate().items():
+        path = ROOT / "docs" / "reference" / name
+        committed = path.read_text() if path.is_file() else None
+        assert committed == text, f"docs/reference/{name} differs from what the code says: run `{gen.COMMAND}`"
+
+
+def test_the_reference_names_every_parameter_and_check():
+    """The reference is made from the code; this reads the code another way (every check-id literal in
+    runbook/) so that a check the generator cannot read still fails here."""
+    pages = reference().generate()
     for p in params.PARAMS:
-        assert f"`{p.name}`" in readme, f"README lacks parameter {p.name}"
+        assert f"| `{p.name}` |" in pages["parameters.md"], f"the reference lacks parameter {p.name}"
     ids = set(
         re.findall(
             r'"((?:host|engine|toolkit|cuda|gpu|pytorch|nvcc)\.[a-z_]+)"',
@@ -118,10 +144,40 @@ def test_readme_names_every_parameter_and_check():
     )
     assert len(ids) > 15
     for check_id in sorted(ids):
-        assert f"`{check_id}`" in readme, f"README lacks check id {check_id}"
+        assert f"| `{check_id}` |" in pages["checks.md"], (
+            f"the reference lacks check id {check_id}: write it as run_check({check_id!r}, _('its title'), ...)"
+        )
 
 
-def test_readme_lists_every_known_error():
-    readme = (ROOT / "README.md").read_text()
+def test_every_check_has_a_title_and_a_step():
+    from runbook.catalogue import NOTEBOOKS
+
+    gen = reference()
+    checks = gen.all_checks()
+    steps = {f"steps.{n.module}" for n in NOTEBOOKS if n.module}
+    assert {c.id for c in checks} >= {i for n in NOTEBOOKS for i in n.essential}, "an essential check is not made"
+    for c in checks:
+        assert c.title.strip() and not re.fullmatch(r"<\w+>", c.title), f"{c.id} has no title"
+        assert c.module in steps or c.module == "record", f"{c.id} is made outside the steps ({c.module})"
+
+
+def test_every_diagnosis_has_words_a_cause_a_fix_and_a_notebook():
+    page = reference().generate()["diagnoses.md"]
+    assert len({d.key for d in diagnosis.TABLE}) == len(diagnosis.TABLE), "a diagnosis key is used twice"
     for d in diagnosis.TABLE:
-        assert f"| `{d.key}` |" in readme, f"README lacks the diagnosis {d.key}"
+        assert d.patterns and all(p.strip() for p in d.patterns), f"{d.key}: no words to look for"
+        assert d.cause_id.strip() and d.remediation_id.strip(), f"{d.key}: a cause and a fix are needed"
+        assert (NOTEBOOKS_DIR / d.notebook).is_file(), f"{d.key}: no notebook {d.notebook}"
+        assert f"## {d.key}\n" in page, f"the reference lacks the diagnosis {d.key}"
+
+
+def test_the_readmes_are_doorways_whose_links_hold():
+    """README.md and README.zh-CN.md are short, name each other, and link only to files that exist (mkdocs
+    checks the links of docs/; these two are outside it)."""
+    for name, other in (("README.md", "README.zh-CN.md"), ("README.zh-CN.md", "README.md")):
+        text = (ROOT / name).read_text()
+        assert len(text.splitlines()) <= 150, f"{name} has {len(text.splitlines())} lines: keep it a doorway"
+        assert f"]({other})" in text, f"{name} does not link to {other}"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" not in target:
+                assert (ROOT / target).exists(), f"{name} links to {target}, which does not exist"

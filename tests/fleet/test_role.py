@@ -1,5 +1,5 @@
 """The playbook, the role and the example inventory agree with each other and with the runbook: the
-playbook parses, the example's parameters are the runbook's own and valid, the README names every
+playbook parses, the example's parameters are the runbook's own and valid, the fleet page (docs) names every
 variable of the role. No fleet is needed."""
 
 import subprocess
@@ -36,8 +36,8 @@ def test_the_examples_parameters_are_valid_runbook_parameters():
                 params.validate(found[name])  # raises ParameterError, naming the parameter
 
 
-def test_the_readme_names_every_variable_of_the_role():
-    readme = (REPO / "README.md").read_text()
+def test_the_fleet_page_names_every_variable_of_the_role():
+    readme = (REPO / "docs" / "operator-guide" / "fleet.md").read_text()
     defaults = yaml.safe_load((FLEET / "roles" / "gpu_runbook" / "defaults" / "main.yml").read_text())
     for name in defaults:
-        assert f"`{name}`" in readme, f"README lacks the role variable {name}"
+        assert f"`{name}`" in readme, f"docs/operator-guide/fleet.md lacks the role variable {name}"

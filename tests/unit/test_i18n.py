@@ -54,7 +54,7 @@ def test_extraction_finds_the_messages():
 def test_every_extracted_message_is_in_the_catalogue(lang):
     ids = catalogue(lang)
     missing = [m for m in extracted() if ids.get(m) is None]
-    assert not missing, f"not in {lang}/runbook.po (run the catalogue update in README, Languages): {missing[:5]}"
+    assert not missing, f"not in {lang}/runbook.po (docs/contributing.md, Translations): {missing[:5]}"
 
 
 def test_every_message_has_a_chinese_translation_with_the_same_placeholders():
@@ -92,7 +92,7 @@ def test_the_committed_mo_is_the_compiled_po(lang):
     compiled = io.BytesIO()
     write_mo(compiled, catalogue(lang))
     committed = (LOCALE / lang / "LC_MESSAGES" / "runbook.mo").read_bytes()
-    assert committed == compiled.getvalue(), f"{lang}/runbook.mo is stale: run pybabel compile (README, Languages)"
+    assert committed == compiled.getvalue(), f"{lang}/runbook.mo is stale: pybabel compile (docs/contributing.md)"
 
 
 GETTEXT = {"_", "N_", "ngettext"}
