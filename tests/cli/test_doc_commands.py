@@ -43,6 +43,7 @@ RUNS: dict[str, tuple[tuple[int, ...], bool]] = {
     # a host of records/ failed (exit 1): the fleet's verdict is fail
     ".venv/bin/gpu-runbook fleet-report records --out build/fleet-report": ((1,), False),
     ".venv/bin/python tools/gen_reference.py": ((0,), False),
+    ".venv/bin/python tests/fixtures/field/coverage.py": ((0,), False),
     ".venv/bin/pip install -q -e '.[docs]' && .venv/bin/mkdocs build --strict -d build/site": ((0,), False),
     ".venv/bin/pip install -q 'babel>=2.12'": ((0,), False),
     ".venv/bin/pybabel extract -F babel.cfg --no-location --project=gpu-runbook -o build/runbook.pot .": ((0,), False),
