@@ -14,7 +14,7 @@ from ..errors import EngineError, RunbookError, RunSetupError
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..targets import FreshSystem, HostTarget
-from ..toolkit import security, versions
+from ..toolkit import cdi, security, versions
 from . import Context, connect_engine, context, skipped
 
 
@@ -44,6 +44,7 @@ def run(progress=None, **values) -> list[CheckResult]:
     if ctx.client is None:
         results.append(skipped("toolkit.engine_runtime", _("Engine knows the nvidia runtime"), ctx.engine_problem))
         results.append(skipped("toolkit.cdi", _("CDI specification for the GPUs"), ctx.engine_problem))
+        results.append(cdi_refresh_result())
         return results
     results.append(
         run_check(
@@ -56,10 +57,33 @@ def run(progress=None, **values) -> list[CheckResult]:
         run_check(
             "toolkit.cdi",
             _("CDI specification for the GPUs"),
-            lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None),
+            lambda: check_cdi(
+                p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None, engine_version(ctx.client)
+            ),
         )
     )
+    results.append(cdi_refresh_result())
     return results
+
+
+def engine_version(client) -> str:
+    try:
+        return str(engine.engine_info(client).get("ServerVersion") or "")
+    except EngineError:
+        return ""
+
+
+def cdi_refresh_result() -> CheckResult:
+    def check() -> Passed:
+        systemd = cdi.systemd_running()
+        try:
+            ctk = toolkit.ctk_version()
+        except RunbookError:
+            ctk = None
+        states = {u: cdi.unit_state(u) for u in cdi.REFRESH_UNITS} if systemd and ctk else {}
+        return check_cdi_refresh(systemd, ctk, states)
+
+    return run_check("toolkit.cdi_refresh", _("The CDI spec is refreshed after driver upgrades"), check)
 
 
 def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
@@ -225,29 +249,113 @@ def check_runtime(client, mode: str) -> Passed:
     )
 
 
-def check_cdi(mode: str, driver_version: str | None) -> Passed:
+def check_cdi(mode: str, driver_version: str | None, engine_version: str = "") -> Passed:
+    """The NVIDIA CDI specs: present, generated for the running driver, in a cdiVersion the engine reads."""
     specs = toolkit.cdi_specs()
     d = by_key("cdi_unresolvable")
-    if specs:
-        stale = [s for s in specs if not toolkit.cdi_spec_current(Path(s).read_bytes(), driver_version)]
-        if stale:
-            raise warn(
-                _("CDI spec(s) {specs} were generated for another driver than {version}").format(
-                    specs=", ".join(stale), version=driver_version
-                ),
-                cause=_("The driver was upgraded after the spec was generated: its library paths are stale."),
-                remediation=d.remediation,
-                notebook=NB_TOOLKIT,
+    if not specs:
+        detail = _("no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi")
+        if mode == "cdi":
+            raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
+        raise warn(
+            _("{detail} (only gpu_mode=cdi needs one)").format(detail=detail),
+            remediation=d.remediation,
+            notebook=NB_TOOLKIT,
+        )
+    seen, stale, unreadable, unknown = [], [], [], []
+    for path in specs:
+        doc = cdi.load(Path(path).read_text(errors="replace"))
+        if doc is None:
+            unreadable.append(_("{spec} (not valid YAML or JSON)").format(spec=path))
+            continue
+        version, spec_version = cdi.driver_version(doc), cdi.cdi_version(doc)
+        seen.append({"spec": path, "driver_version": version, "cdi_version": spec_version})
+        if version is None:
+            unknown.append(path)
+        elif driver_version and version != driver_version:
+            stale.append(_("{spec} (driver {version})").format(spec=path, version=version))
+        if cdi.readable(spec_version, engine_version) is False:
+            unreadable.append(
+                _("{spec} (cdiVersion {cdi_version}; Docker {engine} reads up to {highest})").format(
+                    spec=path, cdi_version=spec_version, engine=engine_version, highest=cdi.engine_reads(engine_version)
+                )
             )
-        return Passed(_("NVIDIA CDI spec(s): {specs}").format(specs=", ".join(specs)), data={"specs": specs})
-    detail = _("no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi")
-    if mode == "cdi":
-        raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
-    raise warn(
-        _("{detail} (only gpu_mode=cdi needs one)").format(detail=detail),
-        remediation=d.remediation,
-        notebook=NB_TOOLKIT,
+    data = {"specs": seen, "driver_version": driver_version, "engine_version": engine_version}
+    if stale:
+        raise fail(
+            _("CDI spec(s) generated for another driver than the running {version}: {specs}").format(
+                version=driver_version, specs=", ".join(stale)
+            ),
+            cause=_(
+                "The driver was upgraded after the spec was generated: `--device nvidia.com/gpu=all` (and, on Docker "
+                "29.2 and newer, plain `--gpus`) fails or puts the old driver's libraries into the container."
+            ),
+            remediation=_(
+                "Regenerate it: `sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml` (with toolkit 1.18 "
+                "and newer: `sudo systemctl restart nvidia-cdi-refresh.service`)."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if unreadable:
+        raise fail(
+            _("the engine cannot read CDI spec(s): {specs}").format(specs=", ".join(unreadable)),
+            cause=_("The engine skips a spec it cannot parse, so its devices are unresolvable."),
+            remediation=_(
+                "Upgrade Docker Engine to 26.1 or newer, or regenerate the spec with the installed nvidia-ctk "
+                "(`sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml`)."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if unknown or not driver_version:
+        raise warn(
+            _("CDI spec(s) {specs}: which driver they were generated for cannot be told").format(
+                specs=", ".join(unknown or specs)
+            ),
+            remediation=d.remediation,
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    return Passed(
+        _("NVIDIA CDI spec(s) for driver {version}: {specs}").format(
+            version=driver_version,
+            specs=", ".join(f"{s['spec']} (cdiVersion {s['cdi_version']})" for s in seen),
+        ),
+        data=data,
     )
+
+
+def check_cdi_refresh(systemd: bool, ctk: str | None, states: dict[str, tuple[str, str]]) -> Passed:
+    """The toolkit's units that regenerate the CDI spec after a driver upgrade (toolkit 1.18 and newer)."""
+    if not systemd:
+        raise skip(_("systemd does not run here: the CDI refresh units cannot run"))
+    if ctk is None:
+        raise skip(_("the toolkit is not installed"))
+    enabled, active = states.get("nvidia-cdi-refresh.path", ("unknown", "unknown"))
+    data = {unit: {"enabled": e, "active": a} for unit, (e, a) in states.items()}
+    if enabled == "not-found":
+        raise warn(
+            _("nvidia-cdi-refresh.path is not installed (toolkit {version}; the units came with 1.18)").format(
+                version=ctk
+            ),
+            cause=_("Nothing regenerates the CDI spec after a driver upgrade: it goes stale."),
+            remediation=_(
+                "Upgrade the toolkit to 1.18 or newer, or run `sudo nvidia-ctk cdi generate "
+                "--output=/var/run/cdi/nvidia.yaml` after every driver upgrade."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if enabled != "enabled" or active != "active":
+        raise warn(
+            _("nvidia-cdi-refresh.path is {enabled} and {active}").format(enabled=enabled, active=active),
+            cause=_("Nothing regenerates the CDI spec after a driver upgrade: it goes stale."),
+            remediation=_("Enable it: `sudo systemctl enable --now nvidia-cdi-refresh.path`."),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    return Passed(_("nvidia-cdi-refresh.path is enabled and active"), data=data)
 
 
 def vulnerable_version_text(version: str, rows: list[dict]) -> str:
