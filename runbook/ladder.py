@@ -33,6 +33,7 @@ RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (  # the names are message ids,
     (N_("GPU through the toolkit: --gpus (gpu_mode=gpus)"), ("mode:gpus",)),
     (N_("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)"), ("mode:runtime",)),
     (N_("GPU through the toolkit: CDI (gpu_mode=cdi)"), ("mode:cdi",)),
+    (N_("CUDA initialises in the container (cuInit)"), ("gpu.cuda_init",)),
     (N_("The image's CUDA requirement is met by the driver"), ("cuda.requirement",)),
     (N_("PyTorch in the image sees the GPU and computes right"), ("pytorch.cuda_available", "pytorch.matmul")),
 )
