@@ -474,8 +474,10 @@ def check_packages(manager: str | None, found: dict[str, str], ctk: str | None) 
 
 
 def check_security(manager: str | None, found: dict[str, str], ctk: str | None, flags: set[str]) -> Passed:
+    # the packages' own versions carry the revision that tells NVIDIA's build from a distribution's;
+    # nvidia-ctk's (upstream only) is judged where no package says
     seen = {p: found[p] for p in security.PACKAGES if p in found}
-    if ctk:
+    if ctk and not seen:
         seen["nvidia-ctk"] = ctk
     a = security.assess(seen, manager or "apt", flags)
     if a is None:

@@ -421,3 +421,10 @@ def test_the_plan_never_installs_a_vulnerable_pin(tmp_path):
     with pytest.raises(ToolkitError, match="CVE-2025-23266"):
         repos.refuse_vulnerable("1.17.7-1")
     repos.refuse_vulnerable("1.18.1-1")
+
+
+def test_a_distribution_build_is_judged_by_its_package_not_by_nvidia_ctk():
+    """nvidia-ctk prints the upstream version only (1.17.3); the package's revision says whose build it is."""
+    found = {p: "1.17.3-0ubuntu1.1" for p in repos.PACKAGES}
+    r = run_check("toolkit.security", "t", lambda: toolkit_state.check_security("apt", found, "1.17.3", set()))
+    assert r.status is Status.WARN and r.data["source"] != "nvidia-ctk", r
