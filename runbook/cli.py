@@ -114,6 +114,19 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, help=_("JupyterLab's port"))
     lab.add_argument("--ip", help=_("the address JupyterLab listens on (default: its own, localhost)"))
     lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
+    b = command(
+        "bundle",
+        _("write a support bundle: versions, docker info, nvidia-smi -q, configs, CDI specs, journals, a record"),
+    )
+    b.add_argument("--out", metavar="FILE", help=_("the archive (default gpu-runbook-bundle-<host>-<time>.tar.gz)"))
+    b.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    b.add_argument("--daemon-json", default="/etc/docker/daemon.json", help=_("the engine's daemon.json"))
+    b.add_argument("--record", help=_("the record to include (default: the newest under runs/)"))
+    b.add_argument(
+        "--nvidia-bug-report",
+        action="store_true",
+        help=_("also run nvidia-bug-report.sh (when installed; takes minutes, reads much of the host)"),
+    )
     fr = sub.add_parser(
         "fleet-report",
         help=_("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
@@ -270,6 +283,22 @@ def cmd_lab(args) -> int:
     return EXIT_PASS  # not reached: this process has become JupyterLab
 
 
+def cmd_bundle(args) -> int:
+    from . import bundle
+
+    path, manifest = bundle.write(
+        args.out,
+        docker_host=args.docker_host,
+        daemon_json=args.daemon_json,
+        record=args.record,
+        nvidia_bug_report=args.nvidia_bug_report,
+    )
+    for name, state in manifest:
+        print(f"{name:32} {state}")
+    print(_("bundle: {path} (credentials masked; read it before you share it)").format(path=path))
+    return EXIT_PASS
+
+
 def cmd_fleet_report(args) -> int:
     from . import fleet
 
@@ -291,5 +320,6 @@ COMMANDS = {
     "verify": cmd_verify,
     "clean": cmd_clean,
     "lab": cmd_lab,
+    "bundle": cmd_bundle,
     "fleet-report": cmd_fleet_report,
 }

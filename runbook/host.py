@@ -266,6 +266,7 @@ def parse_nvidia_smi_csv(text: str) -> list[dict[str, Reading]]:
 
 
 DRIVER_ANSWER_ENV = "GPU_RUNBOOK_DRIVER_ANSWER"  # a file holding this run's one answer of nvidia-smi -q -x
+LAST_ANSWER: dict = {}  # the answer query_driver judged last: the health checks read the same XML
 
 
 def ask_driver(timeout_s: float = 30) -> dict:
@@ -297,6 +298,8 @@ def answer_of_this_run() -> dict | None:
 def query_driver(timeout_s: float = 30) -> DriverInfo | None:
     """The driver as nvidia-smi reports it; None when there is no nvidia-smi at all."""
     answer = answer_of_this_run() or ask_driver(timeout_s)
+    LAST_ANSWER.clear()
+    LAST_ANSWER.update(answer)
     exe = answer["exe"]
     if exe is None:
         return None

@@ -15,11 +15,25 @@ from .results import CheckResult, Status
 
 RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (  # the names are message ids, shown translated
     (N_("The host's NVIDIA driver works"), ("host.driver",)),
+    (
+        N_("The GPUs are healthy (ECC, memory repair, reset, clocks, PCIe, XID)"),
+        (
+            "health.persistence",
+            "health.ecc",
+            "health.memory",
+            "health.reset",
+            "health.clocks",
+            "health.pcie",
+            "health.xid",
+            "health.dcgm",
+        ),
+    ),
     (N_("The engine runs a container"), ("gpu.container_runs",)),
     (N_("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)"), ("mode:manual",)),
     (N_("GPU through the toolkit: --gpus (gpu_mode=gpus)"), ("mode:gpus",)),
     (N_("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)"), ("mode:runtime",)),
     (N_("GPU through the toolkit: CDI (gpu_mode=cdi)"), ("mode:cdi",)),
+    (N_("CUDA initialises in the container (cuInit)"), ("gpu.cuda_init",)),
     (N_("The image's CUDA requirement is met by the driver"), ("cuda.requirement",)),
     (N_("PyTorch in the image sees the GPU and computes right"), ("pytorch.cuda_available", "pytorch.matmul")),
 )

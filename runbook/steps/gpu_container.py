@@ -3,9 +3,10 @@ and try the other access modes too, so that the record shows which rungs of the 
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import cuda, engine, gpu_access, host
+from .. import cuda, engine, gpu_access, host, workloads
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ContainerFailed, HostError
 from ..i18n import _, ngettext
@@ -36,10 +37,11 @@ def run(progress=None, **values) -> list[CheckResult]:
             title = _("GPU through gpu_mode={mode} (not the chosen mode)").format(mode=mode)
             checks.append((f"gpu.mode.{mode}", title, lambda mode=mode: check_other_mode(ctx, image, mode), None))
     checks.append(("gpu.nvidia_smi", titles["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), chosen))
+    checks.append(("gpu.cuda_init", titles["gpu.cuda_init"], lambda: check_cuda_init(ctx, image), None))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         done = [pool.submit(run_check, *check) for check in checks]
         results += [f.result() for f in done]
-    seen = results[-1]
+    seen = next(r for r in results if r.id == "gpu.nvidia_smi")
     results.append(run_check("gpu.same_gpus", titles["gpu.same_gpus"], lambda: check_same(ctx, seen)))
     results.append(run_check("gpu.cuda_version", titles["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
     return results
@@ -51,6 +53,7 @@ def check_titles() -> dict[str, str]:
         "cuda.requirement": _("The driver meets the image's CUDA requirement"),
         "gpu.container_runs": _("The engine runs a container of the image (no GPU)"),
         "gpu.nvidia_smi": _("nvidia-smi in a container with GPU access"),
+        "gpu.cuda_init": _("CUDA initialises in the container (cuInit, cuDeviceGetCount)"),
         "gpu.same_gpus": _("The container sees the host's GPUs"),
         "gpu.cuda_version": _("The CUDA version nvidia-smi reports in the container, beside the host's"),
     }
@@ -184,3 +187,130 @@ def check_cuda_version(ctx, seen: CheckResult) -> Passed:
             **by_key("forward_compat").fields(),
         )
     return Passed(detail, data=data)
+
+
+PROBE_IN_CONTAINER = "/run/gpu-runbook/cuda_probe"
+GLIBC_TOO_OLD = re.compile(r"GLIBC_2\.\d+' not found")
+
+
+def cuda_errors() -> dict[int, tuple[str, str]]:
+    """CUDA driver API error codes (cuda.h's CUresult) that a container's cuInit returns, with what
+    usually causes each and its fix."""
+    return {
+        100: (
+            _("CUDA_ERROR_NO_DEVICE: the container sees no GPU although libcuda.so.1 is there."),
+            _("Check the GPU selection (gpus, NVIDIA_VISIBLE_DEVICES) and that /dev/nvidia0 is in the container."),
+        ),
+        999: (
+            _(
+                "CUDA_ERROR_UNKNOWN: usually a device node the container may not open (device cgroup rules dropped "
+                "after `systemctl daemon-reload`) or /dev/nvidia-uvm missing (the nvidia-uvm module not loaded)."
+            ),
+            _("Run `sudo nvidia-modprobe -u -c=0` on the host and start a new container; see gpu.nvidia_smi."),
+        ),
+        803: (
+            _(
+                "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH: the libcuda.so.1 in the container is not the running kernel "
+                "module's version (the image's cuda-compat package, or a driver upgraded without a reboot)."
+            ),
+            _("Reboot after a driver upgrade; use an image whose CUDA the host driver supports without compat."),
+        ),
+        804: (
+            _(
+                "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE: forward compatibility was attempted on a GPU that "
+                "does not support it (GeForce, most workstation GPUs)."
+            ),
+            _("Pick an image whose CUDA version the host driver supports natively, or upgrade the driver."),
+        ),
+        34: (
+            _(
+                "CUDA_ERROR_STUB_LIBRARY: the container loaded the CUDA toolkit's stub libcuda (from the image) "
+                "instead of the driver's."
+            ),
+            _("Take the stubs folder out of LD_LIBRARY_PATH and ld.so.conf: the toolkit injects the real one."),
+        ),
+        35: (
+            _("CUDA_ERROR_INSUFFICIENT_DRIVER: the driver is older than the CUDA the call needs."),
+            _("Upgrade the host driver."),
+        ),
+    }
+
+
+def probe_binary() -> str | None:
+    """The CUDA probe built for this machine's architecture, or None when there is none."""
+    import platform
+    from importlib import resources
+
+    path = resources.files("runbook.workloads").joinpath(f"cuda_probe.{platform.machine()}")
+    return str(path) if path.is_file() else None
+
+
+def check_cuda_init(ctx, image: str) -> Passed:
+    """cuInit and cuDeviceGetCount in the container, through the driver API (libcuda.so.1), beside
+    nvidia-smi (NVML): a toolkit can give a working nvidia-smi while CUDA itself cannot start. The probe
+    is a small C program bound in read-only: the CUDA base image has no Python and needs no compiler."""
+    probe = probe_binary()
+    if probe is None:
+        import platform
+
+        raise skip(_("no CUDA probe is built for {machine}").format(machine=platform.machine()))
+    opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+    opts["volumes"] = {**opts.get("volumes", {}), probe: {"bind": PROBE_IN_CONTAINER, "mode": "ro"}}
+    try:
+        out = engine.run(ctx.client, image, [PROBE_IN_CONTAINER], timeout_s=ctx.params["timeout_s"], options=opts)
+    except ContainerFailed as e:
+        raise from_error(e, ctx) from None
+    return judge_cuda_probe(out.exit_code, out.output, image)
+
+
+def judge_cuda_probe(exit_code: int, output: str, image: str) -> Passed:
+    result = workloads.parse(output)
+    if result is None:
+        if GLIBC_TOO_OLD.search(output):
+            raise skip(_("the CUDA probe needs glibc 2.34 or newer; {image} has an older one").format(image=image))
+        raise fail(
+            _("the CUDA probe printed no result in {image} (exit {code})").format(image=image, code=exit_code),
+            cause=_("The probe could not run in the container; its output (evidence) says why."),
+            remediation=_("Read the output; make sure gpu.nvidia_smi passes first."),
+            notebook=NB_GPU,
+            evidence=output,
+        )
+    if result.get("call") in ("dlopen", "dlsym"):
+        raise fail(
+            _("libcuda.so.1 cannot be loaded in the container: {error}").format(error=result.get("error", "")),
+            cause=_(
+                "The toolkit did not put the driver's CUDA library into the container: the image or the access "
+                "mode asks for the `utility` capability (nvidia-smi) but not `compute`."
+            ),
+            remediation=_("Set NVIDIA_DRIVER_CAPABILITIES=compute,utility (or all); check the toolkit with step 2."),
+            notebook=NB_GPU,
+            evidence=output,
+            data=result,
+        )
+    if result.get("code") != 0:
+        cause, fix = cuda_errors().get(
+            result.get("code"),
+            (
+                _("CUDA's {call} returned {code} ({name}).").format(
+                    call=result.get("call"), code=result.get("code"), name=result.get("name") or "?"
+                ),
+                _("Look the error up in the CUDA driver API's CUresult list; compare with gpu.nvidia_smi."),
+            ),
+        )
+        raise fail(
+            _("{call} failed in the container: {code} {name}").format(
+                call=result.get("call"), code=result.get("code"), name=result.get("name") or ""
+            ),
+            cause=cause,
+            remediation=fix,
+            notebook=NB_GPU,
+            evidence=output,
+            data=result,
+        )
+    return Passed(
+        _("cuInit and cuDeviceGetCount succeed: {count} device(s), driver API {version}").format(
+            count=result.get("devices"), version=result.get("driver_api")
+        ),
+        evidence=output,
+        data=result,
+    )

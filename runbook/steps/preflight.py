@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import engine, host
+from .. import engine, health, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
 from ..i18n import _, ngettext, translate
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from . import Context, context
+from . import Context, context, skipped
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -15,6 +15,7 @@ def run(progress=None, **values) -> list[CheckResult]:
         run_check("host.os", _("Operating system, kernel and cgroups"), check_os),
         run_check("host.pci_gpus", _("NVIDIA GPUs on the PCI bus"), check_pci),
         run_check("host.driver", _("NVIDIA driver answers (nvidia-smi)"), lambda: check_driver(ctx)),
+        *health_checks(ctx),
         run_check("engine.reachable", _("Docker engine reachable"), lambda: check_engine(ctx)),
         run_check("engine.access", _("This user may use the engine"), lambda: check_access(ctx.client)),
         run_check(
@@ -165,3 +166,21 @@ def check_disk(client, minimum_gib: float) -> Passed:
             notebook=NB_PREFLIGHT,
         )
     return Passed(detail, data={"free_gib": round(free, 1), "path": root})
+
+
+def health_checks(ctx: Context) -> list[CheckResult]:
+    """Each GPU's health from the driver's one answer (the XML host.driver read), the kernel log, DCGM."""
+    xml = host.LAST_ANSWER.get("stdout") if ctx.driver is not None and ctx.driver.gpus else None
+    results = []
+    for check_id, title, fn in health.CHECKS:
+        if xml is None:
+            results.append(skipped(check_id, translate(title), ctx.driver_problem or _("no nvidia-smi -q -x answer")))
+        else:
+            results.append(run_check(check_id, translate(title), lambda fn=fn: fn(xml)))
+    results.append(
+        run_check(
+            "health.xid", _("No XID events in the kernel log since boot"), lambda: health.xid(health.kernel_log())
+        )
+    )
+    results.append(run_check("health.dcgm", _("DCGM quick diagnostic (dcgmi diag -r 1)"), health.dcgm))
+    return results

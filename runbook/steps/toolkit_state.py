@@ -10,10 +10,11 @@ from pathlib import Path
 
 from .. import daemon_json, engine, host, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
-from ..errors import EngineError, RunSetupError
+from ..errors import EngineError, RunbookError, RunSetupError
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..targets import FreshSystem, HostTarget
+from ..toolkit import cdi, security, versions
 from . import Context, connect_engine, context, skipped
 
 
@@ -29,18 +30,21 @@ def run(progress=None, **values) -> list[CheckResult]:
         ctx.driver.driver_version if ctx.driver else None,
         sudo_user() if p["add_docker_group"] else None,
     )
-    results = [run_check("toolkit.plan", _("Install plan for this OS"), lambda: check_plan(plan, os_info))]
+    version = p["toolkit_version"]
+    results = [run_check("toolkit.plan", _("Install plan for this OS"), lambda: check_plan(plan, os_info, version))]
     results.append(
-        run_check("toolkit.apply", _("Apply the install plan"), lambda: apply_plan(plan, p["toolkit_apply"]))
+        run_check("toolkit.apply", _("Apply the install plan"), lambda: apply_plan(plan, p["toolkit_apply"], version))
     )
     results.append(
         run_check("toolkit.installed", _("NVIDIA Container Toolkit installed (nvidia-ctk)"), check_installed)
     )
+    results += security_checks(HostTarget(), source_of(p))
     if ctx.client is None:
         connect_engine(ctx)  # the plan may have started or restarted the engine
     if ctx.client is None:
         results.append(skipped("toolkit.engine_runtime", _("Engine knows the nvidia runtime"), ctx.engine_problem))
         results.append(skipped("toolkit.cdi", _("CDI specification for the GPUs"), ctx.engine_problem))
+        results.append(cdi_refresh_result())
         return results
     results.append(
         run_check(
@@ -53,10 +57,33 @@ def run(progress=None, **values) -> list[CheckResult]:
         run_check(
             "toolkit.cdi",
             _("CDI specification for the GPUs"),
-            lambda: check_cdi(p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None),
+            lambda: check_cdi(
+                p["gpu_mode"], ctx.driver.driver_version if ctx.driver else None, engine_version(ctx.client)
+            ),
         )
     )
+    results.append(cdi_refresh_result())
     return results
+
+
+def engine_version(client) -> str:
+    try:
+        return str(engine.engine_info(client).get("ServerVersion") or "")
+    except EngineError:
+        return ""
+
+
+def cdi_refresh_result() -> CheckResult:
+    def check() -> Passed:
+        systemd = cdi.systemd_running()
+        try:
+            ctk = toolkit.ctk_version()
+        except RunbookError:
+            ctk = None
+        states = {u: cdi.unit_state(u) for u in cdi.REFRESH_UNITS} if systemd and ctk else {}
+        return check_cdi_refresh(systemd, ctk, states)
+
+    return run_check("toolkit.cdi_refresh", _("The CDI spec is refreshed after driver upgrades"), check)
 
 
 def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
@@ -74,6 +101,9 @@ def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
                 os=os_info.get("PRETTY_NAME") or os_info.get("ID") or _("this OS")
             )
         )
+    rows = security.affecting(ctx.params["toolkit_version"], plan.manager) if ctx.params["toolkit_version"] else []
+    if rows:
+        raise RunSetupError(vulnerable_version_text(ctx.params["toolkit_version"], rows))
     return plan
 
 
@@ -110,7 +140,9 @@ def sudo_user() -> str | None:
     return None if user == "root" else user
 
 
-def check_plan(plan, os_info: dict) -> Passed:
+def check_plan(plan, os_info: dict, version: str = "") -> Passed:
+    if version:
+        refuse_vulnerable(version, plan.manager if plan else "apt")
     if plan is None:
         raise warn(
             _("no install plan for {os}: not an apt, dnf or zypper system").format(
@@ -139,11 +171,13 @@ def check_plan(plan, os_info: dict) -> Passed:
     )
 
 
-def apply_plan(plan, wanted: bool) -> Passed:
+def apply_plan(plan, wanted: bool, version: str = "") -> Passed:
     if not wanted:
         raise chosen(_("toolkit_apply is false: the plan is shown, nothing was changed"))
     if plan is None:
         raise skip(_("no plan for this OS"))
+    if version and security.affecting(version, plan.manager):
+        raise skip(_("the plan pins a vulnerable version ({version}): nothing was applied").format(version=version))
     if os.geteuid() != 0:
         raise fail(
             _("applying the plan needs root"),
@@ -214,26 +248,343 @@ def check_runtime(client, mode: str) -> Passed:
     )
 
 
-def check_cdi(mode: str, driver_version: str | None) -> Passed:
+def check_cdi(mode: str, driver_version: str | None, engine_version: str = "") -> Passed:
+    """The NVIDIA CDI specs: present, generated for the running driver, in a cdiVersion the engine reads."""
     specs = toolkit.cdi_specs()
     d = by_key("cdi_unresolvable")
-    if specs:
-        stale = [s for s in specs if not toolkit.cdi_spec_current(Path(s).read_bytes(), driver_version)]
-        if stale:
-            raise warn(
-                _("CDI spec(s) {specs} were generated for another driver than {version}").format(
-                    specs=", ".join(stale), version=driver_version
-                ),
-                cause=_("The driver was upgraded after the spec was generated: its library paths are stale."),
-                remediation=d.remediation,
-                notebook=NB_TOOLKIT,
+    if not specs:
+        detail = _("no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi")
+        if mode == "cdi":
+            raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
+        raise warn(
+            _("{detail} (only gpu_mode=cdi needs one)").format(detail=detail),
+            remediation=d.remediation,
+            notebook=NB_TOOLKIT,
+        )
+    seen, stale, unreadable, unknown = [], [], [], []
+    for path in specs:
+        doc = cdi.load(Path(path).read_text(errors="replace"))
+        if doc is None:
+            unreadable.append(_("{spec} (not valid YAML or JSON)").format(spec=path))
+            continue
+        version, spec_version = cdi.driver_version(doc), cdi.cdi_version(doc)
+        seen.append({"spec": path, "driver_version": version, "cdi_version": spec_version})
+        if version is None:
+            unknown.append(path)
+        elif driver_version and version != driver_version:
+            stale.append(_("{spec} (driver {version})").format(spec=path, version=version))
+        if cdi.readable(spec_version, engine_version) is False:
+            unreadable.append(
+                _("{spec} (cdiVersion {cdi_version}; Docker {engine} reads up to {highest})").format(
+                    spec=path, cdi_version=spec_version, engine=engine_version, highest=cdi.engine_reads(engine_version)
+                )
             )
-        return Passed(_("NVIDIA CDI spec(s): {specs}").format(specs=", ".join(specs)), data={"specs": specs})
-    detail = _("no CDI spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi")
-    if mode == "cdi":
-        raise fail(detail, cause=d.cause, remediation=d.remediation, notebook=NB_TOOLKIT)
-    raise warn(
-        _("{detail} (only gpu_mode=cdi needs one)").format(detail=detail),
-        remediation=d.remediation,
-        notebook=NB_TOOLKIT,
+    data = {"specs": seen, "driver_version": driver_version, "engine_version": engine_version}
+    if stale:
+        raise fail(
+            _("CDI spec(s) generated for another driver than the running {version}: {specs}").format(
+                version=driver_version, specs=", ".join(stale)
+            ),
+            cause=_(
+                "The driver was upgraded after the spec was generated: `--device nvidia.com/gpu=all` (and, on Docker "
+                "29.2 and newer, plain `--gpus`) fails or puts the old driver's libraries into the container."
+            ),
+            remediation=_(
+                "Regenerate it: `sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml` (with toolkit 1.18 "
+                "and newer: `sudo systemctl restart nvidia-cdi-refresh.service`)."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if unreadable:
+        raise fail(
+            _("the engine cannot read CDI spec(s): {specs}").format(specs=", ".join(unreadable)),
+            cause=_("The engine skips a spec it cannot parse, so its devices are unresolvable."),
+            remediation=_(
+                "Upgrade Docker Engine to 26.1 or newer, or regenerate the spec with the installed nvidia-ctk "
+                "(`sudo nvidia-ctk cdi generate --output=/var/run/cdi/nvidia.yaml`)."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if unknown or not driver_version:
+        raise warn(
+            _("CDI spec(s) {specs}: which driver they were generated for cannot be told").format(
+                specs=", ".join(unknown or specs)
+            ),
+            remediation=d.remediation,
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    return Passed(
+        _("NVIDIA CDI spec(s) for driver {version}: {specs}").format(
+            version=driver_version,
+            specs=", ".join(f"{s['spec']} (cdiVersion {s['cdi_version']})" for s in seen),
+        ),
+        data=data,
     )
+
+
+def check_cdi_refresh(systemd: bool, ctk: str | None, states: dict[str, tuple[str, str]]) -> Passed:
+    """The toolkit's units that regenerate the CDI spec after a driver upgrade (toolkit 1.18 and newer)."""
+    if not systemd:
+        raise skip(_("systemd does not run here: the CDI refresh units cannot run"))
+    if ctk is None:
+        raise skip(_("the toolkit is not installed"))
+    enabled, active = states.get("nvidia-cdi-refresh.path", ("unknown", "unknown"))
+    data = {unit: {"enabled": e, "active": a} for unit, (e, a) in states.items()}
+    if enabled == "not-found":
+        raise warn(
+            _("nvidia-cdi-refresh.path is not installed (toolkit {version}; the units came with 1.18)").format(
+                version=ctk
+            ),
+            cause=_("Nothing regenerates the CDI spec after a driver upgrade: it goes stale."),
+            remediation=_(
+                "Upgrade the toolkit to 1.18 or newer, or run `sudo nvidia-ctk cdi generate "
+                "--output=/var/run/cdi/nvidia.yaml` after every driver upgrade."
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    if enabled != "enabled" or active != "active":
+        raise warn(
+            _("nvidia-cdi-refresh.path is {enabled} and {active}").format(enabled=enabled, active=active),
+            cause=_("Nothing regenerates the CDI spec after a driver upgrade: it goes stale."),
+            remediation=_("Enable it: `sudo systemctl enable --now nvidia-cdi-refresh.path`."),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    return Passed(_("nvidia-cdi-refresh.path is enabled and active"), data=data)
+
+
+def vulnerable_version_text(version: str, rows: list[dict]) -> str:
+    fixed = max((r["fixed"] for r in rows), key=lambda v: tuple(int(x) for x in v.split(".")))
+    return _("toolkit_version={version} is affected by {cves}: pin {fixed} or newer, or leave it empty").format(
+        version=version, cves=", ".join(r["cve"] for r in rows), fixed=fixed
+    )
+
+
+def refuse_vulnerable(version: str, manager: str) -> None:
+    """The plan never installs a version the bulletins name: a vulnerable pin fails the plan."""
+    rows = security.affecting(version, manager)
+    if rows:
+        raise fail(
+            vulnerable_version_text(version, rows),
+            cause=_("The version asked for has known container-escape or isolation vulnerabilities."),
+            remediation=_("Set toolkit_version to a fixed version (or empty for the newest) and run again."),
+            notebook=NB_TOOLKIT,
+            evidence=bulletin_lines(rows),
+        )
+
+
+def bulletin_lines(rows: list[dict]) -> str:
+    return "\n".join(
+        f"{r['cve']} ({r['severity']}, CVSS {r['cvss']}): {r['summary']}; fixed in {r['fixed']}; {r['bulletin']}"
+        for r in rows
+    )
+
+
+def security_checks(target, source) -> list[CheckResult]:
+    """The toolkit's packages, their versions against NVIDIA's bulletins, and what old installs left."""
+    manager, found = security.installed_packages(target.run)
+    try:
+        ctk = toolkit.ctk_version()
+    except RunbookError:
+        ctk = None
+    flags: set[str] = set()
+    for path in security.RUNTIME_CONFIGS:
+        try:
+            flags |= security.mitigations(target.read(path))
+        except OSError:
+            continue
+    return [
+        run_check(
+            "toolkit.packages",
+            _("The toolkit's four packages at one version"),
+            lambda: check_packages(manager, found, ctk),
+        ),
+        run_check(
+            "toolkit.security",
+            _("Toolkit version against NVIDIA's security bulletins"),
+            lambda: check_security(manager, found, ctk, flags),
+        ),
+        run_check(
+            "toolkit.leftovers",
+            _("No leftovers of older installs (nvidia-docker2, stale lists)"),
+            lambda: check_leftovers(manager, found, target, source),
+        ),
+    ]
+
+
+def _upgrade_command(manager: str | None) -> str:
+    if manager == "rpm":
+        return "sudo dnf upgrade -y " + " ".join(security.PACKAGES)
+    return "sudo apt-get update && sudo apt-get install -y " + " ".join(security.PACKAGES)
+
+
+def check_packages(manager: str | None, found: dict[str, str], ctk: str | None) -> Passed:
+    have = {p: found[p] for p in security.PACKAGES if p in found}
+    if not have:
+        if ctk:
+            raise skip(
+                _(
+                    "nvidia-ctk {version} is not from dpkg or rpm packages: whether the four agree was not observed"
+                ).format(version=ctk)
+            )
+        raise skip(_("none of the toolkit's packages is installed"))
+    listed = ", ".join(f"{p} {v}" for p, v in have.items())
+    data = {"manager": manager, "packages": have, "nvidia_ctk": ctk}
+    if security.mixed(found, manager or "apt"):
+        raise fail(
+            _("the toolkit's packages are at different versions: {packages}").format(packages=listed),
+            cause=_(
+                "Since 1.18 the four packages depend on each other at one exact version; "
+                "a mixed set breaks upgrades and hooks."
+            ),
+            remediation=_("Align them: {command}").format(command=security.align_command(found, manager or "apt")),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    missing = [p for p in security.PACKAGES if p not in have]
+    if missing:
+        raise warn(
+            _("installed: {packages}; missing: {missing}").format(packages=listed, missing=", ".join(missing)),
+            remediation=_("Install all four at one version: {command}").format(
+                command=security.align_command(found, manager or "apt")
+            ),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    base = have.get("nvidia-container-toolkit-base")
+    if ctk and base and versions.upstream(base) != ctk:
+        raise warn(
+            _("nvidia-ctk on PATH is {ctk}, the package nvidia-container-toolkit-base is {base}").format(
+                ctk=ctk, base=base
+            ),
+            cause=_(
+                "Another nvidia-ctk (a copy in /usr/local/bin, a tarball) comes first on PATH "
+                "and shadows the packaged one."
+            ),
+            remediation=_("Remove the other copy (`which -a nvidia-ctk`), or put /usr/bin first on PATH."),
+            notebook=NB_TOOLKIT,
+            data=data,
+        )
+    return Passed(_("all four at {version}").format(version=next(iter(have.values()))), data=data)
+
+
+def check_security(manager: str | None, found: dict[str, str], ctk: str | None, flags: set[str]) -> Passed:
+    # the packages' own versions carry the revision that tells NVIDIA's build from a distribution's;
+    # nvidia-ctk's (upstream only) is judged where no package says
+    seen = {p: found[p] for p in security.PACKAGES if p in found}
+    if ctk and not seen:
+        seen["nvidia-ctk"] = ctk
+    a = security.assess(seen, manager or "apt", flags)
+    if a is None:
+        raise skip(_("the toolkit is not installed: no version to judge"))
+    date = security.table()["date"]
+    rows = [f.row for f in a.findings]
+    data = {
+        "version": a.version,
+        "source": a.source,
+        "cves": [r["cve"] for r in rows],
+        "mitigated": [f.row["cve"] for f in a.findings if f.mitigated],
+        "undecided": a.undecided,
+        "table_date": date,
+    }
+    if not rows:
+        return Passed(
+            _("{source} {version}: none of the {count} CVEs in the table of {date} affects it").format(
+                source=a.source, version=a.version, count=len(security.table()["vulnerabilities"]), date=date
+            ),
+            data=data,
+        )
+    fixed = max((r["fixed"] for r in rows), key=lambda v: tuple(int(x) for x in v.split(".")))
+    cves = ", ".join(r["cve"] for r in rows)
+    evidence = bulletin_lines(rows)
+    upgrade = _("Upgrade the four packages to {fixed} or newer: {command}").format(
+        fixed=fixed, command=_upgrade_command(manager)
+    )
+    if a.undecided:
+        raise warn(
+            _(
+                "{source} {version} is not one of NVIDIA's builds: by its upstream version it would be affected by "
+                "{cves} (fixed in {fixed}), but a distribution may have patched it; the table cannot judge it"
+            ).format(source=a.source, version=a.version, cves=cves, fixed=fixed),
+            remediation=_(
+                "Check the distribution's security advisory for this package, or install NVIDIA's {fixed} or newer."
+            ).format(fixed=fixed),
+            notebook=NB_TOOLKIT,
+            evidence=evidence,
+            data=data,
+        )
+    mitigated = [f.row["cve"] for f in a.findings if f.mitigated]
+    note = (
+        " " + _("{cves}: mitigated by the config.toml feature flag, not fixed").format(cves=", ".join(mitigated))
+        if mitigated
+        else ""
+    )
+    if a.severe:
+        raise fail(
+            _("{source} {version} is affected by {cves}; fixed in {fixed}").format(
+                source=a.source, version=a.version, cves=cves, fixed=fixed
+            )
+            + note,
+            cause=_(
+                "NVIDIA's security bulletins name this version: a crafted image can escape the container "
+                "or tamper with the host."
+            ),
+            remediation=upgrade,
+            notebook=NB_TOOLKIT,
+            evidence=evidence,
+            data=data,
+        )
+    raise warn(
+        _("{source} {version} is affected by {cves} (medium, or mitigated); fixed in {fixed}").format(
+            source=a.source, version=a.version, cves=cves, fixed=fixed
+        )
+        + note,
+        remediation=upgrade,
+        notebook=NB_TOOLKIT,
+        evidence=evidence,
+        data=data,
+    )
+
+
+def check_leftovers(manager: str | None, found: dict[str, str], target, source) -> Passed:
+    problems, fixes = [], []
+    old = security.leftover_packages(found)
+    if old:
+        problems.append(_("old packages installed: {packages}").format(packages=", ".join(old)))
+        remove = "sudo dnf remove -y " if manager == "rpm" else "sudo apt-get purge -y "
+        fixes.append(remove + " ".join(old))
+    stale = toolkit.repos.stale_apt_lists(target, source) + security.stale_repo_files(target)
+    if stale:
+        problems.append(
+            _("lists or .repo files naming the toolkit's repositories beside the plan's: {files}").format(
+                files=", ".join(stale)
+            )
+        )
+        fixes.append("sudo rm " + " ".join(stale))
+    try:
+        keys = security.foreign_signed_by(target.read(security.APT_LIST))
+    except OSError:
+        keys = []
+    if keys:
+        problems.append(
+            _("{list} is signed by {keys}, not {keyring}").format(
+                list=security.APT_LIST, keys=", ".join(keys), keyring=toolkit.repos.KEYRING
+            )
+        )
+        fixes.append(_("apply the plan again (toolkit_apply=true): it rewrites the list"))
+    if problems:
+        raise warn(
+            "; ".join(problems),
+            cause=_(
+                "Two lists that name one repository with different signed-by keys stop apt (`Conflicting values "
+                "set for option Signed-By`); nvidia-docker2 is the 2023 way and rewrites daemon.json."
+            ),
+            remediation="; ".join(fixes),
+            notebook=NB_TOOLKIT,
+            data={"packages": old, "files": stale, "keys": keys},
+        )
+    return Passed(_("no nvidia-docker2, no nvidia-container-runtime package, no second list or .repo"), data={})

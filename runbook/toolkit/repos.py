@@ -210,6 +210,22 @@ def _apt_candidate(target, package: str) -> str:
     return m.group(1)
 
 
+def refuse_vulnerable(version: str, manager: str = "apt") -> None:
+    """A version NVIDIA's bulletins name is never installed, even when it is the repository's newest
+    (an old mirror)."""
+    from .security import affecting  # security reads this module's constants
+
+    rows = affecting(version, manager)
+    if rows:
+        raise ToolkitError(
+            _("the repository's {version} is affected by {cves}: not installed").format(
+                version=version, cves=", ".join(r["cve"] for r in rows)
+            ),
+            cause=_("The mirror or channel serves an old toolkit with known vulnerabilities."),
+            remediation=_("Point toolkit_mirror at a repository with a fixed version, or pin one (toolkit_version)."),
+        )
+
+
 def apt_steps(target, source: Source) -> list[Step]:
     key = _Cached(lambda: dearmor(fetch(source.key_url)))
     listing = _Cached(lambda: signed_list(fetch(source.apt_list_url), source))
@@ -255,6 +271,7 @@ def apt_steps(target, source: Source) -> list[Step]:
     def install(t) -> None:
         run_ok(t, [*APT_GET, "update"], "apt-get update")
         version = source.version or _apt_candidate(t, source.packages[0])
+        refuse_vulnerable(version)
         run_ok(
             t,
             [*APT_GET, "install", "-y", "--allow-downgrades", *[f"{p}={version}" for p in source.packages]],

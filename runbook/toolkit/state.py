@@ -50,4 +50,11 @@ def cdi_spec_current(spec: bytes | None, driver_version: str | None) -> bool:
     """A spec exists and was generated for this driver (its library paths carry the driver version)."""
     if spec is None or b"nvidia.com/gpu" not in spec:
         return False
-    return driver_version is None or driver_version.encode() in spec
+    if driver_version is None:
+        return True
+    from .cdi import driver_version as generated_for
+    from .cdi import load
+
+    doc = load(spec.decode(errors="replace"))
+    found = generated_for(doc) if doc else None
+    return found == driver_version if found else driver_version.encode() in spec

@@ -15,10 +15,10 @@ from tests.helpers import REPO, checks, gpu_runbook, run_cli
 def test_help_names_every_command_and_the_exit_codes():
     proc = gpu_runbook("--help", timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for command in ("run", "params", "plan", "clean", "fleet-report"):
+    for command in ("run", "params", "plan", "clean", "bundle", "fleet-report"):
         assert command in proc.stdout, f"--help does not name {command}"
     assert "exit codes:" in proc.stdout
-    for command in ("run", "params", "plan", "clean", "fleet-report"):
+    for command in ("run", "params", "plan", "clean", "bundle", "fleet-report"):
         sub = gpu_runbook(command, "--help", timeout=60)
         assert sub.returncode == 0, sub.stderr
         assert "exit codes:" in sub.stdout, f"`{command} --help` does not list the exit codes"

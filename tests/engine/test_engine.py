@@ -242,3 +242,17 @@ def test_an_engine_gone_after_connecting_fails_the_runtime_check_with_a_cause(cl
     r = run_check("toolkit.engine_runtime", "t", lambda: toolkit_state.check_runtime(cut_client, "gpus"))
     assert r.status is Status.FAIL and "did not answer `info`" in r.detail
     assert "No Docker engine answers" in r.cause and r.remediation
+
+
+def test_the_cuda_probe_runs_in_a_container_bound_in(client, no_leftovers):
+    """The probe binary bound in read-only, as step 3 does, in the test image (no GPU, so no libcuda)."""
+    from runbook.steps import gpu_container
+    from runbook.workloads import parse
+
+    probe = gpu_container.probe_binary()
+    if probe is None:
+        pytest.skip("no CUDA probe for this architecture")
+    opts = {"volumes": {probe: {"bind": gpu_container.PROBE_IN_CONTAINER, "mode": "ro"}}}
+    out = engine.run(client, TEST_IMAGE, [gpu_container.PROBE_IN_CONTAINER], timeout_s=60, options=opts)
+    assert out.exit_code == 2, out.output
+    assert parse(out.output)["call"] == "dlopen" and "libcuda.so.1" in parse(out.output)["error"]

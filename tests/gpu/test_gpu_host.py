@@ -80,7 +80,14 @@ def run(tmp_path, *params):
 
 def test_manual_mode_reaches_the_gpu_and_pytorch_computes_right(gpu_engine, tmp_path):
     proc, by_id = run(tmp_path, ("gpu_mode", "manual"))
-    for check_id in ("gpu.nvidia_smi", "gpu.same_gpus", "pytorch.import", "pytorch.cuda_available", "pytorch.matmul"):
+    for check_id in (
+        "gpu.nvidia_smi",
+        "gpu.same_gpus",
+        "gpu.cuda_init",
+        "pytorch.import",
+        "pytorch.cuda_available",
+        "pytorch.matmul",
+    ):
         assert by_id[check_id]["status"] == "pass", (
             check_id,
             by_id[check_id]["detail"],
@@ -132,3 +139,22 @@ def test_gpu_selection_in_manual_mode(gpu_engine, tmp_path):
         assert sorted(g.uuid for g in seen) == sorted(expected), (selection, by_id["gpu.nvidia_smi"]["evidence"])
         assert by_id["gpu.same_gpus"]["status"] == "pass", by_id["gpu.same_gpus"]["detail"]
         assert by_id["pytorch.cuda_available"]["data"]["devices"] == [g.name for g in driver.gpus if g.uuid in expected]
+
+
+def test_every_health_check_passes_with_the_hosts_real_values(tmp_path):
+    """Step 1's health rung on the GPU host, from the driver's one answer and the kernel log; DCGM passes,
+    or says it is not installed and was not run."""
+    if not Path("/dev/nvidiactl").exists():
+        pytest.skip("no NVIDIA GPU on this host")
+    from runbook import health
+    from runbook.results import Status, run_check
+    from runbook.steps import Context, preflight
+
+    driver = host.query_driver()
+    results = {r.id: r for r in preflight.health_checks(Context(params={}, driver=driver))}
+    for check_id, _title, _fn in health.CHECKS:
+        assert results[check_id].status is Status.PASS, (check_id, results[check_id].detail)
+    assert results["health.xid"].status in (Status.PASS, Status.SKIP), results["health.xid"].detail
+    dcgm = results["health.dcgm"]
+    assert dcgm.status is Status.PASS or (dcgm.status is Status.SKIP and "not installed" in dcgm.detail), dcgm
+    assert run_check("x", "x", lambda: health.pcie(host.LAST_ANSWER["stdout"])).status is Status.PASS

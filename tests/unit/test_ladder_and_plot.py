@@ -8,6 +8,8 @@ def c(check_id, status, detail="", cause="", **data):
 
 GPU_HOST_MANUAL = [  # the shape of a gpu_mode=manual run on a GPU host without the toolkit
     c("host.driver", Status.PASS),
+    c("health.ecc", Status.PASS),
+    c("health.dcgm", Status.SKIP),
     c("cuda.requirement", Status.SKIP),
     c("gpu.container_runs", Status.PASS),
     c("gpu.mode.gpus", Status.WARN, "did not start", "NVIDIA Container Toolkit not installed or engine not restarted"),
@@ -30,15 +32,17 @@ def test_manual_works_and_the_toolkit_rung_is_named():
     rungs = ladder.ladder(GPU_HOST_MANUAL)
     assert [r.status for r in rungs] == [
         Status.PASS,
+        Status.PASS,  # the GPUs are healthy: a skipped DCGM does not hide the ECC pass
         Status.PASS,
         Status.PASS,
         Status.WARN,
         Status.WARN,
         Status.WARN,
+        None,  # CUDA initialises in the container: not run in this record
         Status.SKIP,
         Status.PASS,
     ]
-    assert rungs[2].check.id == "gpu.nvidia_smi"
+    assert rungs[1].check.id == "health.ecc" and rungs[3].check.id == "gpu.nvidia_smi"
     assert ladder.first_broken(rungs) is None  # manual, the chosen path, works
     assert ladder.first_warning(rungs).name.startswith("GPU through the toolkit: --gpus")
     text = render.ladder_text(rungs)
