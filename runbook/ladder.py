@@ -15,6 +15,7 @@ from .results import CheckResult, Status
 
 RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (  # the names are message ids, shown translated
     (N_("The host's NVIDIA driver works"), ("host.driver",)),
+    (N_("A registry or mirror answers for each image (the network)"), ("network.registries",)),
     (N_("The engine runs a container"), ("gpu.container_runs",)),
     (N_("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)"), ("mode:manual",)),
     (N_("GPU through the toolkit: --gpus (gpu_mode=gpus)"), ("mode:gpus",)),
