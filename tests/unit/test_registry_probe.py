@@ -5,12 +5,10 @@ Docker Hub (no route from CI: what a host in mainland China sees) and the shared
 (Debian's docker-registry at 127.0.0.1:5000, tests/engine-up.sh)."""
 
 import contextlib
-import http.server
 import json
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
@@ -18,44 +16,7 @@ import pytest
 from runbook import mirrors, registry_probe
 from runbook.errors import ParameterError
 from runbook.i18n import activate
-from tests.helpers import REGISTRY, require
-
-STALL_S = 30  # the stalling server keeps the connection this long: far past any probe deadline
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Answers /v2/ with the server's ``answer``: (status, headers, body), or stalls after the headers."""
-
-    def do_GET(self):
-        status, headers, body = self.server.answer
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body) if body is not None else 100))
-        self.end_headers()
-        if body is None:  # the headers promise 100 bytes that never come
-            self.wfile.flush()
-            time.sleep(STALL_S)
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def answering(status, headers=None, body=b"{}", tls=None):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.answer = (status, headers or {}, body)
-    if tls:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.helpers import REGISTRY, answering, require
 
 
 @pytest.fixture
