@@ -60,6 +60,8 @@ def table(rows: list[tuple[str, registry_probe.Probe]]) -> str:
 
 
 def check_registries(ctx: Context) -> Passed:
+    """Where each image will come from, with one line per probe under it (the table, in the detail too:
+    a terminal shows the detail, and every candidate's outcome is what the reader needs)."""
     p = ctx.params
     if p["pull"] == "never":
         raise chosen(_("pull=never: no image is pulled, no registry is needed"))
@@ -108,15 +110,16 @@ def check_registries(ctx: Context) -> Passed:
         "kept_mirrors": [u for r, u in answering if r in (ENGINE_MIRROR, CANDIDATE)],
     }
     evidence = table(rows)
-    detail = "; ".join(where(i) for i in images)
+    unserved = [i for i in images if sources[i]["source"] is None]
+    detail = "; ".join(where(i) for i in images if i not in unserved)
     if in_engine is None:
         detail += " " + _("(the engine did not answer: its own mirrors are unknown)")
-    unserved = [i for i in images if sources[i]["source"] is None]
     dead = [pr for _role, pr in rows if not pr.answers]
     if unserved:
         outcomes = list(dict.fromkeys(pr.outcome for pr in dead))
+        head = _("no registry reachable for {images}").format(images=", ".join(unserved))
         raise fail(
-            _("no registry reachable for {images}: {detail}").format(images=", ".join(unserved), detail=detail),
+            "; ".join(part for part in (head, detail.strip()) if part) + "\n" + evidence,
             evidence=evidence,
             data=data,
             cause=" ".join(registry_probe.Probe("", o).cause for o in outcomes),
@@ -141,11 +144,13 @@ def check_registries(ctx: Context) -> Passed:
                 detail=detail,
                 urls=", ".join(pr.url for pr in stale),
                 outcomes=", ".join(pr.outcome for pr in stale),
-            ),
+            )
+            + "\n"
+            + evidence,
             evidence=evidence,
             data=data,
             cause=" ".join(dict.fromkeys(pr.cause for pr in stale)),
             remediation=" ".join(dict.fromkeys(pr.remediation for pr in stale)),
             notebook=NB_PREFLIGHT,
         )
-    return Passed(detail, evidence=evidence, data=data)
+    return Passed(detail + "\n" + evidence, evidence=evidence, data=data)

@@ -4,6 +4,7 @@ pulls through the good one. The engine is a SECOND dockerd of this test (its own
 exec root and pidfile, no bridge), started with two --registry-mirror flags: a loopback server
 answering 402 (a mirror whose quota is used up) and the loopback registry at 127.0.0.1:5000."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from runbook import engine
 from runbook.params import validate
 from runbook.steps import Context, registries
-from tests.helpers import REGISTRY, answering, registry_only_image
+from tests.helpers import REGISTRY, answering, checks, registry_only_image, run_cli
 
 pytestmark = pytest.mark.engine
 
@@ -85,3 +86,44 @@ def test_the_engine_pulls_through_the_good_mirror_after_the_dead_one(mirrored_en
     pulled = engine.pull(other, image, "missing", 120)
     assert pulled.id and other.images.get(image).id == pulled.id
     assert len(dead.requests) > asked_before, "the engine did not try the dead mirror first"
+
+
+def test_a_run_with_the_cn_preset_and_no_internet_names_every_candidate_and_fails_in_bounded_time(tmp_path):
+    """This machine has no route to the internet, as a host in mainland China has none to Docker Hub:
+    the shipped cn preset's candidates and Docker Hub are each reported, none is kept, and the check
+    fails with 'no registry reachable' and a fix, in English and in Chinese, well within 30 s."""
+    from runbook import mirrors
+
+    for lang, wanted in (("en", "no registry reachable"), ("zh_CN", "没有可达的")):
+        out = tmp_path / lang
+        start = time.monotonic()
+        run_cli("--out", str(out), "--only", "1", "-p", "registry_mirrors", "cn", "-p", "lang", lang)
+        took = time.monotonic() - start
+        _, by_id = checks(out)
+        c = by_id["network.registries"]
+        probed = [p["url"] for p in c["data"]["probes"]]
+        if any(p["outcome"] == "registry" for p in c["data"]["probes"]):
+            pytest.skip("this machine reaches a public registry: the no-internet case cannot be observed")
+        assert c["status"] == "fail" and wanted in c["detail"], c["detail"]
+        assert probed == [*mirrors.presets()["registry_mirrors"]["cn"], mirrors.HUB_ENDPOINT], probed
+        assert all(u in c["detail"] for u in probed), "the detail's table names every candidate"
+        assert c["data"]["kept_mirrors"] == [] and c["remediation"], c
+        assert took < 60, f"the run took {took:.0f} s"  # the probes' own bound is measured by the benchmark
+
+
+def test_a_run_with_the_preset_mapped_to_loopback_keeps_the_working_mirror(tmp_path, registry):
+    """RUNBOOK_MIRROR_PRESETS maps cn to a mirror answering 402, a name that never resolves and the
+    loopback registry: the run keeps the third and says the Docker Hub images will come through it."""
+    with answering(402) as quota:
+        presets = tmp_path / "presets.json"
+        candidates = [quota, "https://mirror.example.invalid", f"http://{REGISTRY}"]
+        presets.write_text(json.dumps({"registry_mirrors": {"cn": {"candidates": [{"url": u} for u in candidates]}}}))
+        env = {**os.environ, "RUNBOOK_MIRROR_PRESETS": str(presets)}
+        run_cli("--out", str(tmp_path / "r"), "--only", "1", "-p", "registry_mirrors", "cn", env=env)
+    _, by_id = checks(tmp_path / "r")
+    c = by_id["network.registries"]
+    assert c["status"] == "pass", c["detail"]
+    assert c["data"]["kept_mirrors"] == [f"http://{REGISTRY}"], c["data"]
+    assert [p["outcome"] for p in c["data"]["probes"]][:3] == ["quota", "dns", "registry"], c["data"]["probes"]
+    for image, source in c["data"]["images"].items():
+        assert source["source"] == f"http://{REGISTRY}" and source["via"] == "candidate mirror", (image, source)
