@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from .errors import ParameterError
 from .i18n import _
 
 PRESETS_ENV = "RUNBOOK_MIRROR_PRESETS"
@@ -35,19 +34,22 @@ def _presets_text() -> tuple[str, str]:
             with open(path, encoding="utf-8") as f:
                 return f.read(), path
         except OSError as e:
-            why = _("cannot read {path}: {error}").format(path=path, error=e.strerror)
-            raise ParameterError(PRESETS_ENV, why) from None
+            raise ValueError(
+                _("{env}={path} cannot be read: {error}").format(env=PRESETS_ENV, path=path, error=e.strerror)
+            ) from None
     return (resources.files("runbook") / "mirrors.json").read_text(encoding="utf-8"), "runbook/mirrors.json"
 
 
 def presets() -> dict:
-    """The presets, each value checked: URLs are plain http(s) URLs, a prefix is a host[:port]."""
+    """The presets, each value checked: URLs are plain http(s) URLs, a prefix is a host[:port];
+    ValueError (which a parameter's check turns into its one-line error, exit 2) for anything else."""
     from .params import url
 
     text, where = _presets_text()
 
-    def bad(what: str) -> ParameterError:
-        return ParameterError(PRESETS_ENV, _("{path}: {what}").format(path=where, what=what))
+    def bad(what: str) -> ValueError:
+        """The file's fault, said in one line; the parameter that read it adds its own name."""
+        return ValueError(_("the presets in {path}: {what}").format(path=where, what=what))
 
     try:
         data = json.loads(text)
@@ -81,7 +83,7 @@ def registry_candidates(value: str) -> list[str]:
     """The mirrors ``registry_mirrors`` asks for: a preset's candidates, or the URLs given."""
     if not value:
         return []
-    named = presets()["registry_mirrors"].get(value)
+    named = None if "/" in value else presets()["registry_mirrors"].get(value)
     return list(named) if named is not None else [v for v in value.split(",") if v]
 
 

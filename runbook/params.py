@@ -109,7 +109,9 @@ def _preset_or(kind: str, otherwise: Callable[[str], str]) -> Callable[[str], st
     def check(value: str) -> str:
         from . import mirrors
 
-        return value if value in mirrors.preset_names(kind) else otherwise(value)
+        if value and "/" not in value and value in mirrors.preset_names(kind):
+            return value
+        return otherwise(value)
 
     return check
 

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from runbook import mirrors, registry_probe
-from runbook.errors import ParameterError
 from runbook.i18n import activate
 from tests.helpers import REGISTRY, answering, require
 
@@ -185,7 +184,7 @@ def test_a_presets_file_is_data_and_anything_else_is_refused(tmp_path, monkeypat
     path = tmp_path / "presets.json"
     path.write_text(content)
     monkeypatch.setenv(mirrors.PRESETS_ENV, str(path))
-    with pytest.raises(ParameterError) as e:
+    with pytest.raises(ValueError) as e:
         mirrors.presets()
     assert wanted in str(e.value), str(e.value)
 
@@ -231,3 +230,20 @@ def test_image_prefix_rewrites_only_registries_other_than_docker_hub(image, pref
 )
 def test_the_registry_of_an_image_is_read_as_the_engine_reads_it(image, registry):
     assert mirrors.split(image).registry == registry
+
+
+def test_a_bad_presets_file_is_one_line_and_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "presets.json"
+    path.write_text('{"registry_mirrors": {"cn": {"candidates": [{"url": "$(reboot)"}]}}}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook", "plan", "-p", "registry_mirrors", "cn", "--os", "ubuntu:24.04"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, mirrors.PRESETS_ENV: str(path)},
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"the presets in {path}: '$(reboot)' is not a plain http(s) URL" in proc.stderr, proc.stderr
