@@ -127,3 +127,21 @@ def test_a_run_with_the_preset_mapped_to_loopback_keeps_the_working_mirror(tmp_p
     assert [p["outcome"] for p in c["data"]["probes"]][:3] == ["quota", "dns", "registry"], c["data"]["probes"]
     for image, source in c["data"]["images"].items():
         assert source["source"] == f"http://{REGISTRY}" and source["via"] == "candidate mirror", (image, source)
+
+
+def test_a_run_through_the_engine_with_the_dead_mirror_first_pulls_through_the_good_one(
+    mirrored_engine, image_on_the_good_mirror, tmp_path
+):
+    """Steps 1 and 3 on the second engine: the record says the image comes through the loopback mirror,
+    and step 3's pull of it passes (Docker Hub itself is unreachable from here)."""
+    address, other, dead = mirrored_engine
+    image = image_on_the_good_mirror
+    args = ["--only", "1", "--only", "3", "-p", "docker_host", address, "-p", "cuda_image", image]
+    proc = run_cli("--out", str(tmp_path / "r"), *args, "-p", "pytorch_image", image)
+    _, by_id = checks(tmp_path / "r")
+    network = by_id["network.registries"]
+    assert network["status"] == "warn", network["detail"]  # the 402 mirror is in the engine, first
+    assert network["data"]["images"][image]["source"] == f"http://{REGISTRY}", network["data"]
+    pulled = by_id["cuda.pull"]
+    assert pulled["status"] == "pass", f"{pulled['detail']} {proc.stderr[-1000:]}"
+    assert other.images.get(image).id in pulled["data"]["id"]

@@ -247,3 +247,15 @@ def test_a_bad_presets_file_is_one_line_and_exit_2(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert f"the presets in {path}: '$(reboot)' is not a plain http(s) URL" in proc.stderr, proc.stderr
+
+
+def test_the_plan_writes_only_the_mirrors_that_answer_in_their_order(presets):
+    from runbook import params
+    from runbook.steps import toolkit_state
+
+    require(registry_probe.probe(f"http://{REGISTRY}", 2).answers, f"the loopback registry at {REGISTRY}")
+    with answering(403) as campus_only:
+        presets([campus_only, "https://mirror.example.invalid", f"http://{REGISTRY}"])
+        text = toolkit_state.plan_for(params.validate({"registry_mirrors": "cn"}), "ubuntu:24.04").text()
+    assert f'"registry-mirrors": ["http://{REGISTRY}"]' in text, text
+    assert campus_only not in text and "example.invalid" not in text, text
