@@ -10,7 +10,7 @@ image will come from. An image that nothing serves fails the check with each pro
 
 from __future__ import annotations
 
-from .. import engine, mirrors, registry_probe
+from .. import engine, mirrors, params, registry_probe
 from ..diagnosis import NB_PREFLIGHT
 from ..errors import EngineError
 from ..i18n import _
@@ -39,6 +39,17 @@ def needed_images(ctx: Context) -> list[str]:
         if image not in out:
             out.append(image)
     return out
+
+
+def renamed_images(values: dict) -> list[tuple[str, str]]:
+    """The images given by name that ``image_prefix`` renames, as (name, pulled as), for the plan."""
+    p = params.validate(values)
+    names = [p[n] for n in ("cuda_image", "pytorch_image", "devel_image") if p[n] != "auto"]
+    return [
+        (n, mirrors.with_prefix(n, p["image_prefix"]))
+        for n in dict.fromkeys(names)
+        if mirrors.with_prefix(n, p["image_prefix"]) != n
+    ]
 
 
 def engine_mirrors(ctx: Context) -> list[str] | None:

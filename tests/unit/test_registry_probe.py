@@ -259,3 +259,23 @@ def test_the_plan_writes_only_the_mirrors_that_answer_in_their_order(presets):
         text = toolkit_state.plan_for(params.validate({"registry_mirrors": "cn"}), "ubuntu:24.04").text()
     assert f'"registry-mirrors": ["http://{REGISTRY}"]' in text, text
     assert campus_only not in text and "example.invalid" not in text, text
+
+
+def test_the_plan_shows_the_images_that_image_prefix_renames():
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "runbook", "plan", "--os", "ubuntu:24.04", "-p", "image_prefix", "cn"]
+    argv += [
+        "-p",
+        "pytorch_image",
+        "nvcr.io/nvidia/pytorch:25.01-py3",
+        "-p",
+        "cuda_image",
+        "nvidia/cuda:13.0.2-base-ubuntu24.04",
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "# nvcr.io/nvidia/pytorch:25.01-py3 -> m.daocloud.io/nvcr.io/nvidia/pytorch:25.01-py3" in lines, lines[-3:]
+    assert not any(line.startswith("# nvidia/cuda") for line in lines), "a Docker Hub image goes through mirrors"
