@@ -213,10 +213,14 @@ def cmd_params(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .steps import toolkit_state
+    from .steps import registries, toolkit_state
 
     plan = toolkit_state.plan_for(dict(args.parameter), args.os)
     print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
+    renamed = registries.renamed_images(dict(args.parameter))
+    if renamed:
+        print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
+        print("\n".join(f"# {name} -> {new}" for name, new in renamed))
     return EXIT_PASS
 
 

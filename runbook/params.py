@@ -103,6 +103,30 @@ def url_list(value: str) -> str:
     return ",".join(url(v.strip()) for v in value.split(",") if v.strip())
 
 
+def _preset_or(kind: str, otherwise: Callable[[str], str]) -> Callable[[str], str]:
+    """A preset's name of runbook/mirrors.json (``cn``), or a value ``otherwise`` accepts."""
+
+    def check(value: str) -> str:
+        from . import mirrors
+
+        if value and "/" not in value and value in mirrors.preset_names(kind):
+            return value
+        return otherwise(value)
+
+    return check
+
+
+def registry_host(value: str) -> str:
+    """A prefix mirror's host[:port] (m.daocloud.io), as image names start with it."""
+    from . import mirrors
+
+    if value and not mirrors.HOST.match(value):
+        raise ValueError(
+            _("{value} is not a preset (cn) or a registry host such as m.daocloud.io").format(value=repr(value))
+        )
+    return value
+
+
 def package_version(value: str) -> str:
     if value and not re.fullmatch(r"[0-9][0-9A-Za-z.+~:-]*", value):
         raise ValueError(_("{value} is not a package version such as 1.18.1-1").format(value=repr(value)))
@@ -278,8 +302,11 @@ PARAMS: tuple[Param, ...] = (
         "toolkit_mirror",
         str,
         "https://nvidia.github.io/libnvidia-container",
-        N_("Base URL of the toolkit's repository (a mirror for hosts that cannot reach it)."),
-        url,
+        N_(
+            "Base URL of the toolkit's repository (a mirror for hosts that cannot reach it), or a preset: "
+            "cn (USTC's copy)."
+        ),
+        _preset_or("toolkit_mirror", url),
         acts=True,
     ),
     Param(
@@ -298,9 +325,32 @@ PARAMS: tuple[Param, ...] = (
         "registry_mirrors",
         str,
         "",
-        N_("Registry mirrors to add to daemon.json with the toolkit's settings (comma-separated URLs)."),
-        url_list,
+        N_(
+            "Registry mirrors for Docker Hub images, or a preset (cn): probed first, those that answer are "
+            "kept in order and added to daemon.json with the toolkit's settings (comma-separated URLs)."
+        ),
+        _preset_or("registry_mirrors", url_list),
         acts=True,
+    ),
+    Param(
+        "image_prefix",
+        str,
+        "",
+        N_(
+            "Pull images of nvcr.io, ghcr.io and other registries but Docker Hub through a prefix mirror: "
+            "a preset (cn: m.daocloud.io/nvcr.io/...) or a host; empty: from their own registries."
+        ),
+        _preset_or("image_prefix", registry_host),
+    ),
+    Param(
+        "probe_timeout_s",
+        float,
+        5.0,
+        N_(
+            "Seconds each registry probe (GET /v2/) may wait at each stage; all probes together end by 3x "
+            "this, at most 30 s."
+        ),
+        positive,
     ),
     Param(
         "engine_restart",

@@ -30,10 +30,11 @@ table.rb-checks{border-collapse:collapse;font-family:system-ui,sans-serif;font-s
 
 
 def text(results: list[CheckResult]) -> str:
-    """The results as plain lines: status, id, detail; then cause and fix under each failure."""
+    """The results as plain lines: status, id, detail (its further lines indented); then cause and fix
+    under each failure."""
     lines = []
     for r in results:
-        lines.append(f"{r.status.value.upper():4}  {r.id:24} {r.detail}")
+        lines.append(f"{r.status.value.upper():4}  {r.id:24} {r.detail}".replace("\n", "\n      "))
         if r.status in (Status.FAIL, Status.WARN):
             if r.cause:
                 lines.append("      " + _("cause: {cause}").format(cause=r.cause))

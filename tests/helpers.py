@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -266,3 +267,52 @@ class AptRepo:
 
     def close(self) -> None:
         self._served.close()
+
+
+STALL_S = 30  # the stalling server keeps the connection this long: far past any probe deadline
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """Answers /v2/ with the server's ``answer``: (status, headers, body), or stalls after the headers."""
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        status, headers, body = self.server.answer
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body) if body is not None else 100))
+        self.end_headers()
+        if body is None:  # the headers promise 100 bytes that never come
+            self.wfile.flush()
+            time.sleep(STALL_S)
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class ServedURL(str):
+    """A server's URL, with the paths it was asked for (``requests``)."""
+
+    requests: list
+
+
+@contextlib.contextmanager
+def answering(status, headers=None, body=b"{}", tls=None):
+    """An HTTP(S) server on 127.0.0.1 answering every GET with ``status``, ``headers`` and ``body`` (None:
+    it stalls after the headers); yields its URL, which keeps the paths asked for."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    server.daemon_threads = True
+    server.answer, server.requests = (status, headers or {}, body), []
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = ServedURL(f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}")
+    url.requests = server.requests
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()

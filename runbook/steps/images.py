@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import cuda, engine
+from .. import cuda, engine, mirrors
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ImageNotPulled
 from ..i18n import _
@@ -11,6 +11,28 @@ from . import Context, skipped
 
 
 def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
+    """``pick`` with ``image_prefix`` applied: an image of nvcr.io or ghcr.io is pulled under the prefix
+    mirror's name (m.daocloud.io/nvcr.io/…) when the user asks, and the detail says so."""
+    try:
+        picked = pick(ctx, param, kind, what)
+    except Outcome as o:
+        if o.status is Status.WARN:
+            o.detail, o.data = _prefixed(ctx, o.detail, o.data)
+        raise
+    picked.detail, picked.data = _prefixed(ctx, picked.detail, picked.data)
+    return picked
+
+
+def _prefixed(ctx: Context, detail: str, data: dict) -> tuple[str, dict]:
+    image = data["image"]
+    renamed = mirrors.with_prefix(image, ctx.params["image_prefix"])
+    if renamed == image:
+        return detail, data
+    note = _("pulled as {renamed} (image_prefix={prefix})").format(renamed=renamed, prefix=ctx.params["image_prefix"])
+    return f"{detail}; {note}", {**data, "image": renamed, "named": image}
+
+
+def pick(ctx: Context, param: str, kind: str, what: str) -> Passed:
     """The image named by parameter ``param``, or for 'auto' the image of ``kind`` (base, runtime, devel,
     pytorch) that cuda.choose finds for the driver, with why; a tag NVIDIA no longer supports is a warning."""
     given = ctx.params[param]

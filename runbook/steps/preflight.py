@@ -1,4 +1,4 @@
-"""Step 1, preflight: is this host ready to start? OS, GPUs, driver, engine, access, disk."""
+"""Step 1, preflight: is this host ready to start? OS, GPUs, driver, engine, access, registries, disk."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from .. import engine, health, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
 from ..i18n import _, ngettext, translate
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from . import Context, context, skipped
+from . import Context, context, registries, skipped
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -18,6 +18,11 @@ def run(progress=None, **values) -> list[CheckResult]:
         *health_checks(ctx),
         run_check("engine.reachable", _("Docker engine reachable"), lambda: check_engine(ctx)),
         run_check("engine.access", _("This user may use the engine"), lambda: check_access(ctx.client)),
+        run_check(
+            "network.registries",
+            _("A registry or mirror answers for each image to pull"),
+            lambda: registries.check_registries(ctx),
+        ),
         run_check(
             "host.disk",
             _("Free disk where the engine keeps images"),

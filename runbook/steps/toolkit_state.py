@@ -8,7 +8,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from .. import daemon_json, engine, host, params, toolkit
+from .. import daemon_json, engine, host, mirrors, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
 from ..errors import EngineError, RunbookError, RunSetupError
 from ..i18n import _, ngettext
@@ -108,7 +108,11 @@ def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
 
 
 def source_of(p: dict) -> toolkit.Source:
-    return toolkit.Source(mirror=p["toolkit_mirror"], channel=p["toolkit_channel"], version=p["toolkit_version"])
+    return toolkit.Source(
+        mirror=mirrors.resolve("toolkit_mirror", p["toolkit_mirror"]),
+        channel=p["toolkit_channel"],
+        version=p["toolkit_version"],
+    )
 
 
 def engine_settings(ctx: Context) -> toolkit.EngineSettings:
@@ -130,8 +134,15 @@ def engine_settings(ctx: Context) -> toolkit.EngineSettings:
         cdi=p["enable_cdi"],
         restart=restart,
         engine_info=engine_info,
-        registry_mirrors=[m for m in p["registry_mirrors"].split(",") if m],
+        registry_mirrors=kept_mirrors(p),
     )
+
+
+def kept_mirrors(p: dict) -> list[str]:
+    """The registry mirrors asked for (a preset's candidates or the URLs given) that answer, in order:
+    a mirror that does not answer would make every Docker Hub pull wait on it first."""
+    candidates = mirrors.registry_candidates(p["registry_mirrors"])
+    return mirrors.answering(candidates, p["probe_timeout_s"])[0] if candidates else []
 
 
 def sudo_user() -> str | None:

@@ -32,8 +32,13 @@ PACKAGES = (
     "libnvidia-container-tools",
     "libnvidia-container1",
 )
+# A mirror's CDN node that accepts the connection and then sends nothing holds apt for many minutes
+# (seen from mainland China): each download gives up after 30 s and is tried three times more; shown in
+# the plan, so that the commands to copy do the same.
+APT_NETWORK = ["-o", "Acquire::http::Timeout=30", "-o", "Acquire::https::Timeout=30", "-o", "Acquire::Retries=3"]
+DNF_NETWORK = ["--setopt=timeout=30", "--setopt=retries=3"]
 # apt-get waits this long for another apt or dpkg (unattended-upgrades at boot, say) to let go of its lock
-APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300", *APT_NETWORK]
 # lists left by the 2023 method; with a signed-by list beside them apt refuses to run
 STALE_APT_LISTS = ("/etc/apt/sources.list.d/nvidia-docker.list", "/etc/apt/sources.list.d/libnvidia-container.list")
 
@@ -283,7 +288,7 @@ def apt_steps(target, source: Source) -> list[Step]:
             _("refresh the package lists and install {packages} at one version ({version})").format(
                 packages=", ".join(source.packages), version=source.version or _("the newest")
             ),
-            f"sudo apt-get update && sudo apt-get install -y {pinned}",
+            f"sudo apt-get {' '.join(APT_NETWORK)} update && sudo apt-get {' '.join(APT_NETWORK)} install -y {pinned}",
             done=installed,
             do=install,
         )
@@ -315,7 +320,7 @@ def rpm_steps(manager: str, source: Source) -> list[Step]:
             enable = ["dnf", "config-manager", "--enable", "nvidia-container-toolkit-experimental"]
         else:  # yum (RHEL/CentOS 7, Amazon Linux 2): yum-utils' config manager
             enable = ["yum-config-manager", "--enable", "nvidia-container-toolkit-experimental"]
-        install = [manager, "install", "-y", *pkgs]
+        install = [manager, "install", "-y", *DNF_NETWORK, *pkgs]
 
         def experimental_on(t) -> bool:
             return (

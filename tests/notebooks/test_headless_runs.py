@@ -101,7 +101,7 @@ def test_toolkit_state_on_this_machine(default_run):
     _, by_id = checks(out)
     assert_status(by_id, "toolkit.installed", "fail")
     assert_status(by_id, "toolkit.plan", "pass")
-    assert "apt-get install -y nvidia-container-toolkit" in by_id["toolkit.plan"]["evidence"]
+    assert "Acquire::Retries=3 install -y nvidia-container-toolkit" in by_id["toolkit.plan"]["evidence"]
 
 
 def test_a_local_cuda_image_fails_with_the_toolkit_cause(client, tmp_path):

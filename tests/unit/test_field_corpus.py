@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import cuda, host
+from runbook import cuda, host, params
 from runbook.results import Status, run_check
 from runbook.steps import Context, images
 
@@ -128,7 +128,7 @@ def test_each_branchs_own_cuda_version_is_the_tables_ceiling():
 
 def choose_for(path: Path, kind: str = "base"):
     """Step 3's image choice (cuda_image=auto) for the host of an nvidia-smi -q -x document."""
-    ctx = Context(params={"cuda_image": "auto"}, driver=host.parse_nvidia_smi_xml(path.read_text()))
+    ctx = Context(params=params.validate({"cuda_image": "auto"}), driver=host.parse_nvidia_smi_xml(path.read_text()))
     return run_check("gpu.image", "x", lambda: images.choose(ctx, "cuda_image", kind, "CUDA image"))
 
 

@@ -10,6 +10,7 @@ GPU_HOST_MANUAL = [  # the shape of a gpu_mode=manual run on a GPU host without 
     c("host.driver", Status.PASS),
     c("health.ecc", Status.PASS),
     c("health.dcgm", Status.SKIP),
+    c("network.registries", Status.PASS),
     c("cuda.requirement", Status.SKIP),
     c("gpu.container_runs", Status.PASS),
     c("gpu.mode.gpus", Status.WARN, "did not start", "NVIDIA Container Toolkit not installed or engine not restarted"),
@@ -35,6 +36,7 @@ def test_manual_works_and_the_toolkit_rung_is_named():
         Status.PASS,  # the GPUs are healthy: a skipped DCGM does not hide the ECC pass
         Status.PASS,
         Status.PASS,
+        Status.PASS,
         Status.WARN,
         Status.WARN,
         Status.WARN,
@@ -42,7 +44,8 @@ def test_manual_works_and_the_toolkit_rung_is_named():
         Status.SKIP,
         Status.PASS,
     ]
-    assert rungs[1].check.id == "health.ecc" and rungs[3].check.id == "gpu.nvidia_smi"
+    assert rungs[1].check.id == "health.ecc" and rungs[2].check.id == "network.registries"
+    assert rungs[4].check.id == "gpu.nvidia_smi"
     assert ladder.first_broken(rungs) is None  # manual, the chosen path, works
     assert ladder.first_warning(rungs).name.startswith("GPU through the toolkit: --gpus")
     text = render.ladder_text(rungs)
@@ -126,3 +129,14 @@ def test_throughput_chart_from_a_check():
     svg = render.throughput_svg([r])
     assert svg.count("<svg") == 2 and svg.count("<rect") == 6
     assert render.throughput_svg([]) == ""
+
+
+def test_no_registry_reachable_is_the_first_broken_rung_before_any_container():
+    """The network rung comes before the container rungs: a host that reaches no registry is told so first."""
+    checks = [
+        c("host.driver", Status.PASS),
+        c("network.registries", Status.FAIL, "no registry reachable for nvidia/cuda"),
+        c("gpu.container_runs", Status.SKIP),
+    ]
+    broken = ladder.first_broken(ladder.ladder(checks))
+    assert broken is not None and broken.check.id == "network.registries", broken

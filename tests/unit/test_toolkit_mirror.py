@@ -169,3 +169,17 @@ def test_a_zypper_repository_counts_as_added_only_when_it_names_the_mirror(tmp_p
         (TOOLKIT_FIXTURES / "nvidia-container-toolkit.repo").read_bytes()
     )
     assert not step.done(target), "a repository that names NVIDIA's host is not the mirror's"
+
+
+@pytest.mark.parametrize("os_spec", ["ubuntu:24.04", "rocky:9", "opensuse-leap:15.6"])
+def test_the_cn_preset_shows_the_ustc_rewrite_and_for_apt_and_dnf_timeouts_and_retries(os_spec):
+    from runbook import params
+    from runbook.steps import toolkit_state
+
+    ustc = "https://mirrors.ustc.edu.cn/libnvidia-container"
+    text = toolkit_state.plan_for(params.validate({"toolkit_mirror": "cn"}), os_spec).text()
+    assert f"curl -fsSL {ustc}/" in text and f"s#https://nvidia.github.io/libnvidia-container#{ustc}#g" in text, text
+    if os_spec.startswith("ubuntu"):
+        assert "apt-get -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Acquire::Retries=3" in text
+    if os_spec.startswith("rocky"):
+        assert "dnf install -y --setopt=timeout=30 --setopt=retries=3" in text, text

@@ -45,7 +45,8 @@ def test_apt_plan_on_the_gpu_hosts_ubuntu(system):
     assert not any("apt-key" in c for c in cmds), "apt-key is gone from current Ubuntu"
     assert f"--dearmor --yes -o {repos.KEYRING}" in cmds[0]
     assert f"[signed-by={repos.KEYRING}]" in cmds[1] and cmds[1].endswith(repos.APT_LIST)
-    assert cmds[2] == "sudo apt-get update && sudo apt-get install -y " + " ".join(repos.PACKAGES)
+    net = " ".join(repos.APT_NETWORK)
+    assert cmds[2] == f"sudo apt-get {net} update && sudo apt-get {net} install -y " + " ".join(repos.PACKAGES)
 
 
 def test_a_pinned_version_pins_all_four(system):
@@ -171,7 +172,8 @@ def test_dnf_plan_command_by_command():
     assert cmds == [
         "curl -fsSL https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo"
         " | sudo tee /etc/yum.repos.d/nvidia-container-toolkit.repo",
-        "sudo dnf install -y " + " ".join(f"{p}-1.18.1-1" for p in repos.PACKAGES),
+        "sudo dnf install -y --setopt=timeout=30 --setopt=retries=3 "
+        + " ".join(f"{p}-1.18.1-1" for p in repos.PACKAGES),
     ]
 
 
