@@ -125,3 +125,24 @@ def test_the_default_engine_is_the_first_local_socket_that_answers(tmp_path, lis
     assert "first local engine socket that answers" in how
     assert engine.resolve("", {**environ, "DOCKER_HOST": "tcp://10.0.0.9:2375"})[1] == "DOCKER_HOST"
     assert engine.resolve("unix:///x.sock", environ) == ({"base_url": "unix:///x.sock"}, "the docker_host parameter")
+
+
+def test_the_summary_and_the_headline_name_the_engine():
+    from runbook import record, render
+    from runbook.results import CheckResult, Status
+
+    who = identity_of("podman-4.3")
+    reached = CheckResult("engine.reachable", "engine", Status.PASS, "Podman 4.3.1", data=who.data())
+    facts = record.host_facts([reached])
+    assert (facts["engine"], facts["engine_version"], facts["engine_api"], facts["rootless"]) == (
+        "podman",
+        "4.3.1",
+        "1.41",
+        False,
+    )
+    summary = {**facts, "checks": [reached.to_dict()]}
+    assert "engine: Podman 4.3.1 (API 1.41, rootful)" in render.headline(summary)
+    assert "Podman 4.3.1" in render.report_page(
+        {**summary, "host": "h", "runbook_version": "0", "verdict": "pass", "counts": {}}
+    )
+    assert render.engine_line({"engine_version": None}) == "", "no engine answered: no engine line"
