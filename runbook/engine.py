@@ -579,11 +579,12 @@ class Identity:
 ENGINE_NAMES = {"docker": "Docker", "podman": "Podman"}
 
 
-def identify(version: dict, info: dict) -> Identity:
+def identify(version: dict, info: dict, libpod_info: dict | None = None) -> Identity:
     """An engine's identity from its ``/version`` and ``/info`` answers (pure, for captured answers).
 
     - Podman's Docker-compatible API names its component "Podman Engine"; Docker's is "Engine"
-    - rootless: "name=rootless" in SecurityOptions (Docker's and Podman's compat ``/info`` both say so)
+    - rootless: "name=rootless" in Docker's SecurityOptions; Podman's compat ``/info`` does not say (4.3.1,
+      seen), its own ``/libpod/info`` does (``host.security.rootless``)
     - containerd's image store: DriverStatus ``driver-type`` ``io.containerd.snapshotter.v1``
     - CDI: ``CDISpecDirs`` (Docker 26+: empty while features.cdi is off); none before Docker 25; Podman
       always has CDI, in /etc/cdi and /var/run/cdi
@@ -610,7 +611,8 @@ def identify(version: dict, info: dict) -> Identity:
         engine=kind,
         version=str(version.get("Version") or ""),
         api_version=str(version.get("ApiVersion") or ""),
-        rootless=any("name=rootless" in str(o).split(",") for o in security),
+        rootless=any("name=rootless" in str(o).split(",") for o in security)
+        or bool((((libpod_info or {}).get("host") or {}).get("security") or {}).get("rootless")),
         cgroup_driver=str(info.get("CgroupDriver") or ""),
         image_store="containerd" if containerd else str(info.get("Driver") or ""),
         storage_driver=str(info.get("Driver") or ""),
@@ -621,8 +623,20 @@ def identify(version: dict, info: dict) -> Identity:
 
 
 def identity(client: docker.DockerClient) -> Identity:
-    """The identity of the engine ``client`` talks to, asked of it (``/version`` and ``/info``)."""
-    return identify(engine_version(client), engine_info(client))
+    """The identity of the engine ``client`` talks to, asked of it (``/version`` and ``/info``; Podman's own
+    ``/libpod/info`` too, for what its compat API leaves out)."""
+    version, info = engine_version(client), engine_info(client)
+    podman = next((c for c in version.get("Components") or [] if str(c.get("Name", "")).startswith("Podman")), None)
+    return identify(version, info, _libpod_info(client, podman.get("Version", "")) if podman else None)
+
+
+@_engine_call("Podman's info")
+def _libpod_info(client: docker.DockerClient, podman_version: str) -> dict | None:
+    response = client.api._get(f"{client.api.base_url}/v{podman_version}/libpod/info")
+    try:
+        return response.json() if response.status_code == 200 else None
+    except ValueError:
+        return None
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

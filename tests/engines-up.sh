@@ -12,6 +12,8 @@
 #     ($cache/podman) and a registries.conf of its own (CONTAINERS_REGISTRIES_CONF) that lets it pull from
 #     the loopback registry over http (Docker allows 127.0.0.0/8 over http by itself), and a containers.conf
 #     of its own (CONTAINERS_CONF) with limits this machine allows and runc.
+#   - Podman, rootless: as the unprivileged user gpu-runbook-rootless (made here, with Debian's uidmap for
+#     its subordinate ids), its service on $XDG_RUNTIME_DIR/podman/podman.sock, overlay storage in its home.
 # The test image runbook-test/debian:bookworm is copied into each (docker save from the shared engine, load).
 # Writes $cache/engines.env: one NAME=socket line per engine that answers, read by tests/conftest.py; an
 # engine that could not be brought up is written as NAME_UNAVAILABLE=<why>, and its tests skip with that.
@@ -116,12 +118,34 @@ CONF
 }
 
 # --- Podman, rootless ----------------------------------------------------------------------------------
+# As the unprivileged user gpu-runbook-rootless (made here, with subordinate ids), its service on the socket
+# rootless Podman users have: $XDG_RUNTIME_DIR/podman/podman.sock. Needs newuidmap (Debian's uidmap).
 podman_rootless() {
+  local u=gpu-runbook-rootless
   if ! command -v newuidmap >/dev/null; then
-    echo "PODMAN_ROOTLESS_UNAVAILABLE=no newuidmap on this machine (Debian's uidmap package): rootless Podman cannot map the user's subordinate ids" >>"$env_file.tmp"
-    return
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends uidmap >/dev/null 2>&1 \
+      || { echo "PODMAN_ROOTLESS_UNAVAILABLE=no newuidmap (Debian's uidmap) and it could not be installed: rootless Podman cannot map the user's subordinate ids" >>"$env_file.tmp"; return; }
   fi
-  echo "PODMAN_ROOTLESS_UNAVAILABLE=not brought up by tests/engines-up.sh on this machine" >>"$env_file.tmp"
+  id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u"
+  grep -q "^$u:" /etc/subuid || { echo "PODMAN_ROOTLESS_UNAVAILABLE=$u has no subordinate ids in /etc/subuid" >>"$env_file.tmp"; return; }
+  local uid home run sock
+  uid=$(id -u "$u") home=$(getent passwd "$u" | cut -d: -f6) run=/run/user/$(id -u "$u")
+  sock=$run/podman/podman.sock
+  mkdir -p "$run/podman" "$home/.config/containers" && chown "$u:" "$run" "$run/podman" && chmod 700 "$run"
+  printf '[storage]\ndriver = "overlay"\n' >"$home/.config/containers/storage.conf"
+  cp "$cache/podman/containers.conf" "$cache/podman/registries.conf" "$home/.config/containers/"
+  chown -R "$u:" "$home/.config"
+  local as_user=(su -s /bin/sh "$u" -c)
+  local pm="cd ~ && XDG_RUNTIME_DIR=$run podman --cgroup-manager cgroupfs --events-backend file"
+  if ! ping_sock "$sock"; then
+    say "starting rootless Podman as $u at $sock"
+    (cd / && exec setsid "${as_user[@]}" "$pm system service --time=0 unix://$sock") >>"$cache/podman/rootless.log" 2>&1 </dev/null &
+    wait_ping "$sock" || { tail -5 "$cache/podman/rootless.log" >&2; echo "PODMAN_ROOTLESS_UNAVAILABLE=rootless podman system service did not start (see $cache/podman/rootless.log)" >>"$env_file.tmp"; return; }
+  fi
+  if ! (cd / && "${as_user[@]}" "$pm image exists $image") 2>/dev/null; then
+    docker save "$image" | (cd / && "${as_user[@]}" "$pm load" >/dev/null 2>&1)
+  fi
+  echo "PODMAN_ROOTLESS=unix://$sock" >>"$env_file.tmp"
 }
 
 if [ "$(id -u)" -ne 0 ]; then say "run as root"; exit 1; fi
