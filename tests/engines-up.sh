@@ -2,11 +2,11 @@
 # Brings up the engines the engine tests run against besides the shared Docker 20.10 (tests/engine-up.sh,
 # which must have run first), on a Debian machine, as root; idempotent. Each is a process of its own that
 # leaves the shared dockerd, its data and /etc/docker alone:
-#   - Docker 26+: Debian trixie's docker.io, downloaded through a private apt list (the machine's own sources
-#     stay as they are; the debs cached in $cache/trixie-debs), unpacked into $cache/docker-trixie and run
-#     as a second dockerd with its own --data-root, --exec-root, --pidfile, socket
-#     /run/gpu-runbook-docker-trixie.sock, --bridge=none, and its own containerd (the system's containerd and
-#     runc binaries, started by that dockerd under its exec root).
+#   - Docker 26.1 and 28.5: Debian trixie's and sid's docker.io, downloaded through a private apt list (the
+#     machine's own sources stay as they are; the debs cached in $cache/SUITE-debs), unpacked into
+#     $cache/docker-SUITE and each run as a dockerd of its own with its own --data-root, --exec-root,
+#     --pidfile, socket /run/gpu-runbook-docker-SUITE.sock, --bridge=none, and its own containerd (the
+#     system's containerd and runc binaries, started by that dockerd under its exec root).
 #   - Podman (Debian's podman), rootful: its Docker-compatible API service,
 #     `podman system service --time=0 unix:///run/gpu-runbook-podman.sock`, with its own storage
 #     ($cache/podman) and a registries.conf of its own (CONTAINERS_REGISTRIES_CONF) that lets it pull from
@@ -37,39 +37,42 @@ PY
 }
 wait_ping() { for _ in $(seq 120); do ping_sock "$1" && return 0; sleep 0.5; done; return 1; }
 
-# --- Docker from Debian trixie ------------------------------------------------------------------------
-docker_trixie() {
-  local root=$cache/docker-trixie sock=/run/gpu-runbook-docker-trixie.sock
+# --- Docker from Debian trixie (26.1) and sid (28.5) ------------------------------------------------------
+# docker_debian SUITE NAME: the suite's docker.io, unpacked into $cache/docker-SUITE, at
+# /run/gpu-runbook-docker-SUITE.sock; NAME is its key in engines.env.
+docker_debian() {
+  local suite=$1 name=$2
+  local root=$cache/docker-$suite sock=/run/gpu-runbook-docker-$suite.sock debs=$cache/$suite-debs
   if ! ping_sock "$sock"; then
     if [ ! -x "$root/bin/dockerd" ]; then
       local work
       work=$(mktemp -d)
-      mkdir -p "$work/lists/partial" "$cache/trixie-debs"
-      echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$work/sources.list"
+      mkdir -p "$work/lists/partial" "$debs"
+      echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" >"$work/sources.list"
       local o=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$work/lists")
-      if ! compgen -G "$cache/trixie-debs/docker.io_*.deb" >/dev/null; then
-        say "downloading trixie's docker.io"
-        apt-get "${o[@]}" update -qq && (cd "$cache/trixie-debs" && apt-get "${o[@]}" download -q docker.io/trixie >/dev/null 2>&1) \
-          || { rm -rf "$work"; echo "DOCKER_TRIXIE_UNAVAILABLE=trixie's docker.io could not be downloaded" >>"$env_file.tmp"; return; }
+      if ! compgen -G "$debs/docker.io_*.deb" >/dev/null; then
+        say "downloading $suite's docker.io"
+        apt-get "${o[@]}" update -qq && (cd "$debs" && apt-get "${o[@]}" download -q "docker.io/$suite" >/dev/null 2>&1) \
+          || { rm -rf "$work"; echo "${name}_UNAVAILABLE=$suite's docker.io could not be downloaded" >>"$env_file.tmp"; return; }
       fi
-      dpkg -x "$cache"/trixie-debs/docker.io_*.deb "$work/x"
+      dpkg -x "$debs"/docker.io_*.deb "$work/x"
       mkdir -p "$root/bin"
       install -m 0755 "$work/x/usr/sbin/dockerd" "$root/bin/dockerd"
       install -m 0755 /usr/bin/tini-static "$root/bin/docker-init"
-      dpkg-deb -f "$cache"/trixie-debs/docker.io_*.deb Version >"$root/VERSION"
+      dpkg-deb -f "$debs"/docker.io_*.deb Version >"$root/VERSION"
       rm -rf "$work"
     fi
     say "starting Docker $(cat "$root/VERSION") at $sock"
     PATH=$root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin setsid "$root/bin/dockerd" \
-      -H "unix://$sock" --data-root "$root/data" --exec-root /run/gpu-runbook-docker-trixie --pidfile "$root/dockerd.pid" \
+      -H "unix://$sock" --data-root "$root/data" --exec-root "/run/gpu-runbook-docker-$suite" --pidfile "$root/dockerd.pid" \
       --userland-proxy=false --iptables=false --ip6tables=false --bridge=none --config-file /dev/null \
       >>"$root/dockerd.log" 2>&1 </dev/null &
-    wait_ping "$sock" || { tail -5 "$root/dockerd.log" >&2; echo "DOCKER_TRIXIE_UNAVAILABLE=dockerd from trixie did not start (see $root/dockerd.log)" >>"$env_file.tmp"; return; }
+    wait_ping "$sock" || { tail -5 "$root/dockerd.log" >&2; echo "${name}_UNAVAILABLE=dockerd from $suite did not start (see $root/dockerd.log)" >>"$env_file.tmp"; return; }
   fi
   if ! docker -H "unix://$sock" image inspect "$image" >/dev/null 2>&1; then
     docker save "$image" | docker -H "unix://$sock" load >/dev/null
   fi
-  echo "DOCKER_TRIXIE=unix://$sock" >>"$env_file.tmp"
+  echo "$name=unix://$sock" >>"$env_file.tmp"
 }
 
 # --- Podman, rootful -----------------------------------------------------------------------------------
@@ -149,7 +152,8 @@ podman_rootless() {
 }
 
 if [ "$(id -u)" -ne 0 ]; then say "run as root"; exit 1; fi
-docker_trixie
+docker_debian trixie DOCKER_TRIXIE
+docker_debian sid DOCKER_SID
 podman_rootful
 podman_rootless
 mv "$env_file.tmp" "$env_file"

@@ -1,7 +1,8 @@
 """The engine-side checks against every engine a GPU user has: the shared Docker 20.10 (tests/engine-up.sh),
-Docker 26 from Debian trixie and Podman through its Docker-compatible API (tests/engines-up.sh), each a
-real engine on its own socket. Rootless Podman runs where this machine lets an unprivileged user map ids;
-where not, its tests skip with the reason tests/engines-up.sh found.
+Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default) and Podman through its
+Docker-compatible API (tests/engines-up.sh), each a real engine on its own socket. Rootless Podman runs
+where this machine lets an unprivileged user map ids; where not, its tests skip with the reason
+tests/engines-up.sh found.
 
 A focused set per engine (the machine has 2 CPUs): connect and identity, a container run and removed,
 leftovers found by label, a pull with progress from the loopback registry, and the GPU-mode diagnoses
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.engine
 ENGINES = {
     "DOCKER_SHARED": ("docker", 20),
     "DOCKER_TRIXIE": ("docker", 26),
+    "DOCKER_SID": ("docker", 28),
     "PODMAN": ("podman", 4),
     "PODMAN_ROOTLESS": ("podman", 4),
 }
@@ -150,6 +152,9 @@ def test_cdi_mode_is_diagnosed_by_what_the_engine_can_take(each):
         assert "only from version 25" in seen.detail, seen.detail
     elif who.cdi_enabled is False:
         assert "CDI is off" in seen.detail, seen.detail
+    else:  # CDI on and no specification on this machine: the engine's own words, diagnosed
+        assert "unresolvable CDI devices" in seen.evidence, seen.evidence
+        assert "cdi generate" in seen.remediation, seen.remediation
 
 
 def test_podmans_compat_api_really_starts_a_gpus_container_without_the_gpu(each):

@@ -23,6 +23,7 @@ def identity_of(name: str) -> engine.Identity:
         ("docker-20.10", "docker", "20.10.24+dfsg1", "1.41", "overlay2", False, False),
         ("docker-26.1", "docker", "26.1.5+dfsg1", "1.45", "overlay2", False, False),
         ("docker-26.1-containerd-cdi", "docker", "26.1.5+dfsg1", "1.45", "containerd", True, False),
+        ("docker-28.5", "docker", "28.5.2+dfsg4", "1.51", "overlay2", True, False),
         ("podman-4.3", "podman", "4.3.1", "1.41", "overlay", True, False),
         ("podman-4.3-rootless", "podman", "4.3.1", "1.41", "overlay", True, True),
     ],
@@ -65,6 +66,7 @@ def test_an_engine_of_another_name_is_neither_docker_nor_podman():
         ("docker-26.1", "cdi", False, "CDI is off"),
         ("docker-26.1-containerd-cdi", "cdi", True, "features.cdi"),
         ("docker-26.1", "runtime", True, "daemon.json"),
+        ("docker-28.5", "cdi", True, "CDI on by default"),
     ],
 )
 def test_each_mode_means_what_the_table_says_on_each_engine(capture, mode, works, words):
