@@ -8,7 +8,12 @@ is the SDK's ``images.pull``, which reads the same event stream and does nothing
 (random data, so that no layer is shared) is removed after each pull, so every pull downloads and
 extracts it all.
 
+With ``--engine`` (repeatable: a socket, or a name in tests/engines-up.sh's engines.env such as PODMAN)
+the same is measured on each engine in turn: the image is made and pushed by the first, every engine
+pulls it from the same loopback registry, and a line per engine gives its medians and ratio.
+
     python3 benchmarks/pull_progress.py [--registry 127.0.0.1:5000] [--mb 200] [--repeat 7]
+        [--engine unix:///var/run/docker.sock --engine DOCKER_TRIXIE --engine PODMAN ...]
 """
 
 import argparse
@@ -61,34 +66,61 @@ def with_progress(client, ref: str, scratch: Path) -> float:
     return elapsed
 
 
+ENGINES_ENV = Path(os.environ.get("RUNBOOK_TEST_CACHE", "/var/cache/gpu-runbook-test")) / "engines.env"
+
+
+def engine_address(name: str) -> str:
+    """A socket as given, or the address tests/engines-up.sh recorded for an engine's name."""
+    if "://" in name:
+        return name
+    known = dict(line.split("=", 1) for line in ENGINES_ENV.read_text().splitlines() if "=" in line)
+    if name not in known:
+        raise SystemExit(f"no engine {name} in {ENGINES_ENV} (run tests/engines-up.sh): {sorted(known)}")
+    return known[name]
+
+
+def measure(client, ref: str, repeat: int, label: str) -> tuple[float, float]:
+    """Medians of ``repeat`` plain pulls and pulls with progress, alternated; each pull removed after."""
+    times: dict[str, list[float]] = {"plain": [], "progress": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            order = ("plain", "progress") if i % 2 == 0 else ("progress", "plain")
+            for name in order:
+                took = plain(client, ref) if name == "plain" else with_progress(client, ref, Path(tmp))
+                times[name].append(took)
+                client.images.remove(ref, force=True)
+            last = times["plain"][-1], times["progress"][-1]
+            print(f"{label} pull {i + 1}: plain {last[0]:.2f} s, with progress {last[1]:.2f} s")
+    return statistics.median(times["plain"]), statistics.median(times["progress"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--registry", default="127.0.0.1:5000")
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--base", default="runbook-test/debian:bookworm", help="an image present on the engine")
+    ap.add_argument("--engine", action="append", default=[], help="a socket or an engines.env name; repeatable")
     a = ap.parse_args()
-    client = engine.connect()
+    addresses = [engine_address(e) for e in a.engine] or [""]
+    clients = [engine.connect(address) for address in addresses]
     ref = f"{a.registry}/runbook-bench/pull:{uuid.uuid4().hex[:8]}"
-    make_image(client, ref, a.mb, a.base)
-    times: dict[str, list[float]] = {"plain": [], "progress": []}
+    make_image(clients[0], ref, a.mb, a.base)
+    results = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(a.repeat):
-                order = ("plain", "progress") if i % 2 == 0 else ("progress", "plain")
-                for name in order:
-                    took = plain(client, ref) if name == "plain" else with_progress(client, ref, Path(tmp))
-                    times[name].append(took)
-                    client.images.remove(ref, force=True)
-                print(f"pull {i + 1}: plain {times['plain'][-1]:.2f} s, with progress {times['progress'][-1]:.2f} s")
+        for client in clients:
+            who = engine.identity(client)
+            label = who.name + (" rootless" if who.rootless else "")
+            results.append((label, client.address, *measure(client, ref, a.repeat, label)))
     finally:
-        try:
-            client.images.remove(ref, force=True)
-        except Exception:  # noqa: BLE001 (already gone)
-            pass
-    p, q = statistics.median(times["plain"]), statistics.median(times["progress"])
+        for client in clients:
+            try:
+                client.images.remove(ref, force=True)
+            except Exception:  # noqa: BLE001 (already gone)
+                pass
     print(f"\n{a.mb} MB image from {a.registry}, medians of {a.repeat}:")
-    print(f"  plain SDK pull {p:.2f} s  with progress {q:.2f} s  progress/plain {q / p:.3f}")
+    for label, address, p, q in results:
+        print(f"  {label:22} {address:44} plain {p:.2f} s  with progress {q:.2f} s  progress/plain {q / p:.3f}")
     return 0
 
 

@@ -40,6 +40,7 @@ from .params import masked
 LABEL = "io.gpu-runbook"
 RUN_ID_ENV = "GPU_RUNBOOK_RUN_ID"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+PODMAN_HOST = "unix:///run/podman/podman.sock"
 
 
 def run_id() -> str:
@@ -84,45 +85,82 @@ def _engine_call(what: str):
     return wrap
 
 
-def connection_params(docker_host: str = "", environ=None) -> dict:
-    """DockerClient arguments for the engine the Docker CLI would use: ``docker_host``, else DOCKER_HOST
-    (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's ``from_env``), else the context named by
-    DOCKER_CONTEXT or the CLI's current context (``docker context use``), else the local socket."""
+def local_sockets(environ=None) -> list[str]:
+    """The sockets a local engine listens on, in the order a user of ``docker context`` expects them
+    tried: rootful Docker, rootless Docker, rootful Podman, rootless Podman (its Docker-compatible API)."""
+    environ = os.environ if environ is None else environ
+    runtime = environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return [DEFAULT_HOST, f"unix://{runtime}/docker.sock", PODMAN_HOST, f"unix://{runtime}/podman/podman.sock"]
+
+
+def _listening(url: str) -> bool:
+    """Whether something accepts connections on a unix socket (a refused permission counts: it is the
+    engine the user must be let into)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    try:
+        s.connect(url.removeprefix("unix://"))
+        return True
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def resolve(docker_host: str = "", environ=None) -> tuple[dict, str]:
+    """``connection_params`` and where its address came from, in words (for engine.reachable)."""
     environ = os.environ if environ is None else environ
     params = kwargs_from_env(environment=environ)
     if docker_host:
-        params["base_url"] = docker_host
-    if "base_url" not in params:
-        name = environ.get("DOCKER_CONTEXT") or None
-        try:
-            ctx = ContextAPI.get_context(name)
-        except DockerException as e:
-            raise EngineUnreachable(
-                _("the Docker context {name} cannot be read: {error}").format(name=repr(name), error=e),
-                evidence=str(e),
-                remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
-                notebook=diagnosis.NB_PREFLIGHT,
-            ) from None
-        if ctx is None and name:
-            raise EngineUnreachable(
-                _("there is no Docker context {name} (DOCKER_CONTEXT)").format(name=repr(name)),
-                remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
-                notebook=diagnosis.NB_PREFLIGHT,
-            )
-        if ctx is not None and ctx.Host:
-            params["base_url"] = ctx.Host
-            if ctx.TLSConfig is not None:
-                params["tls"] = ctx.TLSConfig
-    params.setdefault("base_url", DEFAULT_HOST)
-    return params
+        return {**params, "base_url": docker_host}, _("the docker_host parameter")
+    if "base_url" in params:
+        return params, _("DOCKER_HOST")
+    name = environ.get("DOCKER_CONTEXT") or None
+    try:
+        ctx = ContextAPI.get_context(name)
+    except DockerException as e:
+        raise EngineUnreachable(
+            _("the Docker context {name} cannot be read: {error}").format(name=repr(name), error=e),
+            evidence=str(e),
+            remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
+            notebook=diagnosis.NB_PREFLIGHT,
+        ) from None
+    if ctx is None and name:
+        raise EngineUnreachable(
+            _("there is no Docker context {name} (DOCKER_CONTEXT)").format(name=repr(name)),
+            remediation=_("Choose an existing context (`docker context ls`) or set docker_host."),
+            notebook=diagnosis.NB_PREFLIGHT,
+        )
+    if ctx is not None and ctx.Host and ctx.Name != "default":
+        params["base_url"] = ctx.Host
+        if ctx.TLSConfig is not None:
+            params["tls"] = ctx.TLSConfig
+        return params, _("the Docker context {name}").format(name=ctx.Name)
+    tried = local_sockets(environ)
+    found = next((url for url in tried if _listening(url)), None)
+    params["base_url"] = found or DEFAULT_HOST
+    if found is None:
+        return params, _("no engine socket answers (tried {sockets})").format(sockets=", ".join(tried))
+    return params, _("the first local engine socket that answers, of {sockets}").format(sockets=", ".join(tried))
+
+
+def connection_params(docker_host: str = "", environ=None) -> dict:
+    """DockerClient arguments for the engine the Docker CLI would use: ``docker_host``, else DOCKER_HOST
+    (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as docker-py's ``from_env``), else the context named by
+    DOCKER_CONTEXT or the CLI's current context (``docker context use``), else the first local socket
+    that answers (``local_sockets``: Docker rootful, rootless, Podman rootful, rootless)."""
+    return resolve(docker_host, environ)[0]
 
 
 PING_S = 10  # an engine that does not answer a ping this fast is not going to answer the checks
 
 
 def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
-    """A client for the engine ``connection_params`` names that has answered a ping (within PING_S)."""
-    params = connection_params(docker_host)
+    """A client for the engine ``connection_params`` names that has answered a ping (within PING_S); its
+    ``address`` is where it answered, ``found_by`` where that address came from."""
+    params, found_by = resolve(docker_host)
     address = masked(params["base_url"])
     ssh = params["base_url"].startswith("ssh://")
     ssh_errors: tuple = ()
@@ -134,6 +172,7 @@ def connect(docker_host: str = "", timeout: float = 60) -> docker.DockerClient:
         client = docker.DockerClient(timeout=min(timeout, PING_S), **params)  # asks the engine's API version
         client.ping()
         client.api.timeout = timeout
+        client.address, client.found_by = params["base_url"], found_by
         return client
     except (DockerException, requests.exceptions.RequestException, ValueError, OSError, *ssh_errors) as e:
         if ssh:  # tell SSH's failures apart, and when SSH works ask the remote host why no engine answers
@@ -499,3 +538,113 @@ def engine_info(client: docker.DockerClient) -> dict:
 def image_env(client: docker.DockerClient, ref: str) -> list[str]:
     """The Env list of a present image's configuration."""
     return (client.images.get(ref).attrs.get("Config") or {}).get("Env") or []
+
+
+@dataclass
+class Identity:
+    """Which engine answers, as it says itself: Docker, Podman (through its Docker-compatible API) or
+    another, and what of it decides how a container gets a GPU."""
+
+    engine: str  # "docker", "podman", or the name the engine gives its own component
+    version: str
+    api_version: str
+    rootless: bool
+    cgroup_driver: str
+    image_store: str  # "containerd" (containerd's snapshotters) or the graph driver's name
+    storage_driver: str
+    cdi_spec_dirs: list[str]
+    cdi_enabled: bool | None  # None: the engine does not say (Docker before 26 has no CDISpecDirs)
+    cdi_devices: list[str]  # DiscoveredDevices (Docker 28.2+), by name
+
+    @property
+    def name(self) -> str:
+        """As a person names it: "Docker 26.1.5", "Podman 4.3.1"."""
+        return f"{ENGINE_NAMES.get(self.engine, self.engine)} {self.version}"
+
+    def data(self) -> dict:
+        return {
+            "engine": self.engine,
+            "version": self.version,
+            "api_version": self.api_version,
+            "rootless": self.rootless,
+            "cgroup_driver": self.cgroup_driver,
+            "image_store": self.image_store,
+            "storage_driver": self.storage_driver,
+            "cdi_enabled": self.cdi_enabled,
+            "cdi_spec_dirs": self.cdi_spec_dirs,
+            "cdi_devices": self.cdi_devices,
+        }
+
+
+ENGINE_NAMES = {"docker": "Docker", "podman": "Podman"}
+
+
+def identify(version: dict, info: dict, libpod_info: dict | None = None) -> Identity:
+    """An engine's identity from its ``/version`` and ``/info`` answers (pure, for captured answers).
+
+    - Podman's Docker-compatible API names its component "Podman Engine"; Docker's is "Engine"
+    - rootless: "name=rootless" in Docker's SecurityOptions; Podman's compat ``/info`` does not say (4.3.1,
+      seen), its own ``/libpod/info`` does (``host.security.rootless``)
+    - containerd's image store: DriverStatus ``driver-type`` ``io.containerd.snapshotter.v1``
+    - CDI: ``CDISpecDirs`` (Docker 26+: empty while features.cdi is off); none before Docker 25; Podman
+      always has CDI, in /etc/cdi and /var/run/cdi
+    """
+    components = [c.get("Name", "") for c in version.get("Components") or [] if isinstance(c, dict)]
+    if any(n.startswith("Podman") for n in components):
+        kind = "podman"
+    elif "Engine" in components or not components:
+        kind = "docker"
+    else:
+        kind = components[0].lower()
+    security = info.get("SecurityOptions") or []
+    status = {str(k): str(v) for k, v in (info.get("DriverStatus") or []) if k}
+    containerd = status.get("driver-type") == "io.containerd.snapshotter.v1"
+    spec_dirs = info.get("CDISpecDirs")
+    if kind == "podman":
+        cdi_enabled, spec_dirs = True, spec_dirs or ["/etc/cdi", "/var/run/cdi"]
+    elif spec_dirs is None:
+        cdi_enabled = False if kind == "docker" and version_tuple(str(version.get("Version") or "")) < (25,) else None
+    else:
+        cdi_enabled = bool(spec_dirs)
+    devices = [d.get("ID", "") for d in info.get("DiscoveredDevices") or [] if isinstance(d, dict)]
+    return Identity(
+        engine=kind,
+        version=str(version.get("Version") or ""),
+        api_version=str(version.get("ApiVersion") or ""),
+        rootless=any("name=rootless" in str(o).split(",") for o in security)
+        or bool((((libpod_info or {}).get("host") or {}).get("security") or {}).get("rootless")),
+        cgroup_driver=str(info.get("CgroupDriver") or ""),
+        image_store="containerd" if containerd else str(info.get("Driver") or ""),
+        storage_driver=str(info.get("Driver") or ""),
+        cdi_spec_dirs=list(spec_dirs or []),
+        cdi_enabled=cdi_enabled,
+        cdi_devices=devices,
+    )
+
+
+def identity(client: docker.DockerClient) -> Identity:
+    """The identity of the engine ``client`` talks to, asked of it (``/version`` and ``/info``; Podman's own
+    ``/libpod/info`` too, for what its compat API leaves out)."""
+    version, info = engine_version(client), engine_info(client)
+    podman = next((c for c in version.get("Components") or [] if str(c.get("Name", "")).startswith("Podman")), None)
+    return identify(version, info, _libpod_info(client, podman.get("Version", "")) if podman else None)
+
+
+@_engine_call("Podman's info")
+def _libpod_info(client: docker.DockerClient, podman_version: str) -> dict | None:
+    response = client.api._get(f"{client.api.base_url}/v{podman_version}/libpod/info")
+    try:
+        return response.json() if response.status_code == 200 else None
+    except ValueError:
+        return None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """ "26.1.5+dfsg1" -> (26, 1, 5): the numbers a version comparison needs."""
+    parts = []
+    for piece in version.split("+")[0].split("-")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)

@@ -366,3 +366,11 @@ def free_disk_gib(path: str) -> float:
     while not p.exists() and p != p.parent:
         p = p.parent
     return shutil.disk_usage(p).free / 2**30
+
+
+def selinux_enforcing(path: str = "/sys/fs/selinux/enforce") -> bool:
+    """Whether SELinux enforces on this host (no selinuxfs: it does not)."""
+    try:
+        return open(path).read().strip() == "1"
+    except OSError:
+        return False

@@ -3,13 +3,15 @@ one rung per layer, read from a run's checks. The first rung that does not work 
 
 GPU access by hand (``manual``) needs only the driver; the toolkit's modes (``gpus``, ``runtime``,
 ``cdi``) need the NVIDIA Container Toolkit as well, so a host where the manual rung works and ``gpus``
-does not has a toolkit problem, not a driver or cgroup one.
+does not has a toolkit problem, not a driver or cgroup one. What each mode means on the run's engine
+(and which modes an engine cannot take: Podman's --gpus) is runbook/engine_modes.py's table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .engine_modes import RUNG_NAMES
 from .i18n import N_, _, translate
 from .results import CheckResult, Status
 
@@ -30,10 +32,7 @@ RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (  # the names are message ids,
     ),
     (N_("A registry or mirror answers for each image (the network)"), ("network.registries",)),
     (N_("The engine runs a container"), ("gpu.container_runs",)),
-    (N_("GPU reachable by hand (gpu_mode=manual: device nodes and driver files bound in)"), ("mode:manual",)),
-    (N_("GPU through the toolkit: --gpus (gpu_mode=gpus)"), ("mode:gpus",)),
-    (N_("GPU through the toolkit: --runtime=nvidia (gpu_mode=runtime)"), ("mode:runtime",)),
-    (N_("GPU through the toolkit: CDI (gpu_mode=cdi)"), ("mode:cdi",)),
+    *((RUNG_NAMES[mode], (f"mode:{mode}",)) for mode in ("manual", "gpus", "runtime", "cdi")),
     (N_("CUDA initialises in the container (cuInit)"), ("gpu.cuda_init",)),
     (N_("The image's CUDA requirement is met by the driver"), ("cuda.requirement",)),
     (N_("PyTorch in the image sees the GPU and computes right"), ("pytorch.cuda_available", "pytorch.matmul")),

@@ -142,7 +142,10 @@ def host_facts(checks: list[CheckResult]) -> dict:
         "driver_version": driver.get("driver_version"),
         "cuda_ceiling": driver.get("cuda_version"),
         "gpus": [g.get("name") for g in driver.get("gpus", [])] if driver else None,
+        "engine": data.get("engine.reachable", {}).get("engine"),
         "engine_version": data.get("engine.reachable", {}).get("version"),
+        "engine_api": data.get("engine.reachable", {}).get("api_version"),
+        "rootless": data.get("engine.reachable", {}).get("rootless"),
         "toolkit_version": data.get("toolkit.installed", {}).get("version"),
     }
 

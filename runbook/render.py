@@ -235,19 +235,34 @@ def verdict_line(summary: dict) -> str:
     return _("verdict: {verdict}").format(verdict=summary["verdict"])
 
 
+def engine_line(summary: dict) -> str:
+    """The engine the run talked to, as summary.json's top facts name it ('' when none answered)."""
+    kind, version = summary.get("engine"), summary.get("engine_version")
+    if not version:
+        return ""
+    name = {"docker": "Docker", "podman": "Podman"}.get(kind or "docker", kind)
+    mode = "" if summary.get("rootless") is None else _("rootless") if summary["rootless"] else _("rootful")
+    return _("engine: {engine} {version} (API {api}{mode})").format(
+        engine=name, version=version, api=summary.get("engine_api") or "?", mode=f", {mode}" if mode else ""
+    )
+
+
 def headline(summary: dict) -> str:
     """What an operator reads first: the first broken rung of the GPU access ladder and what to do, or
-    that the path works."""
+    that the path works; then the engine it was found on."""
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
     head, rung = ladder_headline(ladder(results))
+    on = engine_line(summary)
     if rung is None:
-        return _("{headline}.").format(headline=head[0].upper() + head[1:]) + "\n"
+        return _("{headline}.").format(headline=head[0].upper() + head[1:]) + (f"\n  {on}" if on else "") + "\n"
     lines = [
         _("{headline}: {rung}").format(headline=head[0].upper() + head[1:], rung=rung.name),
         f"  {rung.check.id}: {rung.check.detail}",
     ]
     if rung.check.remediation:
         lines.append("  " + _("fix: {fix}").format(fix=rung.check.remediation))
+    if on:
+        lines.append(f"  {on}")
     return "\n".join(lines) + "\n"
 
 
@@ -307,7 +322,7 @@ def report_page(summary: dict) -> str:
 .rb-verdict{{font-size:20px;margin:8px 0}} .rb-params td{{padding:2px 8px}}</style></head>
 <body>
 <h1>{title}</h1>
-<p>{finished}</p>
+<p>{finished}{" " + html.escape(engine_line(summary)) if engine_line(summary) else ""}</p>
 <p class="rb-verdict">{verdict_label} {verdict_badge(summary["verdict"])} &nbsp; {html.escape(counts)}</p>
 <p>{html.escape(summary.get("verdict_reason", ""))}</p>
 <p>{top}</p>

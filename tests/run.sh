@@ -3,6 +3,8 @@
 #   - a virtual environment in .venv with the project and its test dependencies
 #   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
+#   - as root: Docker 26 (Debian trixie's) and Podman beside it, each on its own socket, with the test image
+#     (tests/engines-up.sh); tests/engine/test_engines.py runs the engine-side set against each
 #   - as root: Debian's Chromium, for the JupyterLab tests (Playwright drives it headless), and Debian's
 #     CJK fonts (fonts-noto-cjk) for the workspace in Chinese
 #   - as root: the NVIDIA Container Toolkit built from its source, its packages and a signed repository
@@ -20,6 +22,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[lab,test]'
 if [ "$(id -u)" -eq 0 ]; then
   bash tests/engine-up.sh
+  bash tests/engines-up.sh
   # the browser tests drive Debian's Chromium with Playwright; the Chinese workspace needs CJK fonts
   if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null

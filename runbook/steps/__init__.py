@@ -12,7 +12,7 @@ from typing import Any
 
 import docker
 
-from .. import diagnosis, engine, host, params
+from .. import diagnosis, engine, engine_modes, host, params
 from ..errors import EngineError, HostError, RunbookError
 from ..i18n import _
 from ..results import CheckResult, Outcome, Status, fail
@@ -29,6 +29,7 @@ class Context:
     client: docker.DockerClient | None = None
     engine_problem: str = ""  # why there is no client
     engine_error: EngineError | None = None
+    identity: engine.Identity | None = None  # the engine's, once asked (engine_identity)
 
 
 def context(values: dict[str, Any], with_engine: bool = True) -> Context:
@@ -54,6 +55,32 @@ def connect_engine(ctx: Context) -> None:
     except EngineError as e:
         ctx.client, ctx.engine_error = None, e
         ctx.engine_problem = _("{error} (see engine.reachable in 01-preflight)").format(error=e)
+
+
+def engine_identity(ctx: Context) -> engine.Identity | None:
+    """The identity of ctx's engine, asked once per context; None without an engine."""
+    if ctx.identity is None and ctx.client is not None:
+        ctx.identity = engine.identity(ctx.client)
+    return ctx.identity
+
+
+def mode_refused(ctx: Context, mode: str) -> Outcome | None:
+    """A fail outcome when ctx's engine cannot give a container the GPU by ``mode`` (the engine's row in
+    engine_modes), before any container runs: an engine that ignores the request would start one without
+    the GPU. None when the mode is to be tried (the GPUs seen inside are still compared with the host's)."""
+    who = engine_identity(ctx)
+    if who is None:
+        return None
+    support = engine_modes.support(who, mode)
+    if support.works:
+        return None
+    return fail(
+        _("{engine}: {reason}").format(engine=support.engine, reason=support.means),
+        cause=support.means,
+        remediation=support.fix,
+        notebook=diagnosis.NB_GPU,
+        data={"engine": who.engine, "engine_version": who.version},
+    )
 
 
 def skipped(check_id: str, title: str, reason: str, data: dict | None = None) -> CheckResult:

@@ -11,7 +11,7 @@ from ..diagnosis import NB_GPU, by_key
 from ..errors import ContainerFailed, HostError
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
-from . import container_failure, context, from_error, skipped
+from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
@@ -77,6 +77,9 @@ def check_other_mode(ctx, image: str, mode: str) -> Passed:
     """nvidia-smi -L with another access mode: a failure is a warning, since the chosen mode is what counts."""
     if mode == "manual" and ctx.driver is None:
         raise skip(_("gpu_mode=manual binds the host driver's files: {problem}").format(problem=ctx.driver_problem))
+    refused = mode_refused(ctx, mode)
+    if refused:
+        raise as_warning(refused)
     try:
         opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
         out = engine.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
@@ -108,6 +111,9 @@ def as_warning(outcome):
 
 
 def check_nvidia_smi(ctx, image: str) -> Passed:
+    refused = mode_refused(ctx, ctx.params["gpu_mode"])
+    if refused:
+        raise refused
     opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
     try:
         out = engine.run(ctx.client, image, COMMAND, timeout_s=ctx.params["timeout_s"], options=opts)

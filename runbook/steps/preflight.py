@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import engine, health, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
 from ..i18n import _, ngettext, translate
+from ..params import masked
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
 from . import Context, context, registries, skipped
 
@@ -115,12 +116,33 @@ def check_engine(ctx: Context) -> Passed:
     if ctx.engine_error is not None:
         raise ctx.engine_error
     v = engine.engine_version(ctx.client)
+    who = engine.identify(v, engine.engine_info(ctx.client))
+    facts = [
+        _("rootless") if who.rootless else _("rootful"),
+        _("cgroup driver {driver}").format(driver=who.cgroup_driver),
+    ]
+    facts.append(_("image store {store}").format(store=who.image_store))
+    if who.cdi_enabled:
+        facts.append(_("CDI on ({dirs})").format(dirs=", ".join(who.cdi_spec_dirs)))
+    elif who.cdi_enabled is False:
+        facts.append(_("CDI off"))
     return Passed(
-        _("Docker Engine {version} (API {api}) on {os}/{arch}").format(
-            version=v.get("Version"), api=v.get("ApiVersion"), os=v.get("Os"), arch=v.get("Arch")
+        _("{engine} (API {api}) on {os}/{arch} at {address}, found by {how}; {facts}").format(
+            engine=who.name,
+            api=who.api_version,
+            os=v.get("Os"),
+            arch=v.get("Arch"),
+            address=_address(ctx),
+            how=getattr(ctx.client, "found_by", "?"),
+            facts=", ".join(facts),
         ),
-        data={"version": v.get("Version"), "api_version": v.get("ApiVersion")},
+        data=who.data() | {"address": _address(ctx)},
     )
+
+
+def _address(ctx: Context) -> str:
+    """The address the client was made for (docker-py shows every unix socket as http+docker://localhost)."""
+    return masked(str(getattr(ctx.client, "address", "") or ctx.client.api.base_url))
 
 
 def check_access(client) -> Passed:

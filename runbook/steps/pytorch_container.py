@@ -12,7 +12,7 @@ from ..diagnosis import NB_PYTORCH
 from ..errors import ContainerFailed
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
-from . import container_failure, context, from_error, skipped
+from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 
 
@@ -46,6 +46,9 @@ def run(progress=None, **values) -> list[CheckResult]:
 
     def run_probe() -> Passed:
         nonlocal probe
+        refused = mode_refused(ctx, ctx.params["gpu_mode"])
+        if refused:
+            raise refused
         opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
         command = ["python3", "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
         if ctx.params["measure_throughput"]:

@@ -8,14 +8,14 @@ import shlex
 import shutil
 from pathlib import Path
 
-from .. import daemon_json, engine, host, mirrors, params, toolkit
+from .. import daemon_json, engine, engine_modes, host, mirrors, params, toolkit
 from ..diagnosis import NB_TOOLKIT, by_key
 from ..errors import EngineError, RunbookError, RunSetupError
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..targets import FreshSystem, HostTarget
 from ..toolkit import cdi, security, versions
-from . import Context, connect_engine, context, skipped
+from . import Context, connect_engine, context, engine_identity, skipped
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -94,7 +94,7 @@ def plan_for(values: dict, os_spec: str | None = None) -> toolkit.Plan:
         os_info, target = toolkit.systems.os_info(os_spec), FreshSystem()
     else:
         os_info, target = host.os_release(), HostTarget()
-    plan = toolkit.install_plan(os_info, target, source_of(ctx.params), engine_settings(ctx))
+    plan = toolkit.install_plan(os_info, target, source_of(ctx.params), engine_settings(ctx, observe=not os_spec))
     if plan is None:
         raise RunSetupError(
             _("no plan for {os}: not an apt, dnf or zypper system").format(
@@ -115,9 +115,14 @@ def source_of(p: dict) -> toolkit.Source:
     )
 
 
-def engine_settings(ctx: Context) -> toolkit.EngineSettings:
+def engine_settings(ctx: Context, observe: bool = True) -> toolkit.EngineSettings:
+    """The engine's configuration from the parameters and, with ``observe``, from the engine that answers:
+    Podman gets a CDI specification and no daemon.json; a Docker that reports itself rootless gets the
+    user's daemon.json, no-cgroups and the user's service (engine_modes.plan_kind)."""
     p = ctx.params
-    path = p["daemon_json"] or (daemon_json.rootless_path() if p["rootless"] else daemon_json.SYSTEM_PATH)
+    kind = engine_modes.plan_kind(observed_engine(ctx) if observe else None)
+    rootless = p["rootless"] or kind == "docker-rootless"
+    path = p["daemon_json"] or (daemon_json.rootless_path() if rootless else daemon_json.SYSTEM_PATH)
     named = {"systemd": None, "user": ["systemctl", "--user", "restart", "docker"], "none": []}
     restart = named[p["engine_restart"]] if p["engine_restart"] in named else shlex.split(p["engine_restart"])
 
@@ -129,12 +134,14 @@ def engine_settings(ctx: Context) -> toolkit.EngineSettings:
 
     return toolkit.EngineSettings(
         daemon_json=path,
-        rootless=p["rootless"],
+        rootless=rootless,
         set_as_default=p["set_as_default"],
         cdi=p["enable_cdi"],
         restart=restart,
         engine_info=engine_info,
         registry_mirrors=kept_mirrors(p),
+        engine="podman" if kind == "podman" else "docker",
+        selinux_enforcing=host.selinux_enforcing() if observe else False,
     )
 
 
@@ -143,6 +150,17 @@ def kept_mirrors(p: dict) -> list[str]:
     a mirror that does not answer would make every Docker Hub pull wait on it first."""
     candidates = mirrors.registry_candidates(p["registry_mirrors"])
     return mirrors.answering(candidates, p["probe_timeout_s"])[0] if candidates else []
+
+
+def observed_engine(ctx: Context) -> engine.Identity | None:
+    """The identity of ctx's engine, or of the one that answers now; None when none does (the plan is then
+    Docker's)."""
+    try:
+        if ctx.client is None:
+            ctx.client = engine.connect(ctx.params["docker_host"], timeout=10)
+        return engine_identity(ctx)
+    except EngineError:
+        return None
 
 
 def sudo_user() -> str | None:
@@ -240,6 +258,8 @@ def check_installed() -> Passed:
 
 def check_runtime(client, mode: str) -> Passed:
     info = engine.engine_info(client)
+    if engine.identify(engine.engine_version(client), info).engine == "podman":
+        raise skip(_("Podman has no nvidia runtime to register: it takes GPUs through CDI (gpu_mode=cdi)"))
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     if "nvidia" in runtimes:
         return Passed(

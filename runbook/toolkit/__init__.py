@@ -4,7 +4,8 @@ in effect. The plan is shown first and applied only when asked; each step is ide
 - ``plan``: steps, plans and applying them through a target
 - ``repos``: the package repositories and the package steps (apt, dnf, yum, zypper)
 - ``systems``: the OS names ``plan --os`` takes (image names, os-release ids) and their package manager
-- ``engine_config``: daemon.json, the runtime's options, CDI, the engine's restart
+- ``engine_config``: daemon.json, the runtime's options, CDI, the engine's restart (Docker, rootful or
+  rootless); Podman's CDI specification
 - ``state``: nvidia-ctk's version and the CDI specifications on this host
 - ``docker_install``: Docker Engine's own install commands, shown when no engine is installed
 """
@@ -12,7 +13,7 @@ in effect. The plan is shown first and applied only when asked; each step is ide
 from __future__ import annotations
 
 from .docker_install import docker_engine_plan
-from .engine_config import EngineSettings, engine_steps
+from .engine_config import EngineSettings, engine_notes, engine_steps
 from .plan import Applied, Plan, Step, apply, docker_group_step
 from .repos import Source, apt_steps, rpm_steps
 from .state import cdi_spec_current, cdi_specs, ctk_version
@@ -53,6 +54,7 @@ def install_plan(
     plan.steps = apt_steps(target, source) if manager == "apt" else rpm_steps(manager, source)
     if engine is not None:
         plan.steps += engine_steps(engine, driver_version)
+        plan.notes += engine_notes(engine)
     if docker_group_user:
         plan.steps.append(docker_group_step(docker_group_user))
     return plan

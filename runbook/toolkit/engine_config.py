@@ -32,6 +32,8 @@ class EngineSettings:
     registry_mirrors: list[str] = field(default_factory=list)
     restart: list[str] | None = None  # argv; None: systemd (the user's service when rootless); []: no restart
     engine_info: Callable[[], dict | None] | None = None  # the engine's `info`, None while it does not answer
+    engine: str = "docker"  # "docker" or "podman" (engine_modes.plan_kind): what there is to configure
+    selinux_enforcing: bool = False  # on the host the plan is for (Podman's CDI containers need label=disable)
 
     def changes(self) -> dict:
         """What ``nvidia-ctk runtime configure`` with these options merges into daemon.json."""
@@ -131,7 +133,56 @@ def mirrors_step(settings: EngineSettings) -> Step:
     )
 
 
+PODMAN_CDI_SPEC = "/etc/cdi/nvidia.yaml"  # where NVIDIA's Podman instructions put it
+
+
+def podman_steps(settings: EngineSettings, driver_version: str | None = None) -> list[Step]:
+    """Podman has no daemon to configure or restart: it reads CDI specifications itself, at each container."""
+    return [
+        Step(
+            _(
+                "generate the CDI specification Podman reads (no daemon.json, no restart: Podman resolves CDI "
+                "devices itself; again after every driver upgrade, or let nvidia-cdi-refresh.service do it)"
+            ),
+            f"sudo nvidia-ctk cdi generate --output={PODMAN_CDI_SPEC}",
+            done=lambda t: cdi_spec_current(t.read(PODMAN_CDI_SPEC), driver_version),
+            do=lambda t: run_ok(
+                t, ["nvidia-ctk", "cdi", "generate", f"--output={PODMAN_CDI_SPEC}"], "nvidia-ctk cdi generate"
+            ),
+        )
+    ]
+
+
+def engine_notes(settings: EngineSettings) -> list[str]:
+    """What the plan cannot do for this engine, said beside its steps."""
+    notes = []
+    if settings.engine == "podman":
+        notes.append(
+            _(
+                "Podman takes GPUs only through CDI (gpu_mode=cdi, `podman run --device nvidia.com/gpu=all`); "
+                "it ignores --gpus and --runtime=nvidia over its Docker-compatible API"
+            )
+        )
+        if settings.selinux_enforcing:
+            notes.append(
+                _(
+                    "SELinux is enforcing: run GPU containers with `--security-opt label=disable`, or the "
+                    "container cannot open the device nodes"
+                )
+            )
+    if settings.engine == "docker" and settings.rootless:
+        notes.append(
+            _(
+                "rootless Docker: the runtime runs without cgroup access (no-cgroups), so device limits are "
+                "not enforced by cgroups; the configuration is the user's, at {path}"
+            ).format(path=settings.daemon_json)
+        )
+    return notes
+
+
 def engine_steps(settings: EngineSettings, driver_version: str | None = None) -> list[Step]:
+    if settings.engine == "podman":
+        return podman_steps(settings, driver_version)
     changes = settings.changes()
     path = settings.daemon_json
 

@@ -235,3 +235,40 @@ def test_a_general_mirrors_lists_are_never_taken_for_the_toolkits(system):
     cmds = toolkit.install_plan({"ID": "debian"}, HostTarget(str(system)), src).commands()
     removed = [c for c in cmds if c.startswith("sudo rm ")]
     assert removed == ["sudo rm /etc/apt/sources.list.d/old.list"], removed
+
+
+def test_podmans_plan_is_a_cdi_specification_and_no_daemon(system):
+    """Podman has no daemon.json and no daemon to restart: the plan generates the CDI spec it reads."""
+    plan = toolkit.install_plan(
+        {"ID": "fedora"},
+        HostTarget(str(system)),
+        engine=toolkit.EngineSettings(engine="podman", selinux_enforcing=True),
+        driver_version="580.159.04",
+    )
+    engine_cmds = [c for c in plan.commands() if "nvidia-ctk" in c or "restart" in c]
+    assert engine_cmds == ["sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"], engine_cmds
+    assert any("label=disable" in n for n in plan.notes), plan.notes
+    assert any("only through CDI" in n for n in plan.notes), plan.notes
+    step, target = plan.steps[-1], HostTarget(str(system))
+    assert not step.done(target), "no spec yet"
+    spec = system / "etc/cdi/nvidia.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text("kind: nvidia.com/gpu\n  - path: /usr/lib/x86_64-linux-gnu/libcuda.so.570.1\n")
+    assert not step.done(target), "a spec of another driver is stale"
+    spec.write_text("kind: nvidia.com/gpu\n  - path: /usr/lib/x86_64-linux-gnu/libcuda.so.580.159.04\n")
+    assert step.done(target), "the spec at /etc/cdi/nvidia.yaml, of this driver, is in effect"
+
+
+@pytest.mark.parametrize(
+    "capture, kind",
+    [("docker-20.10", "docker"), ("podman-4.3", "podman"), ("docker-26.1-containerd-cdi", "docker")],
+)
+def test_the_plan_follows_the_engine_that_answers(capture, kind):
+    from runbook import engine, engine_modes
+
+    answers = json.loads((Path(__file__).parent.parent / f"fixtures/engine/identity/{capture}.json").read_text())
+    who = engine.identify(answers["version"], answers["info"])
+    assert engine_modes.plan_kind(who) == kind
+    rootless = engine.Identity(**{**who.__dict__, "rootless": True})
+    assert engine_modes.plan_kind(rootless) == ("podman" if kind == "podman" else "docker-rootless")
+    assert engine_modes.plan_kind(None) == "docker", "no engine answers: Docker's plan"
