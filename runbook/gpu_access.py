@@ -40,6 +40,12 @@ def selected_ids(selection: str) -> list[str] | None:
     return None if selection == "all" else selection.split(",")
 
 
+def selected_gpus(driver: host.DriverInfo, selection: str = "all") -> list[host.Gpu]:
+    """The host's GPUs a container is given with ``gpus=selection``: the GPUs it should see."""
+    ids = selected_ids(selection)
+    return [g for g in driver.gpus if ids is None or str(g.index) in ids or g.uuid in ids]
+
+
 def options(mode: str, selection: str = "all", driver: host.DriverInfo | None = None) -> dict:
     """containers.create keyword arguments giving a container the selected GPUs by ``mode``."""
     ids = selected_ids(selection)

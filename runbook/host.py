@@ -330,6 +330,28 @@ def query_driver(timeout_s: float = 30) -> DriverInfo | None:
     return parse_nvidia_smi_xml(answer["stdout"])
 
 
+MAKERS = {"nvidia", "geforce", "tesla", "quadro"}
+
+
+def model_tag(name: str) -> str:
+    """A GPU's model, short, as a name part: 'NVIDIA H100 80GB HBM3' -> 'h100', 'NVIDIA GeForce RTX 4090' ->
+    'rtx4090', 'NVIDIA A100-SXM4-80GB' -> 'a100': the words up to the first that holds a digit."""
+    words = [w for w in re.split(r"[\s-]+", name.lower()) if w and w not in MAKERS]
+    kept = []
+    for w in words:
+        kept.append(re.sub(r"[^a-z0-9]", "", w))
+        if re.search(r"\d", w):
+            break
+    return "".join(kept) or "gpu"
+
+
+def gpu_tag(gpus: list[Gpu]) -> str:
+    """The GPUs a host's driver lists, by model and count, as a name part ('h100x1', 'a100x2-l4x1'): records
+    are named by what was observed on their host. 'nogpu' when the driver lists none."""
+    models = [model_tag(g.name) for g in gpus]
+    return "-".join(f"{m}x{models.count(m)}" for m in sorted(set(models))) or "nogpu"
+
+
 @dataclass
 class UserAccess:
     user: str

@@ -198,18 +198,55 @@ def throughput_svg(results: list[CheckResult]) -> str:
     return "<div>" + "".join(charts) + "</div>"
 
 
+def beside_host(inside: list[str] | None, host: list[str] | None) -> str:
+    """'True' when the container's side equals the host's (in any order), 'False' when it does not, and what
+    was not seen otherwise: the word a checked cell prints, the same on every host whose containers see its GPUs."""
+    if inside is None:
+        return "(not seen in the container)"
+    if host is None:
+        return "(the host's GPUs were not seen)"
+    return str(sorted(inside) == sorted(host))
+
+
+def _found(results: list[CheckResult], check_id: str) -> CheckResult | None:
+    return next((r for r in results if r.id == check_id), None)
+
+
+def gpus_text(results: list[CheckResult]) -> str:
+    """What nvidia-smi saw in the container beside the host's GPUs, as stable lines (the nvidia-smi check nbval
+    compares): no model, count or UUID in them, so that one reference holds on any NVIDIA host, and a container
+    that sees no GPU, or other GPUs than the host's, prints another line."""
+    smi, same = _found(results, "gpu.nvidia_smi"), _found(results, "gpu.same_gpus")
+    ran = smi is not None and smi.status is Status.PASS
+    inside = smi.data.get("gpus") if ran else None
+    host = (same.data.get("host") if same else None) if ran else None
+    lines = [f"nvidia-smi ran in the container: {ran}"]
+    for what, key in (("count", ""), ("names", "name"), ("UUIDs", "uuid")):
+        same_side = beside_host(_column(inside, key), _column(host, key))
+        lines.append(f"the container's GPUs are the host's, by {what}: {same_side}")
+    return "\n".join(lines)
+
+
+def _column(gpus: list[dict] | None, key: str) -> list[str] | None:
+    """One field of each GPU (``key`` '': a blank per GPU, so that only the count compares)."""
+    return None if gpus is None else [g.get(key, "") if key else "" for g in gpus]
+
+
 def torch_text(results: list[CheckResult]) -> str:
-    """What PyTorch saw in the container, as stable lines (the torch.cuda check nbval compares)."""
-    probe = next((r for r in results if r.id == "pytorch.import"), None)
+    """What PyTorch saw in the container, as stable lines (the torch.cuda check nbval compares): torch.cuda's
+    devices beside the host's GPUs rather than their names, so that one reference holds on any NVIDIA host."""
+    probe = _found(results, "pytorch.import")
     if probe is None or probe.status is not Status.PASS:
         return f"(pytorch.import: {probe.status.value if probe else 'missing'}: {probe.detail if probe else ''})"
     d = probe.data
-    lines = [
-        f"torch {d['torch']}, built for CUDA {d['cuda']}",
-        f"torch.cuda.is_available(): {d['cuda_available']}",
-        f"torch.cuda.device_count(): {d['device_count']}",
-    ]
-    lines += [f"  cuda:{i} {name}" for i, name in enumerate(d.get("devices", []))]
+    available = _found(results, "pytorch.cuda_available")
+    host = (available.data.get("host_gpus") if available else None) if d["cuda_available"] else None
+    inside = d.get("devices", []) if d["cuda_available"] else None
+    inside, host = ([{"name": n} for n in names] if names is not None else None for names in (inside, host))
+    lines = [f"torch {d['torch']}, built for CUDA {d['cuda']}", f"torch.cuda.is_available(): {d['cuda_available']}"]
+    for what, key in (("count", ""), ("name", "name")):
+        same_side = beside_host(_column(inside, key), _column(host, key))
+        lines.append(f"torch.cuda's devices are the host's GPUs, by {what}: {same_side}")
     if "matmul" in d:
         lines.append(f"{d['matmul']['n']}x{d['matmul']['n']} matmul on the GPU matches the CPU: {d['matmul']['ok']}")
     return "\n".join(lines)

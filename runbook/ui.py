@@ -92,6 +92,11 @@ def show_summary(summary: dict, lang: str = "") -> None:
     _display({"text/plain": text, "text/html": page})
 
 
+def show_gpus(results: list[CheckResult]) -> None:
+    """The container's GPUs beside the host's (the nvidia-smi check nbval compares)."""
+    _show_view(results, lambda rs: {"text/plain": render.gpus_text(rs)})
+
+
 def show_torch(results: list[CheckResult]) -> None:
     _show_view(results, lambda rs: {"text/plain": render.torch_text(rs)})
 

@@ -14,6 +14,7 @@ the steps run again in the record's language, so a record is verified whatever t
 from __future__ import annotations
 
 import configparser
+import difflib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -71,10 +72,11 @@ def _by_id(summary: dict) -> dict[str, dict]:
 
 
 def gpus_of(summary: dict) -> str:
-    """The GPUs the driver listed, by model and count ('1 x NVIDIA H200'), '' when none was seen."""
+    """The GPUs the driver listed, by model, memory and count ('1 x NVIDIA H200 143771 MiB'), '' when none was
+    seen."""
     gpus = ((_by_id(summary).get("host.driver") or {}).get("data") or {}).get("gpus") or []
-    names = [g.get("name", "?") for g in gpus]
-    return ", ".join(f"{names.count(n)} x {n}" for n in sorted(set(names)))
+    kinds = [f"{g.get('name', '?')} {g.get('memory_total_mib', '?')} MiB" for g in gpus]
+    return ", ".join(f"{kinds.count(k)} x {k}" for k in sorted(set(kinds)))
 
 
 def fact_drift(before: dict, after: dict) -> list[Drift]:
@@ -118,13 +120,30 @@ def checked_outputs(notebook: Path) -> list[str]:
     return texts
 
 
+def changed_lines(recorded: str, now: str) -> tuple[str, str]:
+    """What differs between two outputs of a checked cell, each side in one line: the lines only one side
+    has (as difflib pairs them), joined with ' | ', so that a drift names the change rather than two tables."""
+    a, b = recorded.strip().splitlines(), now.strip().splitlines()
+    old, new = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op != "equal":
+            old += [_tidy(line) for line in a[i1:i2]]
+            new += [_tidy(line) for line in b[j1:j2]]
+    return " | ".join(old)[:400] or "(nothing)", " | ".join(new)[:400] or "(nothing)"
+
+
+def _tidy(line: str) -> str:
+    """A table's line without its frame and padding: '|   0  NVIDIA H200   On  |' -> '0 NVIDIA H200 On'."""
+    return re.sub(r"\s+", " ", line.strip(" |"))
+
+
 def output_drift(record: Path, now: Path, steps: list[str]) -> list[Drift]:
     found = []
     for step in steps:
         a, b = checked_outputs(record / f"{step}.ipynb"), checked_outputs(now / f"{step}.ipynb")
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             if x != y:
-                found.append(Drift("output", f"{step} checked cell {i + 1}", x.strip()[:400], y.strip()[:400]))
+                found.append(Drift("output", f"{step} checked cell {i + 1}", *changed_lines(x, y)))
     return found
 
 

@@ -42,7 +42,10 @@ def run(progress=None, **values) -> list[CheckResult]:
         done = [pool.submit(run_check, *check) for check in checks]
         results += [f.result() for f in done]
     seen = next(r for r in results if r.id == "gpu.nvidia_smi")
-    results.append(run_check("gpu.same_gpus", titles["gpu.same_gpus"], lambda: check_same(ctx, seen)))
+    # the host's side of the comparison, recorded whatever the outcome: the checked cell sets it beside the container's
+    expected = gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"]) if ctx.driver else []
+    host_side = {"host": [{"name": g.name, "uuid": g.uuid} for g in expected]} if ctx.driver else None
+    results.append(run_check("gpu.same_gpus", titles["gpu.same_gpus"], lambda: check_same(ctx, seen), host_side))
     results.append(run_check("gpu.cuda_version", titles["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
     return results
 
@@ -131,7 +134,7 @@ def check_nvidia_smi(ctx, image: str) -> Passed:
             len(gpus),
         ).format(count=len(gpus), mode=ctx.params["gpu_mode"], names=", ".join(g.name for g in gpus)),
         evidence=out.output,
-        data={"uuids": [g.uuid for g in gpus]},
+        data={"uuids": [g.uuid for g in gpus], "gpus": [{"name": g.name, "uuid": g.uuid} for g in gpus]},
     )
 
 
@@ -142,8 +145,7 @@ def check_same(ctx, seen: CheckResult) -> Passed:
         )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
-    ids = gpu_access.selected_ids(ctx.params["gpus"])
-    expected = [g.uuid for g in ctx.driver.gpus if ids is None or str(g.index) in ids or g.uuid in ids]
+    expected = [g.uuid for g in gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"])]
     inside = seen.data["uuids"]
     if sorted(inside) != sorted(expected):
         raise fail(

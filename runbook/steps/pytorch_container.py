@@ -87,6 +87,7 @@ def run(progress=None, **values) -> list[CheckResult]:
                 "pytorch.cuda_available",
                 titles["pytorch.cuda_available"],
                 lambda: check_available(ctx, imported, probe),
+                host_gpus(ctx),
             )
         )
         results.append(run_check("pytorch.matmul", titles["pytorch.matmul"], lambda: check_matmul(probe)))
@@ -97,6 +98,13 @@ def run(progress=None, **values) -> list[CheckResult]:
         if on_host is not None:
             on_host.close()
     return results
+
+
+def host_gpus(ctx) -> dict | None:
+    """The names of the host's GPUs the container is given, beside which the checked cell sets torch.cuda's."""
+    if ctx.driver is None:
+        return None
+    return {"host_gpus": [g.name for g in gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"])]}
 
 
 def check_available(ctx, imported: CheckResult, probe: dict) -> Passed:

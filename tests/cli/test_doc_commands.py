@@ -81,7 +81,8 @@ NOT_HERE: dict[str, str] = {
     "bash tests/gpu/kit/make-kit.sh": "builds the GPU host kit for the GPU host: Debian's packages, wheels and the "
     "toolkit built from source, hundreds of MB and minutes",
     "bash tests/gpu/kit/up.sh": GPU_HOST + "; as root it starts the kit's engine, repository and registry",
-    "python3 -m runbook run --out records/h200-$(date -u +%F)-toolkit -p toolkit_apply true -p toolkit_mirror "
+    "python3 -m runbook run --out records/$(python3 -c 'from runbook import host; "
+    "print(host.gpu_tag(host.query_driver().gpus))')-$(date -u +%F)-toolkit -p toolkit_apply true -p toolkit_mirror "
     'http://127.0.0.1:8700 -p registry_mirrors http://127.0.0.1:5000 -p engine_restart "bash '
     '$PWD/tests/gpu/kit/dockerd.sh restart" -p allow_restart_command true -p enable_cdi true -p '
     "set_as_default true": GPU_HOST + "; it installs the toolkit and restarts the kit's engine",

@@ -44,7 +44,7 @@ def test_a_changed_driver_is_reported_as_exactly_that(client, tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     assert drift_of(tmp_path / "again") == [("fact", "driver version"), ("fact", "CUDA ceiling"), ("fact", "GPUs")]
     assert "driver version: 470.199.02 -> 580.159.04" in proc.stdout
-    assert "GPUs: 1 x Quadro M6000 -> 1 x NVIDIA H200" in proc.stdout
+    assert "GPUs: 1 x Quadro M6000 143771 MiB -> 1 x NVIDIA H200 143771 MiB" in proc.stdout
 
 
 def test_a_retagged_image_is_reported_as_exactly_that(client, tmp_path):

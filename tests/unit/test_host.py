@@ -132,3 +132,16 @@ def test_the_drivers_own_nvidia_smi_is_found_behind_a_wrapper_script(tmp_path, m
     monkeypatch.setenv("PATH", f"{wrapper}:{real}")
     assert host.find_nvidia_smi() == str(wrapper / "nvidia-smi"), "on PATH, the wrapper comes first"
     assert host.driver_nvidia_smi() == str(binary), "a container is given the driver's binary"
+
+
+def test_a_hosts_gpus_name_its_records_by_model_and_count():
+    """The records of a host are named by what its driver lists: the H200 host's XML, an eight-H100 node's
+    nvidia-smi -L (tests/fixtures/h100), and names as drivers report other models."""
+    h200 = host.parse_nvidia_smi_xml((H200 / "nvidia-smi-q-x.xml").read_text())
+    assert host.gpu_tag(h200.gpus) == "h200x1"
+    h100 = host.parse_nvidia_smi_list((H200.parent / "h100" / "nvidia-smi-L-8x.txt").read_text())
+    assert host.gpu_tag(h100) == "h100x8"
+    assert host.gpu_tag(h100[:1] + h200.gpus) == "h100x1-h200x1"
+    models = ["NVIDIA A100-SXM4-80GB", "NVIDIA GeForce RTX 4090", "NVIDIA L40S", "Quadro M6000", "Tesla V100-SXM2-16GB"]
+    assert [host.model_tag(m) for m in models] == ["a100", "rtx4090", "l40s", "m6000", "v100"]
+    assert host.gpu_tag([]) == "nogpu"

@@ -4,25 +4,30 @@
 # NVIDIA Container Toolkit installed from the kit's apt repository and the images pulled through the
 # kit's registry, then the same once for each GPU access mode, nbval over the GPU cells, and the GPU tests:
 #
-#   toolkit   python3 -m runbook run --out records/h200-DATE-toolkit  -p toolkit_apply true
+#   toolkit   python3 -m runbook run --out records/GPUS-DATE-toolkit  -p toolkit_apply true
 #               -p toolkit_mirror http://127.0.0.1:8700 -p registry_mirrors http://127.0.0.1:5000
 #               -p engine_restart "bash $PWD/tests/gpu/kit/dockerd.sh restart /tmp/gpu-kit"
 #               -p allow_restart_command true -p enable_cdi true -p set_as_default true  [-p pull_devel true]
 #   gpus, runtime, cdi, manual
-#             the same with -p gpu_mode MODE, into records/h200-DATE-toolkit-MODE (the toolkit is then
+#             the same with -p gpu_mode MODE, into records/GPUS-DATE-toolkit-MODE (the toolkit is then
 #             already there: each of its steps says "already done")
 #   nbval-manual, nbval-gpus
 #             bash tests/gpu/nbval.sh with GPU_MODE=manual and GPU_MODE=gpus, on the images the runs pulled
 #   pytest-gpu  python3 -m pytest tests/gpu
+#   withheld  the probes of steps 3 and 4 run in the CUDA and PyTorch images with no GPU access at all, their
+#             output kept in withheld.txt (the logs): what a container that is given no GPU prints
+#
+# GPUS names what this host's driver lists, by model and count (runbook.host.gpu_tag: h100x1, h200x1,
+# a100x2-l4x1, nogpu), asked once the rig is up: a record is named by the host it was made on.
 #
 # PULL_DEVEL=1 (the default) adds -p pull_devel true to the toolkit run, so that nvcc --version runs in the
 # devel image (the kit's has the real nvcc); PULL_DEVEL=0 runs the README's defaults only. STEPS (default
-# "up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu") picks steps. A step that needs
+# "up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu withheld") picks steps. A step that needs
 # more time than is left of BUDGET_S (default 560: a device call may take 600 s) is skipped and says so;
 # each step is stopped when the budget runs out.
 #
 # Writes into $OUT (default build/device-out): summary.txt (each step, its exit code and time, and each
-# record's verdict and counts), records.tar.gz (records/h200-DATE-toolkit*, every step's log, and the rig's
+# record's verdict and counts), records.tar.gz (records/GPUS-DATE-toolkit*, every step's log, and the rig's
 # logs: dockerd.log, registry.log, apt-repo.log, images.json, daemon.json), up.log, toolkit.log. They are
 # written again after every step, so a call cut short still brings back what was done. Exit code: that of
 # the toolkit run (0 pass, 1 a check failed, 2 the run could not be made), or the first failing step's.
@@ -41,12 +46,11 @@ export KIT_ROOT APT_PORT REGISTRY_PORT
 start=$(date +%s)
 deadline=$((start + ${BUDGET_S:-560}))
 day=$(date -u +%F)
-rec=records/h200-$day-toolkit
-if [ -e "$rec" ]; then rec=$rec-$(date -u +%H%M%S); fi  # a folder of an earlier call today stays as it is
+rec=""  # named once the rig is up, by the GPUs the driver lists
 logs=$repo/build/device-logs
 rm -rf "$logs" && mkdir -p "$logs"
 summary=$out/summary.txt
-echo "# tests/gpu/kit/device.sh on $(hostname), $(date -u +%FT%TZ); records: $rec*" >"$summary"
+echo "# tests/gpu/kit/device.sh on $(hostname), $(date -u +%FT%TZ)" >"$summary"
 first_rc=""
 
 params=(-p toolkit_apply true -p toolkit_mirror "http://127.0.0.1:$APT_PORT"
@@ -61,7 +65,7 @@ pack() {
   done
   [ -f "${DAEMON_JSON:-/etc/docker/daemon.json}" ] && cp "${DAEMON_JSON:-/etc/docker/daemon.json}" "$logs/daemon.json"
   # shellcheck disable=SC2046
-  tar -czf "$out/records.tar.gz.part" $(ls -d "$rec"* 2>/dev/null) -C "$repo/build" device-logs 2>/dev/null \
+  tar -czf "$out/records.tar.gz.part" $([ -z "$rec" ] || ls -d "$rec"* 2>/dev/null) -C "$repo/build" device-logs 2>/dev/null \
     && mv "$out/records.tar.gz.part" "$out/records.tar.gz"
   for f in up toolkit; do [ -f "$logs/$f.log" ] && cp "$logs/$f.log" "$out/$f.log"; done
 }
@@ -78,7 +82,7 @@ PY
 step() {  # NAME SECONDS-IT-NEEDS COMMAND...
   local name=$1 need=$2 left t rc
   shift 2
-  case " ${STEPS:-up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu} " in
+  case " ${STEPS:-up toolkit gpus runtime cdi manual nbval-manual nbval-gpus pytest-gpu withheld} " in
     *" $name "*) ;;
     *) return 0 ;;
   esac
@@ -99,6 +103,11 @@ step() {  # NAME SECONDS-IT-NEEDS COMMAND...
 
 step up 200 bash "$here/up.sh" "$kit" || { echo "device.sh: the rig is not up; see up.log" | tee -a "$summary"; pack; exit 1; }
 export DOCKER_HOST=unix://${DOCKER_SOCK:-/var/run/docker.sock}
+gpus=$(python3 -c 'from runbook import host; d = host.query_driver(); print(host.gpu_tag(d.gpus if d else []))' 2>>"$logs/up.log") \
+  || gpus=unknown
+rec=records/$gpus-$day-toolkit
+if [ -e "$rec" ]; then rec=$rec-$(date -u +%H%M%S); fi  # a folder of an earlier call today stays as it is
+echo "# GPUs (as the driver lists them): $gpus; records: $rec*" | tee -a "$summary"
 devel=()
 [ "${PULL_DEVEL:-1}" = 0 ] || devel=(-p pull_devel true)
 step toolkit 150 python3 -m runbook run --out "$rec" "${params[@]}" "${devel[@]}"
@@ -115,6 +124,7 @@ step nbval-manual 60 env GPU_MODE=manual bash tests/gpu/nbval.sh
 step nbval-gpus 60 env GPU_MODE=gpus bash tests/gpu/nbval.sh
 step pytest-gpu 90 env RUNBOOK_GPU_CUDA_IMAGE="$cuda_image" RUNBOOK_GPU_PYTORCH_IMAGE="$pytorch_image" \
   python3 -m pytest -p no:cacheprovider -q tests/gpu
+step withheld 40 python3 "$here/withheld.py" "$cuda_image" "$pytorch_image" "$logs/withheld.txt"
 echo "device.sh: done in $(($(date +%s) - start)) s" | tee -a "$summary"
 pack
 if [ "$toolkit_rc" != 0 ]; then exit "$toolkit_rc"; fi

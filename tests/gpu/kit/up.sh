@@ -28,7 +28,7 @@
 # to KIT_ROOT/rig.env.
 #
 # Then the runbook, as in README.md's "On a GPU host" (tests/gpu/kit/device.sh runs all of it):
-#   python3 -m runbook run --out records/h200-$(date -u +%F)-toolkit -p toolkit_apply true \
+#   python3 -m runbook run --out records/<GPUs, e.g. h100x1>-$(date -u +%F)-toolkit -p toolkit_apply true \
 #     -p toolkit_mirror http://127.0.0.1:8700 -p registry_mirrors http://127.0.0.1:5000 \
 #     -p engine_restart "bash $PWD/tests/gpu/kit/dockerd.sh restart" -p allow_restart_command true \
 #     -p enable_cdi true -p set_as_default true
