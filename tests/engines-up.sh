@@ -12,6 +12,8 @@
 #     ($cache/podman) and a registries.conf of its own (CONTAINERS_REGISTRIES_CONF) that lets it pull from
 #     the loopback registry over http (Docker allows 127.0.0.0/8 over http by itself), and a containers.conf
 #     of its own (CONTAINERS_CONF) with limits this machine allows and runc.
+#   - Podman 5.4 (trixie's), rootful, in a trixie root made by debootstrap (it needs a newer glibc than
+#     bookworm's), at /run/gpu-runbook-podman-trixie/podman.sock.
 #   - Podman, rootless: as the unprivileged user gpu-runbook-rootless (made here, with Debian's uidmap for
 #     its subordinate ids), its service on $XDG_RUNTIME_DIR/podman/podman.sock, overlay storage in its home.
 # The test image runbook-test/debian:bookworm is copied into each (docker save from the shared engine, load).
@@ -120,6 +122,49 @@ CONF
   echo "PODMAN=unix://$sock" >>"$env_file.tmp"
 }
 
+# --- Podman 5.4, rootful, from Debian trixie ---------------------------------------------------------------
+# trixie's podman needs glibc 2.38 (this machine's bookworm has 2.36): it runs in a trixie root made by
+# debootstrap ($cache/trixie-root, kept), chrooted in a mount namespace of its own (its /proc, /sys, /dev,
+# /run and /tmp vanish with it), with the socket's folder bound in from the host:
+# /run/gpu-runbook-podman-trixie/podman.sock. The host network, so the loopback registry answers.
+podman_trixie() {
+  local root=$cache/trixie-root dir=/run/gpu-runbook-podman-trixie
+  local sock=$dir/podman.sock
+  if ! ping_sock "$sock"; then
+    if [ ! -x "$root/usr/bin/podman" ]; then
+      say "making a trixie root with podman (debootstrap, a few minutes)"
+      debootstrap --variant=minbase --include=podman,runc trixie "$root" http://deb.debian.org/debian \
+        >"$cache/trixie-debootstrap.log" 2>&1 \
+        || { echo "PODMAN_TRIXIE_UNAVAILABLE=debootstrap of trixie with podman failed (see $cache/trixie-debootstrap.log)" >>"$env_file.tmp"; return; }
+    fi
+    cp "$cache/podman/containers.conf" "$root/etc/containers/containers.conf.runbook"
+    cp "$cache/podman/registries.conf" "$root/etc/containers/registries.conf.runbook"
+    mkdir -p "$dir" "$root/run/host"
+    cat >"$cache/podman-trixie.sh" <<SH
+set -e
+mount --bind $root $root
+mount -t proc proc $root/proc
+mount --rbind /sys $root/sys
+mount --rbind /dev $root/dev
+mount -t tmpfs tmpfs $root/run
+mount -t tmpfs tmpfs $root/tmp
+mkdir -p $root/run/host
+mount --bind $dir $root/run/host
+exec chroot $root /usr/bin/env CONTAINERS_CONF=/etc/containers/containers.conf.runbook \\
+  CONTAINERS_REGISTRIES_CONF=/etc/containers/registries.conf.runbook PODMAN_IGNORE_CGROUPSV1_WARNING=1 \\
+  podman --cgroup-manager cgroupfs --events-backend file system service --time=0 unix:///run/host/podman.sock
+SH
+    rm -f "$sock"
+    say "starting Podman $(chroot "$root" dpkg-query -W -f='${Version}' podman) at $sock"
+    (exec setsid unshare -m --propagation private sh "$cache/podman-trixie.sh") >>"$cache/podman-trixie.log" 2>&1 </dev/null &
+    wait_ping "$sock" || { tail -5 "$cache/podman-trixie.log" >&2; echo "PODMAN_TRIXIE_UNAVAILABLE=podman 5 did not start (see $cache/podman-trixie.log)" >>"$env_file.tmp"; return; }
+  fi
+  if ! docker -H "unix://$sock" image inspect "$image" >/dev/null 2>&1; then
+    docker save "$image" | docker -H "unix://$sock" load >/dev/null
+  fi
+  echo "PODMAN_TRIXIE=unix://$sock" >>"$env_file.tmp"
+}
+
 # --- Podman, rootless ----------------------------------------------------------------------------------
 # As the unprivileged user gpu-runbook-rootless (made here, with subordinate ids), its service on the socket
 # rootless Podman users have: $XDG_RUNTIME_DIR/podman/podman.sock. Needs newuidmap (Debian's uidmap).
@@ -155,6 +200,7 @@ if [ "$(id -u)" -ne 0 ]; then say "run as root"; exit 1; fi
 docker_debian trixie DOCKER_TRIXIE
 docker_debian sid DOCKER_SID
 podman_rootful
+podman_trixie
 podman_rootless
 mv "$env_file.tmp" "$env_file"
 say "$(tr '\n' ' ' <"$env_file")"

@@ -1,6 +1,6 @@
 """The engine-side checks against every engine a GPU user has: the shared Docker 20.10 (tests/engine-up.sh),
 Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default) and Podman through its
-Docker-compatible API (tests/engines-up.sh), each a real engine on its own socket. Rootless Podman runs
+Docker-compatible API, 4.3 and 5.4 (tests/engines-up.sh), each a real engine on its own socket. Rootless Podman runs
 where this machine lets an unprivileged user map ids; where not, its tests skip with the reason
 tests/engines-up.sh found.
 
@@ -26,6 +26,7 @@ ENGINES = {
     "DOCKER_TRIXIE": ("docker", 26),
     "DOCKER_SID": ("docker", 28),
     "PODMAN": ("podman", 4),
+    "PODMAN_TRIXIE": ("podman", 5),
     "PODMAN_ROOTLESS": ("podman", 4),
 }
 

@@ -26,6 +26,7 @@ def identity_of(name: str) -> engine.Identity:
         ("docker-28.5", "docker", "28.5.2+dfsg4", "1.51", "overlay2", True, False),
         ("podman-4.3", "podman", "4.3.1", "1.41", "overlay", True, False),
         ("podman-4.3-rootless", "podman", "4.3.1", "1.41", "overlay", True, True),
+        ("podman-5.4", "podman", "5.4.2", "1.41", "overlay", True, False),
     ],
 )
 def test_identity_is_read_from_the_engines_own_answers(capture, kind, version, api, store, cdi, rootless):
@@ -61,6 +62,8 @@ def test_an_engine_of_another_name_is_neither_docker_nor_podman():
         ("podman-4.3", "runtime", False, "Podman ignores Runtime=nvidia"),
         ("podman-4.3", "cdi", False, "only from 5.4"),
         ("podman-4.3", "manual", True, "bound in"),
+        ("podman-5.4", "cdi", True, "Podman resolves"),
+        ("podman-5.4", "gpus", False, "Podman ignores --gpus device requests; use gpu_mode=cdi"),
         ("docker-20.10", "cdi", False, "only from version 25"),
         ("docker-20.10", "gpus", True, "nvidia-container-runtime-hook"),
         ("docker-26.1", "cdi", False, "CDI is off"),
