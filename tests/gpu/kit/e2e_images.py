@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,13 +72,43 @@ def nvcc_version(nvcc: str) -> str:
     return next((ln.strip() for ln in out.splitlines() if "release" in ln), out.strip()[-80:])
 
 
+def ld_cache_layer(userland: images.Layer) -> images.Layer:
+    """/etc/ld.so.cache of the userland, as the real image has one (`ldconfig -p` reads it): ldconfig -r over
+    a copy of the userland's libraries and its ld.so.conf files."""
+    tree = images.Tree()
+    with tempfile.TemporaryDirectory(prefix="e2e-ldcache-") as root:
+        for path, e in userland.tree.entries.items():
+            is_conf = path == "etc/ld.so.conf" or path.startswith("etc/ld.so.conf.d/")
+            if not (is_conf or re.search(r"(^|/)lib[^/]*/([^/]+/)?[^/]+\.so(\.[0-9.]+)?$", path)):
+                continue
+            dest = Path(root, path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if e.kind == "link":
+                os.symlink(e.target, dest)
+            elif e.kind == "file" and e.src:
+                shutil.copyfile(e.src, dest)
+            elif e.kind == "data":
+                dest.write_bytes(e.data)
+        for top in ("lib", "lib64"):  # merged /usr: ldconfig follows the links
+            if userland.tree.entries.get(top, images.Entry("dir")).kind == "link" and not Path(root, top).exists():
+                os.symlink(userland.tree.entries[top].target, Path(root, top))
+        Path(root, "etc").mkdir(exist_ok=True)
+        r = subprocess.run(["ldconfig", "-r", root], capture_output=True, text=True)
+        cache = Path(root, "etc/ld.so.cache")
+        if r.returncode != 0 or not cache.is_file():
+            raise SystemExit(f"e2e-images: ldconfig -r failed: {r.stderr.strip()[-300:]}")
+        tree.add_data("etc/ld.so.cache", cache.read_bytes())
+    return images.Layer("/etc/ld.so.cache of the userland (ldconfig -r)", tree)
+
+
 def ubuntu_images(userland: images.Layer) -> list[images.Image]:
     differs = (
         "not Canonical's image: the GPU runbook kit's Ubuntu userland (tests/gpu/kit/images.py) from the GPU "
         "host's own packages; ubuntu:24.04's environment (PATH, Cmd)"
     )
     config = {"Env": [f"PATH={images.UBUNTU_PATH}"], "Cmd": ["/bin/bash"], "Labels": {images.LABEL: differs}}
-    return [images.Image(f"library/ubuntu:{tag}", "ubuntu", config, [userland]) for tag in ("latest", "24.04")]
+    layers = [userland, ld_cache_layer(userland)]
+    return [images.Image(f"library/ubuntu:{tag}", "ubuntu", config, layers) for tag in ("latest", "24.04")]
 
 
 def busybox_image(busybox: str) -> images.Image:
