@@ -95,6 +95,19 @@ suite_rc=$?
 say "suite: exit $suite_rc in $(($(date +%s) - t)) s; $(grep -E '^(Ran|FAIL!|SUCCESS!)' "$rec/e2e.log" | paste -sd' ')"
 docker ps -aq --filter name=nvct | xargs -r docker rm -f >/dev/null 2>&1
 
+# what the host and a plain image look like to the toolkit, for reading the failures: REC/probes.txt
+probe() { echo "\$ $*"; timeout 30 bash -c "$*" 2>&1 | head -20; echo "(exit ${PIPESTATUS[0]})"; echo; }
+{
+  probe 'type -a nvidia-smi; head -c 300 /usr/bin/nvidia-smi | tr -c "[:print:]\n" "?"; echo'
+  probe 'ls -d /lib/firmware/nvidia/* /usr/lib/firmware/nvidia/* 2>&1; cat /proc/driver/nvidia/params | grep -i ModifyDeviceFiles'
+  probe 'grep -n "nvidia-smi\|libcuda.so" /var/run/cdi/nvidia.yaml | head -8'
+  probe 'docker info --format "{{.DefaultRuntime}} {{json .Runtimes}}"'
+  probe 'docker run --rm --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all ubuntu bash -c "echo PATH=\$PATH; ls -l /usr/local/nvidia/bin/nvidia-smi /usr/bin/nvidia-smi"'
+  probe 'docker run --rm --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all -e PATH=/usr/local/nvidia/bin:/usr/bin:/bin ubuntu nvidia-smi -L'
+  probe 'docker run --rm --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=runtime.nvidia.com/gpu=all busybox ls /usr/lib/x86_64-linux-gnu/ /usr/local/nvidia/lib64/ | head -30'
+  probe 'docker run --rm --runtime=runc --gpus all ubuntu true'
+} >"$rec/probes.txt" 2>&1
+
 # 5. the table
 python3 "$here/e2e_compare.py" "$rec/junit.xml" "$runbook_rec" --out "$rec/e2e-vs-runbook.md" --json "$rec/e2e-vs-runbook.json"
 rc=$?
