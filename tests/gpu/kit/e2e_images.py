@@ -38,6 +38,20 @@ SAMPLE_TAGS = {"vectorAdd": "vectoradd-cuda12.5.0", "deviceQuery": "devicequery-
 BUSYBOX_APPLETS = ("sh", "ls", "cat", "true", "false", "echo", "env", "grep", "awk", "sleep", "id", "mount")
 
 
+def find_nvcc() -> str:
+    """nvcc on PATH, else CUDA's usual folder, else the one a pip-installed CUDA toolkit (nvidia/cu*/bin) holds."""
+    import glob
+    import sysconfig
+
+    found = shutil.which("nvcc") or (
+        "/usr/local/cuda/bin/nvcc" if os.access("/usr/local/cuda/bin/nvcc", os.X_OK) else ""
+    )
+    if not found:
+        wheels = sorted(glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "cu*", "bin", "nvcc")))
+        found = wheels[-1] if wheels else ""
+    return found
+
+
 def say(*args) -> None:
     print("e2e-images:", *args, file=sys.stderr, flush=True)
 
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", default="127.0.0.1:5000")
     ap.add_argument("--cuda", default="", help="the driver's CUDA ceiling (default: nvidia-smi's, else 13.0)")
-    ap.add_argument("--nvcc", default=shutil.which("nvcc") or "", help="the nvcc that builds the samples")
+    ap.add_argument("--nvcc", default=find_nvcc(), help="the nvcc that builds the samples")
     ap.add_argument("--busybox", default="", help="a static busybox binary, for busybox:latest")
     ap.add_argument("--force", action="store_true", help="make again what the registry already has")
     ap.add_argument("--dry-run", action="store_true", help="show what each image would hold; write nothing")

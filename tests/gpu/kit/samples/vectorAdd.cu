@@ -24,8 +24,8 @@ int main() {
   printf("[Vector addition of %d elements]\n", n);
   float *a = (float *)malloc(size), *b = (float *)malloc(size), *c = (float *)malloc(size);
   for (int i = 0; i < n; ++i) {
-    a[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    b[i] = (float)((i * 104729) % 1000) / 1000.0f;
+    a[i] = (float)((i * 7919u) % 1000u) / 1000.0f;
+    b[i] = (float)((i * 104729u) % 1000u) / 1000.0f;
   }
   float *da, *db, *dc;
   check(cudaMalloc(&da, size), "allocate device vector A");
