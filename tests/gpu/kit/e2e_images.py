@@ -130,7 +130,7 @@ def busybox_image(busybox: str) -> images.Image:
     tree.add_host(busybox, "bin/busybox", root_owned=True)
     for applet in BUSYBOX_APPLETS:
         tree.add_link(f"bin/{applet}", "busybox")
-    for d in ("usr/lib/x86_64-linux-gnu", "etc", "tmp", "proc", "sys", "dev", "root"):
+    for d in ("etc", "tmp", "proc", "sys", "dev", "root"):  # no /usr/lib: the static busybox needs none
         tree.add_dir(d)
     tree.add_data("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
     tree.add_data("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
