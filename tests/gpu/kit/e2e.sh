@@ -13,7 +13,7 @@
 #   4. the suite: `e2e.test -ginkgo.v -ginkgo.junit-report=REC/junit.xml`, its output in REC/e2e.log;
 #   5. REC/e2e-vs-runbook.md: each spec beside the runbook's verdict (tests/gpu/kit/e2e_compare.py over
 #      REC/junit.xml and RUNBOOK_RECORD/summary.json).
-# REC is records/<gpu>-DATE-e2e (<gpu> from nvidia-smi: h100, h200), beside the runbook's record; it is also
+# REC is the runbook's record's name with -e2e for -toolkit (records/<gpus>-DATE-e2e), beside it; it is also
 # packed into $OUT/e2e.tar.gz. Exit code: the comparison's (0 no disagreement, 1 a disagreement, 2 no input),
 # or 1 when the rig could not be made.
 # Settings: KIT_ROOT=/tmp/gpu-kit REGISTRY_PORT=5000 DOCKER_HOST (device.sh exports it) E2E_TIMEOUT=6m
@@ -33,8 +33,14 @@ say() { echo "e2e: $*"; }
 [ -s "$kit/e2e/e2e.test.xz" ] || die "no $kit/e2e/e2e.test.xz: make it with tests/gpu/kit/make-e2e-kit.sh and carry build/gpu-kit/e2e"
 [ -s "$runbook_rec/summary.json" ] || say "WARNING: no $runbook_rec/summary.json: the table will say so"
 
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -oiE '\b[a-z][0-9]{2,4}\b' | head -1 | tr 'A-Z' 'a-z')
-rec=records/${gpu:-gpu}-$(date -u +%F)-e2e
+# beside the runbook's record and named as it is (records/<gpus>-DATE-toolkit -> records/<gpus>-DATE-e2e), else
+# by the first GPU's model
+case $(basename "$runbook_rec") in
+  *-toolkit) rec=$(dirname "$runbook_rec")/$(basename "$runbook_rec" -toolkit)-e2e ;;
+  *)
+    gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -oiE '\b[a-z][0-9]{2,4}\b' | head -1 | tr 'A-Z' 'a-z')
+    rec=records/${gpu:-gpu}-$(date -u +%F)-e2e ;;
+esac
 [ ! -e "$rec" ] || rec=$rec-$(date -u +%H%M%S)
 mkdir -p "$rec" "$KIT_ROOT/e2e"
 rec=$(cd "$rec" && pwd)
