@@ -71,6 +71,9 @@ DEFAULT_RUNTIME_GPUS = re.compile(
     r"(running nvidia-smi -L|cuda-\w+ sample) should support the --gpus flag using the nvidia-container-runtime-hook"
 )
 
+# where a failure that is not the spec's own command happened (Ginkgo's "In [BeforeAll] at: file:line")
+SETUP_NODE = r"In \[(BeforeAll|BeforeEach|AfterAll|AfterEach|JustBeforeEach)\] at: \S*/([\w.-]+:\d+)"
+
 # the kit's own causes: what this host cannot have, not what is broken on it
 KIT_CAUSES = (
     (
@@ -98,6 +101,7 @@ KIT_CAUSES = (
     ("no_installer", ("nil pointer evaluating *e2e.ToolkitInstaller", "image is required")),
     ("libnvidia_container_absent", ("libnvidia-container*.so", "failed to list toolkit libraries")),
     ("no_firmware", ("/lib/firmware/nvidia/*.*",)),
+    ("interrupted", ("interrupted by the suite's time limit",)),
 )
 KIT_CAUSE_TEXT = {
     "image_unavailable": "the image is not in the kit's registry and no other registry can be reached",
@@ -107,9 +111,10 @@ KIT_CAUSE_TEXT = {
     ),
     "libnvidia_container_absent": "libnvidia-container is not part of the toolkit's source: no nvidia-container-cli",
     "no_firmware": "the host has no /lib/firmware/nvidia/<version> (GSP firmware folder)",
+    "interrupted": "the time given to the suite ran out (E2E_TIMEOUT)",
 }
 # a spec that fails for one of these could not run here: n/a, not a disagreement
-NOT_HERE = {"image_unavailable", "no_network", "no_installer", "no_firmware"}
+NOT_HERE = {"image_unavailable", "no_network", "no_installer", "no_firmware", "interrupted"}
 
 
 @dataclass
@@ -162,7 +167,13 @@ def read_junit(path: Path) -> list[tuple[str, str, str]]:
             text = skipped.get("message") or ""
         else:
             text = ""
-        out.append((name, "failed" if status in ("failed", "panicked", "timedout") else status, text))
+        if status in ("interrupted", "aborted"):  # the suite's -ginkgo.timeout ran out before or during it
+            status, text = "failed", "interrupted by the suite's time limit (-ginkgo.timeout)\n" + text
+        elif status in ("failed", "panicked", "timedout"):
+            status = "failed"
+        elif status == "pending":
+            status = "skipped"
+        out.append((name, status, text))
     return out
 
 
@@ -215,6 +226,9 @@ def compare(junit: Path, summary: dict) -> list[Row]:
         cause, detail = "", ""
         if status == "failed":
             cause, detail = cause_of(text), one_line(text)
+            where = re.search(SETUP_NODE, text)
+            if where:  # a setup node of the container failed, not the spec's own command
+                detail = f"in {where.group(1)} ({where.group(2)}): {detail}"
             last_failure[top] = (cause, detail)
         elif status == "skipped":
             if "BeforeAll node failed" in text and top in last_failure:
