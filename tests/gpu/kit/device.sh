@@ -117,6 +117,7 @@ for mode in gpus runtime cdi manual; do
   step "$mode" 50 python3 -m runbook run --out "$rec-$mode" "${params[@]}" -p gpu_mode "$mode"
   [ -d "$rec-$mode" ] && verdict "$rec-$mode" | tee -a "$summary"
 done
+step e2e 150 bash "$here/e2e.sh" "$kit" "$rec"  # NVIDIA's own suite after the runbook (STEPS must name it)
 read -r _ cuda_image < <(python3 "$here/images.py" --names --only base)
 read -r _ pytorch_image < <(python3 "$here/images.py" --names --only pytorch)
 export CUDA_IMAGE=$cuda_image PYTORCH_IMAGE=$pytorch_image
