@@ -22,7 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runbook import cuda, engine, gpu_access, host, runner, workloads  # noqa: E402
+from runbook import engine, host, runner, workloads  # noqa: E402
+from runbook.engine import gpu_access
+from runbook.host import cuda
 from runbook.steps.gpu_container import COMMAND as NVIDIA_SMI  # noqa: E402
 
 

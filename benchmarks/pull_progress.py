@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runbook import engine, progress, runner  # noqa: E402
+from runbook import engine, runner  # noqa: E402
+from runbook.present import progress
 
 
 def make_image(client, ref: str, mb: int, base: str) -> None:

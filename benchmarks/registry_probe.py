@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runbook import mirrors, registry_probe  # noqa: E402
+from runbook.network import mirrors
+from runbook.network import probe as registry_probe  # noqa: E402
 from tests.helpers import REGISTRY, answering  # noqa: E402
 
 

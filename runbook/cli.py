@@ -13,6 +13,7 @@ import sys
 
 from . import i18n
 from .i18n import N_, _, ngettext
+from .present import checklist
 
 EXIT_PASS, EXIT_FAIL, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # as a shell reports a process ended by the signal
@@ -165,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     import signal
 
-    from . import render, runner
+    from . import runner
+    from .present import report as render
     from .results import CheckResult
 
     def terminate(signum, frame):
@@ -175,11 +177,11 @@ def cmd_run(args) -> int:
     values = runner.load_values(args.parameters_file, args.parameter)
     view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
     if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
-        from .progress import PlainView
+        from .present.progress import PlainView
 
         view = PlainView(lambda m: None)
     elif sys.stderr.isatty():  # a terminal: a status line and pull bars; a CI log gets plain lines
-        from .progress import TerminalView
+        from .present.progress import TerminalView
 
         view = TerminalView(sys.stderr)
     try:
@@ -190,14 +192,14 @@ def cmd_run(args) -> int:
         return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
     if args.junit_xml:
         from .files import write_atomic
-        from .junit import junit_xml
+        from .present.junit import junit_xml
 
         write_atomic(os.path.abspath(args.junit_xml), junit_xml(summary))
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
         print(render.headline(summary))
-        print(render.text([CheckResult.from_dict(c) for c in summary["checks"]]))
+        print(checklist.text([CheckResult.from_dict(c) for c in summary["checks"]]))
         print()
     if not args.json:
         record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
@@ -258,7 +260,7 @@ def cmd_clean(args) -> int:
 
 
 def cmd_lab(args) -> int:
-    from . import lab
+    from .present import lab
 
     ws = lab.prepare(args.dir, args.replay, args.lang)
     print(
@@ -288,7 +290,7 @@ def cmd_lab(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from . import bundle
+    from .record import bundle
 
     path, manifest = bundle.write(
         args.out,

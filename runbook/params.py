@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import ParameterError
 from .i18n import N_, _, translate
+from .network.mirrors import url
 
 # The grammar of an image reference (distribution/reference): [registry[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -83,22 +84,6 @@ def gpu_selection(value: str) -> str:
     return ",".join(items)
 
 
-# Host, optional port, then a path of plain URL characters: a URL that is shown inside commands to copy
-# must not carry anything a shell would read (spaces, quotes, $, `, ;, &, |, parentheses, *).
-URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+=,:@/-]*)?$")
-
-
-def url(value: str) -> str:
-    if not URL.match(value):
-        raise ValueError(
-            _(
-                "{value} is not a plain http(s) URL such as https://mirror.example.com/libnvidia-container "
-                "(letters, digits and . _ ~ % + = , : @ / - only)"
-            ).format(value=repr(value))
-        )
-    return value.rstrip("/")
-
-
 def url_list(value: str) -> str:
     return ",".join(url(v.strip()) for v in value.split(",") if v.strip())
 
@@ -107,7 +92,7 @@ def _preset_or(kind: str, otherwise: Callable[[str], str]) -> Callable[[str], st
     """A preset's name of runbook/mirrors.json (``cn``), or a value ``otherwise`` accepts."""
 
     def check(value: str) -> str:
-        from . import mirrors
+        from .network import mirrors
 
         if value and "/" not in value and value in mirrors.preset_names(kind):
             return value
@@ -118,7 +103,7 @@ def _preset_or(kind: str, otherwise: Callable[[str], str]) -> Callable[[str], st
 
 def registry_host(value: str) -> str:
     """A prefix mirror's host[:port] (m.daocloud.io), as image names start with it."""
-    from . import mirrors
+    from .network import mirrors
 
     if value and not mirrors.HOST.match(value):
         raise ValueError(

@@ -8,6 +8,8 @@ with ``pull=never``). The verdict is ``pass`` only when what the run exists to o
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -15,7 +17,6 @@ from enum import Enum
 
 from .errors import RunbookError
 from .i18n import _, ngettext
-from .progress import announce
 
 # The results travel in an executed notebook as a display output of this type: the record is read from it.
 MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
@@ -24,11 +25,25 @@ MIME_TYPE = "application/vnd.gpu-runbook.checks+json"
 CHOSEN, BLOCKED = "chosen", "blocked"
 
 
+PROGRESS_ENV = "GPU_RUNBOOK_PROGRESS"  # the file a headless run's events go to (present.progress follows it)
+
+
+def announce(event: dict) -> None:
+    """Append one event to the file the runner follows, when there is one (a headless run)."""
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+
+
 class Status(str, Enum):
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"
     SKIP = "skip"
+
+
+ORDER = {Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
 
 
 @dataclass

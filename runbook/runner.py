@@ -22,11 +22,14 @@ from typing import Any
 
 import yaml
 
-from . import engine, host, i18n, narrative, params, record
+from . import engine, host, i18n, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
 from .errors import EngineError, RunSetupError
-from .i18n import _
-from .progress import PROGRESS_ENV, PlainView
+from .i18n import _, narrative
+from .present import report
+from .present.progress import PlainView
+from .results import PROGRESS_ENV
+from .version import kernel_pythonpath
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -273,7 +276,7 @@ def write_record(out: Path, summary: dict) -> None:
     """summary.json and report.html, then the folder's claim is released; a record that cannot be written
     (a full or read-only disk) is an error that names the folder."""
     try:
-        record.write(out, summary)
+        record.write(out, summary, report.report_page(summary))
     finally:
         (out / CLAIM).unlink(missing_ok=True)
 
@@ -310,14 +313,6 @@ class Follow:
                     self.view(event)
                 if stopping:
                     return
-
-
-def kernel_pythonpath() -> str:
-    """PYTHONPATH for the notebooks' kernels: this runbook package first, so that they import the same
-    code as the runner, also from a checkout that was never installed (the kernels start in notebooks/)."""
-    here = str(Path(__file__).resolve().parent.parent)
-    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]
-    return os.pathsep.join([here, *rest])
 
 
 def _cleanup(docker_host: str, run: str | None) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from . import i18n, params, record, render
+from . import i18n, params, record
 from .catalogue import BY_STEM
 from .errors import ChecksFailed
 from .i18n import _, ngettext
-from .progress import PullProgress
+from .present import checklist, path_overview
+from .present import report as render
+from .present.progress import PullProgress
 from .results import MIME_TYPE, CheckResult, Status
 
 
@@ -26,8 +28,8 @@ class Checks:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
-            "text/plain": render.text(self.results),
-            "text/html": render.html_table(self.results),
+            "text/plain": checklist.text(self.results),
+            "text/html": checklist.html_table(self.results),
             MIME_TYPE: {"checks": [r.to_dict() for r in self.results]},
         }
 
@@ -88,7 +90,7 @@ def show_summary(summary: dict, lang: str = "") -> None:
     note = replayed_note(summary)
     text, page = render.summary_text(summary), render.summary_html(summary)
     if note:
-        text, page = f"{note}\n\n{text}", render.replay_banner(note) + page
+        text, page = f"{note}\n\n{text}", path_overview.replay_banner(note) + page
     _display({"text/plain": text, "text/html": page})
 
 
@@ -128,8 +130,8 @@ def show_overview(summary: dict, steps, lang: str = "") -> None:
     note = replayed_note(summary)
     _display(
         {
-            "text/plain": (note + "\n" if note else "") + render.overview_text(states, next_step, firsts),
-            "text/html": render.overview_html(states, next_step, firsts, titles, note),
+            "text/plain": (note + "\n" if note else "") + path_overview.overview_text(states, next_step, firsts),
+            "text/html": path_overview.overview_html(states, next_step, firsts, titles, note),
         }
     )
 
@@ -159,7 +161,7 @@ def run_step(
     flags = params.validate({"interactive": interactive, "strict": strict, "replay": replay, "lang": lang})
     i18n.activate(flags["lang"])
     if flags["replay"]:
-        from .replay import step as replayed
+        from .record.replay import step as replayed
 
         step = replayed(step, flags["replay"])
     if not flags["interactive"]:
@@ -175,7 +177,7 @@ def run_step(
                 ).format(count=len(failed), ids=", ".join(failed))
             )
         return results
-    from .panel import StepPanel
+    from .present.panel import StepPanel
 
     panel = StepPanel(step, values, Checks)
     panel.show()

@@ -3,6 +3,7 @@ runs from a git checkout; both go into every record."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from functools import lru_cache
 from importlib import metadata
@@ -51,3 +52,11 @@ def commit() -> str | None:
 
 def version_info() -> dict:
     return {"runbook_version": version(), "runbook_commit": commit()}
+
+
+def kernel_pythonpath() -> str:
+    """PYTHONPATH for the notebooks' kernels: this runbook package first, so that they import the same
+    code as the runner, also from a checkout that was never installed (the kernels start in notebooks/)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])

@@ -3,6 +3,17 @@ its own preconditions and returns results.
 
 A check whose precondition failed is skipped with the reason and the notebook that fixes it, never
 left out and never a traceback.
+
+Its modules:
+
+- ``preflight``: step 1: the OS, the GPUs on the bus, the driver, the engine, access and disk
+- ``toolkit_state``: step 2: the NVIDIA Container Toolkit's plan, what of it is in effect, applying it
+- ``gpu_container``: step 3: nvidia-smi in a CUDA container, by each GPU access mode
+- ``pytorch_container``: step 4: torch.cuda in a PyTorch image, a matmul checked against the CPU, throughput
+- ``nvcc``: step 5: why base and runtime images have no nvcc, and the devel image that has it
+- ``images``: choosing an image for the driver and pulling it, for steps 3 to 5
+- ``registries``: the network rung of step 1: a registry or mirror answers for each image
+- ``toolkit_security``: step 2's trust checks: one version for the four packages, the bulletins, leftovers
 """
 
 from __future__ import annotations
@@ -12,7 +23,8 @@ from typing import Any
 
 import docker
 
-from .. import diagnosis, engine, engine_modes, host, params
+from .. import diagnosis, engine, host, params
+from ..engine import modes as engine_modes
 from ..errors import EngineError, HostError, RunbookError
 from ..i18n import _
 from ..results import CheckResult, Outcome, Status, fail

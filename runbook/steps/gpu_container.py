@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import cuda, engine, gpu_access, host, workloads
+from .. import engine, host, workloads
 from ..diagnosis import NB_GPU, by_key
+from ..engine import gpu_access
 from ..errors import ContainerFailed, HostError
+from ..host import cuda, readouts
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, mode_refused, skipped
@@ -173,7 +175,7 @@ def check_cuda_version(ctx, seen: CheckResult) -> Passed:
         )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
-    inside = host.parse_nvidia_smi_table(seen.evidence)["cuda_version"].value
+    inside = readouts.parse_nvidia_smi_table(seen.evidence)["cuda_version"].value
     if inside is None:
         raise skip(_("nvidia-smi's table in the container shows no CUDA Version"))
     host_ceiling = ctx.driver.cuda_version

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from .. import cuda, engine, mirrors
+from .. import engine
 from ..diagnosis import NB_GPU, by_key
 from ..errors import ImageNotPulled
+from ..host import cuda
 from ..i18n import _
+from ..network import mirrors
 from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
 from . import Context, skipped
 

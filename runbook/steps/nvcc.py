@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .. import cuda, engine
+from .. import engine
 from ..diagnosis import NB_GPU, NB_NVCC, NB_PYTORCH
 from ..errors import ContainerFailed
+from ..host import cuda
 from ..i18n import _
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from . import context, from_error

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import engine, health, host
+from .. import engine, host
 from ..diagnosis import DRIVER_FIX, NB_PREFLIGHT
+from ..host import events, health
 from ..i18n import _, ngettext, translate
 from ..params import masked
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
@@ -206,8 +207,8 @@ def health_checks(ctx: Context) -> list[CheckResult]:
             results.append(run_check(check_id, translate(title), lambda fn=fn: fn(xml)))
     results.append(
         run_check(
-            "health.xid", _("No XID events in the kernel log since boot"), lambda: health.xid(health.kernel_log())
+            "health.xid", _("No XID events in the kernel log since boot"), lambda: events.xid(events.kernel_log())
         )
     )
-    results.append(run_check("health.dcgm", _("DCGM quick diagnostic (dcgmi diag -r 1)"), health.dcgm))
+    results.append(run_check("health.dcgm", _("DCGM quick diagnostic (dcgmi diag -r 1)"), events.dcgm))
     return results

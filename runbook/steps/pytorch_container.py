@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 
-from .. import datasheet, engine, gpu_access, workloads
+from .. import engine, workloads
 from ..diagnosis import NB_PYTORCH
+from ..engine import gpu_access
 from ..errors import ContainerFailed
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
+from ..workloads import datasheet
 from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 

@@ -10,10 +10,12 @@ image will come from. An image that nothing serves fails the check with each pro
 
 from __future__ import annotations
 
-from .. import engine, mirrors, params, registry_probe
+from .. import engine, params
 from ..diagnosis import NB_PREFLIGHT
 from ..errors import EngineError
 from ..i18n import _
+from ..network import mirrors
+from ..network import probe as registry_probe
 from ..results import Passed, chosen, fail, warn
 from . import Context
 

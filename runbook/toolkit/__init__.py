@@ -7,6 +7,12 @@ in effect. The plan is shown first and applied only when asked; each step is ide
 - ``engine_config``: daemon.json, the runtime's options, CDI, the engine's restart (Docker, rootful or
   rootless); Podman's CDI specification
 - ``state``: nvidia-ctk's version and the CDI specifications on this host
+- ``cdi``: the CDI spec's driver and cdiVersion, the refresh units
+- ``security``: the packages' versions judged against the bulletins, leftovers of older installs
+- ``bulletins``: NVIDIA's security bulletins and the versions they affect
+- ``versions``: versions compared as dpkg and rpm compare them
+- ``daemon_json``: the engine's daemon.json, parsed, merged and written (pure)
+- ``targets``: where a plan acts (this host, a chroot, a container), with atomic writes and backups
 - ``docker_install``: Docker Engine's own install commands, shown when no engine is installed
 """
 

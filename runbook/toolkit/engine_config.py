@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import daemon_json
 from ..errors import DaemonJsonError
 from ..i18n import _
+from . import daemon_json
 from .plan import Step, run_ok
 from .state import CDI_SPEC, cdi_spec_current
 

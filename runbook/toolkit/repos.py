@@ -218,7 +218,7 @@ def _apt_candidate(target, package: str) -> str:
 def refuse_vulnerable(version: str, manager: str = "apt") -> None:
     """A version NVIDIA's bulletins name is never installed, even when it is the repository's newest
     (an old mirror)."""
-    from .security import affecting  # security reads this module's constants
+    from .bulletins import affecting
 
     rows = affecting(version, manager)
     if rows:

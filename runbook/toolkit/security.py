@@ -20,14 +20,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 
 from . import versions
+from .bulletins import affecting, table
 from .repos import APT_LIST, KEYRING, PACKAGES
 
 LEFTOVER_PACKAGES = ("nvidia-docker2", "nvidia-container-runtime")
@@ -35,16 +33,6 @@ RUNTIME_CONFIGS = ("/etc/nvidia-container-runtime/config.toml", "/etc/nvidia-con
 SEVERE = ("critical", "high")
 # NVIDIA's own package versions: upstream x.y.z (or ~rc.N), revision 1 (or none, as nvidia-ctk prints it)
 NVIDIA_BUILD = re.compile(r"^\d+\.\d+\.\d+(~rc\.\d+)?(-1)?$")
-
-
-@cache
-def table() -> dict:
-    return json.loads(resources.files("runbook").joinpath("toolkit_security.json").read_text())
-
-
-def affecting(version: str, manager: str = "apt") -> list[dict]:
-    """The table's rows whose fixed version is newer than ``version``."""
-    return [r for r in table()["vulnerabilities"] if versions.compare(version, r["fixed"], manager) < 0]
 
 
 def nvidia_build(version: str) -> bool:

@@ -1,4 +1,9 @@
-"""Small programs run inside containers (and on the host, for comparison); each prints one JSON line."""
+"""Small programs run inside containers (and on the host, for comparison); each prints one JSON line.
+
+- ``gpu_probe``: the GPU probe: devices, a matmul checked against the CPU, TFLOP/s and copy bandwidth
+- ``build_cuda_probe``: builds the CUDA driver-API probe (``cuda_probe.c``) that step 3 binds into a container
+- ``datasheet``: the datasheet figures by GPU model that measured throughput is set beside
+"""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ import pytest
 
 from runbook import i18n, record
 from runbook.catalogue import ESSENTIAL, STEPS
-from runbook.lab import LANGUAGE_SETTINGS, SETTINGS
-from runbook.render import COLOURS
+from runbook.present.checklist import COLOURS
+from runbook.present.lab import LANGUAGE_SETTINGS, SETTINGS
 from tests.helpers import TEST_IMAGE, registry_only_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]

@@ -50,8 +50,8 @@ RUNS: dict[str, tuple[tuple[int, ...], bool]] = {
     ".venv/bin/pybabel update -D runbook -i build/runbook.pot -d runbook/locale --no-wrap --no-fuzzy-matching "
     "--ignore-obsolete": ((0,), False),
     ".venv/bin/pybabel compile -D runbook -d runbook/locale --statistics": ((0,), False),
-    ".venv/bin/python -m runbook.narrative extract": ((0,), False),
-    ".venv/bin/python -m runbook.narrative compile": ((0,), False),
+    ".venv/bin/python -m runbook.i18n.narrative extract": ((0,), False),
+    ".venv/bin/python -m runbook.i18n.narrative compile": ((0,), False),
 }
 
 GPU_HOST = "needs the project's GPU host (an NVIDIA GPU and driver, the GPU host kit up)"

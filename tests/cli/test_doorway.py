@@ -253,7 +253,7 @@ def test_the_fleet_report_written_elsewhere_links_to_the_hosts_reports(tmp_path)
 
 
 def test_lab_in_chinese_rewrites_the_english_copies_nobody_edited(tmp_path):
-    from runbook import lab
+    from runbook.present import lab
 
     lab.prepare(tmp_path / "ws", None, "en")
     edited = tmp_path / "ws" / "01-preflight.ipynb"
@@ -330,7 +330,8 @@ def test_the_overview_takes_a_language():
 def test_one_writer_for_a_check_in_junit_for_runs_and_fleets():
     from xml.etree import ElementTree as ET
 
-    from runbook import fleet, junit
+    from runbook import fleet
+    from runbook.present import junit
 
     host = fleet.read_host(FLEET / "fleet-01")
     summary = host.summary

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from runbook import lab, narrative
 from runbook.catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
 from runbook.errors import RunSetupError
+from runbook.i18n import narrative
+from runbook.present import lab
 from tests.helpers import REPO, gpu_runbook
 
 H200 = REPO / "records" / "h200-2026-11-28"

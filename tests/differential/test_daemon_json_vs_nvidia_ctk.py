@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from runbook import daemon_json
 from runbook.errors import DaemonJsonError
-from runbook.targets import HostTarget
-from runbook.toolkit import engine_config
+from runbook.toolkit import daemon_json, engine_config
+from runbook.toolkit.targets import HostTarget
 
 KEEPS = "the runbook keeps what nvidia-ctk drops or changes"
 REFUSES = "the runbook refuses, nvidia-ctk writes"

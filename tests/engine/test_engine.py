@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from runbook import engine, gpu_access
+from runbook import engine
+from runbook.engine import gpu_access
 from runbook.errors import (
     ContainerFailed,
     ContainerTimeout,

@@ -14,7 +14,8 @@ import uuid
 import docker
 import pytest
 
-from runbook import engine, gpu_access
+from runbook import engine
+from runbook.engine import gpu_access
 from runbook.steps import gpu_container, preflight
 from tests.helpers import CACHE, REGISTRY, TEST_IMAGE, labelled_container, registry_only_image, require, runbook_labels
 

@@ -92,7 +92,7 @@ def test_a_run_with_the_cn_preset_and_no_internet_names_every_candidate_and_fail
     """This machine has no route to the internet, as a host in mainland China has none to Docker Hub:
     the shipped cn preset's candidates and Docker Hub are each reported, none is kept, and the check
     fails with 'no registry reachable' and a fix, in English and in Chinese, well within 30 s."""
-    from runbook import mirrors
+    from runbook.network import mirrors
 
     for lang, wanted in (("en", "no registry reachable"), ("zh_CN", "没有可达的")):
         out = tmp_path / lang

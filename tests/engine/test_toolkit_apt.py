@@ -11,8 +11,8 @@ import pytest
 
 from runbook import diagnosis, toolkit
 from runbook.errors import ToolkitError
-from runbook.targets import ContainerTarget
 from runbook.toolkit import repos
+from runbook.toolkit.targets import ContainerTarget
 from tests.helpers import AptRepo, labelled_container, make_key
 
 pytestmark = pytest.mark.engine

@@ -12,7 +12,7 @@ import pytest
 
 from runbook import diagnosis, engine, toolkit
 from runbook.errors import ContainerFailed
-from runbook.targets import HostTarget
+from runbook.toolkit.targets import HostTarget
 from tests.helpers import TEST_IMAGE
 
 pytestmark = pytest.mark.engine

@@ -13,10 +13,11 @@ import time
 
 import pytest
 
-from runbook import mirrors, params
+from runbook import params
+from runbook.network import mirrors
 from runbook.steps import toolkit_state
-from runbook.targets import ContainerTarget
 from runbook.toolkit import repos
+from runbook.toolkit.targets import ContainerTarget
 from tests.helpers import built_toolkit, labelled_container, runbook_labels, served
 
 pytestmark = pytest.mark.engine

@@ -22,7 +22,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from runbook import diagnosis, engine, gpu_access
+from runbook import diagnosis, engine
+from runbook.engine import gpu_access
 from runbook.errors import ContainerFailed
 from runbook.toolkit import repos
 from tests.helpers import TEST_IMAGE, TOOLKIT_FIXTURES, assert_status, checks, run_cli, served

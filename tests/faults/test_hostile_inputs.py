@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from runbook import daemon_json, params
+from runbook import params
 from runbook.errors import DaemonJsonError, ParameterError
-from runbook.targets import HostTarget
-from runbook.toolkit import engine_config
+from runbook.toolkit import daemon_json, engine_config
+from runbook.toolkit.targets import HostTarget
 
 CHANGES = (
     daemon_json.nvidia_runtime(),

@@ -9,7 +9,8 @@ import subprocess
 import docker
 import pytest
 
-from runbook import diagnosis, engine, remote
+from runbook import diagnosis, engine
+from runbook.engine import ssh as remote
 from runbook.errors import EngineUnreachable
 from tests.helpers import assert_status, checks, run_cli
 

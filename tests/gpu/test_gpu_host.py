@@ -14,8 +14,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from runbook import cuda, engine, host, toolkit
+from runbook import engine, host, toolkit
 from runbook.errors import HostError
+from runbook.host import cuda
 
 pytestmark = pytest.mark.gpu
 REPO = Path(__file__).resolve().parents[2]
@@ -146,7 +147,7 @@ def test_every_health_check_passes_with_the_hosts_real_values(tmp_path):
     or says it is not installed and was not run."""
     if not Path("/dev/nvidiactl").exists():
         pytest.skip("no NVIDIA GPU on this host")
-    from runbook import health
+    from runbook.host import health
     from runbook.results import Status, run_check
     from runbook.steps import Context, preflight
 

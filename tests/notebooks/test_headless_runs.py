@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook import engine, narrative
+from runbook import engine
 from runbook.catalogue import notebooks_dir
+from runbook.i18n import narrative
 from tests.helpers import REPO, TEST_IMAGE, assert_status, checks, run_cli
 
 pytestmark = pytest.mark.engine

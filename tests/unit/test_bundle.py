@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook import bundle, cli, daemon_json
+from runbook import cli
+from runbook.record import bundle
+from runbook.toolkit import daemon_json
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SECRETS = ("hunter2-proxy", "s3cr3t-mirror", "tok-abc123xyz", "recordpass99")

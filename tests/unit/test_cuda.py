@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import cuda
+from runbook.host import cuda
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,9 @@ import textwrap
 
 import pytest
 
-from runbook import daemon_json
 from runbook.errors import DaemonJsonError
-from runbook.targets import HostTarget
-from runbook.toolkit import engine_config
+from runbook.toolkit import daemon_json, engine_config
+from runbook.toolkit.targets import HostTarget
 
 NVIDIA = daemon_json.nvidia_runtime()
 
@@ -261,8 +260,8 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_file(tmp_path):
     path.write_bytes(original)
     script = textwrap.dedent(f"""
         import os, signal
-        from runbook import daemon_json
-        from runbook.targets import HostTarget
+        from runbook.toolkit import daemon_json
+        from runbook.toolkit.targets import HostTarget
         from runbook.toolkit import engine_config
         os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
         engine_config.configure(HostTarget(), {str(path)!r}, daemon_json.nvidia_runtime(set_as_default=True))

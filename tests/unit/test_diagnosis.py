@@ -157,7 +157,7 @@ def test_a_failed_engine_call_never_has_an_empty_cause():
     from runbook.errors import ImageUnavailable
 
     with pytest.raises(ImageUnavailable) as e:
-        engine._raise_diagnosed(ImageUnavailable, "pulling x failed", "some registry said something new")
+        engine.connection._raise_diagnosed(ImageUnavailable, "pulling x failed", "some registry said something new")
     assert e.value.cause and e.value.remediation
 
 

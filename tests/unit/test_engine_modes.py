@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook import engine, engine_modes
+from runbook import engine
+from runbook.engine import modes as engine_modes
 
 CAPTURES = Path(__file__).parent.parent / "fixtures" / "engine" / "identity"
 
@@ -115,19 +116,19 @@ def listening(tmp_path):
 
 
 def test_the_default_engine_is_the_first_local_socket_that_answers(tmp_path, listening, monkeypatch):
-    monkeypatch.setattr(engine, "DEFAULT_HOST", f"unix://{tmp_path}/none/docker.sock")
-    monkeypatch.setattr(engine, "PODMAN_HOST", f"unix://{tmp_path}/run/podman/podman.sock")
+    monkeypatch.setattr(engine.connection, "DEFAULT_HOST", f"unix://{tmp_path}/none/docker.sock")
+    monkeypatch.setattr(engine.connection, "PODMAN_HOST", f"unix://{tmp_path}/run/podman/podman.sock")
     runtime = tmp_path / "user"
     environ = {"XDG_RUNTIME_DIR": str(runtime), "DOCKER_CONTEXT": "default"}
     tried = engine.local_sockets(environ)
     assert tried == [
-        engine.DEFAULT_HOST,
+        engine.connection.DEFAULT_HOST,
         f"unix://{runtime}/docker.sock",
-        engine.PODMAN_HOST,
+        engine.connection.PODMAN_HOST,
         f"unix://{runtime}/podman/podman.sock",
     ], "rootful Docker, rootless Docker, rootful Podman, rootless Podman"
     params, how = engine.resolve("", environ)
-    assert params["base_url"] == engine.DEFAULT_HOST and "no engine socket answers" in how
+    assert params["base_url"] == engine.connection.DEFAULT_HOST and "no engine socket answers" in how
     rootless_podman = listening("user/podman/podman.sock")
     assert engine.resolve("", environ)[0]["base_url"] == rootless_podman
     podman = listening("run/podman/podman.sock")
@@ -139,7 +140,8 @@ def test_the_default_engine_is_the_first_local_socket_that_answers(tmp_path, lis
 
 
 def test_the_summary_and_the_headline_name_the_engine():
-    from runbook import record, render
+    from runbook import record
+    from runbook.present import report as render
     from runbook.results import CheckResult, Status
 
     who = identity_of("podman-4.3")

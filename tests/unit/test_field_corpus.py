@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook import cuda, host, params
+from runbook import host, params
+from runbook.host import cuda, readouts
 from runbook.results import Status, run_check
 from runbook.steps import Context, images
 
@@ -78,8 +79,8 @@ def test_each_capture_reads_as_it_says(path):
     s = coverage.sections(path)
     driver = coverage.capture_driver(path)
     listed = host.parse_nvidia_smi_list(s["nvidia-smi -L"])
-    rows = host.parse_nvidia_smi_csv(s["nvidia-smi --query-gpu"])
-    table = host.parse_nvidia_smi_table(s["nvidia-smi"])
+    rows = readouts.parse_nvidia_smi_csv(s["nvidia-smi --query-gpu"])
+    table = readouts.parse_nvidia_smi_table(s["nvidia-smi"])
     assert listed and len(rows) == len(listed)
     assert [r["name"].value for r in rows] == [g.name for g in listed]
     assert [r["uuid"].value for r in rows] == [g.uuid for g in listed]
@@ -91,7 +92,7 @@ def test_each_capture_reads_as_it_says(path):
 
 def test_the_csv_reads_units_and_older_names():
     text = "index, name, memory.total [MiB], clocks_throttle_reasons.active\n0, NVIDIA H200, 143771 MiB, 0x0000\n"
-    (row,) = host.parse_nvidia_smi_csv(text)
+    (row,) = readouts.parse_nvidia_smi_csv(text)
     assert row["memory.total"].value == 143771
     assert row["clocks_event_reasons.active"].value == "0x0000"
     assert row["index"].value == 0
@@ -122,7 +123,7 @@ def test_each_branchs_own_cuda_version_is_the_tables_ceiling():
     for path in coverage.capture_files():
         if path.name.startswith("linux"):
             s = coverage.sections(path)
-            reported = host.parse_nvidia_smi_table(s["nvidia-smi"])["cuda_version"].value
+            reported = readouts.parse_nvidia_smi_table(s["nvidia-smi"])["cuda_version"].value
             assert cuda.max_cuda_for_driver(coverage.capture_driver(path)) == reported, path.name
 
 

@@ -9,8 +9,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from runbook import fleet, fleet_page, junit
+from runbook import fleet
 from runbook.errors import RunSetupError
+from runbook.fleet import page as fleet_page
+from runbook.present import junit
 from tests.helpers import gpu_runbook
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook import gpu_access, host
+from runbook import host
+from runbook.engine import gpu_access
 from runbook.errors import HostError
 
 H200 = Path(__file__).parent.parent / "fixtures" / "h200"

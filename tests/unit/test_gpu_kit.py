@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from runbook import cuda
+from runbook.host import cuda
 from tests.helpers import kit_images
 
 images = kit_images()

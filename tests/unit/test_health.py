@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook import health, host, ladder
+from runbook import host
+from runbook.host import events, health
+from runbook.present import ladder
 from runbook.results import Status, run_check
 from runbook.steps import Context, preflight
 
@@ -149,7 +151,7 @@ def test_clocks_of_an_older_driver_are_read():
 
 
 def test_the_catalogue_explains_every_xid_the_runbook_promises():
-    table = health.xid_catalogue()
+    table = events.xid_catalogue()
     assert "docs.nvidia.com/deploy/xid-errors" in table["sources"]["catalogue"]
     for x in (13, 31, 43, 45, 48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120):
         entry = table["xid"][str(x)]
@@ -158,7 +160,7 @@ def test_the_catalogue_explains_every_xid_the_runbook_promises():
 
 def xid(name: str):
     log = (FIXTURES / "health" / name).read_text()
-    return run_check("health.xid", "t", lambda: health.xid(log))
+    return run_check("health.xid", "t", lambda: events.xid(log))
 
 
 def test_xid_79_fallen_off_the_bus_fails():
@@ -183,14 +185,14 @@ def test_xid_63_is_a_warning():
 
 def test_a_log_without_xid_passes_and_an_unreadable_one_skips():
     log = (FIXTURES / "health" / "kernel-log-xid63.txt").read_text().replace("NVRM: Xid", "NVRM: loaded")
-    assert run_check("health.xid", "t", lambda: health.xid(log)).status is Status.PASS
-    r = run_check("health.xid", "t", lambda: health.xid(None))
+    assert run_check("health.xid", "t", lambda: events.xid(log)).status is Status.PASS
+    r = run_check("health.xid", "t", lambda: events.xid(None))
     assert r.status is Status.SKIP and "cannot be read" in r.detail
 
 
 def test_without_dcgmi_the_check_says_it_did_not_run_and_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    r = run_check("health.dcgm", "t", health.dcgm)
+    r = run_check("health.dcgm", "t", events.dcgm)
     assert r.status is Status.SKIP and r.skip_kind == "blocked"
     assert "not run" in r.detail and "datacenter-gpu-manager" in r.detail
 

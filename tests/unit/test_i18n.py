@@ -12,8 +12,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from runbook import diagnosis, i18n, ladder, params, render, results
+from runbook import diagnosis, i18n, params, results
 from runbook.catalogue import NOTEBOOKS
+from runbook.present import ladder
+from runbook.present import report as render
 from runbook.results import CheckResult, Status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +185,8 @@ def test_the_report_page_names_its_language(speak):
 def test_a_record_replays_and_verifies_in_another_language(speak):
     """Records are compared by check id and status: the English H200 record replays in Chinese, and the
     same checks with Chinese details are no drift."""
-    from runbook import record, replay, verify
+    from runbook import record, verify
+    from runbook.record import replay
     from runbook.steps import gpu_container
 
     h200 = ROOT / "records" / "h200-2026-11-28"

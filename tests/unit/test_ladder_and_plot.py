@@ -1,5 +1,7 @@
-from runbook import datasheet, ladder, plot, render
+from runbook.present import ladder, plot
+from runbook.present import report as render
 from runbook.results import CheckResult, Status
+from runbook.workloads import datasheet
 
 
 def c(check_id, status, detail="", cause="", **data):

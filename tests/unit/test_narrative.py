@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from runbook import narrative
 from runbook.catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
+from runbook.i18n import narrative
 
 pytest.importorskip("babel")  # reading the .po needs Babel (the test extra)
 
@@ -49,14 +49,14 @@ def test_every_translation_is_chinese_and_keeps_the_commands_names_and_headings(
 
 def test_the_catalogue_has_no_obsolete_or_unknown_message(catalogue):
     obsolete = list(catalogue.obsolete)
-    assert obsolete == [], f"obsolete messages (python -m runbook.narrative extract marks them): {obsolete}"
+    assert obsolete == [], f"obsolete messages (python -m runbook.i18n.narrative extract marks them): {obsolete}"
     extra = {m.id for m in catalogue if m.id} - narrative.messages().keys()
     assert extra == set(), f"messages that are no markdown cell of the notebooks: {extra}"
 
 
 def test_the_committed_mo_is_the_compiled_po(catalogue):
     mo = narrative.po_file("zh_CN").with_suffix(".mo")
-    assert mo.read_bytes() == narrative.compiled(catalogue), "run python -m runbook.narrative compile"
+    assert mo.read_bytes() == narrative.compiled(catalogue), "run python -m runbook.i18n.narrative compile"
 
 
 def test_extract_changes_nothing_in_a_catalogue_in_step(tmp_path, monkeypatch):

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from runbook import mirrors, registry_probe
 from runbook.i18n import activate
+from runbook.network import mirrors
+from runbook.network import probe as registry_probe
 from tests.helpers import REGISTRY, answering, require
 
 

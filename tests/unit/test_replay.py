@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from runbook import params, record, replay, ui
+from runbook import params, record, ui
 from runbook.catalogue import ESSENTIAL, NOTEBOOKS
 from runbook.errors import ParameterError, RunSetupError
 from runbook.record import read as read_summary
+from runbook.record import replay
 from runbook.results import Status
 from runbook.steps import gpu_container, nvcc, preflight, pytorch_container, toolkit_state
 from tests.helpers import REPO

@@ -3,8 +3,10 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from runbook import record, render, ui
+from runbook import record, ui
 from runbook.errors import EngineUnreachable
+from runbook.present import checklist
+from runbook.present import report as render
 from runbook.results import BLOCKED, CHOSEN, CheckResult, Passed, Status, chosen, run_check, skip, verdict
 
 
@@ -128,7 +130,7 @@ def test_report_html_is_self_contained_and_escapes(tmp_path):
         [CheckResult("host.driver", "Driver", Status.FAIL, "<script>alert(1)</script>", remediation="fix it")],
     )
     summary = record.collect(tmp_path)
-    record.write(tmp_path, summary)
+    record.write(tmp_path, summary, render.report_page(summary))
     page = (tmp_path / "report.html").read_text()
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "http://" not in page and "https://" not in page  # nothing fetched when opened
@@ -136,7 +138,7 @@ def test_report_html_is_self_contained_and_escapes(tmp_path):
 
 
 def test_text_rendering_shows_cause_and_fix_of_failures():
-    out = render.text(
+    out = checklist.text(
         [
             CheckResult("engine.reachable", "E", Status.FAIL, "no engine", "not running", "start it", "01.ipynb"),
             CheckResult("host.os", "OS", Status.PASS, "Ubuntu", cause="ignored for a pass"),
@@ -156,13 +158,13 @@ def test_fixes_fold_under_each_check_with_their_commands_to_copy():
         remediation="Run `sudo nvidia-ctk runtime configure --runtime=docker`, then `sudo systemctl "
         "restart docker`; see `toolkit.plan`.",
     )
-    page = render.html_table([r])
+    page = checklist.html_table([r])
     assert "<details open><summary>cause and fix</summary>" in page
     assert (
         '<pre class="rb-cmd">sudo nvidia-ctk runtime configure --runtime=docker\nsudo systemctl restart docker</pre>'
         in page
     )
-    assert render.commands_in(r.remediation) == [
+    assert checklist.commands_in(r.remediation) == [
         "sudo nvidia-ctk runtime configure --runtime=docker",
         "sudo systemctl restart docker",
     ]

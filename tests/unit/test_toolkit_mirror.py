@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from runbook import toolkit
-from runbook.targets import HostTarget
 from runbook.toolkit import repos
+from runbook.toolkit.targets import HostTarget
 from tests.helpers import TOOLKIT_FIXTURES, nvidia_texts, served
 
 MIRROR = "https://mirror.example.com/libnvidia-container"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from runbook import host, toolkit
-from runbook.targets import FreshSystem, HostTarget
 from runbook.toolkit import engine_config, repos
+from runbook.toolkit.targets import FreshSystem, HostTarget
 
 H200 = Path(__file__).parent.parent / "fixtures" / "h200"
 
@@ -264,7 +264,8 @@ def test_podmans_plan_is_a_cdi_specification_and_no_daemon(system):
     [("docker-20.10", "docker"), ("podman-4.3", "podman"), ("docker-26.1-containerd-cdi", "docker")],
 )
 def test_the_plan_follows_the_engine_that_answers(capture, kind):
-    from runbook import engine, engine_modes
+    from runbook import engine
+    from runbook.engine import modes as engine_modes
 
     answers = json.loads((Path(__file__).parent.parent / f"fixtures/engine/identity/{capture}.json").read_text())
     who = engine.identify(answers["version"], answers["info"])

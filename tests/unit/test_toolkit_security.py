@@ -19,9 +19,9 @@ import pytest
 
 from runbook import catalogue, results
 from runbook.results import Status, run_check
-from runbook.steps import toolkit_state
-from runbook.targets import HostTarget
-from runbook.toolkit import repos, security, versions
+from runbook.steps import toolkit_security, toolkit_state
+from runbook.toolkit import bulletins, repos, security, versions
+from runbook.toolkit.targets import HostTarget
 from tests.helpers import built_toolkit
 
 HERE = Path(__file__).parent.parent
@@ -124,7 +124,7 @@ def test_rpm_comparison_agrees_with_rpms_own_tests():
 
 
 def test_every_row_of_the_table_has_its_source():
-    table = security.table()
+    table = bulletins.table()
     assert table["date"] and table["sources"]
     for row in table["vulnerabilities"]:
         assert re.fullmatch(r"CVE-\d{4}-\d{4,}", row["cve"]), row
@@ -161,9 +161,9 @@ def test_every_row_of_the_table_has_its_source():
     ],
 )
 def test_ranges(version, cves):
-    got = {r["cve"] for r in security.affecting(version)}
+    got = {r["cve"] for r in bulletins.affecting(version)}
     assert cves <= got, (version, got)
-    for r in security.table()["vulnerabilities"]:
+    for r in bulletins.table()["vulnerabilities"]:
         assert (r["cve"] in got) == (versions.deb_compare(version, r["fixed"]) < 0), (version, r["cve"])
     assert ("CVE-2025-23266" in got) == (versions.deb_compare(version, "1.17.8") < 0)
 
@@ -200,7 +200,7 @@ def no_packages(argv):
 
 def test_a_host_with_1_17_7_fails_naming_cve_2025_23266_and_1_17_8(standin_ctk, tmp_path):
     standin_ctk("1.17.7")
-    checks = toolkit_state.security_checks(
+    checks = toolkit_security.security_checks(
         HostTarget(str(tmp_path / "root")),
         toolkit_state.source_of({"toolkit_mirror": repos.REPO, "toolkit_channel": "stable", "toolkit_version": ""}),
     )
@@ -217,7 +217,7 @@ def test_a_host_with_1_17_7_fails_naming_cve_2025_23266_and_1_17_8(standin_ctk, 
 
 def test_1_17_8_from_the_same_text_passes(standin_ctk, tmp_path):
     standin_ctk("1.17.8")
-    r = run_check("toolkit.security", "t", lambda: toolkit_state.check_security("apt", {}, security_ctk(), set()))
+    r = run_check("toolkit.security", "t", lambda: toolkit_security.check_security("apt", {}, security_ctk(), set()))
     assert r.status is Status.PASS, r
     assert "1.17.8" in r.detail
 
@@ -253,7 +253,7 @@ def test_the_stop_gap_is_a_mitigation_not_a_fix(tmp_path):
     )
     flags = security.mitigations(config.read_bytes())
     assert "disable-cuda-compat-lib-hook" in flags
-    r = run_check("toolkit.security", "t", lambda: toolkit_state.check_security("apt", {}, "1.17.7", flags))
+    r = run_check("toolkit.security", "t", lambda: toolkit_security.check_security("apt", {}, "1.17.7", flags))
     # CVE-2025-23266 is mitigated; CVE-2025-23267 (high) has no stop-gap: still a failure
     assert r.status is Status.FAIL
     assert r.data["mitigated"] == ["CVE-2025-23266"]
@@ -261,7 +261,7 @@ def test_the_stop_gap_is_a_mitigation_not_a_fix(tmp_path):
 
 
 def test_a_mitigated_critical_alone_is_a_warning():
-    rows = [r for r in security.table()["vulnerabilities"] if r["cve"] == "CVE-2025-23266"]
+    rows = [r for r in bulletins.table()["vulnerabilities"] if r["cve"] == "CVE-2025-23266"]
     a = security.Assessment("1.17.7", "nvidia-ctk", findings=[security.Finding(rows[0], mitigated=True)])
     assert a.severe == []
 
@@ -270,14 +270,14 @@ def test_a_distribution_build_the_table_cannot_judge_warns():
     r = run_check(
         "toolkit.security",
         "t",
-        lambda: toolkit_state.check_security("apt", {p: "1.17.3-0ubuntu1.1" for p in repos.PACKAGES}, None, set()),
+        lambda: toolkit_security.check_security("apt", {p: "1.17.3-0ubuntu1.1" for p in repos.PACKAGES}, None, set()),
     )
     assert r.status is Status.WARN, r
     assert "cannot judge" in r.detail and r.data["undecided"]
 
 
 def test_severity_decides_fail_or_warn():
-    rows = {r["cve"]: r for r in security.table()["vulnerabilities"]}
+    rows = {r["cve"]: r for r in bulletins.table()["vulnerabilities"]}
     medium = security.Assessment("1.16.2", "nvidia-ctk", findings=[security.Finding(rows["CVE-2024-0134"])])
     high = security.Assessment("1.17.2", "nvidia-ctk", findings=[security.Finding(rows["CVE-2024-0135"])])
     assert medium.severe == [] and [f.row["cve"] for f in high.severe] == ["CVE-2024-0135"]
@@ -324,7 +324,7 @@ def test_a_mixed_set_since_1_18_fails_with_the_command_that_aligns_them(tmp_path
         and found["libnvidia-container1"] == "1.18.1-1"
         and found["nvidia-container-toolkit"] == "1.20.0-1"
     )
-    r = run_check("toolkit.packages", "t", lambda: toolkit_state.check_packages(manager, found, "1.20.0"))
+    r = run_check("toolkit.packages", "t", lambda: toolkit_security.check_packages(manager, found, "1.20.0"))
     assert r.status is Status.FAIL, r
     assert r.remediation.endswith(" ".join(f"{p}=1.20.0-1" for p in repos.PACKAGES)), r.remediation
     assert "--allow-downgrades" in r.remediation
@@ -339,9 +339,9 @@ def test_the_real_packages_at_one_version_pass(tmp_path):
 
     manager, found = security.installed_packages(run)
     assert found == {p: "1.20.0-1" for p in repos.PACKAGES}
-    r = run_check("toolkit.packages", "t", lambda: toolkit_state.check_packages(manager, found, "1.20.0"))
+    r = run_check("toolkit.packages", "t", lambda: toolkit_security.check_packages(manager, found, "1.20.0"))
     assert r.status is Status.PASS, r
-    r = run_check("toolkit.security", "t", lambda: toolkit_state.check_security(manager, found, "1.20.0", set()))
+    r = run_check("toolkit.security", "t", lambda: toolkit_security.check_security(manager, found, "1.20.0", set()))
     assert r.status is Status.PASS, r
 
 
@@ -384,7 +384,7 @@ def test_leftovers_are_found(tmp_path):
     r = run_check(
         "toolkit.leftovers",
         "t",
-        lambda: toolkit_state.check_leftovers("apt", {"nvidia-docker2": "2.14.0-1"}, target, src),
+        lambda: toolkit_security.check_leftovers("apt", {"nvidia-docker2": "2.14.0-1"}, target, src),
     )
     assert r.status is Status.WARN, r
     assert "nvidia-docker2" in r.detail and "/etc/apt/sources.list.d/nvidia-docker.list" in r.detail
@@ -399,7 +399,7 @@ def test_no_leftovers_pass(tmp_path):
     r = run_check(
         "toolkit.leftovers",
         "t",
-        lambda: toolkit_state.check_leftovers("apt", {}, HostTarget(str(tmp_path)), repos.Source()),
+        lambda: toolkit_security.check_leftovers("apt", {}, HostTarget(str(tmp_path)), repos.Source()),
     )
     assert r.status is Status.PASS, r
 
@@ -426,5 +426,5 @@ def test_the_plan_never_installs_a_vulnerable_pin(tmp_path):
 def test_a_distribution_build_is_judged_by_its_package_not_by_nvidia_ctk():
     """nvidia-ctk prints the upstream version only (1.17.3); the package's revision says whose build it is."""
     found = {p: "1.17.3-0ubuntu1.1" for p in repos.PACKAGES}
-    r = run_check("toolkit.security", "t", lambda: toolkit_state.check_security("apt", found, "1.17.3", set()))
+    r = run_check("toolkit.security", "t", lambda: toolkit_security.check_security("apt", found, "1.17.3", set()))
     assert r.status is Status.WARN and r.data["source"] != "nvidia-ctk", r

@@ -8,8 +8,9 @@ import sys
 import ipywidgets as w
 import pytest
 
-from runbook import panel, record, render, ui
-from runbook.progress import PullProgress
+from runbook import record, ui
+from runbook.present import panel, path_overview
+from runbook.present.progress import PullProgress
 from runbook.results import CheckResult, Status
 
 
@@ -198,7 +199,7 @@ def test_the_next_step_is_the_first_that_failed_or_has_not_run():
 def overview(summary):
     states = record.step_states(summary, STEPS)
     firsts = {step: c.id for step, c in record.first_problems(summary).items()}
-    return render.overview_html(states, record.next_step_of(states), firsts, {s: s for s in STEPS})
+    return path_overview.overview_html(states, record.next_step_of(states), firsts, {s: s for s in STEPS})
 
 
 def boxes(html):

@@ -65,7 +65,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
-from runbook import cuda  # noqa: E402
+from runbook.host import cuda  # noqa: E402
 
 REQUIRE_CUDA = REPO / "tests" / "fixtures" / "cuda" / "require_cuda.json"
 UBUNTU_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # ubuntu:24.04's PATH

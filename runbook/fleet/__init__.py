@@ -1,0 +1,239 @@
+"""A fleet's records read as one: each host's outcome, its first broken rung, what it runs, and the
+fleet's verdict; ``report`` writes the fleet page, the JSON summary and a JUnit file per host.
+
+A fleet folder holds one folder per host, as the playbook (``fleet/site.yml``) fetches them: the host's
+record (``summary.json``, ``report.html``, the executed notebooks) when its run was made, and
+``fleet.json``, what became of it (``ran``, ``broken``: its run could not be made or crashed,
+``unreachable``). A folder with a record and no ``fleet.json`` (a record copied in) counts as ran.
+Every host folder is shown: a host without a record is reported with why, never dropped.
+
+Its modules:
+
+- ``page``: the fleet's report page
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import record
+from ..errors import RunSetupError
+from ..files import write_atomic
+from ..i18n import _
+from ..present import junit
+from ..present.ladder import first_broken, ladder
+from ..results import CheckResult, Status
+from . import page as fleet_page
+
+NOT_SEEN = "none"  # what a shared column says when the host answered and has no such thing
+
+
+@dataclass
+class Host:
+    """One host of the fleet: its outcome, and its record when there is one."""
+
+    name: str  # the inventory's name for it, the folder's name
+    state: str  # ran, broken, unreachable
+    message: str = ""  # why it is broken or unreachable
+    groups: list[str] = field(default_factory=list)
+    summary: dict | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """What the host came to: its record's verdict when it ran, else its state."""
+        return self.summary["verdict"] if self.state == "ran" and self.summary else self.state
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+    @property
+    def by_id(self) -> dict[str, CheckResult]:
+        return {c.id: c for c in self.checks}
+
+    @property
+    def first_broken(self):
+        """The first rung of the GPU access ladder that failed on the run's own path, or None."""
+        return first_broken(ladder(self.checks)) if self.checks else None
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((c for c in self.checks if c.status is Status.FAIL), None)
+
+    def shared(self) -> dict[str, str]:
+        """What hosts can have in common: GPUs, driver, the CUDA it supports, toolkit, engine."""
+        if not self.checks:
+            return {"gpu": "", "driver": "", "cuda": "", "toolkit": "", "engine": ""}
+        by_id = self.by_id
+        driver = _data(by_id, "host.driver")
+        names = [g.get("name", "?") for g in driver.get("gpus", [])]
+        gpu = ", ".join(f"{names.count(n)}× {n}" for n in dict.fromkeys(names)) or NOT_SEEN
+        return {
+            "gpu": gpu,
+            "driver": driver.get("driver_version") or NOT_SEEN,
+            "cuda": driver.get("cuda_version") or NOT_SEEN,
+            "toolkit": _data(by_id, "toolkit.installed").get("version") or NOT_SEEN,
+            "engine": _data(by_id, "engine.reachable").get("version") or NOT_SEEN,
+        }
+
+    def to_dict(self) -> dict:
+        broken, failure = self.first_broken, self.first_failure
+        return {
+            "name": self.name,
+            "outcome": self.outcome,
+            "state": self.state,
+            "message": self.message,
+            "groups": self.groups,
+            "hostname": (self.summary or {}).get("host", ""),
+            **self.shared(),
+            "counts": (self.summary or {}).get("counts", {}),
+            "first_broken_rung": {"rung": broken.name, "check": broken.check.id} if broken else None,
+            "first_failure": (
+                {
+                    "id": failure.id,
+                    "detail": failure.detail,
+                    "cause": failure.cause,
+                    "remediation": failure.remediation,
+                }
+                if failure
+                else None
+            ),
+            "record": f"{self.name}/summary.json" if self.summary else None,
+        }
+
+
+def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
+    c = by_id.get(check_id)
+    return c.data if c and c.status is Status.PASS else {}
+
+
+def read_host(folder: Path) -> Host:
+    """A host from its folder: fleet.json says what became of it, summary.json is its record."""
+    outcome = _read_json(folder / "fleet.json") or {}
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("groups", []), list):
+        raise RunSetupError(
+            _("{path} is not what the playbook writes (an object with state, message, groups)").format(
+                path=folder / "fleet.json"
+            )
+        )
+    has_record = (folder / "summary.json").exists()
+    state = outcome.get("state") or ("ran" if has_record else "broken")
+    summary = record.read(folder) if state == "ran" and has_record else None  # refused when not a record
+    message = outcome.get("message", "")
+    if state == "ran" and summary is None:
+        state, message = "broken", message or _("the host ran, but its folder holds no summary.json")
+    if state != "ran":
+        summary = None  # a record left from an earlier play is not this play's
+    checks = [CheckResult.from_dict(c) for c in summary["checks"]] if summary else []
+    return Host(folder.name, state, message, list(outcome.get("groups", [])), summary, checks)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise RunSetupError(_("cannot read {path}: {error}").format(path=path, error=e)) from None
+
+
+def read(folder: str | Path) -> list[Host]:
+    """Every host folder in ``folder`` (those holding fleet.json or summary.json), by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunSetupError(_("{folder} is not a folder of host records").format(folder=folder))
+    hosts = [
+        read_host(d)
+        for d in sorted(folder.iterdir())
+        if d.is_dir() and not d.name.startswith(".") and ((d / "fleet.json").exists() or (d / "summary.json").exists())
+    ]
+    if not hosts:
+        raise RunSetupError(
+            _("{folder} holds no host folders (each with fleet.json or summary.json)").format(folder=folder),
+            remediation=_("Point it at the folder the playbook fetched the records into (gpu_runbook_fleet_out)."),
+        )
+    return hosts
+
+
+def verdict(hosts: list[Host]) -> str:
+    """``pass`` when every host ran and passed, else ``fail``."""
+    return "pass" if all(h.passed for h in hosts) else "fail"
+
+
+def check_ids(hosts: list[Host]) -> list[str]:
+    """Every check id seen, each where the records put it: an id that only some hosts have (say
+    ``gpu.mode.cdi``) sits after the check it follows in their records."""
+    order: list[str] = []
+    for h in hosts:
+        previous = None
+        for c in h.checks:
+            if c.id not in order:
+                order.insert(order.index(previous) + 1 if previous else len(order), c.id)
+            previous = c.id
+    return order
+
+
+def groups(hosts: list[Host]) -> list[tuple[dict[str, str], list[Host]]]:
+    """The hosts grouped by what they share (GPUs, driver, CUDA, toolkit, engine), largest group first;
+    hosts without a record form a group of their own, last."""
+    found: dict[tuple, list[Host]] = {}
+    for h in hosts:
+        found.setdefault(tuple(h.shared().items()), []).append(h)
+    ordered = sorted(found.items(), key=lambda kv: (not kv[1][0].checks, -len(kv[1]), kv[1][0].name))
+    return [(dict(key), members) for key, members in ordered]
+
+
+def summary(hosts: list[Host]) -> dict:
+    outcomes = [h.outcome for h in hosts]
+    return {
+        "verdict": verdict(hosts),
+        "hosts": len(hosts),
+        "counts": {o: outcomes.count(o) for o in dict.fromkeys(sorted(outcomes))},
+        "groups": [{"shared": shared, "hosts": [h.name for h in members]} for shared, members in groups(hosts)],
+        "checks": check_ids(hosts),
+        "by_host": [h.to_dict() for h in hosts],
+    }
+
+
+def text(hosts: list[Host]) -> str:
+    """One line per host: name, outcome, and where it broke (the first broken rung, else the first
+    failed check, else why there is no record)."""
+    width = max(len(h.name) for h in hosts)
+    lines = []
+    for h in hosts:
+        broken, failure = h.first_broken, h.first_failure
+        if h.state != "ran":
+            why = h.message.splitlines()[0] if h.message else ""
+        elif broken:
+            why = _("first broken rung: {rung} ({id})").format(rung=broken.name, id=broken.check.id)
+        elif failure:
+            why = _("first failure: {id}: {detail}").format(id=failure.id, detail=failure.detail)
+        else:
+            why = ""
+        lines.append(f"{h.name:{width}}  {h.outcome.upper():11}  {why}".rstrip())
+    return "\n".join(lines)
+
+
+def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host], dict, Path]:
+    """``gpu-runbook fleet-report``: read the fleet folder, write ``fleet-report.html``,
+    ``fleet-summary.json`` and ``junit/<host>.xml`` into ``out`` (default: the fleet folder itself);
+    returns the hosts, the summary and where it was written."""
+    folder = Path(folder).absolute()
+    hosts = read(folder)
+    out = Path(out).absolute() if out else folder
+    (out / "junit").mkdir(parents=True, exist_ok=True)
+    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the page links to the hosts' reports
+    base = "" if base == "." else base
+    result = summary(hosts)
+    for entry in result["by_host"]:
+        if entry["record"]:
+            entry["record"] = f"{base}/{entry['record']}" if base else entry["record"]
+    write_atomic(str(out / "fleet-summary.json"), (json.dumps(result, indent=2) + "\n").encode())
+    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result, base).encode())
+    for h in hosts:
+        write_atomic(str(out / "junit" / f"{h.name}.xml"), junit.xml(h).encode())
+    return hosts, result, out
