@@ -269,8 +269,18 @@ def statuses(nb) -> dict[str, str]:
 
 
 def output_of(nb, code: str) -> str:
-    """The text the code cell holding ``code`` shows now."""
-    return nb.locator(".jp-CodeCell", has_text=code).locator(".jp-OutputArea-output").inner_text()
+    """The text the code cell holding ``code`` shows now (scrolled to: JupyterLab draws only the cells in
+    view, and a long panel above pushes this one out)."""
+    cell = nb.locator(".jp-CodeCell", has_text=code)
+    cell.scroll_into_view_if_needed()
+    output = cell.locator(".jp-OutputArea-output").first
+    output.wait_for(timeout=15_000)
+    for _ in range(30):  # drawn a moment after it scrolls into view
+        text = output.inner_text()
+        if text.strip():
+            return text
+        nb.page.wait_for_timeout(500)
+    return text
 
 
 def save(page) -> None:
@@ -285,13 +295,18 @@ def test_the_lab_command_says_what_it_did_and_what_root_needs(lab):
     assert root_line == (os.geteuid() == 0), f"root: {os.geteuid() == 0}, said so: {root_line}"
 
 
+# step 1's checks: host.os, host.pci_gpus, host.driver, the eight health.* checks, network.registries,
+# engine.reachable, engine.access, host.disk
+PREFLIGHT_CHECKS = 15
+
+
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     nb = open_and_run_all(page, lab, "01-preflight.ipynb")
     wait_for_output(page, nb, "run 1:", 120_000, "01-preflight")
     badges = nb.locator("table.rb-checks .rb-badge")
     badges.first.wait_for(timeout=60_000)
     texts = badges.all_inner_texts()
-    assert len(texts) == 6, texts  # the six preflight checks
+    assert len(texts) == PREFLIGHT_CHECKS, texts
     assert {t.strip().lower() for t in texts} <= {"pass", "fail", "warn", "skip"}
     table = nb.locator("table.rb-checks").first.inner_text()
     assert "engine.reachable" in table and "host.driver" in table
@@ -304,7 +319,7 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     nb.get_by_role("button", name="Run checks").click()
     wait_for_output(page, nb, "run 2:", 120_000, "01-preflight")
     assert nb.locator("table.rb-checks").count() == 1, "the results are updated in place, not appended"
-    assert len(nb.locator("table.rb-checks .rb-badge").all_inner_texts()) == 6
+    assert len(nb.locator("table.rb-checks .rb-badge").all_inner_texts()) == PREFLIGHT_CHECKS
     save(page)
 
 
@@ -453,7 +468,7 @@ def test_in_chinese_jupyterlabs_menus_and_the_narrative_are_chinese(page, zh_lab
     assert narrative(nb).startswith("1. 预检：这台主机准备好了吗？"), narrative(nb)[:200]
     wait_for_results(page, nb, "01-preflight")
     shown = statuses_by_colour(nb)
-    assert len(shown) == 6 and {"engine.reachable", "host.driver"} <= shown.keys(), shown
+    assert len(shown) == PREFLIGHT_CHECKS and {"engine.reachable", "host.driver"} <= shown.keys(), shown
     assert set(shown.values()) <= {"pass", "fail", "warn", "skip"}, shown
     nb.locator("button.widget-button").first.scroll_into_view_if_needed()
     page.mouse.wheel(0, -200)
