@@ -3,7 +3,8 @@ documents of other people's hosts (tests/fixtures/field, SOURCES.md; the H200's 
 steps 1, 3 and 4 run through the CLI against the real engine. This machine has no GPU, so host.pci_gpus fails
 and no GPU container is started (pull=never); what is asserted is that each run ends without a traceback, reads
 the driver as the document says, and chooses the image NVIDIA's rules give for that driver, or skips saying
-why. No R390 document was found in public; R384 is the oldest branch here."""
+why. The R390 host is a vGPU host of four Tesla M10 whose document (driver 390.94) was published inside
+another project's test program (SOURCES.md)."""
 
 import os
 
@@ -16,7 +17,7 @@ FIELD = REPO / "tests" / "fixtures" / "field" / "xml"
 
 HOSTS = {
     # branch: (document, driver as it says, the CUDA base image, the PyTorch image); None: an honest skip
-    "R384": (FIELD / "pai-nvidia_smi_sample.xml", "384.66", None, None),
+    "R390": (FIELD / "it-novum-check_nvidia_smi_test.xml", "390.94", None, None),  # no <cuda_version> at all
     "R430": (FIELD / "pai-nvidia_smi_out_of_order.xml", "430.26", None, None),  # <cuda_version>Not Found
     "R470": (
         FIELD / "telegraf-gt-1030.xml",

@@ -4,6 +4,7 @@ against what it says itself (its own GPU count, names and versions, found here b
 the figures of tests/fixtures/field/coverage.py are held to their bar."""
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -22,11 +23,24 @@ spec.loader.exec_module(coverage)
 
 
 def test_the_corpus_is_as_large_as_promised():
-    assert len(coverage.xml_files()) >= 36
+    assert len(coverage.xml_files()) >= 40
     drivers = {host.parse_nvidia_smi_xml(p.read_text()).driver_version.split(".")[0] for p in coverage.xml_files()}
     assert len(drivers - {""}) >= 10, drivers
+    assert "390" in drivers, drivers  # the oldest branch the issue asks for
     assert len(coverage.error_texts()) >= 120
     assert len(coverage.daemon_json_files()) >= 25
+
+
+@pytest.mark.parametrize("folder", ["xml", "captures", "daemon_json"])
+def test_every_file_names_its_source(folder):
+    """Each corpus file has its repository, commit and path in its folder's SOURCES.json, and no entry is
+    left without its file."""
+    sources = json.loads((FIELD / folder / "SOURCES.json").read_text())
+    files = {p.name for p in (FIELD / folder).iterdir() if p.name != "SOURCES.json"}
+    assert files == set(sources)
+    for name, source in sources.items():
+        assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), name
+        assert source["path"] and re.fullmatch(r"[\w.-]+/[\w.-]+", source["repository"]), name
 
 
 def test_every_output_parses_without_an_exception():
