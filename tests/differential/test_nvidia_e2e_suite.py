@@ -121,3 +121,18 @@ def test_the_hook_specs_are_told_apart_by_their_command():
         )
         == "legacy"
     )
+
+
+def test_a_plain_image_without_the_drivers_path_is_explained_as_such():
+    # NVIDIA's suite on the H200 (records/h200-2026-12-06-e2e): `docker run --runtime=nvidia ubuntu nvidia-smi -L`
+    # failed although the toolkit had mounted /usr/local/nvidia/bin/nvidia-smi (probes.txt); ubuntu's PATH lacks it
+    from runbook import diagnosis
+
+    record = REPO / "records" / "h200-2026-12-06-e2e"
+    summary = json.loads((RECORD / "summary.json").read_text())
+    rows = {r.spec: r for r in e2e_compare.compare(record / "junit.xml", summary)}
+    row = rows["docker when running nvidia-smi -L should support NVIDIA_VISIBLE_DEVICES"]
+    assert row.result == "failed" and row.cause == "nvidia_smi_absent", row
+    assert "/usr/local/nvidia/bin/nvidia-smi" in (record / "probes.txt").read_text()
+    d = diagnosis.by_key("nvidia_smi_absent")
+    assert "/usr/local/nvidia/bin" in d.cause_id and "PATH" in d.remediation_id, d.cause_id
