@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import built_toolkit
+from tests.helpers import built_toolkit, require
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "gpu" / "kit"))
@@ -65,6 +65,8 @@ def test_the_no_gpu_specs_stop_here_for_the_reasons_the_table_gives(suite, tmp_p
     toolkit = built_toolkit("bin")
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI on this machine: the suite's specs call it")
+    up = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=30)
+    require(up.returncode == 0, "a Docker engine for the docker CLI (DOCKER_HOST or /var/run/docker.sock)")
     junit = run_suite(
         suite, tmp_path, f"-ginkgo.label-filter={NO_GPU}", env={"PATH": f"{toolkit}:{os.environ['PATH']}"}
     )
