@@ -571,12 +571,15 @@ TABLE: tuple[Diagnosis, ...] = (
         "nvidia_smi_absent",
         ('exec: "nvidia-smi": executable file not found', "nvidia-smi: not found", "nvidia-smi: command not found"),
         N_(
-            "`nvidia-smi` is not in the container: images do not ship it; the toolkit (utility capability) or "
-            "gpu_mode=manual puts the host driver's copy in. The container got no GPU access."
+            "`nvidia-smi` is not on the container's PATH: images do not ship it; the toolkit (utility capability) "
+            "or gpu_mode=manual puts the host driver's copy in, at the host's path. Either the container got no "
+            "GPU access, or the host keeps its driver outside the image's PATH (e.g. /usr/local/nvidia/bin, "
+            "which NVIDIA's CUDA images put on PATH and plain images such as ubuntu do not)."
         ),
         N_(
             "Run with GPU access (gpu_mode=gpus after installing the toolkit, or gpu_mode=manual to test the "
-            "driver without it)."
+            "driver without it). On a host whose driver lives in /usr/local/nvidia, use an nvidia/cuda image or "
+            "give the container that PATH (`-e PATH=/usr/local/nvidia/bin:/usr/bin:/bin`)."
         ),
         NB_GPU,
     ),

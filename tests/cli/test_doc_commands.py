@@ -87,6 +87,11 @@ NOT_HERE: dict[str, str] = {
     '$PWD/tests/gpu/kit/dockerd.sh restart" -p allow_restart_command true -p enable_cdi true -p '
     "set_as_default true": GPU_HOST + "; it installs the toolkit and restarts the kit's engine",
     "bash tests/gpu/kit/device.sh": GPU_HOST,
+    'STEPS="up toolkit e2e" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; NVIDIA's end-to-end suite there",
+    "bash tests/gpu/kit/e2e.sh build/gpu-kit records/h100-2026-12-06-toolkit": GPU_HOST
+    + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
+    "python3 tests/gpu/kit/e2e_compare.py records/h100-2026-12-06-e2e/junit.xml records/h100-2026-12-06-toolkit --out "
+    "records/h100-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
     "python3 -m pytest tests/gpu": GPU_HOST,
     "bash tests/gpu/nbval.sh": GPU_HOST,
     "GPU_MODE=gpus bash tests/gpu/nbval.sh": GPU_HOST,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import built_toolkit
+from tests.helpers import built_toolkit, require
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "gpu" / "kit"))
@@ -65,6 +65,8 @@ def test_the_no_gpu_specs_stop_here_for_the_reasons_the_table_gives(suite, tmp_p
     toolkit = built_toolkit("bin")
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI on this machine: the suite's specs call it")
+    up = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=30)
+    require(up.returncode == 0, "a Docker engine for the docker CLI (DOCKER_HOST or /var/run/docker.sock)")
     junit = run_suite(
         suite, tmp_path, f"-ginkgo.label-filter={NO_GPU}", env={"PATH": f"{toolkit}:{os.environ['PATH']}"}
     )
@@ -121,3 +123,18 @@ def test_the_hook_specs_are_told_apart_by_their_command():
         )
         == "legacy"
     )
+
+
+def test_a_plain_image_without_the_drivers_path_is_explained_as_such():
+    # NVIDIA's suite on the H200 (records/h200-2026-12-06-e2e): `docker run --runtime=nvidia ubuntu nvidia-smi -L`
+    # failed although the toolkit had mounted /usr/local/nvidia/bin/nvidia-smi (probes.txt); ubuntu's PATH lacks it
+    from runbook import diagnosis
+
+    record = REPO / "records" / "h200-2026-12-06-e2e"
+    summary = json.loads((RECORD / "summary.json").read_text())
+    rows = {r.spec: r for r in e2e_compare.compare(record / "junit.xml", summary)}
+    row = rows["docker when running nvidia-smi -L should support NVIDIA_VISIBLE_DEVICES"]
+    assert row.result == "failed" and row.cause == "nvidia_smi_absent", row
+    assert "/usr/local/nvidia/bin/nvidia-smi" in (record / "probes.txt").read_text()
+    d = diagnosis.by_key("nvidia_smi_absent")
+    assert "/usr/local/nvidia/bin" in d.cause_id and "PATH" in d.remediation_id, d.cause_id

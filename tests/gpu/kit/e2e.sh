@@ -18,6 +18,7 @@
 # or 1 when the rig could not be made.
 # Settings: KIT_ROOT=/tmp/gpu-kit REGISTRY_PORT=5000 DOCKER_HOST (device.sh exports it) E2E_TIMEOUT=6m
 #   E2E_ARGS= (more -ginkgo.* flags, e.g. -ginkgo.label-filter='!container-runtime')
+#   E2E_SKIP (default: e2e_compare.py --skip-regex, the containers that cannot run here; empty: run all)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -95,8 +96,10 @@ work=$(mktemp -d "$KIT_ROOT/e2e/work.XXXXXX")
 say "running the suite (E2E_INSTALL_CTK=false, local runner; timeout ${E2E_TIMEOUT:-6m})"
 t=$(date +%s)
 # shellcheck disable=SC2086
+skip=${E2E_SKIP-$(python3 "$here/e2e_compare.py" --skip-regex)}  # containers that cannot run here (e2e_compare.LEFT_OUT)
 (cd "$work" && E2E_INSTALL_CTK=false "$KIT_ROOT/e2e/e2e.test" -ginkgo.v -ginkgo.no-color \
-  -ginkgo.timeout="${E2E_TIMEOUT:-6m}" -ginkgo.junit-report="$rec/junit.xml" ${E2E_ARGS:-}) >"$rec/e2e.log" 2>&1
+  -ginkgo.timeout="${E2E_TIMEOUT:-6m}" -ginkgo.junit-report="$rec/junit.xml" ${skip:+-ginkgo.skip="$skip"} ${E2E_ARGS:-}) \
+  >"$rec/e2e.log" 2>&1
 suite_rc=$?
 say "suite: exit $suite_rc in $(($(date +%s) - t)) s; $(grep -E '^(Ran|FAIL!|SUCCESS!)' "$rec/e2e.log" | paste -sd' ')"
 docker ps -aq --filter name=nvct | xargs -r docker rm -f >/dev/null 2>&1
