@@ -11,7 +11,13 @@ import docker
 import pytest
 
 from runbook import engine, i18n
-from tests.helpers import REGISTRY, TEST_IMAGE, built_toolkit, require
+from tests.utils.engine import TEST_IMAGE, require
+
+# The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
+from tests.utils.registry import REGISTRY
+
+# The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
+from tests.utils.toolkit import built_toolkit
 
 # The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
 # (which inherit the environment) speak English; the language tests ask for Chinese explicitly.

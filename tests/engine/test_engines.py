@@ -17,7 +17,9 @@ import pytest
 from runbook import engine
 from runbook.engine import gpu_access
 from runbook.steps import gpu_container, preflight
-from tests.helpers import CACHE, REGISTRY, TEST_IMAGE, labelled_container, registry_only_image, require, runbook_labels
+from tests.utils.engine import TEST_IMAGE, labelled_container, require, runbook_labels
+from tests.utils.paths import CACHE
+from tests.utils.registry import REGISTRY, registry_only_image
 
 pytestmark = pytest.mark.engine
 

@@ -13,7 +13,7 @@ import pytest
 from runbook import diagnosis, engine, toolkit
 from runbook.errors import ContainerFailed
 from runbook.toolkit.targets import HostTarget
-from tests.helpers import TEST_IMAGE
+from tests.utils.engine import TEST_IMAGE
 
 pytestmark = pytest.mark.engine
 DAEMON_JSON = Path("/etc/docker/daemon.json")

@@ -18,7 +18,9 @@ from runbook.network import mirrors
 from runbook.steps import toolkit_state
 from runbook.toolkit import repos
 from runbook.toolkit.targets import ContainerTarget
-from tests.helpers import built_toolkit, labelled_container, runbook_labels, served
+from tests.utils.engine import labelled_container, runbook_labels
+from tests.utils.loopback import served
+from tests.utils.toolkit import built_toolkit
 
 pytestmark = pytest.mark.engine
 

@@ -26,7 +26,10 @@ from runbook import diagnosis, engine
 from runbook.engine import gpu_access
 from runbook.errors import ContainerFailed
 from runbook.toolkit import repos
-from tests.helpers import TEST_IMAGE, TOOLKIT_FIXTURES, assert_status, checks, run_cli, served
+from tests.utils.apt import TOOLKIT_FIXTURES
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.loopback import served
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,10 @@ import pytest
 
 from runbook import engine
 from tests.faults.servers import SilentSocket, StallingRegistry
-from tests.helpers import REPO, TEST_IMAGE, SocketCutter, checks, labelled_container, run_cli, runbook_labels
+from tests.utils.cli import checks, run_cli
+from tests.utils.engine import TEST_IMAGE, labelled_container, runbook_labels
+from tests.utils.paths import REPO
+from tests.utils.socket_cutter import SocketCutter
 
 pytestmark = pytest.mark.engine
 

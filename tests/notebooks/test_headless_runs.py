@@ -12,7 +12,9 @@ import pytest
 from runbook import engine
 from runbook.catalogue import notebooks_dir
 from runbook.i18n import narrative
-from tests.helpers import REPO, TEST_IMAGE, assert_status, checks, run_cli
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 NO_GPU = not Path("/dev/nvidiactl").exists()

@@ -16,7 +16,9 @@ import pytest
 from runbook.i18n import activate
 from runbook.network import mirrors
 from runbook.network import probe as registry_probe
-from tests.helpers import REGISTRY, answering, require
+from tests.utils.engine import require
+from tests.utils.loopback import answering
+from tests.utils.registry import REGISTRY
 
 
 @pytest.fixture
