@@ -17,8 +17,19 @@ def gpu_runbook(*args, cwd=REPO, timeout=900, env=None) -> subprocess.CompletedP
     )
 
 
-def run_cli(*args, **kwargs) -> subprocess.CompletedProcess:
-    return gpu_runbook("run", *args, **kwargs)
+def run_cli(*args, out=None, only=(), cwd=REPO, timeout=900, env=None, **parameters) -> subprocess.CompletedProcess:
+    """``gpu-runbook run``, its argv written out (``run_cli("--out", d, "-p", "pull", "never")``) or as keywords
+    (``run_cli(out=d, only=(3, 4), pull="never")``): ``out`` is ``--out``, ``only`` one step or several
+    (``--only`` each), every other keyword a ``-p NAME VALUE`` (True and False as true and false).
+    Both forms mix; the written-out arguments come first."""
+    argv = [*args]
+    if out is not None:
+        argv += ["--out", str(out)]
+    for step in only if isinstance(only, (list, tuple)) else (only,):
+        argv += ["--only", str(step)]
+    for name, value in parameters.items():
+        argv += ["-p", name, str(value).lower() if isinstance(value, bool) else str(value)]
+    return gpu_runbook("run", *argv, cwd=cwd, timeout=timeout, env=env)
 
 
 def checks(out_dir) -> tuple[dict, dict]:
