@@ -17,7 +17,7 @@ from tests.utils.engine import TEST_IMAGE
 
 pytestmark = pytest.mark.engine
 DAEMON_JSON = Path("/etc/docker/daemon.json")
-RESTART = ["bash", str(Path(__file__).resolve().parents[1] / "engine-restart.sh")]
+RESTART = ["bash", str(Path(__file__).resolve().parents[1] / "tooling" / "engine-restart.sh")]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The commands `plan -p toolkit_mirror cn --os debian:12` shows, run byte for byte with `sh -c` in a
 Debian container against the toolkit's repository served on loopback. The cn preset is mapped to that
 repository through RUNBOOK_MIRROR_PRESETS (USTC's mirror cannot be reached from here); the repository
-is the NVIDIA Container Toolkit built from source (tests/toolkit-up.sh), its .list NVIDIA's verbatim,
+is the NVIDIA Container Toolkit built from source (tests/tooling/toolkit-up.sh), its .list NVIDIA's verbatim,
 naming nvidia.github.io, so apt finds the packages only if the shown sed rewrites it to the mirror.
 
 The container gets curl and gnupg from Debian's archive first (the test image has neither) and a

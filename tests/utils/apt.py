@@ -48,7 +48,7 @@ def make_key(home: Path, name: str) -> bytes:
 
 
 class AptRepo:
-    """Debian's hello package (fetched by tests/engine-up.sh) in a flat repository at stable/deb/amd64,
+    """Debian's hello package (fetched by tests/tooling/engine-up.sh) in a flat repository at stable/deb/amd64,
     signed by a throwaway key served as /gpgkey, with NVIDIA's own .list and .repo files beside it,
     verbatim (they name NVIDIA's host: the runbook's mirror setting must rewrite them); served over
     HTTP on 127.0.0.1."""
@@ -56,7 +56,7 @@ class AptRepo:
     def __init__(self, root: Path, home: Path):
         debs = sorted(glob.glob(str(CACHE / "debs" / "hello_*.deb")))
         if not debs:
-            pytest.fail(f"no hello .deb in {CACHE}/debs; run tests/engine-up.sh")
+            pytest.fail(f"no hello .deb in {CACHE}/debs; run tests/tooling/engine-up.sh")
         self.root = root
         (root / "gpgkey").write_bytes(make_key(home, "repo"))
         arch_dir = root / "stable" / "deb" / "amd64"

@@ -10,10 +10,10 @@ import pytest
 
 from runbook import engine
 
-TEST_IMAGE = "runbook-test/debian:bookworm"  # made by tests/engine-up.sh with debootstrap
+TEST_IMAGE = "runbook-test/debian:bookworm"  # made by tests/tooling/engine-up.sh with debootstrap
 
 
-def require(available: bool, what: str, how: str = "run tests/engine-up.sh (as root)") -> None:
+def require(available: bool, what: str, how: str = "run tests/tooling/engine-up.sh (as root)") -> None:
     """Skip when ``what`` is not available, or fail when the test command demands it
     (RUNBOOK_REQUIRE_ENGINE=1, set by tests/run.sh as root), so that CI cannot pass without running it."""
     if available:

@@ -7,7 +7,7 @@ import uuid
 
 from tests.utils.engine import labelled_container
 
-REGISTRY = "127.0.0.1:5000"  # Debian's docker-registry, started by tests/engine-up.sh
+REGISTRY = "127.0.0.1:5000"  # Debian's docker-registry, started by tests/tooling/engine-up.sh
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from tests.utils.engine import require
 
 
 def built_toolkit(name: str) -> Path:
-    """What tests/toolkit-up.sh made, as tests/run.sh exports it: ``bin`` (the NVIDIA Container Toolkit's
+    """What tests/tooling/toolkit-up.sh made, as tests/run.sh exports it: ``bin`` (the NVIDIA Container Toolkit's
     programs, built from its source) or ``repo`` (its packages in a repository laid out like NVIDIA's).
     Skips with the build's own reason where the toolkit cannot be built on this machine."""
     reason = os.environ.get("RUNBOOK_TOOLKIT_UNAVAILABLE")
@@ -21,6 +21,6 @@ def built_toolkit(name: str) -> Path:
     require(
         bool(path) and Path(path).is_dir(),
         f"the NVIDIA Container Toolkit built from source ({name})",
-        "run tests/run.sh as root (it runs tests/toolkit-up.sh and exports RUNBOOK_TOOLKIT_BIN and _REPO)",
+        "run tests/run.sh as root (it runs tests/tooling/toolkit-up.sh and exports RUNBOOK_TOOLKIT_BIN and _REPO)",
     )
     return Path(path)
