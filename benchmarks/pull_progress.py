@@ -8,7 +8,7 @@ is the SDK's ``images.pull``, which reads the same event stream and does nothing
 (random data, so that no layer is shared) is removed after each pull, so every pull downloads and
 extracts it all.
 
-With ``--engine`` (repeatable: a socket, or a name in tests/engines-up.sh's engines.env such as PODMAN)
+With ``--engine`` (repeatable: a socket, or a name in tests/tooling/engines-up.sh's engines.env such as PODMAN)
 the same is measured on each engine in turn: the image is made and pushed by the first, every engine
 pulls it from the same loopback registry, and a line per engine gives its medians and ratio.
 
@@ -71,12 +71,12 @@ ENGINES_ENV = Path(os.environ.get("RUNBOOK_TEST_CACHE", "/var/cache/gpu-runbook-
 
 
 def engine_address(name: str) -> str:
-    """A socket as given, or the address tests/engines-up.sh recorded for an engine's name."""
+    """A socket as given, or the address tests/tooling/engines-up.sh recorded for an engine's name."""
     if "://" in name:
         return name
     known = dict(line.split("=", 1) for line in ENGINES_ENV.read_text().splitlines() if "=" in line)
     if name not in known:
-        raise SystemExit(f"no engine {name} in {ENGINES_ENV} (run tests/engines-up.sh): {sorted(known)}")
+        raise SystemExit(f"no engine {name} in {ENGINES_ENV} (run tests/tooling/engines-up.sh): {sorted(known)}")
     return known[name]
 
 

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runbook.network import mirrors
 from runbook.network import probe as registry_probe  # noqa: E402
-from tests.helpers import REGISTRY, answering  # noqa: E402
+from tests.utils.loopback import answering  # noqa: E402
+from tests.utils.registry import REGISTRY  # noqa: E402
 
 
 def timed(urls, timeout):

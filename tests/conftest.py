@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Docker engine, the loopback registry and the test image (tests/engine-up.sh).
+"""Shared fixtures: the real Docker engine, the loopback registry and the test image (tests/tooling/engine-up.sh).
 
 With RUNBOOK_REQUIRE_ENGINE=1 (set by tests/run.sh) a missing engine fails the engine tests instead of
 skipping them, so that CI cannot pass without having run them.
@@ -11,7 +11,13 @@ import docker
 import pytest
 
 from runbook import engine, i18n
-from tests.helpers import REGISTRY, TEST_IMAGE, built_toolkit, require
+from tests.utils.engine import TEST_IMAGE, require
+
+# The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
+from tests.utils.registry import REGISTRY
+
+# The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
+from tests.utils.toolkit import built_toolkit
 
 # The tests read the runbook's English texts: whatever this machine's locale, they and the runs they start
 # (which inherit the environment) speak English; the language tests ask for Chinese explicitly.
@@ -66,11 +72,11 @@ def no_leftovers(client):
 
 @pytest.fixture(scope="session")
 def toolkit_bin():
-    """The NVIDIA Container Toolkit's four programs, built from its source by tests/toolkit-up.sh."""
+    """The NVIDIA Container Toolkit's four programs, built from its source by tests/tooling/toolkit-up.sh."""
     return built_toolkit("bin")
 
 
 @pytest.fixture(scope="session")
 def toolkit_repo():
-    """The toolkit's packages in a signed repository laid out like NVIDIA's (tests/toolkit-up.sh)."""
+    """The toolkit's packages in a signed repository laid out like NVIDIA's (tests/tooling/toolkit-up.sh)."""
     return built_toolkit("repo")

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The test command (README.md, docs/contributing.md): sets up what the tests need on a fresh Debian machine and runs them all.
 #   - a virtual environment in .venv with the project and its test dependencies
-#   - as root: a Docker engine, a registry on loopback and the test image (tests/engine-up.sh); then
+#   - as root: a Docker engine, a registry on loopback and the test image (tests/tooling/engine-up.sh); then
 #     the engine tests must run (RUNBOOK_REQUIRE_ENGINE=1 turns a missing engine into a failure)
 #   - as root: Docker 26 (Debian trixie's) and Podman beside it, each on its own socket, with the test image
-#     (tests/engines-up.sh); tests/engine/test_engines.py runs the engine-side set against each
+#     (tests/tooling/engines-up.sh); tests/engine/test_engines.py runs the engine-side set against each
 #   - as root: Debian's Chromium, for the JupyterLab tests (Playwright drives it headless), and Debian's
 #     CJK fonts (fonts-noto-cjk) for the workspace in Chinese
 #   - as root: the NVIDIA Container Toolkit built from its source, its packages and a signed repository
-#     laid out like NVIDIA's, in build/toolkit (tests/toolkit-up.sh, cached); their paths exported for
+#     laid out like NVIDIA's, in build/toolkit (tests/tooling/toolkit-up.sh, cached); their paths exported for
 #     the toolkit tests, or the reason it cannot be built here, which those tests then skip with
 #   - ruff (lint and format check), the docs site (mkdocs build --strict into build/site), then pytest
 #     over tests/ (the wheel test builds and installs the wheel into a fresh virtual environment), and nbval over the notebooks whose checked outputs do not depend
@@ -21,15 +21,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[lab,test]'
 if [ "$(id -u)" -eq 0 ]; then
-  bash tests/engine-up.sh
-  bash tests/engines-up.sh
+  bash tests/tooling/engine-up.sh
+  bash tests/tooling/engines-up.sh
   # the browser tests drive Debian's Chromium with Playwright; the Chinese workspace needs CJK fonts
   if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null
   fi
   export RUNBOOK_REQUIRE_ENGINE=1 RUNBOOK_REQUIRE_BROWSER=1
   set +e
-  bash tests/toolkit-up.sh build/toolkit
+  bash tests/tooling/toolkit-up.sh build/toolkit
   rc=$?
   set -e
   case $rc in

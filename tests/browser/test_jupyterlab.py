@@ -26,7 +26,8 @@ from runbook import i18n, record
 from runbook.catalogue import ESSENTIAL, STEPS
 from runbook.present.checklist import COLOURS
 from runbook.present.lab import LANGUAGE_SETTINGS, SETTINGS
-from tests.helpers import TEST_IMAGE, registry_only_image
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.registry import registry_only_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ import pytest
 
 from runbook import engine
 from runbook.errors import EngineUnreachable
-from tests.helpers import REPO, checks, gpu_runbook, run_cli
+from tests.utils.cli import checks, gpu_runbook, run_cli
+from tests.utils.paths import REPO
 
 
 def test_help_names_every_command_and_the_exit_codes():

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 REPORT = "06-report.ipynb"
 DOCS = ("README.md", "README.zh-CN.md", "docs")

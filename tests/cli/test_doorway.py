@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, gpu_runbook
+from tests.utils.cli import gpu_runbook
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 RECORD = REPO / "records" / "h200-2026-11-29-toolkit"

@@ -14,7 +14,8 @@ from runbook.catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
 from runbook.errors import RunSetupError
 from runbook.i18n import narrative
 from runbook.present import lab
-from tests.helpers import REPO, gpu_runbook
+from tests.utils.cli import gpu_runbook
+from tests.utils.paths import REPO
 
 H200 = REPO / "records" / "h200-2026-11-28"
 ALL = sorted(n.name for n in (OVERVIEW_NOTEBOOK, *NOTEBOOKS))

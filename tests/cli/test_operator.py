@@ -20,7 +20,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.helpers import REPO, TEST_IMAGE, checks, registry_only_image, run_cli
+from tests.utils.cli import checks, run_cli
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.paths import REPO
+from tests.utils.registry import registry_only_image
 
 pytestmark = pytest.mark.engine
 

@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from tests.helpers import REPO, TEST_IMAGE, gpu_runbook, labelled_container, run_cli
+from tests.utils.cli import gpu_runbook, run_cli
+from tests.utils.engine import TEST_IMAGE, labelled_container
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 DRIVERS = REPO / "tests" / "fixtures" / "drivers"

@@ -12,7 +12,8 @@ import pytest
 
 from runbook.catalogue import NOTEBOOKS, OVERVIEW
 from runbook.version import version
-from tests.helpers import REPO, checks, run_cli
+from tests.utils.cli import checks, run_cli
+from tests.utils.paths import REPO
 
 pytestmark = [pytest.mark.wheel, pytest.mark.engine]
 

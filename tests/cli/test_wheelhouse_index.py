@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import REPO, answering
+from tests.utils.loopback import answering
+from tests.utils.paths import REPO
 
 
 def test_the_index_mirror_is_passed_to_pip_and_printed_without_its_password(tmp_path):

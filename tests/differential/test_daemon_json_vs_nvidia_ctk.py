@@ -1,5 +1,5 @@
 """daemon.json: the runbook's merge against the real `nvidia-ctk runtime configure --runtime=docker
---config=FILE` (the NVIDIA Container Toolkit built from its source by tests/toolkit-up.sh), on the same
+--config=FILE` (the NVIDIA Container Toolkit built from its source by tests/tooling/toolkit-up.sh), on the same
 files, with each of nvidia-ctk's options (none, --set-as-default, --cdi.enabled, both): odd but valid
 files and invalid ones. Where they agree, both write the same settings (compared as JSON values: the
 formatting differs on purpose, see the last tests) and every key of the user's file survives. Where they

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import built_toolkit, require
+from tests.utils.engine import require
+from tests.utils.toolkit import built_toolkit
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "gpu" / "kit"))

@@ -22,7 +22,8 @@ from runbook.errors import (
     EngineUnreachable,
     ImageUnavailable,
 )
-from tests.helpers import TEST_IMAGE, SocketCutter, labelled_container, runbook_labels
+from tests.utils.engine import TEST_IMAGE, labelled_container, runbook_labels
+from tests.utils.socket_cutter import SocketCutter
 
 pytestmark = pytest.mark.engine
 

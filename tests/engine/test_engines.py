@@ -1,8 +1,8 @@
-"""The engine-side checks against every engine a GPU user has: the shared Docker 20.10 (tests/engine-up.sh),
-Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default) and Podman through its
-Docker-compatible API, 4.3 and 5.4 (tests/engines-up.sh), each a real engine on its own socket. Rootless Podman runs
-where this machine lets an unprivileged user map ids; where not, its tests skip with the reason
-tests/engines-up.sh found.
+"""The engine-side checks against every engine a GPU user has: the shared Docker 20.10
+(tests/tooling/engine-up.sh), Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default) and
+Podman through its Docker-compatible API, 4.3 and 5.4 (tests/tooling/engines-up.sh), each a real engine on its
+own socket. Rootless Podman runs where this machine lets an unprivileged user map ids; where not, its tests
+skip with the reason tests/tooling/engines-up.sh found.
 
 A focused set per engine (the machine has 2 CPUs): connect and identity, a container run and removed,
 leftovers found by label, a pull with progress from the loopback registry, and the GPU-mode diagnoses
@@ -17,7 +17,9 @@ import pytest
 from runbook import engine
 from runbook.engine import gpu_access
 from runbook.steps import gpu_container, preflight
-from tests.helpers import CACHE, REGISTRY, TEST_IMAGE, labelled_container, registry_only_image, require, runbook_labels
+from tests.utils.engine import TEST_IMAGE, labelled_container, require, runbook_labels
+from tests.utils.paths import CACHE
+from tests.utils.registry import REGISTRY, registry_only_image
 
 pytestmark = pytest.mark.engine
 
@@ -33,7 +35,7 @@ ENGINES = {
 
 
 def engines_env() -> dict[str, str]:
-    """tests/engines-up.sh's record of the engines it brought up (NAME=socket) and of those it could not
+    """tests/tooling/engines-up.sh's record of the engines it brought up (NAME=socket) and of those it could not
     (NAME_UNAVAILABLE=why); the shared engine is always /var/run/docker.sock."""
     found = {"DOCKER_SHARED": engine.DEFAULT_HOST}
     path = CACHE / "engines.env"
@@ -47,19 +49,21 @@ def engines_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=list(ENGINES))
 def each(request):
-    """(name, address, client) of one engine; skipped with tests/engines-up.sh's reason where it is not up."""
+    """(name, address, client) of one engine; skipped with tests/tooling/engines-up.sh's reason where it is not up."""
     name = request.param
     env = engines_env()
     if f"{name}_UNAVAILABLE" in env:
         pytest.skip(f"{name}: {env[f'{name}_UNAVAILABLE']}")
-    require(name in env, f"the engine {name}", "run tests/engines-up.sh (as root)")
+    require(name in env, f"the engine {name}", "run tests/tooling/engines-up.sh (as root)")
     try:
         c = docker.DockerClient(base_url=env[name], timeout=120)
         c.ping()
     except docker.errors.DockerException as e:
         c = None
-        require(False, f"the engine {name} at {env[name]} ({e})", "run tests/engines-up.sh (as root)")
-    require(engine.image_present(c, TEST_IMAGE), f"the test image in {name}", "run tests/engines-up.sh (as root)")
+        require(False, f"the engine {name} at {env[name]} ({e})", "run tests/tooling/engines-up.sh (as root)")
+    require(
+        engine.image_present(c, TEST_IMAGE), f"the test image in {name}", "run tests/tooling/engines-up.sh (as root)"
+    )
     yield name, env[name], c
     c.close()
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from runbook import engine
-from tests.helpers import kit_images
+from tests.utils.kit import kit_images
 
 pytestmark = pytest.mark.engine
 images = kit_images()

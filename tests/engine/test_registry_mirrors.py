@@ -18,7 +18,9 @@ import pytest
 from runbook import engine
 from runbook.params import validate
 from runbook.steps import Context, registries
-from tests.helpers import REGISTRY, answering, checks, registry_only_image, run_cli
+from tests.utils.cli import checks, run_cli
+from tests.utils.loopback import answering
+from tests.utils.registry import REGISTRY, registry_only_image
 
 pytestmark = pytest.mark.engine
 

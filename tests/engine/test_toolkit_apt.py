@@ -13,7 +13,8 @@ from runbook import diagnosis, toolkit
 from runbook.errors import ToolkitError
 from runbook.toolkit import repos
 from runbook.toolkit.targets import ContainerTarget
-from tests.helpers import AptRepo, labelled_container, make_key
+from tests.utils.apt import AptRepo, make_key
+from tests.utils.engine import labelled_container
 
 pytestmark = pytest.mark.engine
 CACHE = Path(os.environ.get("RUNBOOK_TEST_CACHE", "/var/cache/gpu-runbook-test"))

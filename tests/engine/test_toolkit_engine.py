@@ -13,11 +13,11 @@ import pytest
 from runbook import diagnosis, engine, toolkit
 from runbook.errors import ContainerFailed
 from runbook.toolkit.targets import HostTarget
-from tests.helpers import TEST_IMAGE
+from tests.utils.engine import TEST_IMAGE
 
 pytestmark = pytest.mark.engine
 DAEMON_JSON = Path("/etc/docker/daemon.json")
-RESTART = ["bash", str(Path(__file__).resolve().parents[1] / "engine-restart.sh")]
+RESTART = ["bash", str(Path(__file__).resolve().parents[1] / "tooling" / "engine-restart.sh")]
 
 
 @pytest.fixture

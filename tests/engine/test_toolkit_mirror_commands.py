@@ -1,7 +1,7 @@
 """The commands `plan -p toolkit_mirror cn --os debian:12` shows, run byte for byte with `sh -c` in a
 Debian container against the toolkit's repository served on loopback. The cn preset is mapped to that
 repository through RUNBOOK_MIRROR_PRESETS (USTC's mirror cannot be reached from here); the repository
-is the NVIDIA Container Toolkit built from source (tests/toolkit-up.sh), its .list NVIDIA's verbatim,
+is the NVIDIA Container Toolkit built from source (tests/tooling/toolkit-up.sh), its .list NVIDIA's verbatim,
 naming nvidia.github.io, so apt finds the packages only if the shown sed rewrites it to the mirror.
 
 The container gets curl and gnupg from Debian's archive first (the test image has neither) and a
@@ -18,7 +18,9 @@ from runbook.network import mirrors
 from runbook.steps import toolkit_state
 from runbook.toolkit import repos
 from runbook.toolkit.targets import ContainerTarget
-from tests.helpers import built_toolkit, labelled_container, runbook_labels, served
+from tests.utils.engine import labelled_container, runbook_labels
+from tests.utils.loopback import served
+from tests.utils.toolkit import built_toolkit
 
 pytestmark = pytest.mark.engine
 

@@ -2,7 +2,7 @@
 toolkit_apply true -p toolkit_mirror URL`, as root) installs the real NVIDIA Container Toolkit on this
 host from a mirror, configures the real dockerd and restarts it.
 
-The mirror is the repository tests/toolkit-up.sh made, served on loopback: the toolkit built from its
+The mirror is the repository tests/tooling/toolkit-up.sh made, served on loopback: the toolkit built from its
 source as NVIDIA's four packages, signed, laid out like NVIDIA's, with NVIDIA's verbatim .list (naming
 nvidia.github.io, which cannot be reached from here), so apt finds the packages only through the plan's
 rewriting. The two libnvidia-container packages in it are stand-ins that hold no nvidia-container-cli:
@@ -26,11 +26,14 @@ from runbook import diagnosis, engine
 from runbook.engine import gpu_access
 from runbook.errors import ContainerFailed
 from runbook.toolkit import repos
-from tests.helpers import TEST_IMAGE, TOOLKIT_FIXTURES, assert_status, checks, run_cli, served
+from tests.utils.apt import TOOLKIT_FIXTURES
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.loopback import served
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
-RESTART = ROOT / "tests" / "engine-restart.sh"
+RESTART = ROOT / "tests" / "tooling" / "engine-restart.sh"
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 LOCK = Path("/run/lock/gpu-runbook-toolkit-on-host.lock")  # one test at a time changes this host's toolkit
 # made by the packages' maintainer scripts or by apt, and not removed by a purge

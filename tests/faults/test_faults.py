@@ -14,7 +14,10 @@ import pytest
 
 from runbook import engine
 from tests.faults.servers import SilentSocket, StallingRegistry
-from tests.helpers import REPO, TEST_IMAGE, SocketCutter, checks, labelled_container, run_cli, runbook_labels
+from tests.utils.cli import checks, run_cli
+from tests.utils.engine import TEST_IMAGE, labelled_container, runbook_labels
+from tests.utils.paths import REPO
+from tests.utils.socket_cutter import SocketCutter
 
 pytestmark = pytest.mark.engine
 
@@ -36,17 +39,7 @@ def test_a_stalled_registry_ends_the_pull_at_its_timeout_with_the_cause(client, 
     try:
         start = time.monotonic()
         proc = run_cli(
-            "--out",
-            str(tmp_path / "r"),
-            "--only",
-            "3",
-            "-p",
-            "cuda_image",
-            f"{registry.address}/stalled/image:1",
-            "-p",
-            "pull_timeout_s",
-            "20",
-            timeout=300,
+            out=tmp_path / "r", only=3, cuda_image=f"{registry.address}/stalled/image:1", pull_timeout_s=20, timeout=300
         )
         took = time.monotonic() - start
     finally:
@@ -65,16 +58,7 @@ def test_an_engine_that_accepts_and_never_answers_is_diagnosed_quickly(tmp_path,
     silent = SilentSocket(str(tmp_path / "hung.sock"))
     try:
         start = time.monotonic()
-        proc = run_cli(
-            "--out",
-            str(tmp_path / "r"),
-            "--only",
-            "1",
-            "-p",
-            "docker_host",
-            f"unix://{tmp_path / 'hung.sock'}",
-            timeout=300,
-        )
+        proc = run_cli(out=tmp_path / "r", only=1, docker_host=f"unix://{tmp_path / 'hung.sock'}", timeout=300)
         took = time.monotonic() - start
     finally:
         silent.close()
@@ -94,24 +78,12 @@ def test_an_engine_that_dies_mid_step_is_a_diagnosed_failure_not_a_traceback(cli
     timer = threading.Timer(4, proxy.cut)
     timer.start()
     proc = run_cli(
-        "--out",
-        str(tmp_path / "r"),
-        "--only",
-        "3",
-        "--only",
-        "5",
-        "-p",
-        "docker_host",
-        f"unix://{tmp_path / 'engine.sock'}",
-        "-p",
-        "cuda_image",
-        TEST_IMAGE,
-        "-p",
-        "pull",
-        "never",
-        "-p",
-        "timeout_s",
-        "60",
+        out=tmp_path / "r",
+        only=(3, 5),
+        docker_host=f"unix://{tmp_path / 'engine.sock'}",
+        cuda_image=TEST_IMAGE,
+        pull="never",
+        timeout_s=60,
         timeout=600,
     )
     timer.cancel()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import CACHE, REPO, require
+from tests.utils.engine import require
+from tests.utils.paths import CACHE, REPO
 
 HERE = Path(__file__).resolve().parent
 UP, STOPPED, DOWN = 6, 1, 1  # hosts with a running engine, with it stopped, without an SSH server

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fleet.conftest import recap
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.fleet
 

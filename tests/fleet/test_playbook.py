@@ -14,7 +14,8 @@ import pytest
 
 from runbook import engine
 from tests.fleet.conftest import DOWN, STOPPED, UP, playbook, recap
-from tests.helpers import REPO, gpu_runbook
+from tests.utils.cli import gpu_runbook
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.fleet
 ENGINE_UP = [f"fleet-{i:02d}" for i in range(1, UP + 1)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from runbook import params
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 FLEET = REPO / "fleet"
 EXAMPLE = FLEET / "inventory" / "example"

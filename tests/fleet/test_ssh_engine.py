@@ -12,7 +12,7 @@ import pytest
 from runbook import diagnosis, engine
 from runbook.engine import ssh as remote
 from runbook.errors import EngineUnreachable
-from tests.helpers import assert_status, checks, run_cli
+from tests.utils.cli import assert_status, checks, run_cli
 
 pytestmark = pytest.mark.fleet
 

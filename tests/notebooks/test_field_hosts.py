@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from tests.helpers import REPO, assert_status, checks, run_cli
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 FIELD = REPO / "tests" / "fixtures" / "field" / "xml"

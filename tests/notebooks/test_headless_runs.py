@@ -12,7 +12,9 @@ import pytest
 from runbook import engine
 from runbook.catalogue import notebooks_dir
 from runbook.i18n import narrative
-from tests.helpers import REPO, TEST_IMAGE, assert_status, checks, run_cli
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.engine import TEST_IMAGE
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 NO_GPU = not Path("/dev/nvidiactl").exists()
@@ -107,23 +109,7 @@ def test_toolkit_state_on_this_machine(default_run):
 
 def test_a_local_cuda_image_fails_with_the_toolkit_cause(client, tmp_path):
     out = tmp_path / "record"
-    proc = run_cli(
-        "--out",
-        str(out),
-        "-p",
-        "cuda_image",
-        TEST_IMAGE,
-        "-p",
-        "pytorch_image",
-        TEST_IMAGE,
-        "-p",
-        "pull",
-        "never",
-        "--only",
-        "3",
-        "--only",
-        "4",
-    )
+    proc = run_cli(out=out, only=(3, 4), cuda_image=TEST_IMAGE, pytorch_image=TEST_IMAGE, pull="never")
     assert proc.returncode == 1, proc.stderr[-3000:]
     _, by_id = checks(out)
     assert_status(by_id, "cuda.pull", "pass")
@@ -139,21 +125,7 @@ def test_a_local_cuda_image_fails_with_the_toolkit_cause(client, tmp_path):
 
 def test_manual_mode_without_a_driver_says_so(client, tmp_path):
     out = tmp_path / "record"
-    proc = run_cli(
-        "--out",
-        str(out),
-        "-p",
-        "cuda_image",
-        TEST_IMAGE,
-        "-p",
-        "gpu_mode",
-        "manual",
-        "-p",
-        "pull",
-        "never",
-        "--only",
-        "gpu-in-container",
-    )
+    proc = run_cli(out=out, only="gpu-in-container", cuda_image=TEST_IMAGE, gpu_mode="manual", pull="never")
     assert proc.returncode == 1, proc.stderr[-3000:]
     _, by_id = checks(out)
     assert_status(by_id, "gpu.nvidia_smi", "fail")
@@ -176,22 +148,12 @@ def flavoured_images(client):
 def test_step_5_judges_an_image_by_what_it_holds_and_its_tag_by_that(client, tmp_path, flavoured_images):
     out = tmp_path / "record"
     proc = run_cli(
-        "--out",
-        str(out),
-        "-p",
-        "cuda_image",
-        flavoured_images["runtime"],
-        "-p",
-        "pytorch_image",
-        TEST_IMAGE,
-        "-p",
-        "devel_image",
-        flavoured_images["devel"],
-        "-p",
-        "pull",
-        "never",
-        "--only",
-        "5",
+        out=out,
+        only=5,
+        cuda_image=flavoured_images["runtime"],
+        pytorch_image=TEST_IMAGE,
+        devel_image=flavoured_images["devel"],
+        pull="never",
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
     _, by_id = checks(out)
@@ -227,18 +189,7 @@ def test_applying_the_toolkit_plan_from_an_unreachable_mirror_fails_cleanly(tmp_
     """Nothing is installed or changed: the first step cannot fetch the key."""
     out = tmp_path / "record"
     before = Path("/etc/docker/daemon.json").read_bytes() if Path("/etc/docker/daemon.json").exists() else None
-    proc = run_cli(
-        "--out",
-        str(out),
-        "--only",
-        "2",
-        "-p",
-        "toolkit_apply",
-        "true",
-        "-p",
-        "toolkit_mirror",
-        "http://127.0.0.1:9/libnvidia-container",
-    )
+    proc = run_cli(out=out, only=2, toolkit_apply=True, toolkit_mirror="http://127.0.0.1:9/libnvidia-container")
     assert proc.returncode == 1, proc.stderr[-2000:]
     _, by_id = checks(out)
     if os.geteuid() == 0:

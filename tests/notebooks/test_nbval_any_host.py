@@ -25,7 +25,7 @@ import pytest
 from runbook import host
 from runbook.results import CheckResult, Status, run_check
 from runbook.steps import gpu_container, pytorch_container
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 H200_OLD = REPO / "records" / "h200-2026-11-29-toolkit"
 H200_NO_TOOLKIT = REPO / "records" / "h200-2026-11-28"

@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO, assert_status, checks, labelled_container, run_cli
+from tests.utils.cli import assert_status, checks, run_cli
+from tests.utils.engine import labelled_container
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.engine
 DRIVERS = REPO / "tests" / "fixtures" / "drivers"

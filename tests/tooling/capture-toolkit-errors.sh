@@ -65,7 +65,7 @@ cat >"$root/daemon.json" <<EOF
 }
 EOF
 
-# started under another name, so that `pidof dockerd` (which tests/engine-restart.sh uses to stop
+# started under another name, so that `pidof dockerd` (which tests/tooling/engine-restart.sh uses to stop
 # the system's engine) neither sees nor stops it
 ln -s "$(command -v dockerd)" "$root/bin/rb-dockerd2"
 env PATH="$root/bin:$PATH" XDG_CONFIG_HOME="$root/xdg" setsid "$root/bin/rb-dockerd2" \

@@ -13,7 +13,7 @@ from runbook import fleet
 from runbook.errors import RunSetupError
 from runbook.fleet import page as fleet_page
 from runbook.present import junit
-from tests.helpers import gpu_runbook
+from tests.utils.cli import gpu_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "fleet"

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from runbook.host import cuda
-from tests.helpers import kit_images
+from tests.utils.kit import kit_images
 
 images = kit_images()
 

@@ -2,7 +2,7 @@
 403, an HTML page and a stall after the headers (Python's http.server), a TLS server with a self-signed
 certificate (openssl), a closed port, a name under .invalid (RFC 6761: it never resolves), the real
 Docker Hub (no route from CI: what a host in mainland China sees) and the shared loopback registry
-(Debian's docker-registry at 127.0.0.1:5000, tests/engine-up.sh)."""
+(Debian's docker-registry at 127.0.0.1:5000, tests/tooling/engine-up.sh)."""
 
 import contextlib
 import json
@@ -16,7 +16,9 @@ import pytest
 from runbook.i18n import activate
 from runbook.network import mirrors
 from runbook.network import probe as registry_probe
-from tests.helpers import REGISTRY, answering, require
+from tests.utils.engine import require
+from tests.utils.loopback import answering
+from tests.utils.registry import REGISTRY
 
 
 @pytest.fixture

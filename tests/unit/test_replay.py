@@ -13,7 +13,7 @@ from runbook.record import read as read_summary
 from runbook.record import replay
 from runbook.results import Status
 from runbook.steps import gpu_container, nvcc, preflight, pytorch_container, toolkit_state
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 H200 = REPO / "records" / "h200-2026-11-28"
 STEP_FUNCTIONS = {

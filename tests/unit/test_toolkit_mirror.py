@@ -9,7 +9,8 @@ import pytest
 from runbook import toolkit
 from runbook.toolkit import repos
 from runbook.toolkit.targets import HostTarget
-from tests.helpers import TOOLKIT_FIXTURES, nvidia_texts, served
+from tests.utils.apt import TOOLKIT_FIXTURES, nvidia_texts
+from tests.utils.loopback import served
 
 MIRROR = "https://mirror.example.com/libnvidia-container"
 K = repos.KEYRING

@@ -22,7 +22,7 @@ from runbook.results import Status, run_check
 from runbook.steps import toolkit_security, toolkit_state
 from runbook.toolkit import bulletins, repos, security, versions
 from runbook.toolkit.targets import HostTarget
-from tests.helpers import built_toolkit
+from tests.utils.toolkit import built_toolkit
 
 HERE = Path(__file__).parent.parent
 FIXTURES = HERE / "fixtures" / "toolkit"

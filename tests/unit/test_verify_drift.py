@@ -3,7 +3,7 @@
 import json
 
 from runbook import verify
-from tests.helpers import REPO
+from tests.utils.paths import REPO
 
 
 def checked_output(notebook) -> str:

@@ -128,7 +128,7 @@ def test_the_notebooks_results_and_every_view_of_them_follow_each_run(published)
 
 def test_a_replayed_step_shows_whose_run_it_is_and_offers_no_parameters():
     from runbook.steps import gpu_container
-    from tests.helpers import REPO
+    from tests.utils.paths import REPO
 
     results = ui.run_step(gpu_container.run, interactive=True, replay=str(REPO / "records" / "h200-2026-11-28"))
     p = results.panel
@@ -257,7 +257,7 @@ def test_the_overview_shows_the_replay_above_the_path(capsys):
 
 def test_the_report_shows_the_replay_above_the_verdict(capsys):
     from runbook.record import read as read_summary
-    from tests.helpers import REPO
+    from tests.utils.paths import REPO
 
     summary = read_summary(REPO / "records" / "h200-2026-11-28")
     for i in range(len(summary["checks"])):

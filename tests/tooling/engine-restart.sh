@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restarts the test engine started by tests/engine-up.sh (it is not a systemd service): the runbook's
+# Restarts the test engine started by tests/tooling/engine-up.sh (it is not a systemd service): the runbook's
 # engine_restart parameter points here in the tests that change /etc/docker/daemon.json.
 set -euo pipefail
 if pid=$(cat /var/run/docker.pid 2>/dev/null) && [ -n "$pid" ]; then  # this engine only, not another dockerd

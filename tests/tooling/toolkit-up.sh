@@ -11,7 +11,7 @@
 # compiler): the reason, one line, is on stderr and in DIR/unavailable, for the tests' skip reason.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
-tooling=$(cd "$(dirname "$0")/tooling" && pwd)
+tooling=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)
 rm -f "$dir/unavailable"

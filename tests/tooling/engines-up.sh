@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up the engines the engine tests run against besides the shared Docker 20.10 (tests/engine-up.sh,
+# Brings up the engines the engine tests run against besides the shared Docker 20.10 (tests/tooling/engine-up.sh,
 # which must have run first), on a Debian machine, as root; idempotent. Each is a process of its own that
 # leaves the shared dockerd, its data and /etc/docker alone:
 #   - Docker 26.1 and 28.5: Debian trixie's and sid's docker.io, downloaded through a private apt list (the
