@@ -144,6 +144,8 @@ def dcgm(timeout_s: float = 300) -> Passed:
         )
     try:
         out = subprocess.run([exe, "diag", "-r", "1", "-j"], capture_output=True, text=True, timeout=timeout_s)
+    except OSError as e:
+        raise skip(_("{program} cannot be run: {error}").format(program=exe, error=e.strerror or e)) from None
     except subprocess.TimeoutExpired:
         raise fail(
             _("dcgmi diag -r 1 ran past {seconds:.0f} s").format(seconds=timeout_s), notebook=NB_PREFLIGHT

@@ -62,6 +62,8 @@ def command(argv: list[str], timeout: float = 60) -> bytes:
         out = subprocess.run([exe, *argv[1:]], capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise Absent(_("{command} ran past {seconds:.0f} s").format(command=" ".join(argv), seconds=timeout)) from None
+    except OSError as e:
+        raise Absent(_("{program} cannot be run: {error}").format(program=argv[0], error=e.strerror or e)) from None
     text = out.stdout + out.stderr
     if out.returncode != 0 and not out.stdout:
         raise Absent(

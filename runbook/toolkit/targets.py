@@ -45,6 +45,11 @@ class HostTarget:
             )
         except FileNotFoundError:
             return 127, _("{program}: command not found").format(program=argv[0])
+        except PermissionError:  # found only where it may not be run (not executable, a folder on PATH closed)
+            found = _("{program}: command not found where it may be run (permission denied)")
+            return 127, found.format(program=argv[0])
+        except OSError as e:  # found, but it does not start (a wrong format, a broken interpreter line)
+            return 126, _("{program} cannot be run: {error}").format(program=argv[0], error=e.strerror or e)
         except subprocess.TimeoutExpired:
             return 124, _("{command} ran past {seconds:.0f} s").format(command=" ".join(argv), seconds=timeout)
         return proc.returncode, proc.stdout + proc.stderr

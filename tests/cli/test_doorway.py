@@ -342,3 +342,53 @@ def test_one_writer_for_a_check_in_junit_for_runs_and_fleets():
         a = [(e.tag, e.get("message"), e.text) for e in case]
         b = [(e.tag, e.get("message"), e.text) for e in fleet_cases[name]]
         assert a == b, f"{name}: the run's and the fleet's JUnit say it differently"
+
+
+def test_the_main_command_as_a_user_who_is_not_root(client):
+    """The README's main command run by an unprivileged user in a folder of theirs, with root's PATH kept (as
+    `sudo -E` or `su` leave it: folders on it the user may not search): the runbook installs from the
+    checkout into the user's own environment (Debian's Python: this machine's own lives under /root), every
+    notebook runs to its end, nothing is a traceback, and the engine's refusal is a diagnosed check."""
+    import pwd
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("starting a process as another user needs root")
+    try:
+        user = pwd.getpwnam("gpu-runbook-rootless")  # made by tests/tooling/engines-up.sh
+    except KeyError:
+        pytest.skip("no unprivileged user gpu-runbook-rootless (tests/tooling/engines-up.sh makes it)")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no system Python the user may run")
+    here = Path(tempfile.mkdtemp(prefix="gpu-runbook-user-"))
+    source = here / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", "build", "runs", ".git", "__pycache__"))
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(here)], check=True)
+    env = {**os.environ, "HOME": str(here), "PATH": f"/root/.local/bin:{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "cwd": here, "env": env}
+    try:
+        made = subprocess.run(
+            ["/bin/sh", "-c", "/usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ./src"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            **as_user,
+        )
+        assert made.returncode == 0, made.stderr[-3000:]
+        proc = subprocess.run(
+            [".venv/bin/python", "-m", "runbook", "run", "--only", "1", "--only", "2", "--only", "6"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            **as_user,
+        )
+        assert_clean(proc)
+        (record,) = (here / "runs").iterdir()
+        summary = json.loads((record / "summary.json").read_text())
+        stopped = [c["id"] for c in summary["checks"] if c["id"].startswith("notebook.")]
+        assert not stopped, f"notebooks stopped as {user.pw_name}: {stopped}\n{proc.stdout[-3000:]}"
+        by_id = {c["id"]: c for c in summary["checks"]}
+        assert by_id["engine.reachable"]["status"] == "fail" and by_id["engine.reachable"]["cause"]
+    finally:
+        shutil.rmtree(here, ignore_errors=True)

@@ -273,3 +273,21 @@ def test_the_plan_follows_the_engine_that_answers(capture, kind):
     rootless = engine.Identity(**{**who.__dict__, "rootless": True})
     assert engine_modes.plan_kind(rootless) == ("podman" if kind == "podman" else "docker-rootless")
     assert engine_modes.plan_kind(None) == "docker", "no engine answers: Docker's plan"
+
+
+def test_a_program_found_only_where_it_may_not_run_is_not_found(tmp_path, monkeypatch):
+    """A PATH entry holding the name without execute permission (or a folder the user may not search, as
+    when sudo keeps root's PATH) makes exec fail with EACCES, for root too: the target says 'not found',
+    as for a missing program, instead of raising."""
+    (tmp_path / "rpm").write_text("#!/bin/sh\necho never\n")
+    (tmp_path / "rpm").chmod(0o644)
+    (tmp_path / "broken").write_bytes(b"\x7fELF not a program")
+    (tmp_path / "broken").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    code, out = HostTarget().run(["rpm", "-q", "nvidia-container-toolkit"])
+    assert code == 127 and "permission denied" in out, (code, out)
+    code, out = HostTarget().run(["broken"])
+    assert code == 126 and "cannot be run" in out, (code, out)
+    from runbook.toolkit import security
+
+    assert security.installed_packages(HostTarget().run)[0] in ("apt", None)
