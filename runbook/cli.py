@@ -28,6 +28,13 @@ FLEET_EXIT_CODES = N_("""exit codes:
   2  the folder holds no host records""")
 
 
+def parameters(command: argparse.ArgumentParser, help: str | None = None) -> None:
+    """``-p NAME VALUE``, repeatable, as run, verify and plan take it."""
+    command.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help=help
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     from .version import version
 
@@ -53,15 +60,7 @@ def parser() -> argparse.ArgumentParser:
         "run", _("run the notebooks headless and write a record (executed notebooks, summary.json, report.html)")
     )
     r.add_argument("--out", help=_("folder for the record (new or empty); default runs/<host>-<time>"))
-    r.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help=_("set a parameter (repeatable); see `gpu-runbook params`"),
-    )
+    parameters(r, _("set a parameter (repeatable); see `gpu-runbook params`"))
     r.add_argument("-f", "--parameters-file", help=_("YAML file of parameters (-p wins over it)"))
     r.add_argument("--only", action="append", help=_("run only this step (number or name; repeatable)"))
     r.add_argument("--notebooks", help=_("folder of the notebooks (default: the ones shipped with the runbook)"))
@@ -80,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
             "fedora, opensuse-leap, sles, debian:12"
         ),
     )
-    pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parameters(pl)
     v = command(
         "verify",
         _(
@@ -90,14 +89,9 @@ def parser() -> argparse.ArgumentParser:
     )
     v.add_argument("record", help=_("the record's folder (it holds summary.json)"))
     v.add_argument("--out", help=_("folder for the new record (new or empty); default runs/<host>-<time>"))
-    v.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help=_(
+    parameters(
+        v,
+        _(
             "set a parameter for this run (repeatable); the record's parameters that act on the host "
             "(toolkit_apply, engine_restart, …) are never taken from it, only from here"
         ),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..errors import ToolkitError
 from ..i18n import _
 from .plan import Step, run_ok
+from .versions import DPKG_QUERY, parse_dpkg_query
 
 REPO = "https://nvidia.github.io/libnvidia-container"  # the default mirror base URL
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -194,13 +195,7 @@ class _Cached:
 
 
 def _installed_versions(target, packages) -> dict[str, str]:
-    code, out = target.run(["dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\n", *packages])
-    versions = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[2].startswith("ii"):
-            versions[parts[0]] = parts[1]
-    return versions
+    return parse_dpkg_query(target.run([*DPKG_QUERY, *packages])[1])
 
 
 def _apt_candidate(target, package: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from . import versions
 from .bulletins import affecting, table
 from .repos import APT_LIST, KEYRING, PACKAGES
+from .versions import DPKG_QUERY, parse_dpkg_query
 
 LEFTOVER_PACKAGES = ("nvidia-docker2", "nvidia-container-runtime")
 RUNTIME_CONFIGS = ("/etc/nvidia-container-runtime/config.toml", "/etc/nvidia-container-toolkit/config.toml")
@@ -37,16 +38,6 @@ NVIDIA_BUILD = re.compile(r"^\d+\.\d+\.\d+(~rc\.\d+)?(-1)?$")
 
 def nvidia_build(version: str) -> bool:
     return NVIDIA_BUILD.match(version.strip()) is not None
-
-
-def parse_dpkg_query(text: str) -> dict[str, str]:
-    """``dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'``: the installed packages ("ii")."""
-    found = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[2].startswith("ii"):
-            found[parts[0]] = parts[1]
-    return found
 
 
 def parse_rpm_query(text: str) -> dict[str, str]:
@@ -64,7 +55,7 @@ def installed_packages(run, names=PACKAGES + LEFTOVER_PACKAGES) -> tuple[str | N
     """(the package database that answered, "apt" or "rpm", or None when neither ran; the installed ones
     of ``names``). ``run(argv) -> (exit code, output)``, as a target's ``run``. A host with both (dpkg on
     Fedora) is judged by the one that knows a package."""
-    code, out = run(["dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\n", *names])
+    code, out = run([*DPKG_QUERY, *names])
     deb = parse_dpkg_query(out) if code != 127 else None
     if deb:
         return "apt", deb

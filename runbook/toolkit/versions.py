@@ -8,6 +8,7 @@ fixed 1.17.8?" has the answer apt or dnf would give.
 - ``rpm_compare(a, b)``: rpm's ``rpmvercmp`` over ``[epoch:]version[-release]``: alphanumeric segments,
   digits newer than letters, ``~`` older and ``^`` newer than the end.
 - ``upstream(v)``: the version without epoch and revision (``1:1.17.8-1`` -> ``1.17.8``).
+- ``parse_dpkg_query``: the installed packages and their versions, as ``DPKG_QUERY`` prints them.
 """
 
 from __future__ import annotations
@@ -162,3 +163,16 @@ def rpm_compare(a: str, b: str) -> int:
 def compare(a: str, b: str, manager: str = "apt") -> int:
     """The comparison of the host's package manager: rpm's for dnf and zypper, Debian's otherwise."""
     return rpm_compare(a, b) if manager in ("dnf", "zypper", "rpm") else deb_compare(a, b)
+
+
+DPKG_QUERY = ["dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\n"]
+
+
+def parse_dpkg_query(text: str) -> dict[str, str]:
+    """``DPKG_QUERY``'s output: the installed packages ("ii") and their versions."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].startswith("ii"):
+            found[parts[0]] = parts[1]
+    return found
