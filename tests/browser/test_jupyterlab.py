@@ -403,6 +403,7 @@ def test_the_h200_replay_shows_the_records_checks_as_replayed(page, replay_lab, 
     wait_for_output(page, nb, "run 1:", 120_000, stem)
     banner = nb.locator(".rb-replay").first.inner_text()
     assert "Replay of the record h200-2026-11-29-toolkit" in banner, banner
+    wait_for_results(page, nb, stem)  # the run's line can come a moment before its table
     shown = statuses(nb)
     assert shown == recorded, f"expected the record's {recorded}, shown {shown}"
     for check_id in ESSENTIAL.get(stem, ()):
