@@ -231,6 +231,7 @@ def cmd_verify(args) -> int:
         print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
     for d in drift:
         print(verify.line(d))
+    drift = [d for d in drift if verify.is_drift(d)]
     changed = (
         ngettext("{count} drift", "{count} drifts", len(drift)).format(count=len(drift)) if drift else _("unchanged")
     )

@@ -54,7 +54,7 @@ class Drift:
     now: str
 
 
-KINDS = {"fact": N_("fact"), "check": N_("check"), "output": N_("output")}
+KINDS = {"fact": N_("fact"), "check": N_("check"), "output": N_("output"), "new": N_("new")}
 
 
 def line(d: Drift) -> str:
@@ -93,14 +93,29 @@ def fact_drift(before: dict, after: dict) -> list[Drift]:
 
 
 def check_drift(before: dict, after: dict) -> list[Drift]:
+    """A check of the record whose status changed, or that did not run again; a check the record's runbook
+    did not have is not drift of the host (``new_checks``)."""
     old, new = _by_id(before), _by_id(after)
     found = []
-    for check_id in list(old) + [i for i in new if i not in old]:
-        a = old.get(check_id, {}).get("status", "(absent)")
+    for check_id in old:
+        a = old[check_id].get("status")
         b = new.get(check_id, {}).get("status", "(absent)")
         if a != b:
             found.append(Drift("check", check_id, a, b))
     return found
+
+
+def new_checks(before: dict, after: dict) -> list[Drift]:
+    """The checks this runbook made that the record has none of (a newer runbook than the record's): shown
+    beside the drift, not counted as drift."""
+    old = _by_id(before)
+    return [
+        Drift("new", c["id"], "(not in the record)", c["status"]) for c in after.get("checks", []) if c["id"] not in old
+    ]
+
+
+def is_drift(d: Drift) -> bool:
+    return d.what != "new"
 
 
 def checked_outputs(notebook: Path) -> list[str]:
@@ -192,7 +207,8 @@ def verify(
 ) -> tuple[list[Drift], dict, Path, list[LeftOut]]:
     """Run the record's observations again here: its steps, with its parameters less those that act on
     the host (see ``observing``) and with ``given`` (the command line's) over them. Returns the drift, the
-    new summary, its folder and the parameters left out."""
+    new summary, its folder and the parameters left out. The drift ends with the checks the record did
+    not have (``what == "new"``, see ``is_drift``)."""
     from . import runner
 
     record = Path(record).absolute()
@@ -204,9 +220,11 @@ def verify(
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)
     drift += output_drift(record, folder, [s for s in steps if (record / f"{s}.ipynb").exists()])
+    drift += new_checks(before, after)
     report = {
         "record": str(record),
-        "drift": [asdict(d) for d in drift],
+        "drift": [asdict(d) for d in drift if is_drift(d)],
+        "new_checks": [asdict(d) for d in drift if not is_drift(d)],
         "left_out": [asdict(x) for x in left],
     }
     write_atomic(str(folder / "drift.json"), (json.dumps(report, indent=2, default=str) + "\n").encode())

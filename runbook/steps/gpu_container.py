@@ -16,8 +16,12 @@ from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 
-COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L"]
+# the table, the list, then where the nvidia-smi that ran lives in the container (gpu.plain_path reads it)
+COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L && echo && command -v nvidia-smi"]
 LIST_GPUS = ["nvidia-smi", "-L"]
+# the PATH of images that set none of their own (ubuntu, debian: Docker's default); NVIDIA's CUDA images add
+# /usr/local/nvidia/bin, where some hosts keep the driver
+PLAIN_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -49,6 +53,7 @@ def run(progress=None, **values) -> list[CheckResult]:
     host_side = {"host": [{"name": g.name, "uuid": g.uuid} for g in expected]} if ctx.driver else None
     results.append(run_check("gpu.same_gpus", titles["gpu.same_gpus"], lambda: check_same(ctx, seen), host_side))
     results.append(run_check("gpu.cuda_version", titles["gpu.cuda_version"], lambda: check_cuda_version(ctx, seen)))
+    results.append(run_check("gpu.plain_path", titles["gpu.plain_path"], lambda: check_plain_path(seen)))
     return results
 
 
@@ -61,6 +66,7 @@ def check_titles() -> dict[str, str]:
         "gpu.cuda_init": _("CUDA initialises in the container (cuInit, cuDeviceGetCount)"),
         "gpu.same_gpus": _("The container sees the host's GPUs"),
         "gpu.cuda_version": _("The CUDA version nvidia-smi reports in the container, beside the host's"),
+        "gpu.plain_path": _("nvidia-smi is on the PATH of plain images (ubuntu, debian) too"),
     }
 
 
@@ -323,4 +329,41 @@ def judge_cuda_probe(exit_code: int, output: str, image: str) -> Passed:
         ),
         evidence=output,
         data=result,
+    )
+
+
+def check_plain_path(seen: CheckResult) -> Passed:
+    """`docker run --gpus all ubuntu nvidia-smi`, the command most guides (and NVIDIA's own tests) give, finds
+    nvidia-smi only where the toolkit put it in a folder of the default PATH: it mounts the driver's copy at
+    the host's path, and a host that keeps its driver in /usr/local/nvidia/bin works with NVIDIA's images
+    (their PATH has it) and not with plain ones."""
+    if not seen.ok:
+        raise skip(
+            _("nvidia-smi did not run in the container ({id}: {status})").format(id=seen.id, status=seen.status.value)
+        )
+    where = next((line.strip() for line in reversed(seen.evidence.splitlines()) if line.strip().startswith("/")), "")
+    if not where.endswith("/nvidia-smi"):
+        raise skip(_("the container did not say where its nvidia-smi is (`command -v nvidia-smi`)"))
+    folder = where.rsplit("/", 1)[0]
+    data = {"path": where, "plain_path": ":".join(PLAIN_PATH)}
+    if folder in PLAIN_PATH:
+        return Passed(
+            _("nvidia-smi is {path} in the container: on the default PATH, so plain images find it too").format(
+                path=where
+            ),
+            data=data,
+        )
+    d = by_key("nvidia_smi_absent")
+    raise warn(
+        _(
+            "nvidia-smi is {path} in the container, outside the default PATH ({plain}): the CUDA image finds it, "
+            "`docker run --gpus all ubuntu nvidia-smi` does not (`executable file not found`)"
+        ).format(path=where, plain=":".join(PLAIN_PATH)),
+        data=data,
+        cause=d.cause,
+        remediation=_(
+            "In plain images call it by its path (`{path}`) or pass `-e PATH={folder}:{plain}`; a driver "
+            "installed from the distribution's packages puts nvidia-smi in /usr/bin, on every image's PATH."
+        ).format(path=where, folder=folder, plain=":".join(PLAIN_PATH)),
+        notebook=d.notebook,
     )

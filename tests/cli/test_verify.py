@@ -49,6 +49,25 @@ def test_a_changed_driver_is_reported_as_exactly_that(client, tmp_path):
     assert "GPUs: 1 x Quadro M6000 143771 MiB -> 1 x NVIDIA H200 143771 MiB" in proc.stdout
 
 
+def test_a_check_the_records_runbook_did_not_have_is_shown_and_is_not_drift(client, tmp_path):
+    # a record made by an older runbook lacks the checks added since: the host did not change
+    made = run_cli("--out", str(tmp_path / "record"), "--only", "1", env=as_host("h200-580.xml"))
+    assert made.returncode in (0, 1), made.stderr[-2000:]
+    summary_file = tmp_path / "record" / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    dropped = summary["checks"].pop()
+    summary["counts"][dropped["status"]] -= 1
+    summary["notebooks"][0]["checks"] -= 1
+    summary_file.write_text(json.dumps(summary))
+    proc = verify(tmp_path, "h200-580.xml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "again" / "drift.json").read_text())
+    assert report["drift"] == []
+    assert [(d["name"], d["now"]) for d in report["new_checks"]] == [(dropped["id"], dropped["status"])]
+    assert f"{dropped['id']}: (not in the record) -> {dropped['status']}" in proc.stdout
+    assert "unchanged" in proc.stdout
+
+
 def test_a_retagged_image_is_reported_as_exactly_that(client, tmp_path):
     ref = "runbook-test/verify:cuda"
     client.images.get(TEST_IMAGE).tag(ref)

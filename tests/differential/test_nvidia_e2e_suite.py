@@ -139,3 +139,28 @@ def test_a_plain_image_without_the_drivers_path_is_explained_as_such():
     assert "/usr/local/nvidia/bin/nvidia-smi" in (record / "probes.txt").read_text()
     d = diagnosis.by_key("nvidia_smi_absent")
     assert "/usr/local/nvidia/bin" in d.cause_id and "PATH" in d.remediation_id, d.cause_id
+
+
+def test_the_runbooks_plain_path_warning_agrees_with_the_suites_plain_image_failures():
+    # the same H200 run, with the record's gpu.nvidia_smi as gpu_container.COMMAND now leaves it (the folder
+    # the toolkit mounted nvidia-smi in, probes.txt) judged by gpu.plain_path: every `ubuntu nvidia-smi -L`
+    # spec that failed for nvidia_smi_absent now agrees, and none of them is a disagreement
+    from runbook.results import CheckResult, Status, run_check
+    from runbook.steps import gpu_container
+
+    record = REPO / "records" / "h200-2026-12-06-e2e"
+    summary = json.loads((RECORD / "summary.json").read_text())
+    smi = next(c for c in summary["checks"] if c["id"] == "gpu.nvidia_smi")
+    seen = CheckResult(
+        "gpu.nvidia_smi", "", Status.PASS, evidence=smi["evidence"] + "\n/usr/local/nvidia/bin/nvidia-smi\n"
+    )
+    judged = run_check("gpu.plain_path", "", lambda: gpu_container.check_plain_path(seen))
+    assert judged.status is Status.WARN
+    summary["checks"].append({"id": judged.id, "status": judged.status.value, "detail": judged.detail})
+    rows = [r for r in e2e_compare.compare(record / "junit.xml", summary) if e2e_compare.PLAIN_IMAGE.search(r.spec)]
+    assert len(rows) == 5
+    assert all(r.result == "failed" and r.cause == "nvidia_smi_absent" and r.agree == "yes" for r in rows), rows
+    # without the warning, the same rows disagree: the table reads the check, not the spec's name
+    summary["checks"].pop()
+    again = [r for r in e2e_compare.compare(record / "junit.xml", summary) if e2e_compare.PLAIN_IMAGE.search(r.spec)]
+    assert [r.agree for r in again] == ["DISAGREE"] * 5

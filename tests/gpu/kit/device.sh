@@ -16,7 +16,23 @@
 #   pytest-gpu  python3 -m pytest tests/gpu
 #   withheld  the probes of steps 3 and 4 run in the CUDA and PyTorch images with no GPU access at all, their
 #             output kept in withheld.txt (the logs): what a container that is given no GPU prints
+# and, when STEPS names them:
+#   e2e       NVIDIA's own end-to-end suite after the runbook (tests/gpu/kit/e2e.sh), into records/GPUS-DATE-e2e
+#   verify    python3 -m runbook verify RECORD --out records/GPUS-DATE-toolkit-verify-RECORD for each record of
+#             VERIFY (default: the committed records of other GPU models' toolkit runs, records/*-toolkit
+#             not made on this host's GPUs): the drift another model shows
+#   stale-cdi the NVIDIA CDI specs rewritten as a driver upgrade leaves them, steps 2 and 3 with gpu_mode cdi
+#             into records/GPUS-DATE-toolkit-stale-cdi, the specs put back (tests/gpu/kit/stale-cdi.sh)
+#   store     the runbook with its defaults against the engine switched to the containerd image store
+#             (tests/gpu/kit/image-store.sh), into records/GPUS-DATE-toolkit-store
+#   bench     benchmarks/container_vs_host.py --gpu-mode gpus and benchmarks/run_phases.py --only 3 --only 4,
+#             five runs each, their output in bench.txt (the logs and $OUT)
+#   captures  this host's own tool output, for fixtures: nvidia-smi -q -x, nvidia-smi -q, nvidia-smi topo -m,
+#             nvidia-smi -L, the kernel's NVRM lines, dcgmi (where installed), locale -a; in captures.tar.gz
 #
+# RECORDS (default records) is the folder the records are written in; REC names the toolkit run's record
+# (default RECORDS/GPUS-DATE-toolkit, with the time added when it exists) so that a later call can go on
+# from an earlier one's (e2e, verify, store after toolkit).
 # GPUS names what this host's driver lists, by model and count (runbook.host.gpu_tag: h100x1, h200x1,
 # a100x2-l4x1, nogpu), asked once the rig is up: a record is named by the host it was made on.
 #
@@ -64,6 +80,7 @@ pack() {
     [ -f "$KIT_ROOT/$f" ] && cp "$KIT_ROOT/$f" "$logs/" 2>/dev/null
   done
   [ -f "${DAEMON_JSON:-/etc/docker/daemon.json}" ] && cp "${DAEMON_JSON:-/etc/docker/daemon.json}" "$logs/daemon.json"
+  [ -d "$logs/captures" ] && tar -czf "$out/captures.tar.gz" -C "$logs" captures
   # shellcheck disable=SC2046
   tar -czf "$out/records.tar.gz.part" $([ -z "$rec" ] || ls -d "$rec"* 2>/dev/null) -C "$repo/build" device-logs 2>/dev/null \
     && mv "$out/records.tar.gz.part" "$out/records.tar.gz"
@@ -105,8 +122,14 @@ step up 200 bash "$here/up.sh" "$kit" || { echo "device.sh: the rig is not up; s
 export DOCKER_HOST=unix://${DOCKER_SOCK:-/var/run/docker.sock}
 gpus=$(python3 -c 'from runbook import host; d = host.query_driver(); print(host.gpu_tag(d.gpus if d else []))' 2>>"$logs/up.log") \
   || gpus=unknown
-rec=records/$gpus-$day-toolkit
-if [ -e "$rec" ]; then rec=$rec-$(date -u +%H%M%S); fi  # a folder of an earlier call today stays as it is
+records=${RECORDS:-records}
+mkdir -p "$records"
+if [ -n "${REC:-}" ]; then
+  rec=$REC
+else
+  rec=$records/$gpus-$day-toolkit
+  if [ -e "$rec" ]; then rec=$rec-$(date -u +%H%M%S); fi  # a folder of an earlier call today stays as it is
+fi
 echo "# GPUs (as the driver lists them): $gpus; records: $rec*" | tee -a "$summary"
 devel=()
 [ "${PULL_DEVEL:-1}" = 0 ] || devel=(-p pull_devel true)
@@ -126,6 +149,21 @@ step nbval-gpus 60 env GPU_MODE=gpus bash tests/gpu/nbval.sh
 step pytest-gpu 90 env RUNBOOK_GPU_CUDA_IMAGE="$cuda_image" RUNBOOK_GPU_PYTORCH_IMAGE="$pytorch_image" \
   python3 -m pytest -p no:cacheprovider -q tests/gpu
 step withheld 40 python3 "$here/withheld.py" "$cuda_image" "$pytorch_image" "$logs/withheld.txt"
+others=${VERIFY:-$(ls -d records/*-toolkit 2>/dev/null | grep -v "^records/$gpus-")}
+# shellcheck disable=SC2016,SC2086
+[ -z "$others" ] || step verify 60 bash -c 'rec=$1; shift; rc=0
+  for r; do echo "== verify $r"; python3 -m runbook verify "$r" --out "$rec-verify-$(basename "$r")" || rc=$?; done
+  exit $rc' verify "$rec" $others
+step stale-cdi 60 bash "$here/stale-cdi.sh" "$rec-stale-cdi"
+step store 150 bash "$here/image-store.sh" "$rec-store"
+[ -d "$rec-store" ] && verdict "$rec-store" | tee -a "$summary"
+# shellcheck disable=SC2016
+step bench 240 bash -c 'python3 benchmarks/container_vs_host.py --repeat 5 --gpu-mode gpus --cuda-image "$1" \
+  --pytorch-image "$2"; a=$?; python3 benchmarks/run_phases.py --repeat 5 --only 3 --only 4 -p cuda_image "$1" \
+  -p pytorch_image "$2" -p pull never -p gpu_mode gpus -p measure_throughput false; exit $((a || $?))' \
+  bench "$cuda_image" "$pytorch_image"
+[ -f "$logs/bench.log" ] && cp "$logs/bench.log" "$out/bench.txt"
+step captures 30 bash "$here/captures.sh" "$logs/captures"
 echo "device.sh: done in $(($(date +%s) - start)) s" | tee -a "$summary"
 pack
 if [ "$toolkit_rc" != 0 ]; then exit "$toolkit_rc"; fi

@@ -71,6 +71,10 @@ DEFAULT_RUNTIME_GPUS = re.compile(
     r"(running nvidia-smi -L|cuda-\w+ sample) should support the --gpus flag using the nvidia-container-runtime-hook"
 )
 
+# the specs that run nvidia-smi in a plain image (`ubuntu nvidia-smi -L`): they also need nvidia-smi where a
+# plain image's PATH finds it, which the runbook's gpu.plain_path observes
+PLAIN_IMAGE = re.compile(r"running nvidia-smi -L should support")
+
 # where a failure that is not the spec's own command happened (Ginkgo's "In [BeforeAll] at: file:line")
 SETUP_NODE = r"In \[(BeforeAll|BeforeEach|AfterAll|AfterEach|JustBeforeEach)\] at: \S*/([\w.-]+:\d+)"
 
@@ -228,6 +232,19 @@ def runbook_says(cap: str, summary: dict) -> tuple[str, str]:
     return "not run", f"none of {', '.join(ids)} in the record"
 
 
+def plain_image_says(summary: dict, says: str, why: str) -> tuple[str, str]:
+    """A plain image's nvidia-smi: not working where gpu.plain_path warned (the nvidia_smi_absent case),
+    else what the mode's own check said."""
+    c = next((c for c in summary.get("checks", []) if c["id"] == "gpu.plain_path"), None)
+    if c is None:
+        return says, why
+    if c["status"] in ("warn", "fail"):
+        return "not working", f"nvidia_smi_absent: gpu.plain_path {c['status']}"
+    if c["status"] != "pass" and says == "works":
+        return "not run", f"gpu.plain_path {c['status']}"
+    return says, why
+
+
 def compare(junit: Path, summary: dict) -> list[Row]:
     rows: list[Row] = []
     last_failure: dict[str, tuple[str, str]] = {}  # top-level container -> (cause, detail) of its last failure
@@ -251,6 +268,8 @@ def compare(junit: Path, summary: dict) -> list[Row]:
             else:
                 detail = one_line(text)
         says, why = runbook_says(cap, summary)
+        if PLAIN_IMAGE.search(spec):
+            says, why = plain_image_says(summary, says, why)
         rows.append(Row(spec, status, cap, cause, detail, says, why, agreement(status, cause, says, why)))
     return rows
 
