@@ -43,7 +43,8 @@ def main() -> int:
     a.pytorch_image = a.pytorch_image or cuda.pytorch_image_for(ceiling)
     opts = gpu_access.options(a.gpu_mode, "all", driver)
     probe = workloads.source("gpu_probe")
-    rows = {k: [] for k in ("host_tflops", "ctr_tflops", "host_gbps", "ctr_gbps", "runbook_s", "raw_s")}
+    keys = ("host_tflops", "ctr_tflops", "host_gbps", "ctr_gbps", "runbook_s", "raw_s", "raw_smi_s", "raw_probe_s")
+    rows = {k: [] for k in keys}
     for i in range(a.repeat):
         h = workloads.parse(
             subprocess.run(
@@ -62,8 +63,11 @@ def main() -> int:
         # the raw commands the runbook's steps 3 and 4 wrap, then the runbook doing the same
         t0 = time.monotonic()
         engine.run(client, a.cuda_image, NVIDIA_SMI, timeout_s=300, options=opts)
+        t1 = time.monotonic()
         engine.run(client, a.pytorch_image, ["python3", "-c", probe, "2048"], timeout_s=600, options=opts)
         rows["raw_s"].append(time.monotonic() - t0)
+        rows["raw_smi_s"].append(t1 - t0)
+        rows["raw_probe_s"].append(time.monotonic() - t1)
         with tempfile.TemporaryDirectory() as tmp:
             where = Path(a.keep) / f"run-{i + 1}" if a.keep else Path(tmp) / "r"
             t0 = time.monotonic()
@@ -94,7 +98,8 @@ def main() -> int:
     )
     print(
         f"  steps 3+4    runbook {med['runbook_s']:.2f} s  raw containers {med['raw_s']:.2f} s  "
-        f"runbook/raw {med['runbook_s'] / med['raw_s']:.2f}"
+        f"runbook/raw {med['runbook_s'] / med['raw_s']:.2f}  (raw: nvidia-smi {med['raw_smi_s']:.2f} s, "
+        f"PyTorch probe {med['raw_probe_s']:.2f} s)"
     )
     print(f"  last runbook verdict: {summary['verdict']}")
     return 0

@@ -159,9 +159,9 @@ step store 150 bash "$here/image-store.sh" "$rec-store"
 [ -d "$rec-store" ] && verdict "$rec-store" | tee -a "$summary"
 # shellcheck disable=SC2016
 step bench 240 bash -c 'python3 benchmarks/container_vs_host.py --repeat 5 --gpu-mode gpus --cuda-image "$1" \
-  --pytorch-image "$2"; a=$?; python3 benchmarks/run_phases.py --repeat 5 --only 3 --only 4 -p cuda_image "$1" \
-  -p pytorch_image "$2" -p pull never -p gpu_mode gpus -p measure_throughput false; exit $((a || $?))' \
-  bench "$cuda_image" "$pytorch_image"
+  --pytorch-image "$2"; a=$?; for mode in gpus manual; do echo "== run_phases.py, gpu_mode $mode"
+  python3 benchmarks/run_phases.py --repeat 5 --only 3 --only 4 -p cuda_image "$1" -p pytorch_image "$2" \
+    -p pull never -p gpu_mode $mode -p measure_throughput false || a=1; done; exit $a' bench "$cuda_image" "$pytorch_image"
 [ -f "$logs/bench.log" ] && cp "$logs/bench.log" "$out/bench.txt"
 step captures 30 bash "$here/captures.sh" "$logs/captures"
 echo "device.sh: done in $(($(date +%s) - start)) s" | tee -a "$summary"
