@@ -362,8 +362,11 @@ def check_plain_path(seen: CheckResult) -> Passed:
         data=data,
         cause=d.cause,
         remediation=_(
-            "In plain images call it by its path (`{path}`) or pass `-e PATH={folder}:{plain}`; a driver "
-            "installed from the distribution's packages puts nvidia-smi in /usr/bin, on every image's PATH."
+            "In plain images call it by its path (`{path}`) or pass `-e PATH={folder}:{plain}`. For every image: "
+            "make the host's /usr/bin/nvidia-smi the driver's binary (`sudo ln -sf {path} /usr/bin/nvidia-smi` "
+            "where it is a wrapper script), keep /usr/bin before {folder} on the engine's PATH, restart the engine "
+            "and generate the CDI spec again: the toolkit then mounts it at /usr/bin/nvidia-smi (a driver from "
+            "the distribution's packages is there already)."
         ).format(path=where, folder=folder, plain=":".join(PLAIN_PATH)),
         notebook=d.notebook,
     )

@@ -23,6 +23,9 @@
 #             not made on this host's GPUs): the drift another model shows
 #   stale-cdi the NVIDIA CDI specs rewritten as a driver upgrade leaves them, steps 2 and 3 with gpu_mode cdi
 #             into records/GPUS-DATE-toolkit-stale-cdi, the specs put back (tests/gpu/kit/stale-cdi.sh)
+#   e2e-fixed the runbook's gpu.plain_path fix applied (/usr/bin/nvidia-smi the driver's binary, the engine's
+#             default PATH), then the runbook into records/GPUS-DATE-toolkit-fixed and NVIDIA's suite into
+#             records/GPUS-DATE-toolkit-fixed-e2e, the host put back (tests/gpu/kit/e2e-fixed.sh)
 #   store     the runbook with its defaults against the engine switched to the containerd image store
 #             (tests/gpu/kit/image-store.sh), into records/GPUS-DATE-toolkit-store
 #   bench     benchmarks/container_vs_host.py --gpu-mode gpus and benchmarks/run_phases.py --only 3 --only 4,
@@ -155,6 +158,7 @@ others=${VERIFY:-$(ls -d records/*-toolkit 2>/dev/null | grep -v "^records/$gpus
   for r; do echo "== verify $r"; python3 -m runbook verify "$r" --out "$rec-verify-$(basename "$r")" || rc=$?; done
   exit $rc' verify "$rec" $others
 step stale-cdi 60 bash "$here/stale-cdi.sh" "$rec-stale-cdi"
+step e2e-fixed 200 bash "$here/e2e-fixed.sh" "$kit" "$rec-fixed"
 step store 150 bash "$here/image-store.sh" "$rec-store"
 [ -d "$rec-store" ] && verdict "$rec-store" | tee -a "$summary"
 # shellcheck disable=SC2016

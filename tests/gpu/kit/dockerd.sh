@@ -53,7 +53,9 @@ start() {
   echo "--- $(date -u +%FT%TZ) dockerd ${args[*]}" >>"$root/dockerd.log"
   # /usr/local/nvidia/bin first: the GPU host's driver keeps nvidia-smi there, and its /usr/bin/nvidia-smi is
   # a wrapper script that execs that path; the toolkit mounts the first nvidia-smi its PATH finds.
-  PATH=$root/bin:/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  # ENGINE_PATH (the environment, or KIT_ROOT/engine-path) replaces the PATH after KIT_ROOT/bin.
+  local path=${ENGINE_PATH:-$(cat "$root/engine-path" 2>/dev/null || echo /usr/local/nvidia/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)}
+  PATH=$root/bin:$path \
     setsid "$root/bin/dockerd" "${args[@]}" >>"$root/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 120); do
     if ping; then

@@ -36,13 +36,15 @@ say() { echo "e2e: $*"; }
 
 # beside the runbook's record and named as it is (records/<gpus>-DATE-toolkit -> records/<gpus>-DATE-e2e), else
 # by the first GPU's model
-case $(basename "$runbook_rec") in
+# (E2E_REC, when set, names it instead)
+case ${E2E_REC:+given}$(basename "$runbook_rec") in
+  given*) rec=$E2E_REC ;;
   *-toolkit) rec=$(dirname "$runbook_rec")/$(basename "$runbook_rec" -toolkit)-e2e ;;
   *)
     gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -oiE '\b[a-z][0-9]{2,4}\b' | head -1 | tr 'A-Z' 'a-z')
     rec=records/${gpu:-gpu}-$(date -u +%F)-e2e ;;
 esac
-[ ! -e "$rec" ] || rec=$rec-$(date -u +%H%M%S)
+[ -n "${E2E_REC:-}" ] || [ ! -e "$rec" ] || rec=$rec-$(date -u +%H%M%S)
 mkdir -p "$rec" "$KIT_ROOT/e2e"
 rec=$(cd "$rec" && pwd)
 
