@@ -1,7 +1,8 @@
 """What PyTorch sees of the GPU, and whether it computes right: one JSON line prefixed by the marker.
 
 Usage: python3 gpu_probe.py [N] [--bench] [--wait]. N is the size of the matrix product checked against
-the CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth; --wait holds the
+the CPU; with two GPUs or more it tries peer access between each pair and times a copy from one card to the
+other; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth; --wait holds the
 GPU work until a line "go" arrives on stdin (any other line, or none, calls it off), so that the probe can
 start, import torch and set up CUDA while another measurement on the same GPU still runs. Standard
 library and torch only: it runs in any image that has PyTorch.
@@ -69,6 +70,31 @@ def bench(torch):
     return {"bf16_matmul_tflops": tflops, "copy_gb_per_s": bandwidth, "matmul_n": n, "copy_bytes": nbytes}
 
 
+def peers(torch, nbytes=256 << 20):
+    """Each ordered pair of visible GPUs: whether one may access the other's memory directly (peer to peer,
+    over NVLink or PCIe), and a copy of ``nbytes`` from the first card to the second, timed on the first's
+    stream (the copy goes through host memory where peer access is off)."""
+    n = torch.cuda.device_count()
+    pairs = []
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            pair = {"from": i, "to": j, "access": bool(torch.cuda.can_device_access_peer(i, j))}
+            try:
+                src = torch.empty(nbytes, dtype=torch.uint8, device=f"cuda:{i}")
+                dst = torch.empty(nbytes, dtype=torch.uint8, device=f"cuda:{j}")
+                with torch.cuda.device(i):
+                    ms = timed_ms(torch, lambda src=src, dst=dst: dst.copy_(src), 10)
+                pair["copy_gb_per_s"] = nbytes / (ms / 1e3) / 1e9
+                pair["copy_bytes"] = nbytes
+                del src, dst
+            except Exception as e:  # out of memory, a peer mapping refused: reported for this pair
+                pair["error"] = f"{type(e).__name__}: {e}"
+            pairs.append(pair)
+    return pairs
+
+
 def go_ahead():
     """Wait for the caller's word to measure: a line "go" on stdin."""
     return sys.stdin.readline().strip() == "go"
@@ -104,6 +130,11 @@ def probe(n, with_bench, wait=False):
     except Exception as e:  # out of memory, a CUDA error: reported, and the result line still printed
         out["matmul_error"] = f"{type(e).__name__}: {e}"
         return out
+    if out["device_count"] >= 2:
+        try:
+            out["peers"] = peers(torch)
+        except Exception as e:
+            out["peers_error"] = f"{type(e).__name__}: {e}"
     if with_bench:
         try:
             out["bench"] = bench(torch)
