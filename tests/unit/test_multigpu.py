@@ -11,7 +11,7 @@ from runbook import host, params
 from runbook.engine import gpu_access
 from runbook.errors import HostError
 from runbook.host import mig, topology
-from runbook.results import Status, run_check
+from runbook.results import CheckResult, Status, run_check
 from runbook.steps import Context, multigpu
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -289,3 +289,55 @@ def test_the_mig_check(monkeypatch):
     monkeypatch.setattr(mig, "nvidia_smi_output", lambda *a, **k: listing(0, 1, 2))  # GPU 1 without its devices
     r = run_check("host.mig", "t", lambda: multigpu.mig_modes(ctx(two_a100s_in_mig_mode())))
     assert r.status is Status.WARN and r.detail == "GPU 1: MIG on, but no MIG device is listed"
+
+
+def test_a_mig_capable_gpu_with_mig_off_passes_with_its_mode():
+    """The H200's own capture: MIG Disabled now and after a reset; nvidia-smi -L is not asked."""
+    h200 = host.parse_nvidia_smi_xml((FIXTURES / "h200" / "nvidia-smi-q-x.xml").read_text())
+    r = run_check("host.mig", "t", lambda: multigpu.mig_modes(ctx(h200)))
+    assert r.status is Status.PASS and r.detail == "GPU 0: MIG Disabled"
+    assert r.data["gpus"] == [{"index": 0, "mode": "Disabled", "pending": "Disabled", "devices": []}]
+
+
+EIGHT_L = (FIXTURES / "h100" / "nvidia-smi-L-8x.txt").read_text()  # eight H100s (tests/fixtures/h100/README.md)
+EIGHT = host.DriverInfo("", "", host.parse_nvidia_smi_list(EIGHT_L))
+
+
+@pytest.mark.parametrize(
+    "selection, same", [("all", True), ("0,1,2,3,4,5,6,7", True), ("7,0,1,2,3,4,5,6", True), ("0,1", False)]
+)
+def test_eight_gpus_seen_against_the_chosen_ones(selection, same):
+    """A container that sees the eight H100s the host lists: right for all eight (in any order), not for two."""
+    devices = gpu_access.chosen(EIGHT, selection)
+    assert gpu_access.same_devices(devices, [], mig.devices_seen(EIGHT_L)) is same
+
+
+def test_two_of_eight_by_index_and_uuid():
+    uuid7 = EIGHT.gpus[7].uuid
+    devices = gpu_access.chosen(EIGHT, f"0,{uuid7}")
+    two = "\n".join(EIGHT_L.splitlines()[i] for i in (0, 7))
+    assert gpu_access.same_devices(devices, [], mig.devices_seen(two))
+    (req,) = gpu_access.options("gpus", f"0,{uuid7}", EIGHT)["device_requests"]
+    assert req["DeviceIDs"] == ["0", uuid7]
+    with pytest.raises(HostError, match="names 8, which"):
+        gpu_access.options("runtime", "8", EIGHT)
+
+
+@pytest.mark.parametrize("lines, status", [((0, 2), Status.PASS), ((0, 1), Status.FAIL), ((0,), Status.FAIL)])
+def test_step_3_compares_the_containers_mig_device_with_the_chosen_one(lines, status, monkeypatch):
+    from runbook.steps import gpu_container
+
+    monkeypatch.setattr(mig, "nvidia_smi_output", lambda *a, **k: YANDEX_L)
+    inside = listing(*lines)
+    seen = CheckResult(
+        "gpu.nvidia_smi",
+        "t",
+        Status.PASS,
+        "",
+        evidence=inside,
+        data={"uuids": [g.uuid for g in host.parse_nvidia_smi_list(inside)], "devices": mig.devices_seen(inside)},
+    )
+    r = run_check("gpu.same_gpus", "t", lambda: gpu_container.check_same(ctx(two_a100s_in_mig_mode(), "0:1"), seen))
+    assert r.status is status, r.detail
+    if status is Status.FAIL:
+        assert "expected ['MIG-53864714-0a66-5df2-9007-9268e30d9a72']" in r.detail
