@@ -200,7 +200,7 @@ def ldconfig_cache(text: str | None = None) -> dict[str, list[str]]:
         name, sep, path = line.strip().partition(" => ")
         if not sep:
             continue
-        soname, _, flags = name.partition(" (")
+        soname, _paren, flags = name.partition(" (")
         if platform.machine() == "x86_64" and "x86-64" not in flags:
             continue
         cache.setdefault(soname.strip(), []).append(path.strip())

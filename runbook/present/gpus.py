@@ -47,7 +47,8 @@ def gpus_html(results: list[CheckResult], heading: str = "h2") -> str:
     ids, table = rows(results)
     if not table:
         return ""
-    head = f"<th>{html.escape(_('GPU'))}</th>" + "".join(f"<th><code>{html.escape(i)}</code></th>" for i in ids)
+    gpu_label = _("GPU")
+    head = f"<th>{html.escape(gpu_label)}</th>" + "".join(f"<th><code>{html.escape(i)}</code></th>" for i in ids)
     body = []
     for row in table:
         cells = "".join(
