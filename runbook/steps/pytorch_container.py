@@ -159,7 +159,36 @@ def check_matmul(probe: dict) -> Passed:
             remediation=_("Run `nvidia-smi -q -d ECC,ROW_REMAPPER`, update the driver, try another GPU."),
             notebook=NB_PYTORCH,
         )
-    return Passed(detail, data=m)
+    each = probe.get("matmul_devices")
+    if not each:
+        return Passed(detail, data=m)
+    names = probe.get("devices") or []
+    bad = [
+        _("GPU {index} ({name}): {why}").format(
+            index=d["device"],
+            name=names[d["device"]] if d["device"] < len(names) else "?",
+            why=d.get("error") or _("relative error {error:.2e}").format(error=d.get("relative_error", float("nan"))),
+        )
+        for d in each
+        if not d.get("ok")
+    ]
+    if bad:
+        raise fail(
+            _("{detail}; wrong or failed on: {gpus}").format(detail=detail, gpus="; ".join(bad)),
+            cause=_("One GPU computed a wrong result or failed where the others did not: that GPU is at fault."),
+            remediation=_("Run `nvidia-smi -q -d ECC,ROW_REMAPPER -i N` for that GPU; drain it and reset it, or RMA."),
+            notebook=NB_PYTORCH,
+            data={**m, "devices": each},
+        )
+    worst = max(d["relative_error"] for d in each)
+    return Passed(
+        ngettext(
+            "{detail}; the same on each of {count} GPU (worst {error:.2e})",
+            "{detail}; the same on each of {count} GPUs (worst {error:.2e})",
+            len(each),
+        ).format(detail=detail, count=len(each), error=worst),
+        data={**m, "devices": each},
+    )
 
 
 def check_peer_access(ctx, probe: dict) -> Passed:

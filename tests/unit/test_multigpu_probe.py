@@ -1,5 +1,5 @@
-"""Peer access between GPUs: the probe's pair loop run on a stand-in for torch (no GPU here; the venv has no
-torch), and step 4's judgement of the probe's result."""
+"""Step 4 with several GPUs: the product checked on each GPU, and peer access between each pair: the probe run on a
+stand-in for torch (no GPU here; the venv has no torch), and step 4's judgement of the probe's result."""
 
 import runpy
 import sys
@@ -108,3 +108,42 @@ def test_peer_access_judged(probe, status, words):
     assert r.status is status and words in r.detail, (r.status, r.detail)
     if "peers" in probe:
         assert r.data["pairs"] == probe["peers"]  # each pair's access and bandwidth go into the record
+
+
+# --- the product on each GPU -------------------------------------------------------------------------------
+
+
+def test_the_probe_checks_the_product_on_each_gpu(monkeypatch):
+    probe = probe_module(monkeypatch, _TwoGpuTorch())
+    fake = sys.modules["torch"]
+    fake.__version__, fake.version, fake.cuda.is_available = "2.11.0", types.SimpleNamespace(cuda="13.0"), lambda: True
+    fake.cuda.get_device_name = lambda i: f"NVIDIA H100 #{i}"
+
+    def matmul(torch, n, device="cuda"):
+        if device == "cuda:1":
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return {"n": n, "relative_error": 1e-7, "ok": True}
+
+    probe["probe"].__globals__["matmul_check"] = matmul
+    out = probe["probe"](64, False)
+    assert [(d["device"], d["ok"]) for d in out["matmul_devices"]] == [(0, True), (1, False)]
+    assert out["matmul_devices"][1]["error"].startswith("RuntimeError: CUDA error: an illegal memory access")
+    assert [(p["from"], p["to"]) for p in out["peers"]] == [(0, 1), (1, 0)]
+
+
+MATMUL = {"n": 2048, "relative_error": 1.2e-7, "ok": True, "seconds": 0.1}
+
+
+def test_one_gpu_computing_wrong_among_good_ones_fails_and_is_named():
+    probe = {
+        "devices": ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"],
+        "matmul": MATMUL,
+        "matmul_devices": [{"device": 0, **MATMUL}, {"device": 1, "n": 2048, "relative_error": 0.3, "ok": False}],
+    }
+    r = run_check("pytorch.matmul", "t", lambda: pytorch_container.check_matmul(probe))
+    assert r.status is Status.FAIL
+    assert r.detail.endswith("wrong or failed on: GPU 1 (NVIDIA H100 80GB HBM3): relative error 3.00e-01")
+    probe["matmul_devices"][1] = {"device": 1, **MATMUL}
+    r = run_check("pytorch.matmul", "t", lambda: pytorch_container.check_matmul(probe))
+    assert r.status is Status.PASS and "the same on each of 2 GPUs (worst 1.20e-07)" in r.detail
+    assert [d["device"] for d in r.data["devices"]] == [0, 1]
