@@ -66,15 +66,17 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 def gpu_selection(value: str) -> str:
-    """'all', or a comma-separated list of GPU indices or UUIDs (GPU-…/MIG-…)."""
+    """'all', or a comma-separated list of GPU indices or UUIDs (GPU-…), MIG devices by index (0:1) or UUID
+    (MIG-…, or MIG-GPU-…/gi/ci of drivers before R470)."""
     if value == "all":
         return value
     items = [v.strip() for v in value.split(",")]
-    if not items or not all(re.fullmatch(r"\d+|(GPU|MIG)-[0-9a-fA-F-]+", v) for v in items):
+    if not items or not all(re.fullmatch(r"\d+(:\d+)?|(GPU|MIG)-(GPU-)?[0-9a-fA-F-]+(/\d+/\d+)?", v) for v in items):
         raise ValueError(
-            _("{value} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…").format(
-                value=repr(value)
-            )
+            _(
+                "{value} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…, or MIG devices "
+                "such as 0:1 or MIG-…"
+            ).format(value=repr(value))
         )
     repeated = sorted({v for v in items if items.count(v) > 1})
     if repeated:
@@ -241,7 +243,13 @@ PARAMS: tuple[Param, ...] = (
         N_("GPU access: gpus (--gpus), runtime (--runtime=nvidia), cdi, manual."),
         one_of("gpus", "runtime", "cdi", "manual"),
     ),
-    Param("gpus", str, "all", N_("GPUs to give the containers: all, or indices/UUIDs such as 0,1."), gpu_selection),
+    Param(
+        "gpus",
+        str,
+        "all",
+        N_("GPUs to give the containers: all, or indices/UUIDs such as 0,1 (MIG devices: 0:1 or MIG-…)."),
+        gpu_selection,
+    ),
     Param("timeout_s", float, 300.0, N_("Seconds a container may run before it is killed."), positive),
     Param("pull_timeout_s", float, 1800.0, N_("Seconds an image pull may take."), positive),
     Param(

@@ -5,6 +5,17 @@
 - ``cdi``: ``--device nvidia.com/gpu=…``. Needs Docker >= 25 with CDI and a generated spec.
 - ``manual``: the driver's device nodes and user-space files put in by hand, read-only. Needs only the
   driver: the rung that tells a broken toolkit from a broken driver or cgroup setup.
+
+The ``gpus`` parameter names the devices, the same way in every mode: ``all``, indices (``0,1``), UUIDs
+(``GPU-…``), MIG devices by index (``0:1``) or UUID (``MIG-…``). ``--gpus device=…`` and NVIDIA_VISIBLE_DEVICES
+pass the names on as written (the toolkit reads each form); in CDI mode each is a device of the spec
+``nvidia-ctk cdi generate`` writes, whose default naming (index and UUID) gives every GPU and MIG device both
+names under ``nvidia.com/gpu`` (``nvidia.com/gpu=0:1``, ``nvidia.com/gpu=MIG-…``; there is no ``nvidia.com/mig``
+kind). Where the driver answered, a name the host lacks is an error before any container starts, saying what
+the host has. Manual mode gives whole GPUs only: a MIG device needs, besides its GPU's node, the capability
+nodes of its GPU and compute instances (``/dev/nvidia-caps/nvidia-cap<minor>``, minors from
+``/proc/driver/nvidia-caps/mig-minors``), which the toolkit finds through NVML
+(``internal/platform-support/dgpu/nvml.go``, ``internal/nvcaps``): that is the toolkit's work, not a rung's.
 """
 
 from __future__ import annotations
@@ -18,7 +29,10 @@ from dataclasses import dataclass, field
 from docker.types import DeviceRequest
 
 from .. import host
+from ..diagnosis import NB_PREFLIGHT
 from ..errors import HostError
+from ..host import mig
+from ..i18n import _
 
 MODES = ("gpus", "runtime", "cdi", "manual")
 CAPABILITIES = "compute,utility"
@@ -40,15 +54,103 @@ def selected_ids(selection: str) -> list[str] | None:
     return None if selection == "all" else selection.split(",")
 
 
-def selected_gpus(driver: host.DriverInfo, selection: str = "all") -> list[host.Gpu]:
-    """The host's GPUs a container is given with ``gpus=selection``: the GPUs it should see."""
+@dataclass(frozen=True)
+class Chosen:
+    """A device the ``gpus`` parameter names, as the host knows it."""
+
+    id: str  # as the parameter wrote it
+    index: str  # '0', or '0:1' for a MIG device
+    uuid: str  # GPU-… or MIG-…
+    name: str  # the GPU's name, with the MIG profile for a MIG device
+    gpu: host.Gpu  # the GPU itself, or the MIG device's GPU
+
+    @property
+    def is_mig(self) -> bool:
+        return self.uuid != self.gpu.uuid
+
+
+def names_mig(item: str) -> bool:
+    return ":" in item or item.startswith("MIG-")
+
+
+def chosen(driver: host.DriverInfo, selection: str = "all", migs: list[mig.MigDevice] | None = None) -> list[Chosen]:
+    """The host's devices that ``gpus=selection`` names, in its order; a HostError that says what the host
+    has when it names one the host lacks. The MIG devices are asked of the host only when it names one."""
     ids = selected_ids(selection)
-    return [g for g in driver.gpus if ids is None or str(g.index) in ids or g.uuid in ids]
+    if ids is None:
+        return [Chosen(str(g.index), str(g.index), g.uuid, g.name, g) for g in driver.gpus]
+    if migs is None:
+        migs = mig.host_devices(driver) if any(names_mig(i) for i in ids) else []
+    gpus = {str(g.index): g for g in driver.gpus}
+    found, unknown = [], []
+    for item in ids:
+        gpu = gpus.get(item) or next((g for g in driver.gpus if g.uuid == item), None)
+        device = next((d for d in migs if item in (d.name, d.uuid) and str(d.gpu) in gpus), None)
+        if gpu is not None:
+            found.append(Chosen(item, str(gpu.index), gpu.uuid, gpu.name, gpu))
+        elif device is not None:
+            parent = gpus[str(device.gpu)]
+            name = f"{parent.name} MIG {device.profile}"
+            found.append(Chosen(item, device.name, device.uuid, name, parent))
+        else:
+            unknown.append(item)
+    if unknown:
+        has = [f"{g.index} ({g.uuid})" for g in driver.gpus] + [f"{d.name} ({d.uuid})" for d in migs]
+        raise HostError(
+            _("gpus={selection} names {unknown}, which this host does not have; it has {devices}").format(
+                selection=selection, unknown=", ".join(unknown), devices=", ".join(has) or _("no GPU")
+            ),
+            cause=_("The gpus parameter names a GPU index or UUID (or MIG device) that nvidia-smi does not list."),
+            remediation=_("Pick indices or UUIDs from `nvidia-smi -L` (a MIG device as 0:1 or its MIG-… UUID)."),
+            notebook=NB_PREFLIGHT,
+        )
+    return found
+
+
+def selected_gpus(driver: host.DriverInfo, selection: str = "all") -> list[host.Gpu]:
+    """The host's GPUs a container is given with ``gpus=selection`` (a MIG device's GPU for a MIG device),
+    each once: the GPUs it should see; [] when the selection names a device the host lacks."""
+    try:
+        devices = chosen(driver, selection)
+    except HostError:
+        return []
+    return list({c.gpu.index: c.gpu for c in devices}.values())
+
+
+def same_devices(devices: list[Chosen], migs: list[mig.MigDevice], seen: list[str]) -> bool:
+    """Whether a container's devices (``mig.devices_seen`` of its ``nvidia-smi -L``) are exactly the chosen
+    ones, by UUID: a MIG device as itself; a whole GPU that has MIG devices as itself or as all of them."""
+    rest = list(seen)
+    for c in devices:
+        parts = [] if c.is_mig else [d.uuid for d in migs if d.gpu == c.gpu.index]
+        option = next((o for o in ([c.uuid], parts) if o and all(u in rest for u in o)), None)
+        if option is None:
+            return False
+        for u in option:
+            rest.remove(u)
+    return not rest
+
+
+def cuda_visible(driver: host.DriverInfo | None, selection: str) -> str | None:
+    """CUDA_VISIBLE_DEVICES for a process on the host given the first chosen device (CUDA takes an index or
+    a GPU-…/MIG-… UUID, not the 0:1 form); None for 'all'."""
+    ids = selected_ids(selection)
+    if not ids:
+        return None
+    if driver is None or not names_mig(ids[0]):
+        return ids[0]
+    try:
+        return chosen(driver, ids[0])[0].uuid
+    except HostError:
+        return ids[0]
 
 
 def options(mode: str, selection: str = "all", driver: host.DriverInfo | None = None) -> dict:
-    """containers.create keyword arguments giving a container the selected GPUs by ``mode``."""
+    """containers.create keyword arguments giving a container the selected GPUs by ``mode``; a HostError
+    first when the driver answered and the selection names a device it lacks."""
     ids = selected_ids(selection)
+    if ids is not None and driver is not None and mode != "manual":
+        chosen(driver, selection)
     env = {"NVIDIA_DRIVER_CAPABILITIES": CAPABILITIES}
     if mode == "gpus":
         req = (
@@ -98,7 +200,7 @@ def ldconfig_cache(text: str | None = None) -> dict[str, list[str]]:
         name, sep, path = line.strip().partition(" => ")
         if not sep:
             continue
-        soname, _, flags = name.partition(" (")
+        soname, _paren, flags = name.partition(" (")
         if platform.machine() == "x86_64" and "x86-64" not in flags:
             continue
         cache.setdefault(soname.strip(), []).append(path.strip())
@@ -128,16 +230,22 @@ def manual_mounts(
             remediation="Install the NVIDIA driver first.",
             notebook="01-preflight.ipynb",
         )
-    ids = selected_ids(selection)
-    gpus = driver.gpus if ids is None else [g for g in driver.gpus if str(g.index) in ids or g.uuid in ids]
-    if ids is not None and len(gpus) != len(ids):
-        known = ", ".join(f"{g.index} ({g.uuid})" for g in driver.gpus)
+    devices = chosen(driver, selection)
+    migs = [c for c in devices if c.is_mig]
+    if migs:
         raise HostError(
-            f"gpus={selection} names a GPU the host does not have; it has {known}",
-            remediation="Pick indices or UUIDs from nvidia-smi -L.",
+            _("gpu_mode=manual gives whole GPUs only, and gpus={selection} names MIG device(s) {names}").format(
+                selection=selection, names=", ".join(c.id for c in migs)
+            ),
+            cause=_(
+                "A MIG device needs the capability nodes of its GPU and compute instances besides its GPU's node; "
+                "the NVIDIA Container Toolkit finds them through NVML, the manual rung does not."
+            ),
+            remediation=_("Use gpu_mode=gpus, runtime or cdi for a MIG device, or name its whole GPU here."),
+            notebook=NB_PREFLIGHT,
         )
     mounts = ManualMounts()
-    for g in gpus:
+    for g in {c.gpu.index: c.gpu for c in devices}.values():
         if g.minor_number is None:
             raise HostError(f"nvidia-smi reported no minor number for GPU {g.index}, so its /dev node is unknown")
         mounts.devices.append(f"/dev/nvidia{g.minor_number}")

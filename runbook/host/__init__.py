@@ -9,6 +9,8 @@ Its modules:
 - ``health``: each GPU's health from the driver's one answer (persistence, ECC, memory, reset, clocks, PCIe)
 - ``events``: XID events from the kernel log, explained; DCGM's quick diagnostic
 - ``readouts``: nvidia-smi's default table and --query-gpu CSV, read
+- ``mig``: MIG mode of each GPU, and the MIG devices ``nvidia-smi -L`` lists under their GPU
+- ``topology``: ``nvidia-smi topo -m``, how each pair of GPUs is connected (NVLink, PCIe)
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Gpu:
     brand: str = ""  # as NVIDIA_REQUIRE_CUDA's brand= matches it (cuda.toolkit_brand): quadro, tesla, unknown, ...
     product_brand: str = ""  # as nvidia-smi reports it: NVIDIA, Quadro, GeForce, NVIDIA RTX, ...
     architecture: str = ""  # Hopper, Maxwell, ... (nvidia-smi's product_architecture, else known by name)
+    mig_mode: str = ""  # Enabled, Disabled; '' on a GPU without MIG (nvidia-smi says N/A)
+    mig_pending: str = ""  # the MIG mode after the next GPU reset
 
 
 @dataclass
@@ -175,6 +179,11 @@ def _first(element, kind: str, *paths: str) -> Reading | None:
     return next((r for r in readings if r.value is not None), readings[0] if readings else None)
 
 
+def _said(element, path: str) -> str:
+    """A text field's value, '' when nvidia-smi had none (N/A on a GPU without the feature): not an unknown."""
+    return (_first(element, "text", path) or Reading(None, "")).value or ""
+
+
 def parse_nvidia_smi_xml(text: str) -> DriverInfo:
     """Parse ``nvidia-smi -q -x``: driver version, CUDA ceiling, and each GPU. A field the driver could
     not fill is '' (or None) and its words are in ``DriverInfo.unknown``."""
@@ -209,6 +218,8 @@ def parse_nvidia_smi_xml(text: str) -> DriverInfo:
                 brand=cuda.toolkit_brand(product_brand),
                 product_brand=product_brand,
                 architecture=cuda.architecture(name, arch),
+                mig_mode=_said(g, "mig_mode/current_mig"),
+                mig_pending=_said(g, "mig_mode/pending_mig"),
             )
         )
     return DriverInfo(
@@ -225,6 +236,19 @@ LIST_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9a-fA-F-]+|MIG-[0-9a-
 def parse_nvidia_smi_list(text: str) -> list[Gpu]:
     """Parse ``nvidia-smi -L`` (what a container sees): index, name and UUID of each GPU."""
     return [Gpu(int(m.group(1)), m.group(2), m.group(3)) for m in map(LIST_LINE.match, text.splitlines()) if m]
+
+
+def nvidia_smi_output(*args: str, timeout_s: float = 30) -> str | None:
+    """What ``nvidia-smi ARGS`` printed, or None when there is no nvidia-smi, or it failed or hung: the
+    readers of its other outputs (``-L``, ``topo -m``) treat that as not observed."""
+    exe = find_nvidia_smi()
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
 
 
 DRIVER_ANSWER_ENV = "GPU_RUNBOOK_DRIVER_ANSWER"  # a file holding this run's one answer of nvidia-smi -q -x

@@ -62,10 +62,11 @@ class Seen:
 
 
 def judge(seen: list[Seen], what: str, cause: str = "", remediation: str = "") -> Passed:
-    """The host's result from each GPU's: a failure, else a warning, else a skip for a GPU not observed,
-    else a pass."""
+    """The host's result from each GPU's (``seen`` in the answer's GPU order, one per GPU): a failure, else a
+    warning, else a skip for a GPU not observed, else a pass; each GPU's state is in the data, for the
+    report's row per GPU."""
     lines = "\n".join(s.text for s in seen)
-    data = {"gpus": [{"state": s.state or "not observed", "seen": s.text} for s in seen]}
+    data = {"gpus": [{"gpu": i, "state": s.state or "not observed", "seen": s.text} for i, s in enumerate(seen)]}
     if not seen:
         raise skip(_("no GPU in the driver's answer"))
     for state, outcome in (("fail", fail), ("warn", warn)):

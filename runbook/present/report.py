@@ -10,6 +10,8 @@ from ..i18n import _, active
 from ..results import CheckResult, Status
 from . import plot
 from .checklist import COLOURS, CSS, badge, html_table, labelled_badge, text
+from .gpus import gpus_html
+from .gpus import gpus_text as per_gpu_text
 from .ladder import Rung, ladder
 from .ladder import headline as ladder_headline
 
@@ -184,7 +186,8 @@ def headline(summary: dict) -> str:
 
 def summary_text(summary: dict) -> str:
     results = [CheckResult.from_dict(c) for c in summary["checks"]]
-    return "\n\n".join([verdict_line(summary), ladder_text(ladder(results)), text(results)])
+    parts = [verdict_line(summary), ladder_text(ladder(results)), per_gpu_text(results), text(results)]
+    return "\n\n".join(p for p in parts if p)
 
 
 def summary_html(summary: dict) -> str:
@@ -201,6 +204,7 @@ def summary_html(summary: dict) -> str:
         + f"<h3>{ladder_title}</h3>"
         + ladder_html(ladder(results))
         + throughput_svg(results)
+        + gpus_html(results, "h3")
         + f"<h3>{checks_title}</h3>"
         + html_table(results)
     )
@@ -245,6 +249,7 @@ def report_page(summary: dict) -> str:
 <h2>{ladder_title}</h2>
 {ladder_html(ladder(checks))}
 {throughput_svg(checks)}
+{gpus_html(checks)}
 <h2>{checks_title}</h2>
 {html_table(checks, with_style=False)}
 <h2>{params_title}</h2><table class="rb-params">{params}</table>

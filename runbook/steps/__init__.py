@@ -13,6 +13,7 @@ Its modules:
 - ``nvcc``: step 5: why base and runtime images have no nvcc, and the devel image that has it
 - ``images``: choosing an image for the driver and pulling it, for steps 3 to 5
 - ``registries``: the network rung of step 1: a registry or mirror answers for each image
+- ``multigpu``: step 1's checks of several GPUs: the devices ``gpus`` names, MIG modes and devices, topology
 - ``toolkit_security``: step 2's trust checks: one version for the four packages, the bulletins, leftovers
 """
 

@@ -10,7 +10,7 @@ from .. import engine, host, workloads
 from ..diagnosis import NB_GPU, by_key
 from ..engine import gpu_access
 from ..errors import ContainerFailed, HostError
-from ..host import cuda, readouts
+from ..host import cuda, mig, readouts
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, mode_refused, skipped
@@ -142,7 +142,11 @@ def check_nvidia_smi(ctx, image: str) -> Passed:
             len(gpus),
         ).format(count=len(gpus), mode=ctx.params["gpu_mode"], names=", ".join(g.name for g in gpus)),
         evidence=out.output,
-        data={"uuids": [g.uuid for g in gpus], "gpus": [{"name": g.name, "uuid": g.uuid} for g in gpus]},
+        data={
+            "uuids": [g.uuid for g in gpus],
+            "gpus": [{"name": g.name, "uuid": g.uuid} for g in gpus],
+            "devices": mig.devices_seen(out.output),  # MIG devices in place of their GPU
+        },
     )
 
 
@@ -153,9 +157,10 @@ def check_same(ctx, seen: CheckResult) -> Passed:
         )
     if ctx.driver is None:
         raise skip(ctx.driver_problem)
-    expected = [g.uuid for g in gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"])]
-    inside = seen.data["uuids"]
-    if sorted(inside) != sorted(expected):
+    devices = gpu_access.chosen(ctx.driver, ctx.params["gpus"])
+    expected = [c.uuid for c in devices]
+    inside = seen.data.get("devices", seen.data["uuids"])
+    if not gpu_access.same_devices(devices, mig.host_devices(ctx.driver), inside):
         raise fail(
             _("the container sees {inside}, expected {expected} (gpus={gpus})").format(
                 inside=inside or _("no GPU"), expected=expected, gpus=ctx.params["gpus"]
@@ -167,7 +172,8 @@ def check_same(ctx, seen: CheckResult) -> Passed:
     return Passed(
         ngettext(
             "the same {count} GPU as the host: {uuids}", "the same {count} GPUs as the host: {uuids}", len(inside)
-        ).format(count=len(inside), uuids=", ".join(inside))
+        ).format(count=len(inside), uuids=", ".join(inside)),
+        data={"chosen": expected, "container": inside},
     )
 
 

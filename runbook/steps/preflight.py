@@ -8,7 +8,7 @@ from ..host import events, health
 from ..i18n import _, ngettext, translate
 from ..params import masked
 from ..results import CheckResult, Passed, fail, run_check, skip, warn
-from . import Context, context, registries, skipped
+from . import Context, context, multigpu, registries, skipped
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -17,6 +17,13 @@ def run(progress=None, **values) -> list[CheckResult]:
         run_check("host.os", _("Operating system, kernel and cgroups"), check_os),
         run_check("host.pci_gpus", _("NVIDIA GPUs on the PCI bus"), check_pci),
         run_check("host.driver", _("NVIDIA driver answers (nvidia-smi)"), lambda: check_driver(ctx)),
+        run_check(
+            "host.gpu_selection",
+            _("The gpus parameter names devices this host has"),
+            lambda: multigpu.selection(ctx),
+        ),
+        run_check("host.mig", _("MIG mode of each GPU, and its MIG devices"), lambda: multigpu.mig_modes(ctx)),
+        run_check("host.topology", _("How the GPUs are connected (nvidia-smi topo -m)"), lambda: multigpu.links(ctx)),
         *health_checks(ctx),
         run_check("engine.reachable", _("Docker engine reachable"), lambda: check_engine(ctx)),
         run_check("engine.access", _("This user may use the engine"), lambda: check_access(ctx.client)),

@@ -25,6 +25,7 @@ def check_titles() -> dict[str, str]:
         "pytorch.import": _("PyTorch imports in the image"),
         "pytorch.cuda_available": _("torch.cuda.is_available() in the container"),
         "pytorch.matmul": _("A matrix product on the GPU matches the CPU"),
+        "pytorch.peer_access": _("Peer access and a copy between each pair of GPUs in the container"),
         "pytorch.throughput": _("bf16 matmul and memory bandwidth: container against host"),
     }
 
@@ -94,6 +95,9 @@ def run(progress=None, **values) -> list[CheckResult]:
         )
         results.append(run_check("pytorch.matmul", titles["pytorch.matmul"], lambda: check_matmul(probe)))
         results.append(
+            run_check("pytorch.peer_access", titles["pytorch.peer_access"], lambda: check_peer_access(ctx, probe))
+        )
+        results.append(
             run_check("pytorch.throughput", titles["pytorch.throughput"], lambda: check_throughput(ctx, probe, on_host))
         )
     finally:
@@ -155,7 +159,97 @@ def check_matmul(probe: dict) -> Passed:
             remediation=_("Run `nvidia-smi -q -d ECC,ROW_REMAPPER`, update the driver, try another GPU."),
             notebook=NB_PYTORCH,
         )
-    return Passed(detail, data=m)
+    each = probe.get("matmul_devices")
+    if not each:
+        return Passed(detail, data=m)
+    names = probe.get("devices") or []
+    bad = [
+        _("GPU {index} ({name}): {why}").format(
+            index=d["device"],
+            name=names[d["device"]] if d["device"] < len(names) else "?",
+            why=d.get("error") or _("relative error {error:.2e}").format(error=d.get("relative_error", float("nan"))),
+        )
+        for d in each
+        if not d.get("ok")
+    ]
+    if bad:
+        raise fail(
+            _("{detail}; wrong or failed on: {gpus}").format(detail=detail, gpus="; ".join(bad)),
+            cause=_("One GPU computed a wrong result or failed where the others did not: that GPU is at fault."),
+            remediation=_("Run `nvidia-smi -q -d ECC,ROW_REMAPPER -i N` for that GPU; drain it and reset it, or RMA."),
+            notebook=NB_PYTORCH,
+            data={**m, "devices": each},
+        )
+    worst = max(d["relative_error"] for d in each)
+    return Passed(
+        ngettext(
+            "{detail}; the same on each of {count} GPU (worst {error:.2e})",
+            "{detail}; the same on each of {count} GPUs (worst {error:.2e})",
+            len(each),
+        ).format(detail=detail, count=len(each), error=worst),
+        data={**m, "devices": each},
+    )
+
+
+def check_peer_access(ctx, probe: dict) -> Passed:
+    """With two GPUs or more in the container: each pair's peer access (torch.cuda.can_device_access_peer) and
+    the bandwidth of a copy from one card to the other. Peer access off is a warning: copies then go through
+    host memory, which multi-GPU training (NCCL) feels; a copy that fails is a failure."""
+    if not probe.get("cuda_available"):
+        raise skip(_("CUDA is not available in the container (pytorch.cuda_available)"))
+    count = probe.get("device_count", 0)
+    if count < 2:
+        raise skip(
+            ngettext(
+                "{count} GPU in the container (gpus={gpus}): no pair to try",
+                "{count} GPUs in the container (gpus={gpus}): no pair to try",
+                count,
+            ).format(count=count, gpus=ctx.params["gpus"])
+        )
+    if probe.get("peers_error"):
+        raise fail(
+            _("the peer test did not run: {error}").format(error=probe["peers_error"]),
+            cause=_("CUDA works on each GPU but the test between them failed (see the error)."),
+            remediation=_("Run `nvidia-smi topo -m` and `nvidia-smi topo -p2p r` on the host; check the error."),
+            notebook=NB_PYTORCH,
+        )
+    pairs = probe.get("peers") or []
+    data = {"pairs": pairs}
+    shown = "; ".join(
+        _("{src}->{dst}: {how}, {bandwidth:.1f} GB/s").format(
+            src=p["from"],
+            dst=p["to"],
+            how=_("peer access") if p["access"] else _("no peer access"),
+            bandwidth=p["copy_gb_per_s"],
+        )
+        if "copy_gb_per_s" in p
+        else _("{src}->{dst}: {error}").format(src=p["from"], dst=p["to"], error=p.get("error", "?"))
+        for p in pairs
+    )
+    if not pairs or any("error" in p for p in pairs):
+        raise fail(
+            shown or _("the probe reported no pair"),
+            cause=_("A copy between two GPUs failed in the container."),
+            remediation=_("Check `nvidia-smi` for other processes using the GPUs' memory; see the error per pair."),
+            notebook=NB_PYTORCH,
+            data=data,
+        )
+    if not all(p["access"] for p in pairs):
+        raise warn(
+            shown,
+            cause=_(
+                "Some pairs of GPUs cannot access each other's memory directly: copies between them go through "
+                "host memory (GPUs on different NUMA nodes, a PCIe switch or an IOMMU without peer support, "
+                "consumer GPUs)."
+            ),
+            remediation=_(
+                "Compare with `nvidia-smi topo -p2p r` on the host (host.topology records the links); on a "
+                "bare-metal host check the BIOS's ACS and IOMMU settings."
+            ),
+            notebook=NB_PYTORCH,
+            data=data,
+        )
+    return Passed(shown, data=data)
 
 
 class HostProbe:
@@ -168,9 +262,9 @@ class HostProbe:
     def __init__(self, ctx):
         self.timeout_s = ctx.params["timeout_s"]
         env = dict(os.environ)
-        ids = gpu_access.selected_ids(ctx.params["gpus"])
-        if ids:
-            env["CUDA_VISIBLE_DEVICES"] = ids[0]
+        first = gpu_access.cuda_visible(ctx.driver, ctx.params["gpus"])
+        if first:
+            env["CUDA_VISIBLE_DEVICES"] = first
         command = [sys.executable, "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
         self.proc = subprocess.Popen(
             [*command, "--bench", "--wait"],

@@ -1,10 +1,11 @@
 """What PyTorch sees of the GPU, and whether it computes right: one JSON line prefixed by the marker.
 
 Usage: python3 gpu_probe.py [N] [--bench] [--wait]. N is the size of the matrix product checked against
-the CPU; --bench also measures bf16 matmul TFLOP/s and device-to-device copy bandwidth; --wait holds the
-GPU work until a line "go" arrives on stdin (any other line, or none, calls it off), so that the probe can
-start, import torch and set up CUDA while another measurement on the same GPU still runs. Standard
-library and torch only: it runs in any image that has PyTorch.
+the CPU; with two GPUs or more the product is checked on each of them, and peer access between each pair is
+tried with a timed copy from one card to the other; --bench also measures bf16 matmul TFLOP/s and
+device-to-device copy bandwidth; --wait holds the GPU work until a line "go" arrives on stdin (any other line,
+or none, calls it off), so that the probe can start, import torch and set up CUDA while another measurement on
+the same GPU still runs. Standard library and torch only: it runs in any image that has PyTorch.
 """
 
 import json
@@ -35,14 +36,14 @@ def timed_ms(torch, fn, repeats):
     return median(times)
 
 
-def matmul_check(torch, n):
-    """A float32 product on the GPU against the same product on the CPU in float64."""
+def matmul_check(torch, n, device="cuda"):
+    """A float32 product on the GPU (``device``) against the same product on the CPU in float64."""
     torch.backends.cuda.matmul.allow_tf32 = False
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g)
     b = torch.randn(n, n, generator=g)
     ref = a.double() @ b.double()
-    got = (a.cuda() @ b.cuda()).cpu().double()
+    got = (a.to(device) @ b.to(device)).cpu().double()
     rel = float((got - ref).norm() / ref.norm())
     return {"n": n, "relative_error": rel, "ok": rel < 1e-5}
 
@@ -67,6 +68,31 @@ def bench(torch):
     ms_copy = timed_ms(torch, lambda: dst.copy_(src), 30)
     bandwidth = 2 * nbytes / (ms_copy / 1e3) / 1e9  # read + write
     return {"bf16_matmul_tflops": tflops, "copy_gb_per_s": bandwidth, "matmul_n": n, "copy_bytes": nbytes}
+
+
+def peers(torch, nbytes=256 << 20):
+    """Each ordered pair of visible GPUs: whether one may access the other's memory directly (peer to peer,
+    over NVLink or PCIe), and a copy of ``nbytes`` from the first card to the second, timed on the first's
+    stream (the copy goes through host memory where peer access is off)."""
+    n = torch.cuda.device_count()
+    pairs = []
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            pair = {"from": i, "to": j, "access": bool(torch.cuda.can_device_access_peer(i, j))}
+            try:
+                src = torch.empty(nbytes, dtype=torch.uint8, device=f"cuda:{i}")
+                dst = torch.empty(nbytes, dtype=torch.uint8, device=f"cuda:{j}")
+                with torch.cuda.device(i):
+                    ms = timed_ms(torch, lambda src=src, dst=dst: dst.copy_(src), 10)
+                pair["copy_gb_per_s"] = nbytes / (ms / 1e3) / 1e9
+                pair["copy_bytes"] = nbytes
+                del src, dst
+            except Exception as e:  # out of memory, a peer mapping refused: reported for this pair
+                pair["error"] = f"{type(e).__name__}: {e}"
+            pairs.append(pair)
+    return pairs
 
 
 def go_ahead():
@@ -104,6 +130,18 @@ def probe(n, with_bench, wait=False):
     except Exception as e:  # out of memory, a CUDA error: reported, and the result line still printed
         out["matmul_error"] = f"{type(e).__name__}: {e}"
         return out
+    if out["device_count"] >= 2:
+        out["matmul_devices"] = []
+        for i in range(out["device_count"]):  # the same product on each GPU: one bad card among good ones
+            try:
+                one = matmul_check(torch, n, f"cuda:{i}")
+            except Exception as e:
+                one = {"n": n, "ok": False, "error": f"{type(e).__name__}: {e}"}
+            out["matmul_devices"].append({"device": i, **one})
+        try:
+            out["peers"] = peers(torch)
+        except Exception as e:
+            out["peers_error"] = f"{type(e).__name__}: {e}"
     if with_bench:
         try:
             out["bench"] = bench(torch)

@@ -45,7 +45,7 @@ def test_manual_needs_a_driver():
 
 
 def test_manual_refuses_a_gpu_the_host_lacks():
-    with pytest.raises(HostError, match="names a GPU the host does not have"):
+    with pytest.raises(HostError, match="names 3, which this host does not have; it has 0 .GPU-8c20"):
         gpu_access.manual_mounts("3", DRIVER)
 
 
