@@ -1,5 +1,6 @@
 """The engine-side checks against every engine a GPU user has: the shared Docker 20.10
-(tests/tooling/engine-up.sh), Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default) and
+(tests/tooling/engine-up.sh), Docker 26.1 from Debian trixie, Docker 28.5 from sid (CDI on by default), the same
+Docker 28.5 with the containerd image store (the default of new Docker 29 installs) and
 Podman through its Docker-compatible API, 4.3 and 5.4 (tests/tooling/engines-up.sh), each a real engine on its
 own socket. Rootless Podman runs where this machine lets an unprivileged user map ids; where not, its tests
 skip with the reason tests/tooling/engines-up.sh found.
@@ -28,6 +29,7 @@ ENGINES = {
     "DOCKER_SHARED": ("docker", 20),
     "DOCKER_TRIXIE": ("docker", 26),
     "DOCKER_SID": ("docker", 28),
+    "DOCKER_SID_CONTAINERD": ("docker", 28),  # the containerd image store, as new Docker 29 installs have it
     "PODMAN": ("podman", 4),
     "PODMAN_TRIXIE": ("podman", 5),
     "PODMAN_ROOTLESS": ("podman", 4),
@@ -78,6 +80,10 @@ def test_identity_names_the_engine_and_its_version(each):
     assert who.rootless is name.endswith("ROOTLESS"), f"{name}: rootless={who.rootless}"
     if kind == "podman":
         assert who.cdi_enabled is True, "Podman resolves CDI devices itself"
+    if name.endswith("CONTAINERD"):
+        assert who.image_store == "containerd", f"{name}: image store {who.image_store}"
+    elif kind == "docker":
+        assert who.image_store != "containerd", f"{name}: image store {who.image_store}"
     reached = next(c for c in preflight.run(docker_host=address) if c.id == "engine.reachable")
     assert reached.ok, reached.detail
     assert reached.detail.startswith(who.name), reached.detail

@@ -40,11 +40,14 @@ PY
 wait_ping() { for _ in $(seq 120); do ping_sock "$1" && return 0; sleep 0.5; done; return 1; }
 
 # --- Docker from Debian trixie (26.1) and sid (28.5) ------------------------------------------------------
-# docker_debian SUITE NAME: the suite's docker.io, unpacked into $cache/docker-SUITE, at
-# /run/gpu-runbook-docker-SUITE.sock; NAME is its key in engines.env.
+# docker_debian SUITE NAME [STORE]: the suite's docker.io, unpacked into $cache/docker-SUITE, at
+# /run/gpu-runbook-docker-SUITE.sock; NAME is its key in engines.env. STORE=containerd runs a second engine
+# of the same binaries with the containerd image store (daemon.json "features": {"containerd-snapshotter":
+# true}, the default of new Docker 29 installs), its own roots, at /run/gpu-runbook-docker-SUITE-containerd.sock.
 docker_debian() {
-  local suite=$1 name=$2
-  local root=$cache/docker-$suite sock=/run/gpu-runbook-docker-$suite.sock debs=$cache/$suite-debs
+  local suite=$1 name=$2 store=${3:-}
+  local root=$cache/docker-$suite sock=/run/gpu-runbook-docker-$suite${store:+-$store}.sock debs=$cache/$suite-debs
+  local data=$root/data${store:+-$store} exec_root=/run/gpu-runbook-docker-$suite${store:+-$store} config=/dev/null
   if ! ping_sock "$sock"; then
     if [ ! -x "$root/bin/dockerd" ]; then
       local work
@@ -64,12 +67,16 @@ docker_debian() {
       dpkg-deb -f "$debs"/docker.io_*.deb Version >"$root/VERSION"
       rm -rf "$work"
     fi
-    say "starting Docker $(cat "$root/VERSION") at $sock"
+    if [ "$store" = containerd ]; then
+      config=$root/daemon-containerd.json
+      echo '{"features": {"containerd-snapshotter": true}}' >"$config"
+    fi
+    say "starting Docker $(cat "$root/VERSION") at $sock${store:+ (the $store image store)}"
     PATH=$root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin setsid "$root/bin/dockerd" \
-      -H "unix://$sock" --data-root "$root/data" --exec-root "/run/gpu-runbook-docker-$suite" --pidfile "$root/dockerd.pid" \
-      --userland-proxy=false --iptables=false --ip6tables=false --bridge=none --config-file /dev/null \
-      >>"$root/dockerd.log" 2>&1 </dev/null &
-    wait_ping "$sock" || { tail -5 "$root/dockerd.log" >&2; echo "${name}_UNAVAILABLE=dockerd from $suite did not start (see $root/dockerd.log)" >>"$env_file.tmp"; return; }
+      -H "unix://$sock" --data-root "$data" --exec-root "$exec_root" --pidfile "$root/dockerd${store:+-$store}.pid" \
+      --userland-proxy=false --iptables=false --ip6tables=false --bridge=none --config-file "$config" \
+      >>"$root/dockerd${store:+-$store}.log" 2>&1 </dev/null &
+    wait_ping "$sock" || { tail -5 "$root/dockerd${store:+-$store}.log" >&2; echo "${name}_UNAVAILABLE=dockerd from $suite did not start (see $root/dockerd${store:+-$store}.log)" >>"$env_file.tmp"; return; }
   fi
   if ! docker -H "unix://$sock" image inspect "$image" >/dev/null 2>&1; then
     docker save "$image" | docker -H "unix://$sock" load >/dev/null
@@ -199,6 +206,7 @@ podman_rootless() {
 if [ "$(id -u)" -ne 0 ]; then say "run as root"; exit 1; fi
 docker_debian trixie DOCKER_TRIXIE
 docker_debian sid DOCKER_SID
+docker_debian sid DOCKER_SID_CONTAINERD containerd
 podman_rootful
 podman_trixie
 podman_rootless
