@@ -9,7 +9,12 @@ through the SDK: nvidia-smi in the CUDA image and the PyTorch probe in the PyTor
 On a GPU host with a Docker engine and the images (by default those cuda_image=auto and
 pytorch_image=auto pick for the driver; the GPU host kit, tests/gpu/kit, serves them):
 
-    python3 benchmarks/container_vs_host.py [--repeat 5] [--gpu-mode manual]
+    python3 benchmarks/container_vs_host.py [--repeat 5] [--gpu-mode gpus]
+
+--gpu-mode defaults to the runbook's own default (gpu_mode=gpus: `docker run --gpus all`, the article's
+command), so that both sides start the containers a user's default run starts. With another mode the raw side
+uses that mode too, while step 3 still tries the others (the ladder): with manual, whose containers start
+without the toolkit, the toolkit's modes are the slowest of step 3's containers, and the ratio says so.
 """
 
 import argparse
@@ -22,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runbook import engine, host, runner, workloads  # noqa: E402
+from runbook import engine, host, params, runner, workloads  # noqa: E402
 from runbook.engine import gpu_access
 from runbook.host import cuda
 from runbook.steps.gpu_container import COMMAND as NVIDIA_SMI  # noqa: E402
@@ -31,7 +36,7 @@ from runbook.steps.gpu_container import COMMAND as NVIDIA_SMI  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--gpu-mode", default="manual")
+    ap.add_argument("--gpu-mode", default=params.defaults()["gpu_mode"])
     ap.add_argument("--cuda-image", default="", help="default: the one cuda_image=auto picks for the driver")
     ap.add_argument("--pytorch-image", default="", help="default: the one pytorch_image=auto picks")
     ap.add_argument("--keep", default="", help="a folder to keep the runbook's records in (run-1, run-2, …)")
