@@ -88,7 +88,7 @@ NOT_HERE: dict[str, str] = {
     "set_as_default true": GPU_HOST + "; it installs the toolkit and restarts the kit's engine",
     "bash tests/gpu/kit/device.sh": GPU_HOST,
     'STEPS="up toolkit e2e" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; NVIDIA's end-to-end suite there",
-    'STEPS="e2e-fixed" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; it changes the host's /usr/bin/nvidia-smi",
+    'STEPS="e2e-fixed" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; it changes /usr/bin/nvidia-smi",
     'STEPS="e2e verify stale-cdi e2e-fixed store bench captures" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST,
     "bash tests/gpu/kit/e2e.sh build/gpu-kit records/h100-2026-12-06-toolkit": GPU_HOST
     + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
