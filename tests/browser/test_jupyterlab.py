@@ -296,9 +296,9 @@ def test_the_lab_command_says_what_it_did_and_what_root_needs(lab):
     assert root_line == (os.geteuid() == 0), f"root: {os.geteuid() == 0}, said so: {root_line}"
 
 
-# step 1's checks: host.os, host.pci_gpus, host.driver, the eight health.* checks, network.registries,
-# engine.reachable, engine.access, host.disk
-PREFLIGHT_CHECKS = 15
+# step 1's checks: host.os, host.pci_gpus, host.driver, host.gpu_selection, host.mig, host.topology, the eight
+# health.* checks, network.registries, engine.reachable, engine.access, host.disk
+PREFLIGHT_CHECKS = 18
 
 
 def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
