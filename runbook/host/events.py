@@ -150,8 +150,11 @@ def dcgm(timeout_s: float = 300) -> Passed:
         raise fail(
             _("dcgmi diag -r 1 ran past {seconds:.0f} s").format(seconds=timeout_s), notebook=NB_PREFLIGHT
         ) from None
-    try:
-        doc = json.loads(out.stdout)
+    start = out.stdout.find("{")  # some versions print a line before the document
+    try:  # dcgmi exits non-zero when a test fails: the document still says which
+        doc = json.loads(out.stdout[start:]) if start >= 0 else None
+        if not isinstance(doc, dict):
+            raise ValueError
     except ValueError:
         raise fail(
             _("dcgmi diag -r 1 -j exited {code} without JSON").format(code=out.returncode),
@@ -161,10 +164,14 @@ def dcgm(timeout_s: float = 300) -> Passed:
             evidence=(out.stdout + out.stderr)[-4000:],
         ) from None
     results = list(_dcgm_results(doc))
-    failed = [f"{name}: {status}" for name, status in results if status.lower() == "fail"]
-    warned = [f"{name}: {status}" for name, status in results if status.lower() == "warn"]
-    data = {"tests": [{"name": n, "status": s} for n, s in results]}
-    evidence = "\n".join(f"{n}: {s}" for n, s in results)
+    lines = [_dcgm_line(r) for r in results]
+
+    def having(status: str) -> list[str]:
+        return [_dcgm_line(r) for r in results if r["status"] == status]
+
+    failed, warned, passed = having("fail"), having("warn"), having("pass")
+    data = {"tests": results, "returncode": out.returncode}
+    evidence = "\n".join(lines)
     if failed:
         raise fail(
             "; ".join(failed),
@@ -174,28 +181,86 @@ def dcgm(timeout_s: float = 300) -> Passed:
             evidence=evidence,
             data=data,
         )
-    if not results:
-        raise skip(_("dcgmi diag -r 1 -j answered, but with no test result"))
     if warned:
         raise warn("; ".join(warned), notebook=NB_PREFLIGHT, evidence=evidence, data=data)
-    return Passed(
-        _("dcgmi diag -r 1: {count} tests, none failed").format(count=len(results)), evidence=evidence, data=data
-    )
+    if not passed:
+        error = _dcgm_runtime_error(doc)
+        if results:
+            raise skip(_("dcgmi diag -r 1 ran no test to its end: {tests}").format(tests="; ".join(lines)))
+        raise skip(
+            _("dcgmi diag -r 1 -j answered (exit code {code}), but with no test result{reason}").format(
+                code=out.returncode, reason=": " + error if error else ""
+            )
+        )
+    detail = _("dcgmi diag -r 1: {passed} results passed, none failed").format(passed=len(passed))
+    if len(passed) < len(results):
+        detail += "; " + _("not run: {tests}").format(tests=", ".join(having("skip")))
+    return Passed(detail, evidence=evidence, data=data)
+
+
+DCGM_STATUS = {"pass": "pass", "fail": "fail", "warn": "warn", "skip": "skip", "skipped": "skip", "not run": "skip"}
 
 
 def _dcgm_results(doc):
-    """(test name, status) pairs anywhere in dcgmi's JSON: each test object has a name and its results
-    (one per GPU), each with a status."""
+    """One result per test and GPU anywhere in dcgmi's JSON: DCGM 2.x/3.x key the document "DCGM GPU Diagnostic"
+    and name the GPUs in ``gpu_ids``; 4.x key it "DCGM Diagnostic", name each entity (``entity_group``,
+    ``entity_id``) and add a ``test_summary``, the result of a test that has no per-GPU one. A status other
+    than Pass, Fail or Warn (Skip, Not Run, one a later DCGM invents) is a skip, never a pass."""
     if isinstance(doc, dict):
         name = doc.get("name") or doc.get("test_name")
         res = doc.get("results")
         if name and isinstance(res, list):
-            for r in res:
-                if isinstance(r, dict) and "status" in r:
-                    yield str(name), str(r["status"])
+            entries = [r for r in res if isinstance(r, dict) and "status" in r]
+            summary = doc.get("test_summary")
+            if not entries and isinstance(summary, dict) and "status" in summary:
+                entries = [summary]
+            for r in entries:
+                raw = str(r["status"])
+                yield {
+                    "test": str(name),
+                    "gpu": _dcgm_entity(r),
+                    "status": DCGM_STATUS.get(raw.strip().lower(), "skip"),
+                    "reported": raw,
+                    "messages": _dcgm_messages(r.get("warnings")) or _dcgm_messages(r.get("info")),
+                }
             return
         for v in doc.values():
             yield from _dcgm_results(v)
     elif isinstance(doc, list):
         for v in doc:
             yield from _dcgm_results(v)
+
+
+def _dcgm_entity(result: dict) -> str:
+    """Which GPU (or other entity) a result is about; "" for a result about all of them."""
+    if "entity_id" in result:
+        group = str(result.get("entity_group") or "GPU")
+        return f"{group} {result['entity_id']}"
+    ids = result.get("gpu_ids", result.get("gpu_id"))
+    return "" if ids is None or ids == "" else f"GPU {ids}"
+
+
+def _dcgm_messages(items) -> list[str]:
+    """DCGM's own words: a warning is a string (2.x/3.x) or an object with ``warning`` (4.x); info is strings."""
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, list):
+        return []
+    return [str(i.get("warning", "")) if isinstance(i, dict) else str(i) for i in items if i]
+
+
+def _dcgm_line(r: dict) -> str:
+    where = f"{r['test']} ({r['gpu']})" if r["gpu"] else r["test"]
+    text = f"{where}: {r['reported']}"
+    return text + (": " + " ".join(r["messages"]) if r["messages"] else "")
+
+
+def _dcgm_runtime_error(doc) -> str:
+    """DCGM's reason for running no test (``runtime_error``), wherever the version puts it."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get("runtime_error"), str):
+            return doc["runtime_error"]
+        for v in doc.values():
+            if found := _dcgm_runtime_error(v):
+                return found
+    return ""
