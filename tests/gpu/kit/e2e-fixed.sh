@@ -19,11 +19,14 @@ driver_smi=/usr/local/nvidia/bin/nvidia-smi
 [ -x "$driver_smi" ] || { echo "e2e-fixed: no $driver_smi: this host keeps its driver elsewhere; nothing to fix" >&2; exit 2; }
 saved=$KIT_ROOT/e2e-fixed.saved
 mkdir -p "$saved"
-cp -a /usr/bin/nvidia-smi "$saved/nvidia-smi" 2>/dev/null
+rm -f "$saved/nvidia-smi"
+cp -a /usr/bin/nvidia-smi "$saved/nvidia-smi" 2>/dev/null  # (none: none is put back)
 mapfile -t specs < <(ls /etc/cdi/nvidia*.yaml /var/run/cdi/nvidia*.yaml 2>/dev/null)
 for s in "${specs[@]}"; do cp -p "$s" "$saved/$(echo "$s" | tr / _)"; done
 restore() {
-  [ -e "$saved/nvidia-smi" ] && cp -a "$saved/nvidia-smi" /usr/bin/nvidia-smi
+  # the link goes first: a copy onto it would write through it, over the driver's own binary
+  rm -f /usr/bin/nvidia-smi
+  if [ -e "$saved/nvidia-smi" ] || [ -L "$saved/nvidia-smi" ]; then cp -a "$saved/nvidia-smi" /usr/bin/nvidia-smi; fi
   for s in "${specs[@]}"; do cp -p "$saved/$(echo "$s" | tr / _)" "$s"; done
   rm -f "$KIT_ROOT/engine-path"
   bash "$here/dockerd.sh" restart "$KIT_ROOT"
