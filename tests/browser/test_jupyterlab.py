@@ -264,7 +264,9 @@ def statuses(nb) -> dict[str, str]:
     the reader's language; its data-status is the record's)."""
     rows = nb.locator("table.rb-checks").first.locator("tr:has(td)")
     return {
-        row.locator("code").first.inner_text().strip(): row.locator(".rb-badge").first.get_attribute("data-status")
+        (row.locator("code").first.text_content() or "").strip(): row.locator(".rb-badge").first.get_attribute(
+            "data-status"
+        )
         for row in rows.all()
     }
 
@@ -401,7 +403,7 @@ def test_the_h200_replay_shows_the_records_checks_as_replayed(page, replay_lab, 
     }
     nb = open_and_run_all(page, replay_lab, f"{stem}.ipynb")
     wait_for_output(page, nb, "run 1:", 120_000, stem)
-    banner = nb.locator(".rb-replay").first.inner_text()
+    banner = banner_of(nb)
     assert "Replay of the record h200-2026-11-29-toolkit" in banner, banner
     wait_for_results(page, nb, stem)  # the run's line can come a moment before its table
     shown = statuses(nb)
@@ -424,7 +426,7 @@ def test_the_h200_replay_shows_the_records_checks_as_replayed(page, replay_lab, 
 def test_the_overview_of_the_h200_replay(page, replay_lab):
     nb = open_and_run_all(page, replay_lab, "00-overview.ipynb")
     nb.locator("a.rb-step").first.wait_for(timeout=60_000)
-    banner = nb.locator(".rb-replay").first.inner_text()
+    banner = banner_of(nb)
     assert banner.startswith("Replayed from the record h200-2026-11-29-toolkit (vm, 2026-11-29)"), banner
     states = box_states(nb)
     assert states[:4] == ["pass"] * 4, f"the H200 passed steps 1 to 4; the boxes show {states}"
@@ -440,7 +442,9 @@ def statuses_by_colour(nb) -> dict[str, str]:
     for row in rows.all():
         style = row.locator(".rb-badge").first.get_attribute("style") or ""
         colour = re.search(r"#[0-9a-fA-F]{6}", style)
-        shown[row.locator("code").first.inner_text().strip()] = by_colour.get(colour and colour.group(0), style)
+        shown[(row.locator("code").first.text_content() or "").strip()] = by_colour.get(
+            colour and colour.group(0), style
+        )
     return shown
 
 
@@ -450,6 +454,14 @@ def wait_for_results(page, nb, name, timeout_ms=120_000) -> None:
     except Exception:
         screenshot(page, f"no-results-{name}.png")
         raise
+
+
+def banner_of(nb) -> str:
+    """A replay's banner as the page holds it: its text also when the cell is scrolled out of view and
+    JupyterLab does not draw it (then its rendered text, innerText, is empty)."""
+    shown = nb.locator(".rb-replay").first
+    shown.wait_for(state="attached", timeout=30_000)
+    return (shown.text_content() or "").strip()
 
 
 def narrative(nb) -> str:
@@ -519,7 +531,7 @@ def test_in_chinese_the_h200_replay_is_the_records_run(page, zh_replay_lab, stem
     nb = open_and_run_all(page, zh_replay_lab, f"{stem}.ipynb")
     assert CJK.search(narrative(nb)), f"{stem}: {narrative(nb)[:200]}"
     wait_for_results(page, nb, stem)
-    banner = nb.locator(".rb-replay").first.inner_text()
+    banner = banner_of(nb)
     assert "h200-2026-11-29-toolkit" in banner, banner
     shown = statuses_by_colour(nb)
     assert shown == recorded, f"expected the record's {recorded}, shown {shown}"
