@@ -308,10 +308,10 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     wait_for_output(page, nb, "run 1:", 120_000, "01-preflight")
     badges = nb.locator("table.rb-checks .rb-badge")
     badges.first.wait_for(timeout=60_000)
-    texts = badges.all_inner_texts()
+    texts = badges.all_text_contents()
     assert len(texts) == PREFLIGHT_CHECKS, texts
     assert {t.strip().lower() for t in texts} <= {"pass", "fail", "warn", "skip"}
-    table = nb.locator("table.rb-checks").first.inner_text()
+    table = nb.locator("table.rb-checks").first.text_content() or ""
     assert "engine.reachable" in table and "host.driver" in table
     if not Path("/dev/nvidiactl").exists():
         assert "no NVIDIA driver/GPU found" in table and "Fix:" in table
@@ -322,7 +322,7 @@ def test_preflight_panel_badges_and_the_run_checks_button(page, lab):
     nb.get_by_role("button", name="Run checks").click()
     wait_for_output(page, nb, "run 2:", 120_000, "01-preflight")
     assert nb.locator("table.rb-checks").count() == 1, "the results are updated in place, not appended"
-    assert len(nb.locator("table.rb-checks .rb-badge").all_inner_texts()) == PREFLIGHT_CHECKS
+    assert len(nb.locator("table.rb-checks .rb-badge").all_text_contents()) == PREFLIGHT_CHECKS
     save(page)
 
 
@@ -335,7 +335,7 @@ def test_an_image_chosen_in_the_panel_is_pulled_with_progress_bars(page, lab, re
     wait_for_output(page, nb, "Downloaded newer image", 180_000, "03-gpu-in-container")
     assert nb.locator(".widget-hprogress").count() >= 1, "a progress bar per downloaded layer"
     wait_for_output(page, nb, "run 2:", 120_000, "03-gpu-in-container")
-    table = nb.locator("table.rb-checks").first.inner_text()
+    table = nb.locator("table.rb-checks").first.text_content() or ""
     assert "cuda.pull" in table and registry_image in table, table[:2000]
 
 
@@ -345,7 +345,7 @@ def test_a_mode_chosen_in_the_panel_is_what_run_checks_runs_and_the_evidence_fol
     nb.locator(".widget-dropdown", has_text="gpu_mode").locator("select").select_option("runtime")
     nb.get_by_role("button", name="Run checks").click()
     wait_for_output(page, nb, "run 3:", 120_000, "03-gpu-in-container")
-    assert "gpu_mode=runtime" in nb.locator(".widget-html-content", has_text="run 3:").inner_text()
+    assert "gpu_mode=runtime" in (nb.locator(".widget-html-content", has_text="run 3:").text_content() or "")
     shown = statuses(nb)
     assert "gpu.mode.gpus" in shown, f"--gpus is now tried as another mode: {shown}"
     assert "gpu.mode.runtime" not in shown, f"runtime is the chosen mode, not another: {shown}"
@@ -410,7 +410,7 @@ def test_the_h200_replay_shows_the_records_checks_as_replayed(page, replay_lab, 
     assert shown == recorded, f"expected the record's {recorded}, shown {shown}"
     for check_id in ESSENTIAL.get(stem, ()):
         assert shown[check_id] == "pass", f"{check_id}: expected pass, shown {shown[check_id]}"
-    table = nb.locator("table.rb-checks").first.inner_text()
+    table = nb.locator("table.rb-checks").first.text_content() or ""
     assert table.count("replayed from vm, 2026-11-29") == len(recorded), table[:2000]
     if stem == "03-gpu-in-container":
         assert "NVIDIA H200" in output_of(nb, "show_evidence"), "the H200's nvidia-smi is not shown"
@@ -496,9 +496,9 @@ RUNBOOK_ZH = i18n.LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "runbook.mo"
 @pytest.mark.skipif(not RUNBOOK_ZH.exists(), reason=f"the runbook's messages have no zh_CN catalogue ({RUNBOOK_ZH})")
 def test_in_chinese_a_steps_badges_and_its_cause_and_fix_are_chinese(page, zh_lab):
     nb = page.locator(".jp-NotebookPanel:visible")  # the preflight step, left open by the test before
-    badges = [b.strip() for b in nb.locator("table.rb-checks .rb-badge").all_inner_texts()]
+    badges = [b.strip() for b in nb.locator("table.rb-checks .rb-badge").all_text_contents()]
     assert badges and all(CJK.search(b) for b in badges), f"badges not in Chinese: {badges}"
-    fixes = nb.locator("table.rb-checks .rb-fix").all_inner_texts()
+    fixes = nb.locator("table.rb-checks .rb-fix").all_text_contents()
     if not Path("/dev/nvidiactl").exists():
         assert fixes, "host.driver fails on a host without a driver, with its cause and fix"
     for fix in fixes:
