@@ -111,7 +111,9 @@ def main() -> int:
     try:
         for client in clients:
             who = engine.identity(client)
-            label = who.name + (" rootless" if who.rootless else "")
+            label = (
+                who.name + (" rootless" if who.rootless else "") + (f", {who.image_store}" if who.image_store else "")
+            )
             results.append((label, client.address, *measure(client, ref, a.repeat, label)))
     finally:
         for client in clients:
@@ -121,7 +123,7 @@ def main() -> int:
                 pass
     print(f"\n{a.mb} MB image from {a.registry}, medians of {a.repeat}:")
     for label, address, p, q in results:
-        print(f"  {label:22} {address:44} plain {p:.2f} s  with progress {q:.2f} s  progress/plain {q / p:.3f}")
+        print(f"  {label:32} {address:52} plain {p:.2f} s  with progress {q:.2f} s  progress/plain {q / p:.3f}")
     return 0
 
 
