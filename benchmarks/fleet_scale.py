@@ -12,6 +12,11 @@ turn (1, 2, 4, 8, 1, 2, ...) so that a change of load on the machine spreads ove
 As root, from the repository root:
 
     python3 benchmarks/fleet_scale.py [--hosts 1,2,4,8] [--repeat 3] [--forks 8] [--only STEP]...
+        [--wheelhouse TAR]
+
+--wheelhouse takes a wheelhouse made before by fleet/wheelhouse.sh for the hosts' Python (3.11, Debian 12),
+with its .sha256 beside it, where no package index is reachable (the GPU host: tests/gpu/kit/fleet-scale.sh);
+by default one is made here.
 """
 
 import argparse
@@ -30,7 +35,10 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-PLAYBOOK = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "fleet" / "site.yml")]
+# beside this Python (a virtual environment), else on PATH (pip installs scripts into /usr/local/bin)
+_BESIDE = Path(sys.executable).parent / "ansible-playbook"
+PLAYBOOK = [str(_BESIDE) if _BESIDE.exists() else shutil.which("ansible-playbook") or str(_BESIDE)]
+PLAYBOOK.append(str(REPO / "fleet" / "site.yml"))
 
 
 def cpu_busy_seconds() -> float:
@@ -120,16 +128,22 @@ def main() -> int:
     ap.add_argument("--forks", type=int, default=8)
     ap.add_argument("--only", action="append", default=[], help="run only this step on each host (repeatable)")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--wheelhouse", help="a wheelhouse made by fleet/wheelhouse.sh (default: one made now)")
     a = ap.parse_args()
     sizes = [int(n) for n in a.hosts.split(",")]
+    if a.wheelhouse and not Path(a.wheelhouse + ".sha256").is_file():
+        ap.error(f"{a.wheelhouse}.sha256 is missing: give a wheelhouse made by fleet/wheelhouse.sh")
     with tempfile.TemporaryDirectory(prefix="fleet-scale-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        wheelhouse = work / "wheelhouse.tar"
-        subprocess.run(
-            ["bash", str(REPO / "fleet" / "wheelhouse.sh"), str(wheelhouse)],
-            check=True,
-            env={**os.environ, "PYTHON": sys.executable},
-        )
+        if a.wheelhouse:
+            wheelhouse = Path(a.wheelhouse).resolve()
+        else:
+            wheelhouse = work / "wheelhouse.tar"
+            subprocess.run(
+                ["bash", str(REPO / "fleet" / "wheelhouse.sh"), str(wheelhouse)],
+                check=True,
+                env={**os.environ, "PYTHON": sys.executable},
+            )
         fleet = work / "fleet"
         try:
             subprocess.run(

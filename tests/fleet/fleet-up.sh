@@ -17,11 +17,11 @@
 # Writes DIR/hosts.yml (the Ansible inventory of the fleet, with its group_vars and host_vars copied
 # from tests/fleet/inventory), DIR/ssh/ (the key, known_hosts, and an ssh_config naming every host),
 # DIR/fleet.env (what fleet-down.sh needs) and DIR/engines/HOST/ (each engine's socket, pidfile,
-# roots and log). The host image runbook-test/fleet-host:bookworm is built once, with debootstrap
-# (cached in $cache), since no public registry is reachable. tests/fleet/fleet-down.sh DIR undoes it.
+# roots and log). The host image runbook-test/fleet-host:bookworm is built once, with debootstrap, by
+# tests/fleet/fleet-image.sh (cached in $RUNBOOK_TEST_CACHE), since no public registry is reachable.
+# tests/fleet/fleet-down.sh DIR undoes it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${RUNBOOK_TEST_CACHE:-/var/cache/gpu-runbook-test}
 image=runbook-test/fleet-host:bookworm
 
 dir=${1:?usage: fleet-up.sh DIR [--up N] [--stopped N] [--down N]}
@@ -39,7 +39,6 @@ done
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
-[ -s "$cache/fleet-host.tar" ] || command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   echo "fleet-up: installing ${need[*]}"
   apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -62,20 +61,7 @@ for owner in /var/tmp/gpu-runbook-fleet/*/owner; do
 done
 
 # --- the host image: Debian with sshd, Python and the Docker CLI (for ssh:// engines) -------------------
-if [ ! -s "$cache/fleet-host.tar" ]; then
-  echo "fleet-up: building $image with debootstrap (a minute or two)"
-  mkdir -p "$cache"
-  root=$(mktemp -d)
-  debootstrap --variant=minbase --include=openssh-server,python3 bookworm "$root" \
-    >"$cache/fleet-debootstrap.log" 2>&1 || { tail -20 "$cache/fleet-debootstrap.log" >&2; exit 1; }
-  debs=$(mktemp -d)
-  (cd "$debs" && { apt-get download -q docker.io >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get download -q docker.io >/dev/null; }; })
-  dpkg-deb -x "$debs"/docker.io_*.deb "$debs/x" && install -m 755 "$debs/x/usr/bin/docker" "$root/usr/bin/docker"
-  rm -rf "$debs" "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/etc/ssh/ssh_host_*
-  tar -C "$root" -cf "$cache/fleet-host.tar.tmp" . && mv "$cache/fleet-host.tar.tmp" "$cache/fleet-host.tar"
-  rm -rf "$root"
-fi
+host_tar=$(bash "$here/fleet-image.sh")
 
 # --- the controller's key and the files the hosts' SSH identities go into -----------------------------
 mkdir -p "$dir/ssh" && chmod 700 "$dir/ssh"
@@ -156,7 +142,7 @@ done
 wait_all() { local rc=0 p; for p in $(jobs -p); do wait "$p" || rc=1; done; return $rc; }
 wait_all || { echo "fleet-up: an engine did not start" >&2; exit 1; }
 site import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  "$cache/fleet-host.tar" "$image" >/dev/null
+  "$host_tar" "$image" >/dev/null
 for h in "${hosts[@]}"; do
   if [ "${role[$h]}" != down ]; then start_host "$h" "${port[$h]}"; fi
 done

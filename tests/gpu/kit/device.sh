@@ -32,6 +32,9 @@
 #             five runs each, their output in bench.txt (the logs and $OUT)
 #   captures  this host's own tool output, for fixtures: nvidia-smi -q -x, nvidia-smi -q, nvidia-smi topo -m,
 #             nvidia-smi -L, the kernel's NVRM lines, dcgmi (where installed), locale -a; in captures.tar.gz
+#   fleet     benchmarks/fleet_scale.py over eight test-fleet hosts on this machine's cores
+#             (tests/gpu/kit/fleet-scale.sh: needs KITDIR/fleet from make-fleet-kit.sh, sent apart), its
+#             output in fleet-scale.txt ($OUT) and its figures in the logs (records.tar.gz)
 #
 # RECORDS (default records) is the folder the records are written in; REC names the toolkit run's record
 # (default RECORDS/GPUS-DATE-toolkit, with the time added when it exists) so that a later call can go on
@@ -168,6 +171,8 @@ step bench 240 bash -c 'python3 benchmarks/container_vs_host.py --repeat 5 --gpu
     -p pull never -p gpu_mode $mode -p measure_throughput false || a=1; done; exit $a' bench "$cuda_image" "$pytorch_image"
 [ -f "$logs/bench.log" ] && cp "$logs/bench.log" "$out/bench.txt"
 step captures 30 bash "$here/captures.sh" "$logs/captures"
+step fleet 300 env OUT="$logs/fleet" bash "$here/fleet-scale.sh" "$kit" all
+[ -f "$logs/fleet/fleet-scale.txt" ] && cp "$logs/fleet/fleet-scale.txt" "$out/fleet-scale.txt"
 echo "device.sh: done in $(($(date +%s) - start)) s" | tee -a "$summary"
 pack
 if [ "$toolkit_rc" != 0 ]; then exit "$toolkit_rc"; fi
