@@ -94,6 +94,9 @@ NOT_HERE: dict[str, str] = {
     + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
     "python3 tests/gpu/kit/e2e_compare.py records/h100-2026-12-06-e2e/junit.xml records/h100-2026-12-06-toolkit --out "
     "records/h100-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
+    "bash tests/gpu/kit/make-podman-kit.sh": "builds Podman for the GPU host kit from Debian trixie's packages "
+    "(debootstrap, minutes)",
+    "bash tests/gpu/kit/podman.sh start": GPU_HOST + "; it starts the kit's Podman as root",
     "bash tests/gpu/kit/make-fleet-kit.sh": "builds the fleet part of the GPU host kit: a host image and "
     "wheelhouses, about 63 MB and minutes",
     "bash tests/gpu/kit/fleet-scale.sh build/gpu-kit prepare": GPU_HOST + "; it installs ansible-core there",

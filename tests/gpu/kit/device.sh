@@ -21,6 +21,9 @@
 #   verify    python3 -m runbook verify RECORD --out records/GPUS-DATE-toolkit-verify-RECORD for each record of
 #             VERIFY (default: the committed records of other GPU models' toolkit runs, records/*-toolkit
 #             not made on this host's GPUs): the drift another model shows
+#   podman    the runbook against Podman 5.4's Docker-compatible API (tests/gpu/kit/podman-runs.sh: needs
+#             KITDIR/podman from make-podman-kit.sh) with gpu_mode cdi into records/GPUS-DATE-toolkit-podman-cdi
+#             (expected pass) and with gpu_mode gpus into ...-podman-gpus (expected fail, diagnosed)
 #   stale-cdi the NVIDIA CDI specs rewritten as a driver upgrade leaves them, steps 2 and 3 with gpu_mode cdi
 #             into records/GPUS-DATE-toolkit-stale-cdi, the specs put back (tests/gpu/kit/stale-cdi.sh)
 #   e2e-fixed the runbook's gpu.plain_path fix applied (/usr/bin/nvidia-smi the driver's binary, the engine's
@@ -160,6 +163,8 @@ others=${VERIFY:-$(ls -d records/*-toolkit 2>/dev/null | grep -v "^records/$gpus
 [ -z "$others" ] || step verify 60 bash -c 'rec=$1; shift; rc=0
   for r; do echo "== verify $r"; python3 -m runbook verify "$r" --out "$rec-verify-$(basename "$r")" || rc=$?; done
   exit $rc' verify "$rec" $others
+step podman 240 bash "$here/podman-runs.sh" "$kit" "$rec"
+for r in "$rec-podman-cdi" "$rec-podman-gpus"; do [ -d "$r" ] && verdict "$r" | tee -a "$summary"; done
 step stale-cdi 60 bash "$here/stale-cdi.sh" "$rec-stale-cdi"
 step e2e-fixed 200 bash "$here/e2e-fixed.sh" "$kit" "$rec-fixed"
 step store 150 bash "$here/image-store.sh" "$rec-store"
