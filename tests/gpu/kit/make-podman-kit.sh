@@ -8,7 +8,8 @@
 #                   seccomp profile. Podman finds them through the containers.conf podman.sh writes.
 #   VERSIONS        the packages and their versions
 # They are taken from a trixie root made by debootstrap (as tests/tooling/engines-up.sh makes it for CI's
-# Podman 5.4; made here if absent). A kit already made is kept (delete it to make it again).
+# Podman 5.4; made here if absent). A kit already made is kept (delete it to make it again). XZ_LEVEL
+# (default -9e) is xz's compression level.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -50,6 +51,6 @@ done)
 chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' podman conmon crun netavark golang-github-containers-common \
   | tee "$k/VERSIONS" >"$out/VERSIONS"
 say "compressing (a minute)"
-tar -C "$work" -cf - podman | xz -9e -T0 >"$out/podman.tar.xz.part"
+tar -C "$work" -cf - podman | xz "${XZ_LEVEL:--9e}" -T0 >"$out/podman.tar.xz.part"
 mv "$out/podman.tar.xz.part" "$out/podman.tar.xz"
 du -sh --apparent-size "$out/podman.tar.xz" >&2
