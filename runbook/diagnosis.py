@@ -584,7 +584,7 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_GPU,
     ),
     # Engines reached over SSH (docker_host ssh://...): docker-py connects with paramiko, then runs
-    # `docker system dial-stdio` on the remote host (runbook/remote.py tells these apart).
+    # `docker system dial-stdio` on the remote host (runbook/engine/ssh.py tells these apart).
     Diagnosis(
         "ssh_host_key_unknown",
         ("not found in known_hosts",),

@@ -6,7 +6,7 @@ gives a notebook with each markdown cell's source replaced by its translation an
 as it is, so the code a class runs is the same in every language. A markdown cell the catalogue does not
 translate stays in English.
 
-``python -m runbook.narrative extract`` brings the catalogues up to date with the notebooks (a new or
+``python -m runbook.i18n.narrative extract`` brings the catalogues up to date with the notebooks (a new or
 changed cell becomes an untranslated or fuzzy message, a removed one obsolete); ``compile`` writes the
 ``.mo`` files that ``translated`` reads. Both need Babel (the ``test`` extra); translating needs only
 the standard library.
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     commands = {"extract": extract, "compile": compile_all}
     if len(args) != 1 or args[0] not in commands:
-        print("usage: python -m runbook.narrative extract|compile", file=sys.stderr)
+        print("usage: python -m runbook.i18n.narrative extract|compile", file=sys.stderr)
         return 2
     commands[args[0]]()
     return 0

@@ -9,7 +9,7 @@ package or the checkout (where the notebooks' reference outputs for nbval live).
   notebook's parameters cell names it (``replay = 'records/<name>'``); the default workspace is then
   ``~/gpu-runbook-replay-<name>``;
 - in a language (``lang``; default the locale's), the notebooks' narrative is written in it
-  (``runbook.narrative``: their code is the same in every language), JupyterLab's own interface speaks it
+  (``runbook.i18n.narrative``: their code is the same in every language), JupyterLab's own interface speaks it
   (its language pack, chosen in the workspace's own JupyterLab settings, ``.jupyter/lab/user-settings``),
   and so do the kernels (``LANGUAGE``), hence the runbook's messages in the panels;
 - ``argv`` is JupyterLab's command line for the workspace; as root it carries ``--allow-root``, without

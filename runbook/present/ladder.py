@@ -4,7 +4,7 @@ one rung per layer, read from a run's checks. The first rung that does not work 
 GPU access by hand (``manual``) needs only the driver; the toolkit's modes (``gpus``, ``runtime``,
 ``cdi``) need the NVIDIA Container Toolkit as well, so a host where the manual rung works and ``gpus``
 does not has a toolkit problem, not a driver or cgroup one. What each mode means on the run's engine
-(and which modes an engine cannot take: Podman's --gpus) is runbook/engine_modes.py's table.
+(and which modes an engine cannot take: Podman's --gpus) is runbook/engine/modes.py's table.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A step says why it is there, what a person would type for it, how to tell that it is already in
 effect on a target, and how to make it so. Steps act only through their target (this host, a chroot,
-a container: ``runbook.targets``), so the same plan is shown, applied and tested the same way.
+a container: ``runbook.toolkit.targets``), so the same plan is shown, applied and tested the same way.
 """
 
 from __future__ import annotations

@@ -90,10 +90,10 @@ NOT_HERE: dict[str, str] = {
     'STEPS="up toolkit e2e" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; NVIDIA's end-to-end suite there",
     'STEPS="e2e-fixed" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST + "; it changes /usr/bin/nvidia-smi",
     'STEPS="e2e verify stale-cdi e2e-fixed store bench captures" bash tests/gpu/kit/device.sh build/gpu-kit': GPU_HOST,
-    "bash tests/gpu/kit/e2e.sh build/gpu-kit records/h100-2026-12-06-toolkit": GPU_HOST
+    "bash tests/gpu/kit/e2e.sh build/gpu-kit records/h200-2026-12-06-toolkit": GPU_HOST
     + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
-    "python3 tests/gpu/kit/e2e_compare.py records/h100-2026-12-06-e2e/junit.xml records/h100-2026-12-06-toolkit --out "
-    "records/h100-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
+    "python3 tests/gpu/kit/e2e_compare.py records/h200-2026-12-06-e2e/junit.xml records/h200-2026-12-06-toolkit --out "
+    "records/h200-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
     "bash tests/gpu/kit/make-podman-kit.sh": "builds Podman for the GPU host kit from Debian trixie's packages "
     "(debootstrap, minutes)",
     "bash tests/gpu/kit/podman.sh start": GPU_HOST + "; it starts the kit's Podman as root",

@@ -4,7 +4,7 @@ on loopback under their real names, so that the engine pulls them through its re
 Used by tests/gpu/kit/up.sh on the GPU host, where no registry can be reached; ``--dry-run`` shows what
 each image would hold, anywhere.
 
-- The names are the runbook's own choice for the driver's CUDA (runbook/cuda.py): ``cuda_image_for(ceiling,
+- The names are the runbook's own choice for the driver's CUDA (runbook/host/cuda.py): ``cuda_image_for(ceiling,
   flavour)`` for base, runtime and devel, and ``pytorch_image_for(ceiling)``; the ceiling is the driver's
   CUDA version (nvidia-smi), or ``--cuda``.
 - The images go straight into the registry through its HTTP API (no Dockerfile, no build kit, no engine):
@@ -495,7 +495,7 @@ def userland_layer() -> Layer:
 def cuda_images(ceiling: str, userland: Layer, nvcc_wheel: str | None, flavours: list[str]) -> list[Image]:
     base_name = cuda.cuda_image_for(ceiling, "base")
     if base_name is None:
-        raise SystemExit(f"images: runbook/cuda.py knows no nvidia/cuda image for CUDA {ceiling}")
+        raise SystemExit(f"images: runbook/host/cuda.py knows no nvidia/cuda image for CUDA {ceiling}")
     full = base_name.split(":")[1].split("-")[0]  # 13.0.3
     major, minor = full.split(".")[:2]
     require, require_source = require_cuda(full)
@@ -654,7 +654,7 @@ def package_closure(roots: tuple[str, ...]) -> list[md.Distribution]:
 def pytorch_image(ceiling: str, userland: Layer, roots: tuple[str, ...] = PYTORCH_ROOTS) -> Image:
     name = cuda.pytorch_image_for(ceiling)
     if name is None:
-        raise SystemExit(f"images: runbook/cuda.py knows no pytorch/pytorch image for CUDA {ceiling}")
+        raise SystemExit(f"images: runbook/host/cuda.py knows no pytorch/pytorch image for CUDA {ceiling}")
     tree = Tree()
     # the interpreter and its standard library, at their own paths
     exe = os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable)

@@ -22,7 +22,7 @@
 #                              GPU host already has (host-has.txt beside this script). Headless: no
 #                              JupyterLab.
 #   OUTDIR/py/nvcc/            the nvidia-cuda-nvcc wheel (NVCC_VERSION, default 13.0.88: the nvcc of
-#                              CUDA 13.0.x, the CUDA of the devel tag runbook/cuda.py picks for driver
+#                              CUDA 13.0.x, the CUDA of the devel tag runbook/host/cuda.py picks for driver
 #                              580): the real nvcc for the devel image. NVCC=0 leaves it out.
 #   OUTDIR/MANIFEST.txt        what is in the kit: versions, sizes, sha256 sums.
 # Prints the sizes. A part already made is kept (delete it to make it again); the wheels are always

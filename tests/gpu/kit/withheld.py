@@ -1,7 +1,7 @@
 """withheld.py CUDA_IMAGE PYTORCH_IMAGE OUTFILE: on the GPU host, the probes of steps 3 and 4 (nvidia-smi and the
 PyTorch probe) run in their images with no GPU access at all (runc, not the nvidia runtime, even where nvidia is
 the engine's default), each output written to OUTFILE verbatim under a header line: what a container that is
-given no GPU prints, kept as a capture for the tests that need one (tests/unit/test_nbval_any_host.py)."""
+given no GPU prints, kept as a capture for the tests that need one (tests/notebooks/test_nbval_any_host.py)."""
 
 import json
 import sys
