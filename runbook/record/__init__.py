@@ -139,16 +139,19 @@ def host_facts(checks: list[CheckResult]) -> dict:
     checks[].data: None where it was not observed."""
     data = {c.id: c.data for c in checks if c.status is not Status.SKIP}
     os_data, driver = data.get("host.os", {}), data.get("host.driver", {})
+    # the engine as step 1 found it, else as an image pull of a later step saw it (a run of some steps)
+    pulled = (d.get("engine") for d in data.values() if isinstance(d, dict) and isinstance(d.get("engine"), dict))
+    reached = data.get("engine.reachable") or next(pulled, {})
     return {
         "os": " ".join(x for x in (os_data.get("id"), os_data.get("version_id")) if x) or None,
         "kernel": os_data.get("kernel"),
         "driver_version": driver.get("driver_version"),
         "cuda_ceiling": driver.get("cuda_version"),
         "gpus": [g.get("name") for g in driver.get("gpus", [])] if driver else None,
-        "engine": data.get("engine.reachable", {}).get("engine"),
-        "engine_version": data.get("engine.reachable", {}).get("version"),
-        "engine_api": data.get("engine.reachable", {}).get("api_version"),
-        "rootless": data.get("engine.reachable", {}).get("rootless"),
+        "engine": reached.get("engine"),
+        "engine_version": reached.get("version"),
+        "engine_api": reached.get("api_version"),
+        "rootless": reached.get("rootless"),
         "toolkit_version": data.get("toolkit.installed", {}).get("version"),
     }
 

@@ -77,6 +77,16 @@ def engine_identity(ctx: Context) -> engine.Identity | None:
     return ctx.identity
 
 
+def engine_facts(ctx: Context) -> dict | None:
+    """The engine's identity as data, for a check that used the engine (an image pulled there), so that a
+    run of only some steps still records which engine it talked to; None when the engine does not say."""
+    try:
+        who = engine_identity(ctx)
+    except (docker.errors.DockerException, RunbookError, OSError):
+        return None
+    return who.data() if who else None
+
+
 def mode_refused(ctx: Context, mode: str) -> Outcome | None:
     """A fail outcome when ctx's engine cannot give a container the GPU by ``mode`` (the engine's row in
     engine_modes), before any container runs: an engine that ignores the request would start one without

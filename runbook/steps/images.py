@@ -9,7 +9,7 @@ from ..host import cuda
 from ..i18n import _
 from ..network import mirrors
 from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
-from . import Context, skipped
+from . import Context, engine_facts, skipped
 
 
 def choose(ctx: Context, param: str, kind: str, what: str) -> Passed:
@@ -131,7 +131,7 @@ def choose_and_pull(
         size = img.attrs.get("Size") or 0
         return Passed(
             _("{image} present ({size:.2f} GB, {id})").format(image=image, size=size / 1e9, id=img.short_id),
-            data={"id": img.id},
+            data={"id": img.id, "engine": engine_facts(ctx)},
         )
 
     pulled = run_check(

@@ -169,7 +169,7 @@ def bridgeless_engine(client, tmp_path_factory):
             except docker.errors.DockerException:
                 time.sleep(0.5)
         assert other is not None, (root / "dockerd.log").read_text()[-2000:]
-        other.images.load(b"".join(client.images.get(TEST_IMAGE).save(named=True)))
+        other.images.load(b"".join(client.images.get(TEST_IMAGE).save(named=TEST_IMAGE)))
         yield f"unix://{sock}"
     finally:
         proc.terminate()

@@ -147,6 +147,7 @@ def test_the_runbook_over_the_kits_podman_says_that_gpus_requests_are_ignored(se
     try:
         assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
         summary = json.loads((out / "summary.json").read_text())
+        assert (summary["engine"], summary["engine_version"][:4]) == ("podman", "5.4."), summary["engine_version"]
         checks = {c["id"]: c for c in summary["checks"]}
         assert checks["cuda.pull"]["status"] == "pass", checks["cuda.pull"]  # pulled through the kit's mirror
         smi = checks["gpu.nvidia_smi"]

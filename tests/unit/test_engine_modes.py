@@ -159,3 +159,17 @@ def test_the_summary_and_the_headline_name_the_engine():
         {**summary, "host": "h", "runbook_version": "0", "verdict": "pass", "counts": {}}
     )
     assert render.engine_line({"engine_version": None}) == "", "no engine answered: no engine line"
+
+
+def test_a_run_of_later_steps_only_names_the_engine_its_pulls_saw():
+    from runbook import record
+    from runbook.results import CheckResult, Status
+
+    who = identity_of("podman-4.3")
+    pulled = CheckResult("cuda.pull", "pull", Status.PASS, "present", data={"id": "sha256:1", "engine": who.data()})
+    refused = CheckResult("gpu.nvidia_smi", "smi", Status.FAIL, "no", data={"engine": "podman", "engine_version": "x"})
+    facts = record.host_facts([refused, pulled])
+    assert (facts["engine"], facts["engine_version"], facts["rootless"]) == ("podman", "4.3.1", False), facts
+    docker = CheckResult("engine.reachable", "engine", Status.PASS, "Docker", data=identity_of("docker-26.1").data())
+    assert record.host_facts([pulled, docker])["engine"] == "docker", "step 1's own observation comes first"
+    assert record.host_facts([refused])["engine"] is None, "a check that only names the engine is not its identity"
