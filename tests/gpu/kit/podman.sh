@@ -57,10 +57,19 @@ start() {
   # engine's, or the host's) runs the containers
   local runtime=crun
   [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] || runtime=runc
+  # Podman loads its AppArmor profile with apparmor_parser where AppArmor is on (Ubuntu); without that
+  # program no container could start, so the containers run unconfined, and this says so
+  local apparmor=""
+  if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] \
+    && ! PATH=/usr/sbin:/sbin:$PATH command -v apparmor_parser >/dev/null; then
+    apparmor='apparmor_profile = "unconfined"'
+    say "AppArmor is on and apparmor_parser is missing: the containers run unconfined"
+  fi
   cat >"$p/etc/containers.conf" <<CONF
 # written by tests/gpu/kit/podman.sh
 [containers]
 seccomp_profile = "$p/share/seccomp.json"
+$apparmor
 [engine]
 conmon_path = ["$p/bin/conmon"]
 helper_binaries_dir = ["$p/libexec"]
