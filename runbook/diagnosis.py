@@ -25,10 +25,11 @@ DRIVER_FIX = N_(
 
 
 def normalized(text: str) -> str:
-    """``text`` as the table's patterns are written: lower case, typographic apostrophes as ', and quotes
+    """``text`` as the table's patterns are written: lower case, typographic apostrophes as ', quotes
     without the backslashes that layers of JSON and Go's %q put before them (Docker 19.03's
-    ``could not select device driver \\"\\"``)."""
-    text = re.sub(r'\\+"', '"', text)
+    ``could not select device driver \\"\\"``), and every run of white space one space (terminals and
+    issue forms wrap long lines)."""
+    text = re.sub(r"\s+", " ", re.sub(r'\\+"', '"', text))
     return text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})).lower()
 
 

@@ -172,3 +172,20 @@ def test_a_failed_engine_call_never_has_an_empty_cause():
 )
 def test_escaped_quotes_and_typographic_apostrophes_are_read_as_plain(text, key):
     assert diagnosis.diagnose(text).key == key
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        # a terminal or an issue form wraps long lines: the words of a pattern may be split by a line break
+        (
+            "Got permission denied while trying to connect to the Docker\ndaemon socket at unix:///var/run/docker.sock",
+            "docker_permission",
+        ),
+        ("nvidia-container-cli: requirement error: unsatisfied\n    condition: cuda>=12.4", "cuda_requirement"),
+        ("Cannot connect to the Docker  daemon at unix:///var/run/docker.sock.", "engine_unreachable"),
+    ],
+)
+def test_a_text_wrapped_over_lines_is_read_as_one_line(text, key):
+    d = diagnosis.diagnose(text)
+    assert d is not None and d.key == key, (text, d and d.key)
