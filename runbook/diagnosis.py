@@ -307,6 +307,21 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "fabric_manager",
+        ("system not yet initialized", "cudaErrorSystemNotReady", "CUDA_ERROR_SYSTEM_NOT_READY"),
+        N_(
+            "CUDA is not ready on this host (CUDA error 802): GPUs joined by NVSwitch (HGX and DGX A100, H100, "
+            "H200, B200) need NVIDIA Fabric Manager running, at exactly the driver's version, before CUDA starts; "
+            "nvidia-smi still lists the GPUs."
+        ),
+        N_(
+            "Install NVIDIA Fabric Manager at exactly the driver's version (`nvidia-smi` shows it; the package "
+            "nvidia-fabricmanager-BRANCH, e.g. -580, from the repository the driver came from), `sudo systemctl "
+            "enable --now nvidia-fabricmanager`, then check that `nvidia-smi -q | grep -A2 Fabric` says Completed."
+        ),
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
         "forward_compat",
         ("forward compatibility was attempted on non supported HW",),
         N_(

@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        (
+            "RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 802: system not yet initialized",
+            "fabric_manager",
+        ),
+        ("CUDA error at bandwidthTest.cu:256 code=802(cudaErrorSystemNotReady)", "fabric_manager"),
     ],
 )
 def test_field_error_texts(text, key):
