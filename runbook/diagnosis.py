@@ -223,6 +223,25 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PYTORCH,
     ),
     Diagnosis(
+        "torch_arch_unsupported",
+        (
+            "no kernel image is available for execution on the device",
+            "is not compatible with the current PyTorch installation",
+            "PyTorch no longer supports this GPU",
+        ),
+        N_(
+            "This PyTorch build has no kernels for the GPU's compute capability: a GPU newer than the build "
+            "(sm_120, RTX 50xx and Blackwell, needs a CUDA 12.8 build or newer) or older than the oldest it still "
+            "supports (each build lists its own: `torch.cuda.get_arch_list()`)."
+        ),
+        N_(
+            "Use a PyTorch build whose arch list has the GPU's capability (`nvidia-smi --query-gpu=compute_cap "
+            "--format=csv`): pytorch_image=auto picks one for the driver; pip: the --index-url .../whl/cuXXX of "
+            "a CUDA version that supports the GPU (cu128 or newer for sm_120), or an older PyTorch for an old GPU."
+        ),
+        NB_PYTORCH,
+    ),
+    Diagnosis(
         "cuda_driver_insufficient",
         ("CUDA driver version is insufficient for CUDA runtime version", "cudaErrorInsufficientDriver"),
         N_("The program's CUDA runtime (in the image) is newer than the host's driver supports (CUDA error 35)."),

@@ -99,6 +99,15 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
         (
+            "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+            "torch_arch_unsupported",
+        ),
+        (
+            "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch "
+            "installation.",
+            "torch_arch_unsupported",
+        ),
+        (
             "RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 802: system not yet initialized",
             "fabric_manager",
         ),
