@@ -556,6 +556,21 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "no_cuda_gpus",
+        ("No CUDA GPUs are available",),
+        N_(
+            "CUDA found no GPU this process may use: CUDA_VISIBLE_DEVICES names GPUs that are not there (they "
+            "count from 0 among the GPUs the process sees: '1' on a one-GPU host or container is none) or is empty, "
+            "or the container got no GPU (no GPU access mode, NVIDIA_VISIBLE_DEVICES=void or none)."
+        ),
+        N_(
+            "Run `nvidia-smi -L` where the program runs (in the same container): without GPUs there, give the "
+            "container the GPU (gpu_mode=gpus with the toolkit, or gpu_mode=manual); with GPUs there, unset "
+            "CUDA_VISIBLE_DEVICES or set it to indexes that list shows (from 0)."
+        ),
+        NB_PYTORCH,
+    ),
+    Diagnosis(
         "no_space",
         ("no space left on device",),
         N_("The engine's disk is full."),

@@ -98,6 +98,7 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        ("RuntimeError: No CUDA GPUs are available", "no_cuda_gpus"),
         (
             "RuntimeError: CUDA error: no kernel image is available for execution on the device",
             "torch_arch_unsupported",
