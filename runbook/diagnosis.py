@@ -578,6 +578,20 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "shm_too_small",
+        ("out of shared memory", "insufficient shared memory", "killed by signal: Bus error"),
+        N_(
+            "The container's shared memory (/dev/shm, 64 MB by default in Docker) is too small: PyTorch's "
+            "DataLoader workers pass their batches through it (and NCCL its buffers), and a worker that runs out "
+            "of it dies of a bus error."
+        ),
+        N_(
+            "Start the container with more shared memory (`docker run --shm-size=8g`, compose `shm_size: 8g`) or "
+            "with the host's (`--ipc=host`); num_workers=0 in the DataLoader confirms it, at the cost of speed."
+        ),
+        NB_PYTORCH,
+    ),
+    Diagnosis(
         "no_gpu_in_container",
         ("Found no NVIDIA driver on your system", "no CUDA-capable device is detected"),
         N_(

@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        ("RuntimeError: DataLoader worker (pid 13) is killed by signal: Bus error.", "shm_too_small"),
+        (
+            "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory",
+            "shm_too_small",
+        ),
         ("RuntimeError: No CUDA GPUs are available", "no_cuda_gpus"),
         (
             "RuntimeError: CUDA error: no kernel image is available for execution on the device",
