@@ -545,6 +545,22 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_TOOLKIT,
     ),
     Diagnosis(
+        "toolkit_ldconfig",
+        ("ldcache error: open failed",),
+        N_(
+            "The toolkit's configuration (/etc/nvidia-container-runtime/config.toml, its `ldconfig` setting) names "
+            "an ldconfig this host does not have: `@/sbin/ldconfig.real` exists on Debian and Ubuntu only, other "
+            "distributions have `@/sbin/ldconfig`; a package for another distribution, or a copied config.toml, "
+            "brings the wrong one."
+        ),
+        N_(
+            "Set `ldconfig` in /etc/nvidia-container-runtime/config.toml to the host's own (`ls -l "
+            "/sbin/ldconfig*`; keep the leading @), or install the toolkit's package for this distribution."
+        ),
+        NB_TOOLKIT,
+        regexes=(r"ldcache error: process \S*ldconfig\S* failed with error code: 127",),
+    ),
+    Diagnosis(
         "nvml_not_found",
         ("failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND",),
         N_(

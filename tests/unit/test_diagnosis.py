@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        (
+            "nvidia-container-cli: ldcache error: open failed: /sbin/ldconfig.real: no such file or directory",
+            "toolkit_ldconfig",
+        ),
+        ("nvidia-container-cli: ldcache error: process /sbin/ldconfig failed with error code: 127", "toolkit_ldconfig"),
         ("RuntimeError: DataLoader worker (pid 13) is killed by signal: Bus error.", "shm_too_small"),
         (
             "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory",
