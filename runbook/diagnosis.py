@@ -561,6 +561,20 @@ TABLE: tuple[Diagnosis, ...] = (
         regexes=(r"ldcache error: process \S*ldconfig\S* failed with error code: 127",),
     ),
     Diagnosis(
+        "toolkit_cgroup",
+        ("cgroup subsystem devices not found", "failed to add device rules"),
+        N_(
+            "The toolkit's legacy path (nvidia-container-cli) could not let the container use the GPUs' device "
+            "nodes in its cgroup: a toolkit older than 1.8 knows no cgroup v2 (no devices controller there), and a "
+            "rootless engine, or one inside a container, may not change the cgroup's eBPF device filter."
+        ),
+        N_(
+            "Update the NVIDIA Container Toolkit (the install plan); with a rootless engine set `no-cgroups = true` "
+            "in /etc/nvidia-container-runtime/config.toml, or use CDI (gpu_mode=cdi), which changes no cgroup."
+        ),
+        NB_TOOLKIT,
+    ),
+    Diagnosis(
         "nvml_not_found",
         ("failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND",),
         N_(

@@ -98,6 +98,12 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        ("nvidia-container-cli: container error: cgroup subsystem devices not found: unknown.", "toolkit_cgroup"),
+        (
+            "nvidia-container-cli: mount error: failed to add device rules: unable to find any existing device "
+            "filters attached to the cgroup: bpf_prog_query(BPF_CGROUP_DEVICE) failed: operation not permitted",
+            "toolkit_cgroup",
+        ),
         (
             "nvidia-container-cli: ldcache error: open failed: /sbin/ldconfig.real: no such file or directory",
             "toolkit_ldconfig",
