@@ -486,6 +486,20 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_GPU,
     ),
     Diagnosis(
+        "podman_short_name",
+        ("did not resolve to an alias",),
+        N_(
+            "Podman does not guess the registry of an image named without one (a short name such as "
+            "nvidia/cuda:TAG): no alias in registries.conf.d names it, and registries.conf lists no "
+            "unqualified-search-registries."
+        ),
+        N_(
+            "Name the image with its registry (docker.io/nvidia/cuda:TAG), or add `unqualified-search-registries = "
+            '["docker.io"]` to /etc/containers/registries.conf (rootless: ~/.config/containers/registries.conf).'
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
         "pull_denied",
         ("pull access denied", "unauthorized", "requested access to the resource is denied"),
         N_("The registry refused the pull: the repository does not exist or needs a login."),

@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        (
+            'Error: short-name "nvidia/cuda:12.4.1-base-ubuntu22.04" did not resolve to an alias and no '
+            "unqualified-search registries are defined",
+            "podman_short_name",
+        ),
         ("nvidia-container-cli: container error: cgroup subsystem devices not found: unknown.", "toolkit_cgroup"),
         (
             "nvidia-container-cli: mount error: failed to add device rules: unable to find any existing device "
