@@ -105,6 +105,19 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_TOOLKIT,
     ),
     Diagnosis(
+        "gpus_flag_unsupported",
+        ("unknown flag: --gpus",),
+        N_(
+            "This docker command has no `--gpus` flag: a Docker CLI older than 19.03, which added it (or an old "
+            "Podman, which takes CDI devices: `--device nvidia.com/gpu=all`)."
+        ),
+        N_(
+            "Install a current Docker Engine and CLI from Docker's apt repository (docker-ce, docker-ce-cli); with "
+            "the old one, `--runtime=nvidia` of nvidia-docker2 is the way to the GPU."
+        ),
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
         "docker_permission",
         ("permission denied while trying to connect to the docker daemon socket", "PermissionError(13"),
         N_(
