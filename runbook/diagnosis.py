@@ -365,10 +365,16 @@ TABLE: tuple[Diagnosis, ...] = (
     ),
     Diagnosis(
         "platform_mismatch",
-        ("no matching manifest for", "does not match the specified platform"),
+        (
+            "no matching manifest for",
+            "does not match the specified platform",
+            "does not match the detected host platform",
+            "exec format error",
+        ),
         N_(
             "The image exists, but not for this machine's platform (CPU architecture): its manifest list has "
-            "no entry for it."
+            "no entry for it, or it was built for one other platform only, whose programs this CPU cannot run "
+            "(exec format error)."
         ),
         N_(
             "Use an image published for this platform (`docker manifest inspect IMAGE` lists them); "

@@ -98,6 +98,12 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        (
+            "WARNING: The requested image's platform (linux/amd64) does not match the detected host platform "
+            "(linux/arm64/v8) and no specific platform was requested",
+            "platform_mismatch",
+        ),
+        ("exec /bin/bash: exec format error", "platform_mismatch"),
         ("unknown flag: --gpus\nSee 'docker run --help'.", "gpus_flag_unsupported"),
         (
             'Error: short-name "nvidia/cuda:12.4.1-base-ubuntu22.04" did not resolve to an alias and no '
