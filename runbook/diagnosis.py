@@ -305,14 +305,16 @@ TABLE: tuple[Diagnosis, ...] = (
     ),
     Diagnosis(
         "gpu_access_blocked",
-        ("GPU access blocked by the operating system",),
+        ("GPU access blocked by the operating system", "insufficient permissions"),
         N_(
             "The driver is loaded but this process may not open the GPU's device nodes (/dev/nvidiactl, "
-            "/dev/nvidia*): a container or cgroup device rule withholds them, or their permissions do."
+            "/dev/nvidia*): a container or cgroup device rule withholds them, SELinux keeps containers from "
+            "devices (Fedora, RHEL), or the nodes' permissions do (a rootless engine's user among them)."
         ),
         N_(
             "Check `ls -l /dev/nvidia*` (mode crw-rw-rw-, or a group this user is in); in a container, give it "
-            "the GPU (gpu_mode=gpus with the toolkit, or gpu_mode=manual)."
+            "the GPU (gpu_mode=gpus with the toolkit, or gpu_mode=manual); with SELinux enforcing (`getenforce`), "
+            "`sudo setsebool -P container_use_devices 1`."
         ),
         NB_PREFLIGHT,
     ),

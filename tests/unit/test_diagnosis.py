@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        ("Failed to initialize NVML: Insufficient Permissions", "gpu_access_blocked"),
+        (
+            "nvidia-container-cli: initialization error: nvml error: insufficient permissions: unknown.",
+            "gpu_access_blocked",
+        ),
         (
             "WARNING: The requested image's platform (linux/amd64) does not match the detected host platform "
             "(linux/arm64/v8) and no specific platform was requested",
