@@ -356,6 +356,21 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "cuda_unknown_error",
+        ("CUDA unknown error", "cuda runtime error (999)", "CUDA_ERROR_UNKNOWN"),
+        N_(
+            "CUDA could not start on the GPU and knows no reason (CUDA error 999): most often the driver's "
+            "nvidia_uvm module after a suspend and resume, or after a driver update without a reboot, or a missing "
+            "/dev/nvidia-uvm; the words about CUDA_VISIBLE_DEVICES are only PyTorch's guess."
+        ),
+        N_(
+            "Reload the module (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`, with no CUDA program "
+            "running) or reboot; check that `ls -l /dev/nvidia-uvm` shows the device, on the host and in the "
+            "container."
+        ),
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
         "forward_compat",
         ("forward compatibility was attempted on non supported HW",),
         N_(

@@ -98,6 +98,11 @@ def test_toolkit_cause_says_what_the_issue_promises():
         ("/bin/sh: nvidia-smi: command not found", "nvidia_smi_absent"),
         ("RuntimeError: Found no NVIDIA driver on your system.", "no_gpu_in_container"),
         ("write /var/lib/docker/tmp/x: no space left on device", "no_space"),
+        (
+            "UserWarning: CUDA initialization: CUDA unknown error - this may be due to an incorrectly set up env",
+            "cuda_unknown_error",
+        ),
+        ("RuntimeError: cuda runtime error (999) : unknown error at THCGeneral.cpp:50", "cuda_unknown_error"),
         ("Failed to initialize NVML: Insufficient Permissions", "gpu_access_blocked"),
         (
             "nvidia-container-cli: initialization error: nvml error: insufficient permissions: unknown.",
