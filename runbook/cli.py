@@ -35,6 +35,23 @@ def parameters(command: argparse.ArgumentParser, help: str | None = None) -> Non
     )
 
 
+def engine_address(value: str) -> str:
+    """--docker-host, checked as the docker_host parameter is (argparse then says which option, exit 2)."""
+    from . import params
+
+    try:
+        return params.docker_host(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def port(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        wrong = _("{value} is not a port (a number from 1 to 65535)")
+        raise argparse.ArgumentTypeError(wrong.format(value=repr(value)))
+    return int(value)
+
+
 def parser() -> argparse.ArgumentParser:
     from .version import version
 
@@ -97,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     c = command("clean", _("remove containers the runbook left on the engine (a killed run's)"))
-    c.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    c.add_argument("--docker-host", default="", type=engine_address, help=_("engine address (default: as for `run`)"))
     lab = command("lab", _("copy the notebooks into a folder of your own and open JupyterLab there"))
     lab.add_argument(
         "dir", nargs="?", metavar="DIR", help=_("the workspace (default ~/gpu-runbook-lab); notebooks there are kept")
@@ -106,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--lang", default="", help=_("the notebooks' and JupyterLab's language: en or zh_CN (default: the locale's)")
     )
-    lab.add_argument("--port", type=int, help=_("JupyterLab's port"))
+    lab.add_argument("--port", type=port, help=_("JupyterLab's port"))
     lab.add_argument("--ip", help=_("the address JupyterLab listens on (default: its own, localhost)"))
     lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
     b = command(
@@ -114,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
         _("write a support bundle: versions, docker info, nvidia-smi -q, configs, CDI specs, journals, a record"),
     )
     b.add_argument("--out", metavar="FILE", help=_("the archive (default gpu-runbook-bundle-<host>-<time>.tar.gz)"))
-    b.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    b.add_argument("--docker-host", default="", type=engine_address, help=_("engine address (default: as for `run`)"))
     b.add_argument("--daemon-json", default="/etc/docker/daemon.json", help=_("the engine's daemon.json"))
     b.add_argument("--record", help=_("the record to include (default: the newest under runs/)"))
     b.add_argument(
@@ -209,11 +226,12 @@ def cmd_params(args) -> int:
 
 
 def cmd_plan(args) -> int:
+    from . import params
     from .steps import registries, toolkit_state
 
-    plan = toolkit_state.plan_for(dict(args.parameter), args.os)
+    plan = toolkit_state.plan_for(params.from_pairs(args.parameter), args.os)
     print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
-    renamed = registries.renamed_images(dict(args.parameter))
+    renamed = registries.renamed_images(params.from_pairs(args.parameter))
     if renamed:
         print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
         print("\n".join(f"# {name} -> {new}" for name, new in renamed))
@@ -221,9 +239,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from . import verify
+    from . import params, verify
 
-    given = {name: value for name, value in args.parameter}
+    given = params.from_pairs(args.parameter)
     drift, summary, out, left = verify.verify(
         args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True), given=given
     )

@@ -525,6 +525,22 @@ def _coerce(p: Param, value: Any) -> Any:
     return value.strip()
 
 
+def from_pairs(pairs: list[list[str]]) -> dict[str, str]:
+    """The command line's ``-p NAME VALUE`` pairs as a mapping; a name given twice is refused (the last
+    would win silently), as a parameters file that names a key twice is."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name in values:
+            raise ParameterError(
+                name,
+                _("given twice (-p {name} {first} and -p {name} {second}); give it once").format(
+                    name=name, first=shown(values[name]), second=shown(value)
+                ),
+            )
+        values[name] = value
+    return values
+
+
 def validate(values: dict[str, Any]) -> dict[str, Any]:
     """All parameters, defaults filled in, typed and checked; ParameterError names the first bad one."""
     out = defaults()

@@ -24,22 +24,29 @@ import yaml
 
 from . import engine, host, i18n, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
-from .errors import EngineError, RunSetupError
+from .errors import EngineError, ParameterError, RunSetupError
 from .i18n import _, narrative
 from .present import report
 from .present.progress import PlainView
 from .results import PROGRESS_ENV
 from .version import kernel_pythonpath
 
+WRITTEN_AS_TEXT = {p.name for p in params.PARAMS if p.type is not bool}
+YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a mapping that names a key twice (which plain YAML loading lets the
-    last one win silently: a parameters file that says two things means neither)."""
+    last one win silently: a parameters file that says two things means neither). A parameter's number
+    is read as written, by the parameter's own rules: YAML 1.1 reads ``gpus: 010`` and ``matmul_size: 010``
+    as the octal 8, ``0x10`` as 16."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
-        for key_node, _value in node.value:
+        for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if key in WRITTEN_AS_TEXT and isinstance(value_node, yaml.ScalarNode) and value_node.tag in YAML_NUMBERS:
+                value_node.tag = "tag:yaml.org,2002:str"
             try:
                 hash(key)
             except TypeError:  # a list or mapping as a key: validation says it is not a parameter name
@@ -71,7 +78,7 @@ def load_values(path: str | None, pairs: list[list[str]]) -> dict:
         if loaded is not None and not isinstance(loaded, dict):
             raise RunSetupError(_("parameters file {path} must be a mapping of name: value").format(path=path))
         values.update(loaded or {})
-    values.update({name: value for name, value in pairs})
+    values.update(params.from_pairs(pairs))
     return values
 
 
@@ -92,6 +99,9 @@ def select(only: list[str] | None) -> list[str]:
     return sorted(chosen)
 
 
+# what a headless run sets itself: nothing to click, plain output (interactive); every step runs and the
+# verdict comes from the record (strict); the report reads the record it is part of (record_dir)
+RUN_SETS = {"interactive": False, "strict": False, "record_dir": ""}
 CLAIM = ".gpu-runbook-claim"  # made exclusively in a record's folder while its run writes it
 
 
@@ -176,10 +186,19 @@ def run(
     """
     from . import kernel as notebook_kernel
 
-    p = params.validate(values or {})
+    p = params.validate({**RUN_SETS, **(values or {})})
+    for name, value in RUN_SETS.items():
+        if p[name] != value:
+            raise ParameterError(
+                name,
+                _(
+                    "gpu-runbook run sets it itself (interactive false, strict false, record_dir empty): it runs "
+                    "headless and reports on its own record; for the panels, open the notebooks with gpu-runbook lab"
+                ),
+            )
+    if out_dir is not None and not str(out_dir).strip():
+        raise RunSetupError(_("--out is empty: name a folder, or leave --out out for runs/<host>-<time>"))
     lang = i18n.activate(p["lang"])  # the record's report and verdict are written in the run's language
-    p["interactive"] = False  # headless: nothing to click, plain output
-    p["strict"] = False  # every step runs; the verdict comes from the record
     # paths are taken against the caller's folder once, here: the kernel works in other folders
     src = Path(notebooks).absolute() if notebooks else notebooks_dir()
     steps = select(only)

@@ -108,6 +108,11 @@ def test_the_engine_address_follows_the_docker_environment(tmp_path):
         (["-p", "timeout_s", "soon"], "parameter 'timeout_s'"),
         (["-p", "lang", "klingon"], "not a language the runbook speaks"),
         (["--only", "9"], "names no step"),
+        (["-p", "timeout_s", "5", "-p", "timeout_s", "10"], "given twice"),  # the last won silently
+        (["--out", ""], "--out is empty"),  # ran into runs/<host>-<time>
+        (["-p", "interactive", "true"], "gpu-runbook run sets it itself"),  # was overwritten silently
+        (["-p", "record_dir", "/tmp"], "gpu-runbook run sets it itself"),  # the report read another folder
+        (["-p", "timeout_s", "1e20"], "more than 604800"),  # overflowed the engine client's clock in a step
     ],
 )
 def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
@@ -118,6 +123,24 @@ def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
     assert words in proc.stderr
     assert not out.exists(), "nothing may be written for a run that could not be made"
     assert {c.id for c in client.containers.list(all=True)} == before
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["clean", "--docker-host", "tcp://"], "argument --docker-host: 'tcp://' is not an engine address"),
+        (["bundle", "--docker-host", "bad host"], "argument --docker-host: 'bad host' is not an engine address"),
+        (["lab", "--port", "-1", "/nonexistent/lab"], "argument --port: '-1' is not a port"),  # a traceback
+        (["lab", "--port", "70000", "/nonexistent/lab"], "is not a port"),
+        (["plan", "-p", "toolkit_channel", "stable", "-p", "toolkit_channel", "experimental"], "given twice"),
+        (["verify", "/nonexistent", "-p", "gpus", "0", "-p", "gpus", "1"], "given twice"),
+    ],
+)
+def test_the_other_commands_refuse_bad_options_in_one_line(args, words, tmp_path):
+    proc = gpu_runbook(*args, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir()), "nothing is written for a command that could not be made"
 
 
 def test_a_parameters_file_and_its_errors(tmp_path):

@@ -205,3 +205,34 @@ def test_an_error_line_quotes_a_huge_value_cut_short():
     with pytest.raises(ParameterError) as e:
         params.validate({"timeout_s": bomb})
     assert len(str(e.value)) < 300 and "is not a number" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text, name, expected",
+    [
+        ("gpus: 010\n", "gpus", "10"),  # YAML 1.1: the octal 8
+        ("gpus: 0x1\n", "gpus", ParameterError),  # YAML 1.1: 1
+        ("matmul_size: 010\n", "matmul_size", 10),
+        ("matmul_size: 0x10\n", "matmul_size", ParameterError),  # YAML 1.1: 16
+        ("toolkit_version: 1.18\n", "toolkit_version", "1.18"),
+        ("timeout_s: 90\n", "timeout_s", 90.0),
+        ("measure_throughput: no\n", "measure_throughput", False),
+    ],
+)
+def test_a_parameters_file_is_read_as_written(tmp_path, text, name, expected):
+    from runbook import runner
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    values = runner.load_values(str(path), [])
+    if expected is ParameterError:
+        with pytest.raises(ParameterError, match=name):
+            params.validate(values)
+    else:
+        assert params.validate(values)[name] == expected
+
+
+def test_a_name_given_twice_on_the_command_line_is_refused():
+    assert params.from_pairs([["gpus", "0"], ["pull", "never"]]) == {"gpus": "0", "pull": "never"}
+    with pytest.raises(ParameterError, match="given twice"):
+        params.from_pairs([["gpus", "0"], ["gpus", "1"]])
