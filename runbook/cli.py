@@ -186,6 +186,7 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
+    junit = junit_file(args.junit_xml) if args.junit_xml else None
     view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
     if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
         from .present.progress import PlainView
@@ -201,11 +202,19 @@ def cmd_run(args) -> int:
         record = _("record: {files}").format(files=f"{e.out}/summary.json")
         print(f"\n{render.verdict_line(e.summary)}\n{record}", file=sys.stderr)
         return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
-    if args.junit_xml:
+    if junit:
+        from .errors import RunSetupError
         from .files import write_atomic
         from .present.junit import junit_xml
 
-        write_atomic(os.path.abspath(args.junit_xml), junit_xml(summary))
+        try:
+            write_atomic(junit, junit_xml(summary))
+        except OSError as e:
+            raise RunSetupError(
+                _("the record is written ({folder}), but --junit-xml {file} could not be: {error}").format(
+                    folder=out, file=junit, error=e.strerror or e
+                )
+            ) from None
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
@@ -216,6 +225,20 @@ def cmd_run(args) -> int:
         record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
         print(f"{render.verdict_line(summary)}\n{record}")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
+
+
+def junit_file(path: str) -> str:
+    """--junit-xml as an absolute path, refused before the run when it names a folder or lies in none."""
+    from .errors import RunSetupError
+
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full) or not os.path.isdir(os.path.dirname(full)):
+        raise RunSetupError(
+            _("--junit-xml {file} is a folder or lies in no folder; name a file in an existing folder").format(
+                file=full
+            )
+        )
+    return full
 
 
 def cmd_params(args) -> int:

@@ -118,6 +118,8 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
     the same second)."""
     for n in range(1, 100 if numbered else 2):
         folder = out if n == 1 else out.with_name(f"{out.name}-{n}")
+        if folder.exists() and not folder.is_dir():
+            raise RunSetupError(_("{folder} is not a folder; choose another --out").format(folder=folder))
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if not folder.is_dir():
@@ -146,6 +148,23 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
             folder=out
         )
     )
+
+
+def out_folder(out_dir: str | Path | None) -> Path | None:
+    """--out as an absolute folder (``~`` expanded, as a shell would have); None for the default. An empty
+    one, or one with a control character (a pasted newline), is refused: neither is a folder meant."""
+    if out_dir is None:
+        return None
+    text = str(out_dir)
+    if not text.strip():
+        raise RunSetupError(_("--out is empty: name a folder, or leave --out out for runs/<host>-<time>"))
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise RunSetupError(
+            _("--out {folder} holds a control character (a newline?); name the folder without it").format(
+                folder=repr(text)
+            )
+        )
+    return Path(text).expanduser().absolute()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -196,8 +215,7 @@ def run(
                     "headless and reports on its own record; for the panels, open the notebooks with gpu-runbook lab"
                 ),
             )
-    if out_dir is not None and not str(out_dir).strip():
-        raise RunSetupError(_("--out is empty: name a folder, or leave --out out for runs/<host>-<time>"))
+    out = out_folder(out_dir)
     lang = i18n.activate(p["lang"])  # the record's report and verdict are written in the run's language
     # paths are taken against the caller's folder once, here: the kernel works in other folders
     src = Path(notebooks).absolute() if notebooks else notebooks_dir()
@@ -209,7 +227,13 @@ def run(
                 folder=src, names=", ".join(f"{m}.ipynb" for m in missing)
             )
         )
-    out = claim_out_dir(Path(out_dir).absolute()) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
+    if out and out.is_relative_to(src):
+        raise RunSetupError(
+            _("--out {folder} is inside the notebooks' folder {src}; choose a folder outside it").format(
+                folder=out, src=src
+            )
+        )
+    out = claim_out_dir(out) if out else claim_out_dir(default_out_dir(), numbered=True)
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     interrupted, current, answered = None, None, False

@@ -2,6 +2,7 @@
 refused before anything runs (exit 2, nothing written, no container started)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -130,8 +131,8 @@ def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
     [
         (["clean", "--docker-host", "tcp://"], "argument --docker-host: 'tcp://' is not an engine address"),
         (["bundle", "--docker-host", "bad host"], "argument --docker-host: 'bad host' is not an engine address"),
-        (["lab", "--port", "-1", "/nonexistent/lab"], "argument --port: '-1' is not a port"),  # a traceback
-        (["lab", "--port", "70000", "/nonexistent/lab"], "is not a port"),
+        (["lab", "--port", "-1", "lab"], "argument --port: '-1' is not a port"),  # a traceback
+        (["lab", "--port", "70000", "lab"], "is not a port"),
         (["plan", "-p", "toolkit_channel", "stable", "-p", "toolkit_channel", "experimental"], "given twice"),
         (["verify", "/nonexistent", "-p", "gpus", "0", "-p", "gpus", "1"], "given twice"),
     ],
@@ -141,6 +142,30 @@ def test_the_other_commands_refuse_bad_options_in_one_line(args, words, tmp_path
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not list(tmp_path.iterdir()), "nothing is written for a command that could not be made"
+
+
+def test_an_out_folder_that_is_not_one_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(REPO / "runbook" / "notebooks", notebooks)
+    for args, words in [
+        (["--out", str(tmp_path / "afile")], "is not a folder"),  # said "already exists and is not empty"
+        (["--out", str(tmp_path / "new\nline")], "holds a control character"),  # a record in a folder so named
+        (["--out", str(notebooks / "rec"), "--notebooks", str(notebooks)], "inside the notebooks' folder"),
+        (["--out", str(tmp_path / "r"), "--junit-xml", str(tmp_path)], "--junit-xml"),  # a traceback after the run
+        (["--out", str(tmp_path / "r"), "--junit-xml", str(tmp_path / "no" / "x.xml")], "lies in no folder"),
+    ]:
+        proc = run_cli(*args, "--only", "1", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "notebooks"]
+    assert (tmp_path / "afile").read_text() == "mine" and not (notebooks / "rec").exists()
+
+
+def test_out_expands_the_home_folder_as_a_shell_would(tmp_path):
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    proc = run_cli("--out", "~/rec", "--only", "1", "--quiet", cwd=tmp_path, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert (tmp_path / "home" / "rec" / "summary.json").is_file() and not (tmp_path / "~").exists()
 
 
 def test_a_parameters_file_and_its_errors(tmp_path):
