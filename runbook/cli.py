@@ -7,6 +7,7 @@ command speaks the locale's language (LANG, LC_ALL); ``run`` speaks ``-p lang`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -154,13 +155,46 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def standard_streams() -> None:
+    """A closed stdin, stdout or stderr (``>&-``) becomes /dev/null: Python would drop the output, or fail
+    on it, and the first file opened would take the closed number, the kernel and tools writing into it."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            new = os.open(os.devnull, os.O_RDWR)
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 (the process's own stream)
+
+
+@contextlib.contextmanager
+def output():
+    """Printing a command's output: a reader that left (``| head -1``) ends it quietly, the exit code
+    staying the outcome's; an output that cannot be written (a full disk) is an error line, exit 2."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as e:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        if not isinstance(e, BrokenPipeError):
+            from .errors import RunSetupError
+
+            raise RunSetupError(_("cannot write the output: {error}").format(error=e.strerror or e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    standard_streams()
     i18n.activate()  # the locale's language; `run` switches to -p lang once its parameters are read
     args = parser().parse_args(argv)
     from .errors import RunbookError
 
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        with output():
+            return code
     except RunbookError as e:
         print(f"gpu-runbook: {e}", file=sys.stderr)
         if e.remediation:
@@ -186,7 +220,7 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
-    junit = junit_file(args.junit_xml) if args.junit_xml else None
+    junit = runner.junit_file(args.junit_xml) if args.junit_xml else None
     view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
     if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
         from .present.progress import PlainView
@@ -215,36 +249,24 @@ def cmd_run(args) -> int:
                     folder=out, file=junit, error=e.strerror or e
                 )
             ) from None
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
-        print(render.headline(summary))
-        print(checklist.text([CheckResult.from_dict(c) for c in summary["checks"]]))
-        print()
-    if not args.json:
-        record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
-        print(f"{render.verdict_line(summary)}\n{record}")
+    with output():
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        elif not args.quiet:
+            print(render.headline(summary))
+            print(checklist.text([CheckResult.from_dict(c) for c in summary["checks"]]))
+            print()
+        if not args.json:
+            record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
+            print(f"{render.verdict_line(summary)}\n{record}")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
-
-
-def junit_file(path: str) -> str:
-    """--junit-xml as an absolute path, refused before the run when it names a folder or lies in none."""
-    from .errors import RunSetupError
-
-    full = os.path.abspath(os.path.expanduser(path))
-    if os.path.isdir(full) or not os.path.isdir(os.path.dirname(full)):
-        raise RunSetupError(
-            _("--junit-xml {file} is a folder or lies in no folder; name a file in an existing folder").format(
-                file=full
-            )
-        )
-    return full
 
 
 def cmd_params(args) -> int:
     from . import params
 
-    print(params.table())
+    with output():
+        print(params.table())
     return EXIT_PASS
 
 
@@ -253,11 +275,12 @@ def cmd_plan(args) -> int:
     from .steps import registries, toolkit_state
 
     plan = toolkit_state.plan_for(params.from_pairs(args.parameter), args.os)
-    print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
     renamed = registries.renamed_images(params.from_pairs(args.parameter))
-    if renamed:
-        print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
-        print("\n".join(f"# {name} -> {new}" for name, new in renamed))
+    with output():
+        print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
+        if renamed:
+            print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
+            print("\n".join(f"# {name} -> {new}" for name, new in renamed))
     return EXIT_PASS
 
 
@@ -268,23 +291,26 @@ def cmd_verify(args) -> int:
     drift, summary, out, left = verify.verify(
         args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True), given=given
     )
-    for x in left:
-        print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
-    for d in drift:
-        print(verify.line(d))
-    drift = [d for d in drift if verify.is_drift(d)]
+    drifted = [d for d in drift if verify.is_drift(d)]
     changed = (
-        ngettext("{count} drift", "{count} drifts", len(drift)).format(count=len(drift)) if drift else _("unchanged")
+        ngettext("{count} drift", "{count} drifts", len(drifted)).format(count=len(drifted))
+        if drifted
+        else _("unchanged")
     )
-    print(
-        _("{changed} against {record}; now {verdict}; record: {files}").format(
-            changed=changed,
-            record=args.record,
-            verdict=summary["verdict"],
-            files=f"{out}/summary.json, {out}/drift.json",
+    with output():
+        for x in left:
+            print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
+        for d in drift:
+            print(verify.line(d))
+        print(
+            _("{changed} against {record}; now {verdict}; record: {files}").format(
+                changed=changed,
+                record=args.record,
+                verdict=summary["verdict"],
+                files=f"{out}/summary.json, {out}/drift.json",
+            )
         )
-    )
-    return EXIT_FAIL if drift else EXIT_PASS
+    return EXIT_FAIL if drifted else EXIT_PASS
 
 
 def cmd_clean(args) -> int:
@@ -345,13 +371,10 @@ def cmd_fleet_report(args) -> int:
     from . import fleet
 
     hosts, result, out = fleet.report(args.folder, args.out)
-    print(fleet.text(hosts))
-    print(
-        "\n"
-        + _("fleet verdict: {verdict}   report: {files}").format(
-            verdict=result["verdict"], files=f"{out}/fleet-report.html, fleet-summary.json, junit/"
-        )
-    )
+    with output():
+        print(fleet.text(hosts))
+        files = f"{out}/fleet-report.html, fleet-summary.json, junit/"
+        print("\n" + _("fleet verdict: {verdict}   report: {files}").format(verdict=result["verdict"], files=files))
     return EXIT_PASS if result["verdict"] == "pass" else EXIT_FAIL
 
 
