@@ -62,17 +62,20 @@ def parser() -> argparse.ArgumentParser:
         epilog=i18n.translate(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--version", action="version", version=f"gpu-runbook {version()}")
+    version_line = f"gpu-runbook {version()}"
+    ap.add_argument("--version", action="version", version=version_line)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
+    def command(name: str, summary: str, description: str = "", codes: str = EXIT_CODES) -> argparse.ArgumentParser:
+        c = sub.add_parser(
             name,
             help=summary,
-            description=summary,
-            epilog=i18n.translate(EXIT_CODES),
+            description=description or summary,
+            epilog=i18n.translate(codes),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        c.add_argument("--version", action="version", version=version_line)  # as the command's own, too
+        return c
 
     r = command(
         "run", _("run the notebooks headless and write a record (executed notebooks, summary.json, report.html)")
@@ -140,15 +143,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("also run nvidia-bug-report.sh (when installed; takes minutes, reads much of the host)"),
     )
-    fr = sub.add_parser(
+    fr = command(
         "fleet-report",
-        help=_("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
-        description=_(
+        _("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
+        _(
             "Read the hosts' records the playbook fetched (one folder per host) and write "
             "fleet-report.html, fleet-summary.json and junit/<host>.xml."
         ),
-        epilog=i18n.translate(FLEET_EXIT_CODES),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        FLEET_EXIT_CODES,
     )
     fr.add_argument("folder", metavar="DIR", help=_("the fleet's folder: one folder per host"))
     fr.add_argument("--out", help=_("where to write the report (default: DIR)"))

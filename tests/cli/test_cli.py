@@ -34,6 +34,18 @@ def test_version_is_the_package_metadata_version():
     assert proc.stdout.strip() == f"gpu-runbook {version()}"
 
 
+def test_every_command_says_what_it_does_and_its_version():
+    from runbook import cli
+    from runbook.version import version
+
+    for command, sub in cli.parser()._subparsers._group_actions[0].choices.items():
+        proc = gpu_runbook(command, "--help", timeout=60)
+        assert proc.returncode == 0 and sub.description.split()[0] in proc.stdout, (command, proc.stderr)
+        assert "exit codes:" in proc.stdout, command
+        proc = gpu_runbook(command, "--version", timeout=60)  # was "unrecognized arguments", exit 2
+        assert proc.returncode == 0 and proc.stdout.strip() == f"gpu-runbook {version()}", (command, proc.stderr)
+
+
 def test_help_and_params_do_not_import_the_runner():
     """The notebook machinery (papermill, nbclient) loads only for `run`, so help and params start fast."""
     script = (
