@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     import signal
 
-    from . import runner
+    from . import files, runner
     from .present import report as render
     from .results import CheckResult
 
@@ -222,7 +222,7 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
-    junit = runner.junit_file(args.junit_xml) if args.junit_xml else None
+    junit = files.file_to_write(args.junit_xml, "--junit-xml") if args.junit_xml else None
     view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
     if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
         from .present.progress import PlainView
@@ -354,10 +354,15 @@ def cmd_lab(args) -> int:
 
 
 def cmd_bundle(args) -> int:
+    from . import files
+    from .errors import RunSetupError
     from .record import bundle
 
+    if args.record and not os.path.isfile(os.path.join(args.record, "summary.json")):
+        wrong = _("--record {folder} is not a record's folder (no summary.json)")
+        raise RunSetupError(wrong.format(folder=args.record))
     path, manifest = bundle.write(
-        args.out,
+        files.file_to_write(args.out, "--out", keep=True) if args.out else None,
         docker_host=args.docker_host,
         daemon_json=args.daemon_json,
         record=args.record,

@@ -167,18 +167,6 @@ def out_folder(out_dir: str | Path | None) -> Path | None:
     return Path(text).expanduser().absolute()
 
 
-def junit_file(path: str) -> str:
-    """--junit-xml as an absolute path, refused before the run when it names a folder or lies in none."""
-    full = os.path.abspath(os.path.expanduser(path))
-    if os.path.isdir(full) or not os.path.isdir(os.path.dirname(full)):
-        raise RunSetupError(
-            _("--junit-xml {file} is a folder or lies in no folder; name a file in an existing folder").format(
-                file=full
-            )
-        )
-    return full
-
-
 class Interrupted(KeyboardInterrupt):
     """The run was interrupted (Ctrl-C, SIGTERM); its record was written, with verdict incomplete."""
 

@@ -143,6 +143,9 @@ def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
     [
         (["clean", "--docker-host", "tcp://"], "argument --docker-host: 'tcp://' is not an engine address"),
         (["bundle", "--docker-host", "bad host"], "argument --docker-host: 'bad host' is not an engine address"),
+        (["bundle", "--out", "."], "is a folder or lies in no folder"),  # a traceback
+        (["bundle", "--out", "no/such/folder.tgz"], "is a folder or lies in no folder"),  # a traceback
+        (["bundle", "--record", "no-record"], "is not a record's folder"),  # taken as absent, exit 0
         (["lab", "--port", "-1", "lab"], "argument --port: '-1' is not a port"),  # a traceback
         (["lab", "--port", "70000", "lab"], "is not a port"),
         (["plan", "-p", "toolkit_channel", "stable", "-p", "toolkit_channel", "experimental"], "given twice"),
@@ -178,6 +181,15 @@ def test_out_expands_the_home_folder_as_a_shell_would(tmp_path):
     proc = run_cli("--out", "~/rec", "--only", "1", "--quiet", cwd=tmp_path, env=env)
     assert proc.returncode in (0, 1), proc.stderr
     assert (tmp_path / "home" / "rec" / "summary.json").is_file() and not (tmp_path / "~").exists()
+
+
+def test_a_bundle_never_writes_over_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = gpu_runbook(
+        "bundle", "--out", "notes.txt", cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
+    assert proc.returncode == 2 and "exists and is kept" in proc.stderr, proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_a_parameters_file_and_its_errors(tmp_path):
