@@ -7,6 +7,7 @@ command speaks the locale's language (LANG, LC_ALL); ``run`` speaks ``-p lang`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -35,6 +36,23 @@ def parameters(command: argparse.ArgumentParser, help: str | None = None) -> Non
     )
 
 
+def engine_address(value: str) -> str:
+    """--docker-host, checked as the docker_host parameter is (argparse then says which option, exit 2)."""
+    from . import params
+
+    try:
+        return params.docker_host(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def port(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        wrong = _("{value} is not a port (a number from 1 to 65535)")
+        raise argparse.ArgumentTypeError(wrong.format(value=repr(value)))
+    return int(value)
+
+
 def parser() -> argparse.ArgumentParser:
     from .version import version
 
@@ -44,17 +62,20 @@ def parser() -> argparse.ArgumentParser:
         epilog=i18n.translate(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--version", action="version", version=f"gpu-runbook {version()}")
+    version_line = f"gpu-runbook {version()}"
+    ap.add_argument("--version", action="version", version=version_line)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
+    def command(name: str, summary: str, description: str = "", codes: str = EXIT_CODES) -> argparse.ArgumentParser:
+        c = sub.add_parser(
             name,
             help=summary,
-            description=summary,
-            epilog=i18n.translate(EXIT_CODES),
+            description=description or summary,
+            epilog=i18n.translate(codes),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        c.add_argument("--version", action="version", version=version_line)  # as the command's own, too
+        return c
 
     r = command(
         "run", _("run the notebooks headless and write a record (executed notebooks, summary.json, report.html)")
@@ -97,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     c = command("clean", _("remove containers the runbook left on the engine (a killed run's)"))
-    c.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    c.add_argument("--docker-host", default="", type=engine_address, help=_("engine address (default: as for `run`)"))
     lab = command("lab", _("copy the notebooks into a folder of your own and open JupyterLab there"))
     lab.add_argument(
         "dir", nargs="?", metavar="DIR", help=_("the workspace (default ~/gpu-runbook-lab); notebooks there are kept")
@@ -106,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--lang", default="", help=_("the notebooks' and JupyterLab's language: en or zh_CN (default: the locale's)")
     )
-    lab.add_argument("--port", type=int, help=_("JupyterLab's port"))
+    lab.add_argument("--port", type=port, help=_("JupyterLab's port"))
     lab.add_argument("--ip", help=_("the address JupyterLab listens on (default: its own, localhost)"))
     lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
     b = command(
@@ -114,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
         _("write a support bundle: versions, docker info, nvidia-smi -q, configs, CDI specs, journals, a record"),
     )
     b.add_argument("--out", metavar="FILE", help=_("the archive (default gpu-runbook-bundle-<host>-<time>.tar.gz)"))
-    b.add_argument("--docker-host", default="", help=_("engine address (default: as for `run`)"))
+    b.add_argument("--docker-host", default="", type=engine_address, help=_("engine address (default: as for `run`)"))
     b.add_argument("--daemon-json", default="/etc/docker/daemon.json", help=_("the engine's daemon.json"))
     b.add_argument("--record", help=_("the record to include (default: the newest under runs/)"))
     b.add_argument(
@@ -122,28 +143,60 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("also run nvidia-bug-report.sh (when installed; takes minutes, reads much of the host)"),
     )
-    fr = sub.add_parser(
+    fr = command(
         "fleet-report",
-        help=_("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
-        description=_(
+        _("one report for a fleet's records: an HTML page, a JSON summary, a JUnit file per host"),
+        _(
             "Read the hosts' records the playbook fetched (one folder per host) and write "
             "fleet-report.html, fleet-summary.json and junit/<host>.xml."
         ),
-        epilog=i18n.translate(FLEET_EXIT_CODES),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        FLEET_EXIT_CODES,
     )
     fr.add_argument("folder", metavar="DIR", help=_("the fleet's folder: one folder per host"))
     fr.add_argument("--out", help=_("where to write the report (default: DIR)"))
     return ap
 
 
+def standard_streams() -> None:
+    """A closed stdin, stdout or stderr (``>&-``) becomes /dev/null: Python would drop the output, or fail
+    on it, and the first file opened would take the closed number, the kernel and tools writing into it."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            new = os.open(os.devnull, os.O_RDWR)
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 (the process's own stream)
+
+
+@contextlib.contextmanager
+def output():
+    """Printing a command's output: a reader that left (``| head -1``) ends it quietly, the exit code
+    staying the outcome's; an output that cannot be written (a full disk) is an error line, exit 2."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as e:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        if not isinstance(e, BrokenPipeError):
+            from .errors import RunSetupError
+
+            raise RunSetupError(_("cannot write the output: {error}").format(error=e.strerror or e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    standard_streams()
     i18n.activate()  # the locale's language; `run` switches to -p lang once its parameters are read
     args = parser().parse_args(argv)
     from .errors import RunbookError
 
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        with output():
+            return code
     except RunbookError as e:
         print(f"gpu-runbook: {e}", file=sys.stderr)
         if e.remediation:
@@ -160,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     import signal
 
-    from . import runner
+    from . import files, runner
     from .present import report as render
     from .results import CheckResult
 
@@ -169,6 +222,7 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     values = runner.load_values(args.parameters_file, args.parameter)
+    junit = files.file_to_write(args.junit_xml, "--junit-xml") if args.junit_xml else None
     view, log = None, (lambda m: print(m, file=sys.stderr, flush=True))
     if args.quiet:  # the verdict only: no step lines, no pull progress (errors that stop the run still show)
         from .present.progress import PlainView
@@ -184,66 +238,81 @@ def cmd_run(args) -> int:
         record = _("record: {files}").format(files=f"{e.out}/summary.json")
         print(f"\n{render.verdict_line(e.summary)}\n{record}", file=sys.stderr)
         return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
-    if args.junit_xml:
+    if junit:
+        from .errors import RunSetupError
         from .files import write_atomic
         from .present.junit import junit_xml
 
-        write_atomic(os.path.abspath(args.junit_xml), junit_xml(summary))
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
-        print(render.headline(summary))
-        print(checklist.text([CheckResult.from_dict(c) for c in summary["checks"]]))
-        print()
-    if not args.json:
-        record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
-        print(f"{render.verdict_line(summary)}\n{record}")
+        try:
+            write_atomic(junit, junit_xml(summary))
+        except OSError as e:
+            raise RunSetupError(
+                _("the record is written ({folder}), but --junit-xml {file} could not be: {error}").format(
+                    folder=out, file=junit, error=e.strerror or e
+                )
+            ) from None
+    with output():
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        elif not args.quiet:
+            print(render.headline(summary))
+            print(checklist.text([CheckResult.from_dict(c) for c in summary["checks"]]))
+            print()
+        if not args.json:
+            record = _("record: {files}").format(files=f"{out}/summary.json, {out}/report.html")
+            print(f"{render.verdict_line(summary)}\n{record}")
     return EXIT_PASS if summary["verdict"] == "pass" else EXIT_FAIL
 
 
 def cmd_params(args) -> int:
     from . import params
 
-    print(params.table())
+    with output():
+        print(params.table())
     return EXIT_PASS
 
 
 def cmd_plan(args) -> int:
+    from . import params
     from .steps import registries, toolkit_state
 
-    plan = toolkit_state.plan_for(dict(args.parameter), args.os)
-    print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
-    renamed = registries.renamed_images(dict(args.parameter))
-    if renamed:
-        print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
-        print("\n".join(f"# {name} -> {new}" for name, new in renamed))
+    plan = toolkit_state.plan_for(params.from_pairs(args.parameter), args.os)
+    renamed = registries.renamed_images(params.from_pairs(args.parameter))
+    with output():
+        print("# " + _("{manager} plan for {os}").format(manager=plan.manager, os=plan.os_name) + f"\n{plan.text()}")
+        if renamed:
+            print("# " + _("images pulled under a prefix mirror's name (image_prefix):"))
+            print("\n".join(f"# {name} -> {new}" for name, new in renamed))
     return EXIT_PASS
 
 
 def cmd_verify(args) -> int:
-    from . import verify
+    from . import params, verify
 
-    given = {name: value for name, value in args.parameter}
+    given = params.from_pairs(args.parameter)
     drift, summary, out, left = verify.verify(
         args.record, args.out, log=lambda m: print(m, file=sys.stderr, flush=True), given=given
     )
-    for x in left:
-        print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
-    for d in drift:
-        print(verify.line(d))
-    drift = [d for d in drift if verify.is_drift(d)]
+    drifted = [d for d in drift if verify.is_drift(d)]
     changed = (
-        ngettext("{count} drift", "{count} drifts", len(drift)).format(count=len(drift)) if drift else _("unchanged")
+        ngettext("{count} drift", "{count} drifts", len(drifted)).format(count=len(drifted))
+        if drifted
+        else _("unchanged")
     )
-    print(
-        _("{changed} against {record}; now {verdict}; record: {files}").format(
-            changed=changed,
-            record=args.record,
-            verdict=summary["verdict"],
-            files=f"{out}/summary.json, {out}/drift.json",
+    with output():
+        for x in left:
+            print(_("left out  {name}={value}: {why}").format(name=x.name, value=repr(x.recorded), why=x.why))
+        for d in drift:
+            print(verify.line(d))
+        print(
+            _("{changed} against {record}; now {verdict}; record: {files}").format(
+                changed=changed,
+                record=args.record,
+                verdict=summary["verdict"],
+                files=f"{out}/summary.json, {out}/drift.json",
+            )
         )
-    )
-    return EXIT_FAIL if drift else EXIT_PASS
+    return EXIT_FAIL if drifted else EXIT_PASS
 
 
 def cmd_clean(args) -> int:
@@ -285,10 +354,15 @@ def cmd_lab(args) -> int:
 
 
 def cmd_bundle(args) -> int:
+    from . import files
+    from .errors import RunSetupError
     from .record import bundle
 
+    if args.record and not os.path.isfile(os.path.join(args.record, "summary.json")):
+        wrong = _("--record {folder} is not a record's folder (no summary.json)")
+        raise RunSetupError(wrong.format(folder=args.record))
     path, manifest = bundle.write(
-        args.out,
+        files.file_to_write(args.out, "--out", keep=True) if args.out else None,
         docker_host=args.docker_host,
         daemon_json=args.daemon_json,
         record=args.record,
@@ -304,13 +378,10 @@ def cmd_fleet_report(args) -> int:
     from . import fleet
 
     hosts, result, out = fleet.report(args.folder, args.out)
-    print(fleet.text(hosts))
-    print(
-        "\n"
-        + _("fleet verdict: {verdict}   report: {files}").format(
-            verdict=result["verdict"], files=f"{out}/fleet-report.html, fleet-summary.json, junit/"
-        )
-    )
+    with output():
+        print(fleet.text(hosts))
+        files = f"{out}/fleet-report.html, fleet-summary.json, junit/"
+        print("\n" + _("fleet verdict: {verdict}   report: {files}").format(verdict=result["verdict"], files=files))
     return EXIT_PASS if result["verdict"] == "pass" else EXIT_FAIL
 
 

@@ -2,6 +2,8 @@
 
 - ``write_atomic``: the new content goes to a temporary file in the same folder, is synced and renamed
   over the old one, so that a crash leaves the old content or the new, never half of either.
+- ``file_to_write``: an option's file (--junit-xml, bundle --out) checked before the work that ends in
+  writing it: a folder, a missing folder, or (``keep``) a file already there is refused.
 - ``replace_with_backup``: the same for a user's configuration file: a symlink is followed (its target
   changes, the link stays), the old content is first copied to a timestamped backup beside it (never
   overwriting an earlier backup), and the file keeps its mode and owner.
@@ -12,6 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+
+
+def file_to_write(path: str, option: str, keep: bool = False) -> str:
+    """``path`` made absolute (``~`` expanded), or RunSetupError naming ``option`` when it is a folder, lies
+    in no folder or (``keep``: another file's content would be lost) exists already."""
+    from .errors import RunSetupError
+    from .i18n import _
+
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full) or not os.path.isdir(os.path.dirname(full)):
+        raise RunSetupError(
+            _("{option} {file} is a folder or lies in no folder; name a file in an existing folder").format(
+                option=option, file=full
+            )
+        )
+    if keep and os.path.lexists(full):
+        raise RunSetupError(_("{option} {file} exists and is kept; name a new file").format(option=option, file=full))
+    return full
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644, owner: tuple[int, int] | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from .network.mirrors import url
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)"
 IMAGE_REF = re.compile(
-    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?$"
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@(?:sha256:[0-9a-f]{{64}}|sha384:[0-9a-f]{{96}}|sha512:[0-9a-f]{{128}}))?$"
 )
 
 
@@ -37,20 +38,34 @@ def image_or_auto(value: str) -> str:
     return value if value == "auto" else check_image_ref(value)
 
 
-# An engine address: a socket path, or a host with an optional user and port; nothing a shell would read.
+# An engine address: a socket path, or a host with an optional user and port; nothing a shell would read,
+# and no host or user that ssh would take for an option (-oProxyCommand=…).
 ENGINE_ADDRESS = re.compile(
-    r"^(?:unix://(?:/[A-Za-z0-9._+@-]+)+"
+    r"^(?:unix://(?P<socket>(?:/[A-Za-z0-9._+@-]+)+)"
     r"|npipe:////\./pipe/[A-Za-z0-9._-]+"
-    r"|(?:tcp|http|https|ssh)://(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?)$"
+    r"|(?:tcp|http|https|ssh)://(?:[A-Za-z0-9_][A-Za-z0-9._-]*@)?"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?/?)$",
+    re.ASCII,
 )
+SOCKET_PATH_AT_MOST = 107  # bytes of a Unix socket's path (sun_path is 108, with the closing NUL)
 
 
 def docker_host(value: str) -> str:
-    if value and not ENGINE_ADDRESS.match(value):
+    found = ENGINE_ADDRESS.match(value)
+    if value and not found:
         raise ValueError(
             _(
                 "{value} is not an engine address (unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host)"
             ).format(value=repr(value))
+        )
+    if found and found["port"] and not 1 <= int(found["port"]) <= 65535:
+        raise ValueError(_("{value}: a port is a number from 1 to 65535").format(value=repr(value)))
+    if found and found["socket"] and len(found["socket"].encode()) > SOCKET_PATH_AT_MOST:
+        raise ValueError(
+            _(
+                "{value}: a Unix socket's path can be at most {limit} bytes, this one is {length}; "
+                "link it from a shorter path (ln -s) and give that"
+            ).format(value=shown(value), limit=SOCKET_PATH_AT_MOST, length=len(found["socket"].encode()))
         )
     return value
 
@@ -65,13 +80,19 @@ def one_of(*choices: str) -> Callable[[str], str]:
     return check
 
 
+INDEX = r"[0-9]+(?::[0-9]+)?"
+UUID = r"(?:GPU|MIG)-(?:GPU-)?[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?:/[0-9]+/[0-9]+)?"
+
+
 def gpu_selection(value: str) -> str:
     """'all', or a comma-separated list of GPU indices or UUIDs (GPU-…), MIG devices by index (0:1) or UUID
     (MIG-…, or MIG-GPU-…/gi/ci of drivers before R470)."""
     if value == "all":
         return value
+    # indices in ASCII digits as the driver numbers them (00 is 0; ٠ is none); a UUID's hex in groups
     items = [v.strip() for v in value.split(",")]
-    if not items or not all(re.fullmatch(r"\d+(:\d+)?|(GPU|MIG)-(GPU-)?[0-9a-fA-F-]+(/\d+/\d+)?", v) for v in items):
+    items = [":".join(str(int(i)) for i in v.split(":")) if re.fullmatch(INDEX, v) else v for v in items]
+    if not items or not all(re.fullmatch(f"{INDEX}|{UUID}", v) for v in items):
         raise ValueError(
             _(
                 "{value} is not 'all' or a list of GPU indices or UUIDs such as 0,1 or GPU-8c20…, or MIG devices "
@@ -191,13 +212,30 @@ def language(value: str) -> str:
 
 def positive(value: float) -> float:
     if value <= 0:
-        raise ValueError(_("{value} must be greater than zero").format(value=repr(value)))
+        raise ValueError(_("{value} must be greater than zero").format(value=shown(value)))
     return value
+
+
+def at_most(limit: float, why: str) -> Callable[[float], float]:
+    """Greater than zero and at most ``limit``: past it a value is a typo, and one the clocks or the memory
+    it asks for cannot hold (a timeout of 1e20 s overflows the engine client's clock)."""
+
+    def check(value: float) -> float:
+        if positive(value) > limit:
+            raise ValueError(
+                _("{value} is more than {limit} ({why})").format(value=shown(value), limit=limit, why=translate(why))
+            )
+        return value
+
+    return check
+
+
+A_WEEK = at_most(7 * 24 * 3600, N_("a week"))
 
 
 def at_least_zero(value: float) -> float:
     if value < 0:
-        raise ValueError(_("{value} must not be negative").format(value=repr(value)))
+        raise ValueError(_("{value} must not be negative").format(value=shown(value)))
     return value
 
 
@@ -250,8 +288,8 @@ PARAMS: tuple[Param, ...] = (
         N_("GPUs to give the containers: all, or indices/UUIDs such as 0,1 (MIG devices: 0:1 or MIG-…)."),
         gpu_selection,
     ),
-    Param("timeout_s", float, 300.0, N_("Seconds a container may run before it is killed."), positive),
-    Param("pull_timeout_s", float, 1800.0, N_("Seconds an image pull may take."), positive),
+    Param("timeout_s", float, 300.0, N_("Seconds a container may run before it is killed."), A_WEEK),
+    Param("pull_timeout_s", float, 1800.0, N_("Seconds an image pull may take."), A_WEEK),
     Param(
         "min_free_disk_gib",
         float,
@@ -266,7 +304,11 @@ PARAMS: tuple[Param, ...] = (
         N_("Measure bf16 matmul TFLOP/s and copy bandwidth in the container and on the host."),
     ),
     Param(
-        "matmul_size", int, 2048, N_("Size n of the n x n matrix product checked on the GPU against the CPU."), positive
+        "matmul_size",
+        int,
+        2048,
+        N_("Size n of the n x n matrix product checked on the GPU against the CPU."),
+        at_most(16384, N_("the CPU's float64 product of a larger size takes minutes and many GiB")),
     ),
     Param(
         "toolkit_apply",
@@ -343,7 +385,7 @@ PARAMS: tuple[Param, ...] = (
             "Seconds each registry probe (GET /v2/) may wait at each stage; all probes together end by 3x "
             "this, at most 30 s."
         ),
-        positive,
+        A_WEEK,
     ),
     Param(
         "engine_restart",
@@ -435,39 +477,68 @@ def defaults() -> dict[str, Any]:
     return {p.name: p.default for p in PARAMS}
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+_SHOWN.maxlevel = 2
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut short, as an error line quotes it: a YAML alias bomb is a list of millions."""
+    return _SHOWN.repr(value)
+
+
 def _coerce(p: Param, value: Any) -> Any:
     """Turn a value (a CLI string, a YAML scalar, a Python value) into the parameter's type."""
     if p.type is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"):
             return True
-        if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
+        if isinstance(value, str) and value.strip().lower() in ("false", "no", "0", "off"):
             return False
-        raise ValueError(_("{value} is not true or false").format(value=repr(value)))
+        raise ValueError(_("{value} is not true or false").format(value=shown(value)))
     if p.type in (int, float):
         if isinstance(value, bool):
-            raise ValueError(_("{value} is not a number").format(value=repr(value)))
+            raise ValueError(_("{value} is not a number").format(value=shown(value)))
         if isinstance(value, str):
+            wanted = _("{value} is not a number") if p.type is float else _("{value} is not a whole number")
+            if not value.isascii():  # float() reads other scripts' digits (٥ is 5): a number is written 0-9
+                raise ValueError(wanted.format(value=shown(value)))
             try:
                 value = float(value) if p.type is float else int(value, 10)
             except ValueError:
-                wanted = _("{value} is not a number") if p.type is float else _("{value} is not a whole number")
-                raise ValueError(wanted.format(value=repr(value))) from None
+                raise ValueError(wanted.format(value=shown(value))) from None
         if p.type is int and isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(_("{value} is not a whole number").format(value=repr(value)))
+                raise ValueError(_("{value} is not a whole number").format(value=shown(value)))
             value = int(value)
         if not isinstance(value, (int, float)):
-            raise ValueError(_("{value} is not a number").format(value=repr(value)))
+            raise ValueError(_("{value} is not a number").format(value=shown(value)))
         if not math.isfinite(value):
             raise ValueError(_("{value} is not a finite number").format(value=repr(value)))
         return p.type(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # YAML reads `gpus: 0` as a number
     if not isinstance(value, str):
-        raise ValueError(_("{value} is not a string; write it in quotes").format(value=repr(value)))
+        raise ValueError(_("{value} is not a string; write it in quotes").format(value=shown(value)))
     return value.strip()
+
+
+def from_pairs(pairs: list[list[str]]) -> dict[str, str]:
+    """The command line's ``-p NAME VALUE`` pairs as a mapping; a name given twice is refused (the last
+    would win silently), as a parameters file that names a key twice is."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name in values:
+            raise ParameterError(
+                name,
+                _("given twice (-p {name} {first} and -p {name} {second}); give it once").format(
+                    name=name, first=shown(values[name]), second=shown(value)
+                ),
+            )
+        values[name] = value
+    return values
 
 
 def validate(values: dict[str, Any]) -> dict[str, Any]:

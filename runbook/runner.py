@@ -24,22 +24,29 @@ import yaml
 
 from . import engine, host, i18n, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
-from .errors import EngineError, RunSetupError
+from .errors import EngineError, ParameterError, RunSetupError
 from .i18n import _, narrative
 from .present import report
 from .present.progress import PlainView
 from .results import PROGRESS_ENV
 from .version import kernel_pythonpath
 
+WRITTEN_AS_TEXT = {p.name for p in params.PARAMS if p.type is not bool}
+YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a mapping that names a key twice (which plain YAML loading lets the
-    last one win silently: a parameters file that says two things means neither)."""
+    last one win silently: a parameters file that says two things means neither). A parameter's number
+    is read as written, by the parameter's own rules: YAML 1.1 reads ``gpus: 010`` and ``matmul_size: 010``
+    as the octal 8, ``0x10`` as 16."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
-        for key_node, _value in node.value:
+        for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if key in WRITTEN_AS_TEXT and isinstance(value_node, yaml.ScalarNode) and value_node.tag in YAML_NUMBERS:
+                value_node.tag = "tag:yaml.org,2002:str"
             try:
                 hash(key)
             except TypeError:  # a list or mapping as a key: validation says it is not a parameter name
@@ -71,7 +78,7 @@ def load_values(path: str | None, pairs: list[list[str]]) -> dict:
         if loaded is not None and not isinstance(loaded, dict):
             raise RunSetupError(_("parameters file {path} must be a mapping of name: value").format(path=path))
         values.update(loaded or {})
-    values.update({name: value for name, value in pairs})
+    values.update(params.from_pairs(pairs))
     return values
 
 
@@ -92,6 +99,9 @@ def select(only: list[str] | None) -> list[str]:
     return sorted(chosen)
 
 
+# what a headless run sets itself: nothing to click, plain output (interactive); every step runs and the
+# verdict comes from the record (strict); the report reads the record it is part of (record_dir)
+RUN_SETS = {"interactive": False, "strict": False, "record_dir": ""}
 CLAIM = ".gpu-runbook-claim"  # made exclusively in a record's folder while its run writes it
 
 
@@ -108,6 +118,8 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
     the same second)."""
     for n in range(1, 100 if numbered else 2):
         folder = out if n == 1 else out.with_name(f"{out.name}-{n}")
+        if folder.exists() and not folder.is_dir():
+            raise RunSetupError(_("{folder} is not a folder; choose another --out").format(folder=folder))
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if not folder.is_dir():
@@ -136,6 +148,23 @@ def claim_out_dir(out: Path, numbered: bool = False) -> Path:
             folder=out
         )
     )
+
+
+def out_folder(out_dir: str | Path | None) -> Path | None:
+    """--out as an absolute folder (``~`` expanded, as a shell would have); None for the default. An empty
+    one, or one with a control character (a pasted newline), is refused: neither is a folder meant."""
+    if out_dir is None:
+        return None
+    text = str(out_dir)
+    if not text.strip():
+        raise RunSetupError(_("--out is empty: name a folder, or leave --out out for runs/<host>-<time>"))
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise RunSetupError(
+            _("--out {folder} holds a control character (a newline?); name the folder without it").format(
+                folder=repr(text)
+            )
+        )
+    return Path(text).expanduser().absolute()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -176,10 +205,18 @@ def run(
     """
     from . import kernel as notebook_kernel
 
-    p = params.validate(values or {})
+    p = params.validate({**RUN_SETS, **(values or {})})
+    for name, value in RUN_SETS.items():
+        if p[name] != value:
+            raise ParameterError(
+                name,
+                _(
+                    "gpu-runbook run sets it itself (interactive false, strict false, record_dir empty): it runs "
+                    "headless and reports on its own record; for the panels, open the notebooks with gpu-runbook lab"
+                ),
+            )
+    out = out_folder(out_dir)
     lang = i18n.activate(p["lang"])  # the record's report and verdict are written in the run's language
-    p["interactive"] = False  # headless: nothing to click, plain output
-    p["strict"] = False  # every step runs; the verdict comes from the record
     # paths are taken against the caller's folder once, here: the kernel works in other folders
     src = Path(notebooks).absolute() if notebooks else notebooks_dir()
     steps = select(only)
@@ -190,7 +227,13 @@ def run(
                 folder=src, names=", ".join(f"{m}.ipynb" for m in missing)
             )
         )
-    out = claim_out_dir(Path(out_dir).absolute()) if out_dir else claim_out_dir(default_out_dir(), numbered=True)
+    if out and out.is_relative_to(src):
+        raise RunSetupError(
+            _("--out {folder} is inside the notebooks' folder {src}; choose a folder outside it").format(
+                folder=out, src=src
+            )
+        )
+    out = claim_out_dir(out) if out else claim_out_dir(default_out_dir(), numbered=True)
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     interrupted, current, answered = None, None, False

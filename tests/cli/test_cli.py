@@ -2,6 +2,7 @@
 refused before anything runs (exit 2, nothing written, no container started)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -31,6 +32,18 @@ def test_version_is_the_package_metadata_version():
     proc = gpu_runbook("--version", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"gpu-runbook {version()}"
+
+
+def test_every_command_says_what_it_does_and_its_version():
+    from runbook import cli
+    from runbook.version import version
+
+    for command, sub in cli.parser()._subparsers._group_actions[0].choices.items():
+        proc = gpu_runbook(command, "--help", timeout=60)
+        assert proc.returncode == 0 and sub.description.split()[0] in proc.stdout, (command, proc.stderr)
+        assert "exit codes:" in proc.stdout, command
+        proc = gpu_runbook(command, "--version", timeout=60)  # was "unrecognized arguments", exit 2
+        assert proc.returncode == 0 and proc.stdout.strip() == f"gpu-runbook {version()}", (command, proc.stderr)
 
 
 def test_help_and_params_do_not_import_the_runner():
@@ -108,6 +121,11 @@ def test_the_engine_address_follows_the_docker_environment(tmp_path):
         (["-p", "timeout_s", "soon"], "parameter 'timeout_s'"),
         (["-p", "lang", "klingon"], "not a language the runbook speaks"),
         (["--only", "9"], "names no step"),
+        (["-p", "timeout_s", "5", "-p", "timeout_s", "10"], "given twice"),  # the last won silently
+        (["--out", ""], "--out is empty"),  # ran into runs/<host>-<time>
+        (["-p", "interactive", "true"], "gpu-runbook run sets it itself"),  # was overwritten silently
+        (["-p", "record_dir", "/tmp"], "gpu-runbook run sets it itself"),  # the report read another folder
+        (["-p", "timeout_s", "1e20"], "more than 604800"),  # overflowed the engine client's clock in a step
     ],
 )
 def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
@@ -118,6 +136,60 @@ def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
     assert words in proc.stderr
     assert not out.exists(), "nothing may be written for a run that could not be made"
     assert {c.id for c in client.containers.list(all=True)} == before
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["clean", "--docker-host", "tcp://"], "argument --docker-host: 'tcp://' is not an engine address"),
+        (["bundle", "--docker-host", "bad host"], "argument --docker-host: 'bad host' is not an engine address"),
+        (["bundle", "--out", "."], "is a folder or lies in no folder"),  # a traceback
+        (["bundle", "--out", "no/such/folder.tgz"], "is a folder or lies in no folder"),  # a traceback
+        (["bundle", "--record", "no-record"], "is not a record's folder"),  # taken as absent, exit 0
+        (["lab", "--port", "-1", "lab"], "argument --port: '-1' is not a port"),  # a traceback
+        (["lab", "--port", "70000", "lab"], "is not a port"),
+        (["plan", "-p", "toolkit_channel", "stable", "-p", "toolkit_channel", "experimental"], "given twice"),
+        (["verify", "/nonexistent", "-p", "gpus", "0", "-p", "gpus", "1"], "given twice"),
+    ],
+)
+def test_the_other_commands_refuse_bad_options_in_one_line(args, words, tmp_path):
+    proc = gpu_runbook(*args, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir()), "nothing is written for a command that could not be made"
+
+
+def test_an_out_folder_that_is_not_one_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(REPO / "runbook" / "notebooks", notebooks)
+    for args, words in [
+        (["--out", str(tmp_path / "afile")], "is not a folder"),  # said "already exists and is not empty"
+        (["--out", str(tmp_path / "new\nline")], "holds a control character"),  # a record in a folder so named
+        (["--out", str(notebooks / "rec"), "--notebooks", str(notebooks)], "inside the notebooks' folder"),
+        (["--out", str(tmp_path / "r"), "--junit-xml", str(tmp_path)], "--junit-xml"),  # a traceback after the run
+        (["--out", str(tmp_path / "r"), "--junit-xml", str(tmp_path / "no" / "x.xml")], "lies in no folder"),
+    ]:
+        proc = run_cli(*args, "--only", "1", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "notebooks"]
+    assert (tmp_path / "afile").read_text() == "mine" and not (notebooks / "rec").exists()
+
+
+def test_out_expands_the_home_folder_as_a_shell_would(tmp_path):
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    proc = run_cli("--out", "~/rec", "--only", "1", "--quiet", cwd=tmp_path, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert (tmp_path / "home" / "rec" / "summary.json").is_file() and not (tmp_path / "~").exists()
+
+
+def test_a_bundle_never_writes_over_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = gpu_runbook(
+        "bundle", "--out", "notes.txt", cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
+    assert proc.returncode == 2 and "exists and is kept" in proc.stderr, proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_a_parameters_file_and_its_errors(tmp_path):

@@ -78,6 +78,39 @@ def test_a_closed_pipe_ends_quietly():
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
 
+def shell(command: str, cwd) -> subprocess.CompletedProcess:
+    """``command`` in bash, ``gpu-runbook`` being this checkout's CLI, with the exit code of its first part."""
+    script = f'gpu-runbook() {{ {sys.executable} -m runbook "$@"; }}; {command}; echo rc=${{PIPESTATUS[0]}} >&3'
+    return subprocess.run(
+        ["bash", "-c", f"exec 3>{cwd}/rc; {script}"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+@pytest.mark.parametrize(
+    "redirect",
+    # | true: gone before the verdict (a failed run exited 0); 2>&-: no record was written, exit 1
+    ["| true", ">&-", "2>&-", "<&- >&- 2>&-"],
+)
+def test_a_reader_that_leaves_or_a_closed_stream_keeps_the_record_and_the_verdicts_exit_code(tmp_path, redirect):
+    proc = shell(f"gpu-runbook run --only 1 --out rec {redirect}", tmp_path)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    summary, _ = checks(tmp_path / "rec")
+    expected = 0 if summary["verdict"] == "pass" else 1
+    assert (tmp_path / "rc").read_text().strip() == f"rc={expected}", (summary["verdict"], proc.stderr)
+
+
+@pytest.mark.parametrize("command", ["params", "plan --os debian:12", "run --only 1 --quiet --out rec"])
+def test_an_output_that_cannot_be_written_is_one_error_line(tmp_path, command):
+    proc = shell(f"gpu-runbook {command} >/dev/full", tmp_path)
+    assert (tmp_path / "rc").read_text().strip() == "rc=2", proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "gpu-runbook: cannot write the output: No space left on device"
+
+
 @pytest.fixture
 def pushed_image(client, registry):
     """A 30 MB image on the loopback registry and not on the engine: a run has to pull it for real."""

@@ -147,3 +147,92 @@ def test_the_plan_says_a_restart_command_runs_as_root():
     restart = plan.steps[-1]
     assert restart.show == "/opt/bin/restart-engine --now"
     assert "runs as root" in restart.why, restart.why
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("timeout_s", "1e20", "more than 604800 (a week)"),  # overflowed the engine client's clock
+        ("pull_timeout_s", "1e300", "more than 604800"),
+        ("probe_timeout_s", 1e300, "more than 604800"),
+        ("matmul_size", "99999999999", "more than 16384"),
+        ("timeout_s", "٥", "'٥' is not a number"),  # float() reads it as 5
+        ("matmul_size", "٥", "not a whole number"),
+        ("gpus", "٠", "not 'all' or a list"),  # \d matched it; the driver knows no such GPU
+        ("gpus", "00,0", "names 0 more than once"),
+        ("gpus", "GPU--", "not 'all' or a list"),
+        ("cuda_image", "ubuntu@md5:" + "a" * 32, "not an image reference"),
+        ("cuda_image", "ubuntu@sha256:" + "a" * 40, "not an image reference"),
+        ("cuda_image", "ubuntu@sha256:" + "A" * 64, "not an image reference"),
+        ("docker_host", "tcp://host:99999", "a port is a number from 1 to 65535"),
+        ("docker_host", "tcp://host:0", "a port is a number from 1 to 65535"),
+        ("docker_host", "ssh://user@-oProxyCommand=x", "not an engine address"),
+        ("docker_host", "ssh://-x@host", "not an engine address"),
+        ("docker_host", "tcp://..", "not an engine address"),
+        ("docker_host", "unix:///tmp/" + "a" * 200 + ".sock", "at most 107 bytes, this one is 210"),
+    ],
+)
+def test_values_the_engine_or_the_driver_would_misread_are_refused(name, value, words):
+    with pytest.raises(ParameterError) as e:
+        params.validate({name: value})
+    assert words in str(e.value), str(e.value)
+
+
+OLD_MIG = "MIG-GPU-8c209b99-f92d-aac5-cf67-90054a3b4e22/1/0"  # a MIG device as drivers before R470 name it
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("gpus", "01, 0:02", "1,0:2"),
+        ("gpus", OLD_MIG, OLD_MIG),
+        ("docker_host", "unix:///" + "a" * 106, "unix:///" + "a" * 106),
+        ("docker_host", "tcp://[::1]:2375", "tcp://[::1]:2375"),
+        ("pull_devel", " true ", True),
+        ("timeout_s", 604800, 604800.0),
+        ("matmul_size", "16384", 16384),
+    ],
+)
+def test_values_at_the_edges_are_kept(name, value, expected):
+    assert params.validate({name: value})[name] == expected
+
+
+def test_an_error_line_quotes_a_huge_value_cut_short():
+    """A YAML alias bomb (billion laughs) is a list of lists of millions of items: its error stays a line."""
+    bomb = ["x"] * 9
+    for _ in range(8):
+        bomb = [bomb] * 9
+    with pytest.raises(ParameterError) as e:
+        params.validate({"timeout_s": bomb})
+    assert len(str(e.value)) < 300 and "is not a number" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text, name, expected",
+    [
+        ("gpus: 010\n", "gpus", "10"),  # YAML 1.1: the octal 8
+        ("gpus: 0x1\n", "gpus", ParameterError),  # YAML 1.1: 1
+        ("matmul_size: 010\n", "matmul_size", 10),
+        ("matmul_size: 0x10\n", "matmul_size", ParameterError),  # YAML 1.1: 16
+        ("toolkit_version: 1.18\n", "toolkit_version", "1.18"),
+        ("timeout_s: 90\n", "timeout_s", 90.0),
+        ("measure_throughput: no\n", "measure_throughput", False),
+    ],
+)
+def test_a_parameters_file_is_read_as_written(tmp_path, text, name, expected):
+    from runbook import runner
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    values = runner.load_values(str(path), [])
+    if expected is ParameterError:
+        with pytest.raises(ParameterError, match=name):
+            params.validate(values)
+    else:
+        assert params.validate(values)[name] == expected
+
+
+def test_a_name_given_twice_on_the_command_line_is_refused():
+    assert params.from_pairs([["gpus", "0"], ["pull", "never"]]) == {"gpus": "0", "pull": "never"}
+    with pytest.raises(ParameterError, match="given twice"):
+        params.from_pairs([["gpus", "0"], ["gpus", "1"]])

@@ -105,6 +105,24 @@ def test_a_bad_value_in_a_widget_is_refused_by_name_and_nothing_runs():
     assert "cuda_image" in p.status.value and "not an image reference" in p.status.value, p.status.value
 
 
+@pytest.mark.parametrize(
+    "name, typed, words",
+    [
+        ("gpus", "٠", "or a list of GPU indices"),  # another script's zero: no GPU the driver knows
+        ("gpus", "00,0", "more than once"),
+        ("cuda_image", "nvidia/cuda@sha256:" + "0" * 40, "not an image reference"),
+    ],
+)
+def test_what_a_widget_is_typed_is_checked_as_the_command_line_is(name, typed, words):
+    step = Step()
+    p = panel.StepPanel(step, {"docker_host": "", "gpus": "all", "cuda_image": "auto"}, ui.Checks)
+    p.show()
+    p.widgets[name].value = typed
+    p.button.click()
+    assert len(step.calls) == 1, f"expected no second run, got {len(step.calls)} runs"
+    assert name in p.status.value and words in p.status.value, p.status.value
+
+
 def test_a_value_that_is_not_a_choice_is_shown_and_refused():
     step = Step()
     p = panel.StepPanel(step, {"docker_host": "", "gpu_mode": "gpu"}, ui.Checks)
