@@ -13,12 +13,13 @@ Its modules:
 from __future__ import annotations
 
 import json
+import math
 import socket
 from pathlib import Path
 
 from ..catalogue import ESSENTIAL, REPORT, STEPS
 from ..errors import RecordNotWritten, RunSetupError
-from ..files import write_atomic
+from ..files import read_json, write_atomic
 from ..i18n import _
 from ..params import for_record, masked
 from ..results import MIME_TYPE, ORDER, CheckResult, Status, verdict
@@ -27,7 +28,7 @@ from ..version import version_info
 
 def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
     """The checks a notebook displayed, and the error it stopped on ('' when it ran through)."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    nb = read_json(str(path))
     checks, error = [], ""
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code":
@@ -111,7 +112,7 @@ def relocate(path: Path) -> None:
     """Make an executed notebook fit to share: papermill records the absolute paths it read and wrote (the
     record keeps only the notebook's name) and the parameters as given (credentials are masked)."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = read_json(str(path))
     except (OSError, ValueError):
         return  # nothing written (the run could not start it): collect reports it missing
     meta = nb.get("metadata", {}).get("papermill")
@@ -162,7 +163,7 @@ def read(folder: str | Path) -> dict:
     otherwise: a file that only looks like a record is never acted on."""
     path = Path(folder) / "summary.json"
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = read_json(str(path))
     except (OSError, UnicodeDecodeError) as e:
         why = getattr(e, "strerror", None) or str(e)
         raise RunSetupError(
@@ -196,7 +197,10 @@ def problems(summary) -> list[str]:
             )
         ]
     found = []
-    kinds = {"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str}
+    kinds = {
+        **{"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str},
+        **{"counts": dict, "host": str, "runbook_version": str},
+    }
     for key, kind in kinds.items():
         if key not in summary:
             found.append(_("{key} is missing").format(key=key))
@@ -217,8 +221,10 @@ def problems(summary) -> list[str]:
                 )
             )
             break
-        if not isinstance(c.get("data", {}), dict) or not all(
-            isinstance(c.get(k, ""), str) for k in ("title", "detail", "cause", "remediation", "evidence")
+        if (
+            not isinstance(c.get("data", {}), dict)
+            or not all(isinstance(c.get(k, ""), str) for k in CHECK_TEXTS)
+            or not _number(c.get("duration_s", 0.0))
         ):
             found.append(_("checks[{index}] ({id}) has fields of the wrong type").format(index=i, id=c["id"]))
             break
@@ -226,19 +232,38 @@ def problems(summary) -> list[str]:
         if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):
             found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
             break
-    unknown = [s for s in summary["steps"] if s not in STEPS]
+    for i, n in enumerate(summary["notebooks"]):
+        if not all(isinstance(n.get(k, ""), str | None) for k in ("status", "worst", "error")):
+            found.append(_("notebooks[{index}] has fields of the wrong type").format(index=i))
+            break
+    wrong = [k for k in TEXTS if not isinstance(summary.get(k, ""), str | None)]
+    if wrong:
+        found.append(_("{keys} should be text").format(keys=", ".join(wrong)))
+    if not all(isinstance(k, str) and _count(v) for k, v in summary["counts"].items()):
+        found.append(_("counts is not a count of checks per status"))
+    unknown = [s for s in summary["steps"] if not isinstance(s, str) or s not in STEPS]
     if unknown:
         found.append(_("steps names what is not a step: {names}").format(names=", ".join(map(repr, unknown))))
     if summary["verdict"] not in ("pass", "fail", "incomplete"):
         found.append(_("verdict {value} is not pass, fail or incomplete").format(value=repr(summary["verdict"])))
-    if not isinstance(summary.get("lang", ""), (str, type(None))):
-        found.append(_("lang is not a language name"))
     if not found:
         try:
             checks_by_step(summary)
         except ValueError as e:
             found.append(str(e))
     return found
+
+
+TEXTS = ("started", "finished", "verdict_reason", "lang")  # text (or null) where present
+CHECK_TEXTS = ("title", "detail", "cause", "remediation", "notebook", "evidence", "skip_kind")
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def write(folder: str | Path, summary: dict, page: str) -> None:

@@ -1,0 +1,87 @@
+"""Records read back that were not written by this runbook: every reader (verify, replay, the Lab, the fleet
+report) gets one RunSetupError that says what is wrong, never a traceback, a hang or a read without end."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from runbook import files, record
+from runbook.errors import RunSetupError
+from tests.utils.cli import gpu_runbook
+from tests.utils.paths import REPO
+
+H200 = REPO / "records" / "h200-2026-11-28"
+
+
+def hostile(tmp_path, change) -> dict:
+    """The H200 record's summary with ``change`` made to it, written to tmp_path/summary.json."""
+    summary = json.loads((H200 / "summary.json").read_text())
+    change(summary)
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    return summary
+
+
+def first_check(**fields):
+    return lambda s: s["checks"][0].update(fields)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.update(counts="3 pass"),
+        lambda s: s.update(counts={"pass": "3"}),
+        lambda s: s.update(counts={"pass": -1}),
+        lambda s: s.update(host=5),
+        lambda s: s.pop("host"),
+        lambda s: s.pop("runbook_version"),
+        lambda s: s.update(finished=20261128),
+        lambda s: s.update(started=["today"]),
+        lambda s: s.update(verdict_reason={"why": 1}),
+        lambda s: s.update(lang=1),
+        lambda s: s.update(steps=[["01-preflight"]]),
+        first_check(duration_s="fast"),
+        first_check(duration_s=float("nan")),
+        first_check(notebook=3),
+        first_check(skip_kind=[]),
+        lambda s: s["notebooks"][0].update(status=1),
+        lambda s: s["notebooks"][0].update(error=["x"]),
+    ],
+    ids=lambda c: "",
+)
+def test_a_summary_with_fields_of_the_wrong_type_is_not_a_record(tmp_path, change):
+    hostile(tmp_path, change)
+    with pytest.raises(RunSetupError, match="is not a record this runbook wrote"):
+        record.read(tmp_path)
+
+
+def test_a_summary_nested_too_deep_for_the_parser_is_not_a_record(tmp_path):
+    (tmp_path / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(RunSetupError, match="is not JSON"):
+        record.read(tmp_path)
+
+
+def test_a_summary_that_is_a_device_or_a_fifo_is_refused_without_reading_it(tmp_path):
+    (tmp_path / "zero").mkdir()
+    os.symlink("/dev/zero", tmp_path / "zero" / "summary.json")  # read to its end, it never ends
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "summary.json")  # opened for reading, it blocks until a writer comes
+    for folder in ("zero", "fifo"):
+        with pytest.raises(RunSetupError, match="not a regular file"):
+            record.read(tmp_path / folder)
+
+
+def test_a_summary_larger_than_any_record_is_refused(tmp_path, monkeypatch):
+    shutil.copy(H200 / "summary.json", tmp_path / "summary.json")
+    monkeypatch.setattr(files, "MAX_READ", 1024)
+    with pytest.raises(RunSetupError, match="larger than"):
+        record.read(tmp_path)
+
+
+def test_verify_of_a_summary_that_never_ends_exits_2_with_one_line(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "summary.json")
+    proc = gpu_runbook("verify", str(tmp_path), "--out", str(tmp_path / "again"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "not a regular file" in proc.stderr, proc.stderr
+    assert not (tmp_path / "again").exists(), "verify started a run from a record it could not read"
