@@ -8,6 +8,7 @@ Its modules:
 
 - ``replay``: a recorded host's run shown as if it ran here
 - ``bundle``: the support bundle: versions, configs, CDI specs, journals, a record; credentials masked
+- ``shapes``: the shape of the checks' data that a record's readers dig into
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..i18n import _
 from ..params import for_record, masked
 from ..results import MIME_TYPE, ORDER, CheckResult, Status, verdict
 from ..version import version_info
+from . import shapes
 
 
 def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
@@ -227,6 +229,13 @@ def problems(summary) -> list[str]:
             or not _number(c.get("duration_s", 0.0))
         ):
             found.append(_("checks[{index}] ({id}) has fields of the wrong type").format(index=i, id=c["id"]))
+            break
+        if not shapes.data_fits(c["id"], c.get("data", {})):
+            found.append(
+                _("checks[{index}] ({id}) holds data of another shape than this runbook writes").format(
+                    index=i, id=c["id"]
+                )
+            )
             break
     for i, n in enumerate(summary["notebooks"]):
         if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):

@@ -1,14 +1,19 @@
 """Records read back that were not written by this runbook: every reader (verify, replay, the Lab, the fleet
 report) gets one RunSetupError that says what is wrong, never a traceback, a hang or a read without end."""
 
+import copy
 import json
 import os
 import shutil
 
 import pytest
 
-from runbook import files, record
+from runbook import files, fleet, record, verify
 from runbook.errors import RunSetupError
+from runbook.fleet import page as fleet_page
+from runbook.present import junit
+from runbook.present import report as render
+from runbook.results import CheckResult
 from tests.utils.cli import gpu_runbook
 from tests.utils.paths import REPO
 
@@ -85,3 +90,51 @@ def test_verify_of_a_summary_that_never_ends_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "not a regular file" in proc.stderr, proc.stderr
     assert not (tmp_path / "again").exists(), "verify started a run from a record it could not read"
+
+
+def every_reader(summary: dict) -> None:
+    """What reads a record's checks back: the report page and texts, the Lab's cell views, verify's facts,
+    the summary's host facts, the fleet report and its JUnit file."""
+    checks = [CheckResult.from_dict(c) for c in summary["checks"]]
+    render.report_page(summary), render.summary_text(summary), render.summary_html(summary), render.headline(summary)
+    render.torch_text(checks), render.gpus_text(checks), record.host_facts(checks)
+    verify.fact_drift(summary, summary), verify.gpus_of(summary)
+    host = fleet.Host("h", "ran", "", [], summary, checks)
+    fleet.text([host]), fleet_page.page([host], fleet.summary([host]), ""), junit.xml(host)
+
+
+def data_paths(value, at=()):
+    """Every key of a check's data (and, in a list, its first item), depth first."""
+    children = value.items() if isinstance(value, dict) else enumerate(value[:1]) if isinstance(value, list) else ()
+    for key, child in children:
+        yield (*at, key)
+        yield from data_paths(child, (*at, key))
+
+
+DELETED = object()
+WRONG = (DELETED, None, 1, -1.5, True, "x", [1], [None], [{"name": 1}], {"a": 1})
+
+
+def test_every_record_read_accepts_is_drawn_by_every_reader():
+    """Each value of each check's data in the H200 record, removed or replaced by one of another type: the
+    record is refused when read, or every reader draws it; none fails half-way."""
+    base = json.loads((H200 / "summary.json").read_text())
+    broken = []
+    for i, check in enumerate(base["checks"]):
+        for path in data_paths(check.get("data", {})):
+            for wrong in WRONG:
+                summary = copy.deepcopy(base)
+                parent = summary["checks"][i]["data"]
+                for key in path[:-1]:
+                    parent = parent[key]
+                if wrong is DELETED:
+                    parent.pop(path[-1]) if isinstance(parent, dict) else parent.clear()
+                else:
+                    parent[path[-1]] = wrong
+                if record.problems(summary):
+                    continue
+                try:
+                    every_reader(summary)
+                except Exception as e:
+                    broken.append(f"{check['id']} data{list(path)} = {wrong!r}: {type(e).__name__}: {e}")
+    assert not broken, "records read accepts that a reader fails on:\n" + "\n".join(broken[:20])
