@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import params
 from .catalogue import STEPS
+from .errors import ParameterError, RunSetupError
 from .files import write_atomic
 from .i18n import N_, _, translate
 from .record import read as read_summary
@@ -202,6 +203,21 @@ def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[Lef
     return values, left
 
 
+def from_record(values: dict, given: dict) -> None:
+    """Refuse a record whose own parameters (those not ``given`` over them) this runbook would not take:
+    unknown names, values of another type or out of range. Said as the record's fault, before anything runs."""
+    try:
+        params.validate({k: v for k, v in values.items() if k not in given})
+    except ParameterError as e:
+        raise RunSetupError(
+            _("the record's parameters are not this runbook's: {error}").format(error=e),
+            remediation=_(
+                "Give that parameter with -p NAME VALUE to verify with another value, or verify a record "
+                "this runbook wrote."
+            ),
+        ) from None
+
+
 def verify(
     record: str | Path, out: str | Path | None = None, log=print, given: dict | None = None
 ) -> tuple[list[Drift], dict, Path, list[LeftOut]]:
@@ -216,6 +232,7 @@ def verify(
     values, left = observing(before["parameters"], given)
     # in the record's language (records before it had one were English), so that checked outputs compare
     values.setdefault("lang", before.get("lang") or "en")
+    from_record(values, given or {})
     steps = before["steps"] or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)

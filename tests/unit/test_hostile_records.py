@@ -138,3 +138,25 @@ def test_every_record_read_accepts_is_drawn_by_every_reader():
                 except Exception as e:
                     broken.append(f"{check['id']} data{list(path)} = {wrong!r}: {type(e).__name__}: {e}")
     assert not broken, "records read accepts that a reader fails on:\n" + "\n".join(broken[:20])
+
+
+@pytest.mark.parametrize(
+    "parameters, says",
+    [
+        ({"gpu_mode": "evil"}, "gpu_mode"),
+        ({"no_such_parameter": 1}, "no_such_parameter"),
+        ({"timeout_s": "soon"}, "timeout_s"),
+        ({"lang": "../../x"}, "lang"),
+    ],
+)
+def test_verify_refuses_a_records_parameters_it_would_not_take_before_anything_runs(tmp_path, parameters, says):
+    hostile(tmp_path, lambda s: s["parameters"].update(parameters))
+    with pytest.raises(RunSetupError, match=f"the record's parameters are not this runbook's: parameter '{says}'"):
+        verify.verify(tmp_path, tmp_path / "again", log=lambda m: None)
+    assert not (tmp_path / "again").exists(), "verify started a run with the record's bad parameter"
+
+
+def test_a_records_bad_parameter_given_again_on_the_command_line_is_verify_s_own():
+    values, _left = verify.observing({"gpu_mode": "evil", "pull": "never"}, {"gpu_mode": "cdi"})
+    verify.from_record(values, {"gpu_mode": "cdi"})  # the record's gpu_mode is not used: nothing to refuse
+    assert values["gpu_mode"] == "cdi"
