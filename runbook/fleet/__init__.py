@@ -21,13 +21,14 @@ from pathlib import Path
 
 from .. import record
 from ..errors import RunSetupError
-from ..files import write_atomic
+from ..files import read_json, write_atomic
 from ..i18n import _
 from ..present import junit
 from ..present.ladder import first_broken, ladder
 from ..results import CheckResult, Status
 from . import page as fleet_page
 
+STATES = ("ran", "broken", "unreachable", "checked")  # what fleet.json says became of a host (checked: --check)
 NOT_SEEN = "none"  # what a shared column says when the host answered and has no such thing
 
 
@@ -114,7 +115,13 @@ def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
 def read_host(folder: Path) -> Host:
     """A host from its folder: fleet.json says what became of it, summary.json is its record."""
     outcome = _read_json(folder / "fleet.json") or {}
-    if not isinstance(outcome, dict) or not isinstance(outcome.get("groups", []), list):
+    if not (
+        isinstance(outcome, dict)
+        and outcome.get("state") in (None, *STATES)
+        and isinstance(outcome.get("message", ""), str)
+        and isinstance(outcome.get("groups", []), list)
+        and all(isinstance(g, str) for g in outcome.get("groups", []))
+    ):
         raise RunSetupError(
             _("{path} is not what the playbook writes (an object with state, message, groups)").format(
                 path=folder / "fleet.json"
@@ -134,7 +141,7 @@ def read_host(folder: Path) -> Host:
 
 def _read_json(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(str(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:

@@ -160,3 +160,26 @@ def test_a_records_bad_parameter_given_again_on_the_command_line_is_verify_s_own
     values, _left = verify.observing({"gpu_mode": "evil", "pull": "never"}, {"gpu_mode": "cdi"})
     verify.from_record(values, {"gpu_mode": "cdi"})  # the record's gpu_mode is not used: nothing to refuse
     assert values["gpu_mode"] == "cdi"
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ('{"state": 5}', "is not what the playbook writes"),
+        ('{"state": "<script>alert(1)</script>"}', "is not what the playbook writes"),
+        ('{"state": "broken", "message": 7}', "is not what the playbook writes"),
+        ('{"state": "broken", "groups": [1, {"a": 1}]}', "is not what the playbook writes"),
+        ("[" * 100_000 + "]" * 100_000, "nests objects or lists too deep"),
+        (None, "not a regular file"),  # a symlink to /dev/zero
+    ],
+)
+def test_fleet_report_of_a_hostile_fleet_json_exits_2_with_one_line(tmp_path, content, says):
+    host = tmp_path / "fleet" / "gpu-01"
+    host.mkdir(parents=True)
+    if content is None:
+        os.symlink("/dev/zero", host / "fleet.json")
+    else:
+        (host / "fleet.json").write_text(content)
+    proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and says in proc.stderr, proc.stderr
