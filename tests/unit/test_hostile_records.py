@@ -13,6 +13,7 @@ from runbook.errors import RunSetupError
 from runbook.fleet import page as fleet_page
 from runbook.present import junit
 from runbook.present import report as render
+from runbook.record import bundle
 from runbook.results import CheckResult
 from tests.utils.cli import gpu_runbook
 from tests.utils.paths import REPO
@@ -183,3 +184,24 @@ def test_fleet_report_of_a_hostile_fleet_json_exits_2_with_one_line(tmp_path, co
     proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and says in proc.stderr, proc.stderr
+
+
+def test_the_bundle_takes_no_file_of_the_host_through_a_records_symlink(tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$not-for-a-bundle:19000:0:99999:7:::\n")
+    (tmp_path / "record").mkdir()
+    os.symlink(secret, tmp_path / "record" / "summary.json")
+    shutil.copy(H200 / "report.html", tmp_path / "record" / "report.html")
+    files = bundle.last_record(str(tmp_path / "record"))
+    assert "summary.json" not in files and b"not-for-a-bundle" not in b"".join(files.values()), files.keys()
+    assert b"symbolic link" in files["summary.json.refused.txt"]
+    assert files["report.html"] == (H200 / "report.html").read_bytes()
+
+
+def test_the_bundle_does_not_hang_on_a_daemon_json_that_is_a_fifo_or_a_device(tmp_path):
+    (tmp_path / "etc/docker").mkdir(parents=True)
+    os.mkfifo(tmp_path / "etc/docker/daemon.json")
+    os.symlink("/dev/zero", tmp_path / "etc/docker/zero.json")
+    for path in ("/etc/docker/daemon.json", "/etc/docker/zero.json"):
+        with pytest.raises(bundle.Absent, match="not a regular file"):
+            bundle.read(str(tmp_path), path)
