@@ -5,13 +5,14 @@ import copy
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from runbook import files, fleet, record, verify
 from runbook.errors import RunSetupError
 from runbook.fleet import page as fleet_page
-from runbook.present import junit
+from runbook.present import junit, lab
 from runbook.present import report as render
 from runbook.record import bundle
 from runbook.results import CheckResult
@@ -205,3 +206,30 @@ def test_the_bundle_does_not_hang_on_a_daemon_json_that_is_a_fifo_or_a_device(tm
     for path in ("/etc/docker/daemon.json", "/etc/docker/zero.json"):
         with pytest.raises(bundle.Absent, match="not a regular file"):
             bundle.read(str(tmp_path), path)
+
+
+def a_record_with(tmp_path, **links) -> Path:
+    """A copy of the H200 record with, beside its files, a symbolic link per keyword (name=target)."""
+    folder = tmp_path / "h200"
+    shutil.copytree(H200, folder)
+    for name, target in links.items():
+        os.symlink(target, folder / name)
+    return folder
+
+
+def test_lab_replay_copies_the_records_own_files_and_no_file_a_link_points_to(tmp_path):
+    secret = tmp_path / "secrets"
+    secret.mkdir()
+    (secret / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY----- not-for-the-class\n")
+    folder = a_record_with(tmp_path, **{"key.ipynb": secret / "id_rsa", "home": secret})
+    ws = lab.prepare(tmp_path / "ws", str(folder))
+    copied = tmp_path / "ws" / ws.replay
+    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in H200.iterdir()), list(copied.iterdir())
+    assert (copied / "summary.json").read_bytes() == (H200 / "summary.json").read_bytes()
+
+
+def test_lab_replay_of_a_record_holding_a_device_or_a_fifo_does_not_hang(tmp_path):
+    folder = a_record_with(tmp_path, **{"zero.ipynb": "/dev/zero"})
+    os.mkfifo(folder / "pipe.ipynb")
+    ws = lab.prepare(tmp_path / "ws", str(folder))
+    assert not {"zero.ipynb", "pipe.ipynb"} & {p.name for p in (tmp_path / "ws" / ws.replay).iterdir()}
