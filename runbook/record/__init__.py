@@ -242,7 +242,11 @@ def problems(summary) -> list[str]:
             found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
             break
     for i, n in enumerate(summary["notebooks"]):
-        if not all(isinstance(n.get(k, ""), str | None) for k in ("status", "worst", "error")):
+        if (
+            n.get("status", "ran") not in ("ran", "error", "missing")
+            or n.get("worst") not in (None, *statuses)
+            or not isinstance(n.get("error", ""), str)
+        ):
             found.append(_("notebooks[{index}] has fields of the wrong type").format(index=i))
             break
     wrong = [k for k in TEXTS if not isinstance(summary.get(k, ""), str | None)]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook import files, fleet, record, verify
+from runbook import files, fleet, record, ui, verify
+from runbook.catalogue import STEPS
 from runbook.errors import RunSetupError
 from runbook.fleet import page as fleet_page
-from runbook.present import junit, lab
+from runbook.present import junit, lab, path_overview
 from runbook.present import report as render
 from runbook.record import bundle
 from runbook.results import CheckResult
@@ -54,6 +55,8 @@ def first_check(**fields):
         first_check(skip_kind=[]),
         lambda s: s["notebooks"][0].update(status=1),
         lambda s: s["notebooks"][0].update(error=["x"]),
+        lambda s: s["notebooks"][0].update(status="finished"),
+        lambda s: s["notebooks"][0].update(worst="<b>evil</b>"),
     ],
     ids=lambda c: "",
 )
@@ -103,6 +106,8 @@ def every_reader(summary: dict) -> None:
     verify.fact_drift(summary, summary), verify.gpus_of(summary)
     host = fleet.Host("h", "ran", "", [], summary, checks)
     fleet.text([host]), fleet_page.page([host], fleet.summary([host]), ""), junit.xml(host)
+    states = record.step_states(summary, STEPS)
+    path_overview.overview_html(states, record.next_step_of(states), {}, {}, ui.replayed_note(summary))
 
 
 def data_paths(value, at=()):
