@@ -26,6 +26,7 @@ from .catalogue import STEPS
 from .errors import ParameterError, RunSetupError
 from .files import write_atomic
 from .i18n import N_, _, translate
+from .record import code_cells
 from .record import read as read_summary
 
 # The facts compared, by the check that observed them and the key of its data.
@@ -120,20 +121,28 @@ def is_drift(d: Drift) -> bool:
 
 
 def checked_outputs(notebook: Path) -> list[str]:
-    """The text outputs of the cells nbval checks, masked."""
+    """The text outputs of the cells nbval checks, masked; none for a file that is not a notebook (or is
+    missing, a FIFO, a device: ``record.code_cells``)."""
     try:
-        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        cells = code_cells(notebook)
     except (OSError, ValueError):
         return []
     texts = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code" or "NBVAL_CHECK_OUTPUT" not in "".join(cell.get("source", [])):
+    for cell in cells:
+        if "NBVAL_CHECK_OUTPUT" not in _text(cell.get("source")):
             continue
-        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text = "".join(_text(o.get("text")) for o in cell["outputs"] if o.get("output_type") == "stream")
         for pattern, replace in masks():
             text = pattern.sub(replace, text)
         texts.append(text)
     return texts
+
+
+def _text(value) -> str:
+    """A notebook's text as nbformat keeps it (a string, or a list of lines); '' for anything else."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
 
 
 def changed_lines(recorded: str, now: str) -> tuple[str, str]:

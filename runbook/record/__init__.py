@@ -28,16 +28,43 @@ from ..version import version_info
 from . import shapes
 
 
-def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
-    """The checks a notebook displayed, and the error it stopped on ('' when it ran through)."""
+def code_cells(path: str | Path) -> list[dict]:
+    """The code cells of the notebook at ``path``, each with its outputs as a list of objects (others left
+    out): OSError for a file that cannot be read (``files.read_json``), ValueError for one that is not a
+    notebook."""
     nb = read_json(str(path))
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(_("it is not a notebook (no list of cells)"))
+    found = []
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            outputs = cell.get("outputs")
+            found.append(
+                {**cell, "outputs": [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []}
+            )
+    return found
+
+
+def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
+    """The checks a notebook displayed, and the error it stopped on ('' when it ran through); ValueError
+    (or OSError) for a file that is not a notebook, or whose checks are not checks."""
     checks, error = [], ""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") in ("display_data", "execute_result") and MIME_TYPE in out.get("data", {}):
-                checks += [CheckResult.from_dict(d) for d in out["data"][MIME_TYPE]["checks"]]
+    for cell in code_cells(path):
+        for out in cell["outputs"]:
+            data = out.get("data")
+            if (
+                out.get("output_type") in ("display_data", "execute_result")
+                and isinstance(data, dict)
+                and MIME_TYPE in data
+            ):
+                shown = data[MIME_TYPE].get("checks") if isinstance(data[MIME_TYPE], dict) else None
+                if not isinstance(shown, list):
+                    raise ValueError(_("its output of checks holds no list of checks"))
+                wrong = next(filter(None, (check_problem(i, c) for i, c in enumerate(shown))), "")
+                if wrong:
+                    raise ValueError(wrong)
+                checks += [CheckResult.from_dict(d) for d in shown]
             elif out.get("output_type") == "error" and not error:
                 error = f"{out.get('ename')}: {out.get('evalue')}"
     return checks, error
@@ -63,7 +90,10 @@ def collect(folder: str | Path, names: list[str] | None = None, stopped: dict[st
         if not path.exists():
             notebooks.append({"name": path.name, "status": "missing"})
             continue
-        found, error = notebook_checks(path)
+        try:
+            found, error = notebook_checks(path)
+        except (OSError, ValueError) as e:  # a notebook that is not one the runbook ran: said, the others kept
+            found, error = [], _("it cannot be read back: {error}").format(error=getattr(e, "strerror", None) or e)
         if path.stem == REPORT:
             found = []
         error = error or stopped.get(path.name, "")
@@ -214,34 +244,16 @@ def problems(summary) -> list[str]:
             )
     if found:
         return found
-    statuses = {s.value for s in Status}
     for i, c in enumerate(summary["checks"]):
-        if not (isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("status") in statuses):
-            found.append(
-                _("checks[{index}] is not a check (an id and a status of {statuses})").format(
-                    index=i, statuses=", ".join(sorted(statuses))
-                )
-            )
+        wrong = check_problem(i, c)
+        if wrong:
+            found.append(wrong)
             break
-        if (
-            not isinstance(c.get("data", {}), dict)
-            or not all(isinstance(c.get(k, ""), str) for k in CHECK_TEXTS)
-            or not _number(c.get("duration_s", 0.0))
-        ):
-            found.append(_("checks[{index}] ({id}) has fields of the wrong type").format(index=i, id=c["id"]))
-            break
-        if not shapes.data_fits(c["id"], c.get("data", {})):
-            found.append(
-                _("checks[{index}] ({id}) holds data of another shape than this runbook writes").format(
-                    index=i, id=c["id"]
-                )
-            )
-            break
+    statuses = {s.value for s in Status}
     for i, n in enumerate(summary["notebooks"]):
         if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):
             found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
             break
-    for i, n in enumerate(summary["notebooks"]):
         if (
             n.get("status", "ran") not in ("ran", "error", "missing")
             or n.get("worst") not in (None, *statuses)
@@ -265,6 +277,27 @@ def problems(summary) -> list[str]:
         except ValueError as e:
             found.append(str(e))
     return found
+
+
+def check_problem(index: int, c) -> str:
+    """What keeps ``c``, the check at ``index`` of a summary or of a notebook's output, from being one as
+    this runbook writes it; '' for a check."""
+    statuses = {s.value for s in Status}
+    if not (isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("status") in statuses):
+        return _("checks[{index}] is not a check (an id and a status of {statuses})").format(
+            index=index, statuses=", ".join(sorted(statuses))
+        )
+    if (
+        not isinstance(c.get("data", {}), dict)
+        or not all(isinstance(c.get(k, ""), str) for k in CHECK_TEXTS)
+        or not _number(c.get("duration_s", 0.0))
+    ):
+        return _("checks[{index}] ({id}) has fields of the wrong type").format(index=index, id=c["id"])
+    if not shapes.data_fits(c["id"], c.get("data", {})):
+        return _("checks[{index}] ({id}) holds data of another shape than this runbook writes").format(
+            index=index, id=c["id"]
+        )
+    return ""
 
 
 TEXTS = ("started", "finished", "verdict_reason", "lang")  # text (or null) where present

@@ -16,7 +16,7 @@ from runbook.fleet import page as fleet_page
 from runbook.present import junit, lab, path_overview
 from runbook.present import report as render
 from runbook.record import bundle
-from runbook.results import CheckResult
+from runbook.results import MIME_TYPE, CheckResult
 from tests.utils.cli import gpu_runbook
 from tests.utils.paths import REPO
 
@@ -238,3 +238,55 @@ def test_lab_replay_of_a_record_holding_a_device_or_a_fifo_does_not_hang(tmp_pat
     os.mkfifo(folder / "pipe.ipynb")
     ws = lab.prepare(tmp_path / "ws", str(folder))
     assert not {"zero.ipynb", "pipe.ipynb"} & {p.name for p in (tmp_path / "ws" / ws.replay).iterdir()}
+
+
+def executed(path, checks) -> None:
+    """A notebook as a run leaves it, one cell showing ``checks`` (dicts, as the output of type MIME_TYPE holds
+    them)."""
+    output = {"output_type": "display_data", "metadata": {}, "data": {MIME_TYPE: {"checks": checks}}}
+    cell = {"cell_type": "code", "source": "", "metadata": {}, "outputs": [output], "execution_count": 1}
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+NOT_NOTEBOOKS = {
+    "not JSON": lambda p: p.write_text("{ not json"),
+    "a list": lambda p: p.write_text("[]"),
+    "cells an object": lambda p: p.write_text('{"cells": {}}'),
+    "too deep": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
+    "/dev/zero": lambda p: os.symlink("/dev/zero", p),
+    "a FIFO": lambda p: os.mkfifo(p),
+    "a check of no status": lambda p: executed(p, [{"id": "host.os", "status": "great"}]),
+    "checks an object": lambda p: executed(p, {"host.os": "pass"}),
+    "a check with GPUs as text": lambda p: executed(
+        p, [{"id": "host.driver", "title": "", "status": "pass", "detail": "", "data": {"gpus": "H200"}}]
+    ),
+}
+
+
+@pytest.mark.parametrize("make", NOT_NOTEBOOKS.values(), ids=NOT_NOTEBOOKS.keys())
+def test_a_notebook_that_is_not_one_the_runbook_ran_is_a_failure_of_its_step_and_the_others_are_kept(tmp_path, make):
+    executed(tmp_path / "01-preflight.ipynb", [{"id": "host.os", "title": "OS", "status": "pass", "detail": "Ubuntu"}])
+    make(tmp_path / "03-gpu-in-container.ipynb")
+    summary = record.collect(tmp_path)
+    assert [c["id"] for c in summary["checks"]] == ["host.os", "notebook.03-gpu-in-container"]
+    stopped = summary["notebooks"][1]
+    assert stopped["status"] == "error" and stopped["error"].startswith("it cannot be read back: "), stopped
+    summary |= {"parameters": {}, "steps": ["01-preflight", "03-gpu-in-container"]}  # as the runner adds them
+    assert not record.problems(summary), record.problems(summary)
+    every_reader(summary)
+
+
+@pytest.mark.parametrize("make", NOT_NOTEBOOKS.values(), ids=NOT_NOTEBOOKS.keys())
+def test_verify_compares_no_checked_output_of_a_notebook_that_is_not_one(tmp_path, make):
+    make(tmp_path / "03-gpu-in-container.ipynb")
+    assert verify.checked_outputs(tmp_path / "03-gpu-in-container.ipynb") == []
+
+
+def test_verify_reads_a_checked_cell_whatever_form_its_text_has(tmp_path):
+    cell = {
+        "cell_type": "code",
+        "source": ["# NBVAL_CHECK_OUTPUT\n", 3],
+        "outputs": [{"output_type": "stream", "text": ["nvidia-smi ran ", {"x": 1}, "in the container\n"]}, 7],
+    }
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [cell, "not a cell", {"cell_type": "code"}]}))
+    assert verify.checked_outputs(tmp_path / "n.ipynb") == ["nvidia-smi ran in the container\n"]
