@@ -114,6 +114,13 @@ def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
 
 def read_host(folder: Path) -> Host:
     """A host from its folder: fleet.json says what became of it, summary.json is its record."""
+    if not folder.name.isprintable():  # a control character, or bytes that are not UTF-8 (surrogates)
+        raise RunSetupError(
+            _("the host folder {name} in {folder} is not named in printable UTF-8 text").format(
+                name=ascii(folder.name), folder=folder.parent
+            ),
+            remediation=_("Rename it as the inventory names the host."),
+        )
     outcome = _read_json(folder / "fleet.json") or {}
     if not (
         isinstance(outcome, dict)

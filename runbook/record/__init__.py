@@ -221,6 +221,8 @@ def problems(summary) -> list[str]:
     keys, checks that are not checks. Empty for a record."""
     if not isinstance(summary, dict):
         return [_("it holds a {kind}, not an object").format(kind=type(summary).__name__)]
+    if not _unicode(summary):
+        return [_("it holds text that is not Unicode (a lone surrogate)")]
     version = summary.get("schema_version", 1)  # the first records had none
     if version not in READABLE or isinstance(version, bool):
         return [
@@ -293,6 +295,8 @@ def check_problem(index: int, c) -> str:
         or not _number(c.get("duration_s", 0.0))
     ):
         return _("checks[{index}] ({id}) has fields of the wrong type").format(index=index, id=c["id"])
+    if not _unicode(c):
+        return _("checks[{index}] ({id}) holds text that is not Unicode").format(index=index, id=repr(c["id"]))
     if not shapes.data_fits(c["id"], c.get("data", {})):
         return _("checks[{index}] ({id}) holds data of another shape than this runbook writes").format(
             index=index, id=c["id"]
@@ -302,6 +306,15 @@ def check_problem(index: int, c) -> str:
 
 TEXTS = ("started", "finished", "verdict_reason", "lang")  # text (or null) where present
 CHECK_TEXTS = ("title", "detail", "cause", "remediation", "notebook", "evidence", "skip_kind")
+
+
+def _unicode(value) -> bool:
+    """Whether every text in ``value`` can be written as UTF-8 (JSON lets a lone surrogate through)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number(value) -> bool:

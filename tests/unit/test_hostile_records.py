@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -290,3 +291,29 @@ def test_verify_reads_a_checked_cell_whatever_form_its_text_has(tmp_path):
     }
     (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [cell, "not a cell", {"cell_type": "code"}]}))
     assert verify.checked_outputs(tmp_path / "n.ipynb") == ["nvidia-smi ran in the container\n"]
+
+
+def test_a_summary_holding_a_lone_surrogate_is_not_a_record(tmp_path):
+    hostile(tmp_path, first_check(detail="GPU \ud800 lost"))  # json.dumps writes it as \ud800, json.loads reads it
+    with pytest.raises(RunSetupError, match="not Unicode"):
+        record.read(tmp_path)
+
+
+def test_junit_of_checks_whose_ids_and_host_hold_what_xml_cannot_is_well_formed():
+    summary = json.loads((H200 / "summary.json").read_text())
+    for c in summary["checks"]:
+        c["id"] += "\x00\x1b[0m"
+    summary["host"] = "gpu\x01"
+    ElementTree.fromstring(junit.junit_xml(summary))
+    checks = [CheckResult.from_dict(c) for c in summary["checks"]]
+    ElementTree.fromstring(junit.xml(fleet.Host("gpu-01", "ran", "", [], summary, checks)).encode())
+
+
+def test_fleet_report_refuses_a_host_folder_not_named_in_utf8_with_one_line(tmp_path):
+    host = os.path.join(os.fsencode(tmp_path / "fleet"), b"gpu-\xff")
+    os.makedirs(host)
+    with open(os.path.join(host, b"fleet.json"), "w") as f:
+        f.write('{"state": "unreachable", "message": "no route to host"}')
+    proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "not named in printable UTF-8 text" in proc.stderr, proc.stderr
