@@ -25,6 +25,7 @@ from ..files import read_json, write_atomic
 from ..i18n import _
 from ..present import junit
 from ..present.ladder import first_broken, ladder
+from ..present.report import report_page
 from ..results import CheckResult, Status
 from . import page as fleet_page
 
@@ -234,20 +235,26 @@ def text(hosts: list[Host]) -> str:
 
 def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host], dict, Path]:
     """``gpu-runbook fleet-report``: read the fleet folder, write ``fleet-report.html``,
-    ``fleet-summary.json`` and ``junit/<host>.xml`` into ``out`` (default: the fleet folder itself);
-    returns the hosts, the summary and where it was written."""
+    ``fleet-summary.json``, ``junit/<host>.xml`` and ``reports/<host>.html`` (each host's report drawn
+    from its summary.json) into ``out`` (default: the fleet folder itself); returns the hosts, the
+    summary and where it was written."""
     folder = Path(folder).absolute()
     hosts = read(folder)
     out = Path(out).absolute() if out else folder
     (out / "junit").mkdir(parents=True, exist_ok=True)
-    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the page links to the hosts' reports
+    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the summary names the hosts' records
     base = "" if base == "." else base
     result = summary(hosts)
     for entry in result["by_host"]:
         if entry["record"]:
             entry["record"] = f"{base}/{entry['record']}" if base else entry["record"]
     write_atomic(str(out / "fleet-summary.json"), (json.dumps(result, indent=2) + "\n").encode())
-    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result, base).encode())
+    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result).encode())
+    for h in hosts:
+        if h.summary:
+            path = out / fleet_page.report_path(h)
+            path.parent.mkdir(exist_ok=True)
+            write_atomic(str(path), report_page(h.summary).encode())
     for h in hosts:
         write_atomic(str(out / "junit" / f"{h.name}.xml"), junit.xml(h).encode())
     return hosts, result, out

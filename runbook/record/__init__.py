@@ -230,22 +230,10 @@ def problems(summary) -> list[str]:
                 found=repr(version), wanted=", ".join(map(str, READABLE))
             )
         ]
-    found = []
-    kinds = {
-        **{"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str},
-        **{"counts": dict, "host": str, "runbook_version": str},
-    }
-    for key, kind in kinds.items():
-        if key not in summary:
-            found.append(_("{key} is missing").format(key=key))
-        elif not isinstance(summary[key], kind):
-            found.append(
-                _("{key} is a {found}, not a {wanted}").format(
-                    key=key, found=type(summary[key]).__name__, wanted=kind.__name__
-                )
-            )
+    found = _kinds(summary, {"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str})
     if found:
         return found
+    found = _kinds(summary, {"counts": dict, "host": str, "runbook_version": str})  # what the pages show
     for i, c in enumerate(summary["checks"]):
         wrong = check_problem(i, c)
         if wrong:
@@ -266,7 +254,9 @@ def problems(summary) -> list[str]:
     wrong = [k for k in TEXTS if not isinstance(summary.get(k, ""), str | None)]
     if wrong:
         found.append(_("{keys} should be text").format(keys=", ".join(wrong)))
-    if not all(isinstance(k, str) and _count(v) for k, v in summary["counts"].items()):
+    if isinstance(summary.get("counts"), dict) and not all(
+        isinstance(k, str) and _count(v) for k, v in summary["counts"].items()
+    ):
         found.append(_("counts is not a count of checks per status"))
     unknown = [s for s in summary["steps"] if not isinstance(s, str) or s not in STEPS]
     if unknown:
@@ -278,6 +268,21 @@ def problems(summary) -> list[str]:
             checks_by_step(summary)
         except ValueError as e:
             found.append(str(e))
+    return found
+
+
+def _kinds(summary: dict, kinds: dict[str, type]) -> list[str]:
+    """The keys of ``kinds`` that ``summary`` lacks or holds another type of value under."""
+    found = []
+    for key, kind in kinds.items():
+        if key not in summary:
+            found.append(_("{key} is missing").format(key=key))
+        elif not isinstance(summary[key], kind):
+            found.append(
+                _("{key} is a {found}, not a {wanted}").format(
+                    key=key, found=type(summary[key]).__name__, wanted=kind.__name__
+                )
+            )
     return found
 
 

