@@ -152,7 +152,6 @@ def test_every_record_read_accepts_is_drawn_by_every_reader():
     "parameters, says",
     [
         ({"gpu_mode": "evil"}, "gpu_mode"),
-        ({"no_such_parameter": 1}, "no_such_parameter"),
         ({"timeout_s": "soon"}, "timeout_s"),
         ({"lang": "../../x"}, "lang"),
     ],
@@ -329,3 +328,9 @@ def test_the_fleet_report_links_to_a_report_it_draws_not_to_the_one_a_host_sent(
     assert 'href="reports/gpu-01.html"' in page and "gpu-01/report.html" not in page, page
     drawn = (tmp_path / "out" / "reports" / "gpu-01.html").read_text()
     assert "<script" not in drawn and "NVIDIA H200" in drawn
+
+
+def test_a_parameter_this_runbook_does_not_have_is_left_out_and_said():
+    values, left = verify.observing({"gpu_mode": "cdi", "from_a_newer_runbook": "format the disk"})
+    assert values == {"gpu_mode": "cdi"}, values
+    assert [(x.name, x.why) for x in left] == [("from_a_newer_runbook", "not a parameter of this runbook")], left
