@@ -34,7 +34,8 @@ DATA = {
     "pytorch.throughput": {"gpu": str, "container": SPEED, "host": SPEED, "datasheet": SPEED},
     "health.": {"gpus": [{"gpu": int, "state": frozenset({"ok", "warn", "fail", "not observed"}), "seen": str}]},
 }
-EVERY = {"engine": (ENGINE, None)}  # any check's data may name the engine an image pull talked to
+# any check's data may name the engine: an image pull the one it talked to, engine.reachable its kind
+EVERY = {"engine": (ENGINE, str, None)}
 
 
 def fits(value, shape) -> bool:

@@ -334,3 +334,24 @@ def test_a_parameter_this_runbook_does_not_have_is_left_out_and_said():
     values, left = verify.observing({"gpu_mode": "cdi", "from_a_newer_runbook": "format the disk"})
     assert values == {"gpu_mode": "cdi"}, values
     assert [(x.name, x.why) for x in left] == [("from_a_newer_runbook", "not a parameter of this runbook")], left
+
+
+def test_every_record_the_runbook_wrote_reads_back():
+    """The committed records, the fleet fixtures and a check as a run on this machine's Docker 20.10 wrote it."""
+    for path in sorted(REPO.glob("records/*/summary.json")) + sorted(REPO.glob("tests/fixtures/fleet/*/summary.json")):
+        record.read(path.parent)
+    reached = {  # engine.reachable's data from `gpu-runbook run --only 1` here (Debian's docker.io 20.10.24)
+        "engine": "docker",
+        "version": "20.10.24+dfsg1",
+        "api_version": "1.41",
+        "rootless": False,
+        "cgroup_driver": "cgroupfs",
+        "image_store": "overlay2",
+        "storage_driver": "overlay2",
+        "cdi_enabled": False,
+        "cdi_spec_dirs": [],
+        "cdi_devices": [],
+        "address": "unix:///var/run/docker.sock",
+    }
+    check = {"id": "engine.reachable", "title": "Engine", "status": "pass", "detail": "Docker", "data": reached}
+    assert record.check_problem(0, check) == ""
