@@ -11,7 +11,7 @@ from __future__ import annotations
 
 NUMBER = (int, float)
 TEXT = (str, None)
-GPU = {"index": int, "name": str, "uuid": str, "memory_total_mib": NUMBER}
+GPU = {"index": int, "name": str, "uuid": str, "memory_total_mib": (NUMBER, None)}  # None: nvidia-smi said N/A
 SEEN_GPU = {"name": str, "uuid": str}
 SPEED = ({"bf16_matmul_tflops": (NUMBER, None), "copy_gb_per_s": (NUMBER, None)}, None)
 ENGINE = {"engine": TEXT, "version": TEXT, "api_version": TEXT, "rootless": (bool, None)}

@@ -355,3 +355,24 @@ def test_every_record_the_runbook_wrote_reads_back():
     }
     check = {"id": "engine.reachable", "title": "Engine", "status": "pass", "detail": "Docker", "data": reached}
     assert record.check_problem(0, check) == ""
+
+
+XMLS = sorted(REPO.glob("tests/fixtures/field/xml/*.xml")) + sorted(REPO.glob("tests/fixtures/drivers/*.xml"))
+
+
+@pytest.mark.parametrize("xml", XMLS, ids=lambda p: p.name)
+def test_what_real_nvidia_smi_answers_make_the_checks_write_fits_the_shapes_read_back(xml):
+    """The driver's and the health checks' data as a run writes it from each captured nvidia-smi -q -x (the
+    field corpus: N/A memory, old drivers, MIG): a record made from it is never refused when read back."""
+    from runbook.host import health, parse_nvidia_smi_xml
+    from runbook.record import shapes
+    from runbook.results import run_check
+
+    text = xml.read_text(errors="replace")
+    driver = parse_nvidia_smi_xml(text)
+    data = {"driver_version": driver.driver_version, "cuda_version": driver.cuda_version}
+    data |= {"gpus": [vars(g) for g in driver.gpus], "unknown": driver.unknown}
+    assert shapes.data_fits("host.driver", data), data
+    for check_id, title, judge in health.CHECKS:
+        c = run_check(check_id, title, lambda judge=judge: judge(text))
+        assert shapes.data_fits(check_id, c.data), (check_id, c.data)
