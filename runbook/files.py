@@ -7,13 +7,43 @@
 - ``replace_with_backup``: the same for a user's configuration file: a symlink is followed (its target
   changes, the link stays), the old content is first copied to a timestamped backup beside it (never
   overwriting an earlier backup), and the file keeps its mode and owner.
+- ``read_regular``: a file read back (a record, a configuration) that is a regular file of a bounded
+  size: a FIFO would block, a device (/dev/zero) never ends, a huge file would fill the memory;
+  ``read_json`` parses one (UTF-8 JSON; nesting too deep for the parser is a ValueError too).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import json
 import os
+import stat
 import tempfile
+
+from .i18n import _
+
+MAX_READ = 64 << 20  # no record, notebook or configuration file the runbook reads back is larger
+
+
+def read_regular(path: str, limit: int | None = None) -> bytes:
+    """The content of the regular file at ``path`` (a symlink is followed); OSError for what is not one
+    (a folder, FIFO, socket or device), for more than ``limit`` bytes, and for what cannot be opened."""
+    limit = MAX_READ if limit is None else limit
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opened without a writer must not block
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, _("not a regular file (a folder, FIFO, socket or device)"), path)
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, _("larger than {size} MiB").format(size=limit >> 20), path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while read
+        raise OSError(errno.EFBIG, _("larger than {size} MiB").format(size=limit >> 20), path)
+    return data
 
 
 def file_to_write(path: str, option: str, keep: bool = False) -> str:
@@ -96,3 +126,13 @@ def _write_new(first: str, data: bytes) -> str:
             os.fsync(f.fileno())
         return candidate
     raise FileExistsError(f"{first}: a thousand backups exist already")
+
+
+def read_json(path: str, limit: int | None = None):
+    """The JSON value in the regular file at ``path``: OSError as ``read_regular`` raises it, ValueError
+    for what is not UTF-8 JSON (nesting too deep for the parser included)."""
+    data = read_regular(path, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(_("it nests objects or lists too deep")) from None

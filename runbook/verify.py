@@ -23,8 +23,10 @@ from pathlib import Path
 
 from . import params
 from .catalogue import STEPS
+from .errors import ParameterError, RunSetupError
 from .files import write_atomic
 from .i18n import N_, _, translate
+from .record import code_cells
 from .record import read as read_summary
 
 # The facts compared, by the check that observed them and the key of its data.
@@ -119,20 +121,28 @@ def is_drift(d: Drift) -> bool:
 
 
 def checked_outputs(notebook: Path) -> list[str]:
-    """The text outputs of the cells nbval checks, masked."""
+    """The text outputs of the cells nbval checks, masked; none for a file that is not a notebook (or is
+    missing, a FIFO, a device: ``record.code_cells``)."""
     try:
-        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        cells = code_cells(notebook)
     except (OSError, ValueError):
         return []
     texts = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code" or "NBVAL_CHECK_OUTPUT" not in "".join(cell.get("source", [])):
+    for cell in cells:
+        if "NBVAL_CHECK_OUTPUT" not in _text(cell.get("source")):
             continue
-        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text = "".join(_text(o.get("text")) for o in cell["outputs"] if o.get("output_type") == "stream")
         for pattern, replace in masks():
             text = pattern.sub(replace, text)
         texts.append(text)
     return texts
+
+
+def _text(value) -> str:
+    """A notebook's text as nbformat keeps it (a string, or a list of lines); '' for anything else."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
 
 
 def changed_lines(recorded: str, now: str) -> tuple[str, str]:
@@ -184,6 +194,9 @@ def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[Lef
     for name, value in recorded.items():
         if name in NOT_FROM_RECORD:
             continue
+        if name not in params.BY_NAME:  # a newer runbook's parameter: what it would do is not known here
+            left.append(LeftOut(name, value, _("not a parameter of this runbook")))
+            continue
         if name in params.ACTING and name not in given:
             default = params.BY_NAME[name].default
             if value != default:
@@ -202,6 +215,21 @@ def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[Lef
     return values, left
 
 
+def from_record(values: dict, given: dict) -> None:
+    """Refuse a record whose own parameters (those not ``given`` over them) this runbook would not take:
+    values of another type or out of range. Said as the record's fault, before anything runs."""
+    try:
+        params.validate({k: v for k, v in values.items() if k not in given})
+    except ParameterError as e:
+        raise RunSetupError(
+            _("the record's parameters are not this runbook's: {error}").format(error=e),
+            remediation=_(
+                "Give that parameter with -p NAME VALUE to verify with another value, or verify a record "
+                "this runbook wrote."
+            ),
+        ) from None
+
+
 def verify(
     record: str | Path, out: str | Path | None = None, log=print, given: dict | None = None
 ) -> tuple[list[Drift], dict, Path, list[LeftOut]]:
@@ -216,6 +244,7 @@ def verify(
     values, left = observing(before["parameters"], given)
     # in the record's language (records before it had one were English), so that checked outputs compare
     values.setdefault("lang", before.get("lang") or "en")
+    from_record(values, given or {})
     steps = before["steps"] or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)

@@ -21,13 +21,15 @@ from pathlib import Path
 
 from .. import record
 from ..errors import RunSetupError
-from ..files import write_atomic
+from ..files import read_json, write_atomic
 from ..i18n import _
 from ..present import junit
 from ..present.ladder import first_broken, ladder
+from ..present.report import report_page
 from ..results import CheckResult, Status
 from . import page as fleet_page
 
+STATES = ("ran", "broken", "unreachable", "checked")  # what fleet.json says became of a host (checked: --check)
 NOT_SEEN = "none"  # what a shared column says when the host answered and has no such thing
 
 
@@ -113,8 +115,21 @@ def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
 
 def read_host(folder: Path) -> Host:
     """A host from its folder: fleet.json says what became of it, summary.json is its record."""
+    if not folder.name.isprintable():  # a control character, or bytes that are not UTF-8 (surrogates)
+        raise RunSetupError(
+            _("the host folder {name} in {folder} is not named in printable UTF-8 text").format(
+                name=ascii(folder.name), folder=folder.parent
+            ),
+            remediation=_("Rename it as the inventory names the host."),
+        )
     outcome = _read_json(folder / "fleet.json") or {}
-    if not isinstance(outcome, dict) or not isinstance(outcome.get("groups", []), list):
+    if not (
+        isinstance(outcome, dict)
+        and outcome.get("state") in (None, *STATES)
+        and isinstance(outcome.get("message", ""), str)
+        and isinstance(outcome.get("groups", []), list)
+        and all(isinstance(g, str) for g in outcome.get("groups", []))
+    ):
         raise RunSetupError(
             _("{path} is not what the playbook writes (an object with state, message, groups)").format(
                 path=folder / "fleet.json"
@@ -134,7 +149,7 @@ def read_host(folder: Path) -> Host:
 
 def _read_json(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(str(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
@@ -220,20 +235,26 @@ def text(hosts: list[Host]) -> str:
 
 def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host], dict, Path]:
     """``gpu-runbook fleet-report``: read the fleet folder, write ``fleet-report.html``,
-    ``fleet-summary.json`` and ``junit/<host>.xml`` into ``out`` (default: the fleet folder itself);
-    returns the hosts, the summary and where it was written."""
+    ``fleet-summary.json``, ``junit/<host>.xml`` and ``reports/<host>.html`` (each host's report drawn
+    from its summary.json) into ``out`` (default: the fleet folder itself); returns the hosts, the
+    summary and where it was written."""
     folder = Path(folder).absolute()
     hosts = read(folder)
     out = Path(out).absolute() if out else folder
     (out / "junit").mkdir(parents=True, exist_ok=True)
-    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the page links to the hosts' reports
+    base = os.path.relpath(folder, out).replace(os.sep, "/")  # the summary names the hosts' records
     base = "" if base == "." else base
     result = summary(hosts)
     for entry in result["by_host"]:
         if entry["record"]:
             entry["record"] = f"{base}/{entry['record']}" if base else entry["record"]
     write_atomic(str(out / "fleet-summary.json"), (json.dumps(result, indent=2) + "\n").encode())
-    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result, base).encode())
+    write_atomic(str(out / "fleet-report.html"), fleet_page.page(hosts, result).encode())
+    for h in hosts:
+        if h.summary:
+            path = out / fleet_page.report_path(h)
+            path.parent.mkdir(exist_ok=True)
+            write_atomic(str(path), report_page(h.summary).encode())
     for h in hosts:
         write_atomic(str(out / "junit" / f"{h.name}.xml"), junit.xml(h).encode())
     return hosts, result, out

@@ -74,10 +74,10 @@ def where_it_broke(host) -> str:
     return '<span class="fl-none">{}</span>'.format(html.escape(_("none"))) if host.checks else ""
 
 
-def row(host, ids: list[str], base: str = "") -> str:
-    """A host's row; its name links to its report, at ``base`` (the fleet folder, relative to the page)."""
+def row(host, ids: list[str]) -> str:
+    """A host's row; its name links to its report as the fleet report draws it (``report_path``)."""
     name = html.escape(host.name)
-    href = quote(f"{base}/{host.name}/report.html" if base else f"{host.name}/report.html")
+    href = quote(report_path(host))
     link = f'<a href="{html.escape(href, quote=True)}">{name}</a>' if host.summary else name
     sub = []
     reported = (host.summary or {}).get("host", "")
@@ -134,8 +134,17 @@ def failures(hosts: list) -> str:
     return f"<h2>{title}</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
-def page(hosts: list, summary: dict, base: str = "") -> str:
-    """The fleet page; ``base``: where the host folders are, relative to the page's folder ('' beside it)."""
+def report_path(host) -> str:
+    """Where a host's report is, beside the fleet page: drawn from its summary.json, never the report.html
+    the host sent (a host's file is data, and a page of its own could hold scripts)."""
+    return f"{REPORTS}/{host.name}.html"
+
+
+REPORTS = "reports"
+
+
+def page(hosts: list, summary: dict) -> str:
+    """The fleet page."""
     by_name = {h.name: h for h in hosts}
     grouped = [
         (g["shared"], [by_name[n] for n in g["hosts"]]) for g in summary["groups"]
@@ -151,7 +160,7 @@ def page(hosts: list, summary: dict, base: str = "") -> str:
     width = 3 + len(SHARED) + len(ids)
     sections = "".join(
         f'<tr class="fl-group"><th colspan="{width}">{group_title(shared, members)}</th></tr>'
-        + "".join(row(h, ids, base) for h in members)
+        + "".join(row(h, ids) for h in members)
         for shared, members in grouped
     )
     counts = " · ".join(f"{n} {html.escape(o)}" for o, n in summary["counts"].items())

@@ -11,11 +11,22 @@ from xml.etree import ElementTree as ET
 
 from ..results import CheckResult, Status
 
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # tool output may hold them (ANSI escapes)
+# what XML cannot hold: tool output may have it (ANSI escapes), a record's JSON a lone surrogate
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
     return NOT_XML.sub("\ufffd", text)
+
+
+def _cleaned(root: ET.Element) -> ET.Element:
+    """``root`` with every text and attribute fit for XML: a record's check ids, host names and times are
+    data, and may hold what XML cannot (a control character, a lone surrogate)."""
+    for el in root.iter():
+        el.attrib = {k: _clean(v) for k, v in el.attrib.items()}
+        if el.text:
+            el.text = _clean(el.text)
+    return root
 
 
 def testcase(parent: ET.Element, c: CheckResult, classname: str) -> ET.Element:
@@ -58,7 +69,7 @@ def xml(host) -> str:
     suite.set("skipped", str(counts[Status.SKIP]))
     suite.set("time", f"{sum(c.duration_s for c in host.checks):.3f}")
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(_cleaned(suite), encoding="unicode") + "\n"
 
 
 def junit_xml(summary: dict) -> bytes:
@@ -90,4 +101,4 @@ def junit_xml(summary: dict) -> bytes:
     props = ET.SubElement(suites, "properties")
     for key in ("verdict", "verdict_reason", "runbook_version"):
         ET.SubElement(props, "property", name=key, value=_clean(str(summary.get(key, ""))))
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return ET.tostring(_cleaned(suites), encoding="utf-8", xml_declaration=True)

@@ -5,7 +5,8 @@ package or the checkout (where the notebooks' reference outputs for nbval live).
   notebook already there is the class's work and is kept as it is, unless it is a copy ``lab`` wrote
   that nobody changed (then it is written again, in today's language);
 - a workspace inside the package or the checkout is refused before anything is written;
-- with a record to replay, the record is copied into the workspace (``records/<name>``) and each step
+- with a record to replay, the record's own files (its regular files, never a link, a FIFO or a device)
+  are copied into the workspace (``records/<name>``) and each step
   notebook's parameters cell names it (``replay = 'records/<name>'``); the default workspace is then
   ``~/gpu-runbook-replay-<name>``;
 - in a language (``lang``; default the locale's), the notebooks' narrative is written in it
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from pathlib import Path
 from .. import i18n
 from ..catalogue import NOTEBOOKS, OVERVIEW_NOTEBOOK, notebooks_dir
 from ..errors import RunSetupError
+from ..files import read_regular
 from ..i18n import _, narrative
 from ..version import CHECKOUT
 
@@ -115,7 +116,7 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
         ws.replay = f"{RECORDS}/{Path(replay).resolve().name}"
         copy = ws.folder / ws.replay
         if not copy.exists():
-            shutil.copytree(replay, copy)
+            copy_record(Path(replay), copy)
     source = notebooks_dir()
     for nb in (OVERVIEW_NOTEBOOK, *NOTEBOOKS):
         target = ws.folder / nb.name
@@ -128,6 +129,22 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
         ws.written.append(nb.name)
     write_settings(ws)
     return ws
+
+
+def copy_record(record: Path, copy: Path) -> None:
+    """The record's own files (summary.json, report.html, the executed notebooks) copied into the
+    workspace: only regular files at its top, each of a bounded size. A symbolic link, a folder, a FIFO
+    or a device in a record is none of the runbook's, and could bring any file of this machine (or an
+    endless one, /dev/zero) into the folder JupyterLab serves: it is left out."""
+    copy.mkdir(parents=True)
+    for entry in sorted(os.scandir(record), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            data = read_regular(entry.path)
+        except OSError:
+            continue
+        (copy / entry.name).write_bytes(data)
 
 
 def untouched(target: Path, shipped: str, replay: str) -> bool:

@@ -70,8 +70,8 @@ def throughput_svg(results: list[CheckResult]) -> str:
     d = found.data
     charts = []
     for key, title, unit in (
-        ("bf16_matmul_tflops", _("bf16 matmul, {gpu}").format(gpu=d["gpu"]), "TFLOP/s"),
-        ("copy_gb_per_s", _("device-to-device copy, {gpu}").format(gpu=d["gpu"]), "GB/s"),
+        ("bf16_matmul_tflops", _("bf16 matmul, {gpu}").format(gpu=d.get("gpu") or "?"), "TFLOP/s"),
+        ("copy_gb_per_s", _("device-to-device copy, {gpu}").format(gpu=d.get("gpu") or "?"), "GB/s"),
     ):
         charts.append(
             plot.bars(title, unit, {part: (d.get(part) or {}).get(key) for part in ("datasheet", "host", "container")})
@@ -121,15 +121,17 @@ def torch_text(results: list[CheckResult]) -> str:
         return f"(pytorch.import: {probe.status.value if probe else 'missing'}: {probe.detail if probe else ''})"
     d = probe.data
     available = _found(results, "pytorch.cuda_available")
-    host = (available.data.get("host_gpus") if available else None) if d["cuda_available"] else None
-    inside = d.get("devices", []) if d["cuda_available"] else None
+    cuda_available = d.get("cuda_available")
+    host = (available.data.get("host_gpus") if available else None) if cuda_available else None
+    inside = d.get("devices", []) if cuda_available else None
     inside, host = ([{"name": n} for n in names] if names is not None else None for names in (inside, host))
-    lines = [f"torch {d['torch']}, built for CUDA {d['cuda']}", f"torch.cuda.is_available(): {d['cuda_available']}"]
+    lines = [f"torch {d.get('torch')}, built for CUDA {d.get('cuda')}", f"torch.cuda.is_available(): {cuda_available}"]
     for what, key in (("count", ""), ("name", "name")):
         same_side = beside_host(_column(inside, key), _column(host, key))
         lines.append(f"torch.cuda's devices are the host's GPUs, by {what}: {same_side}")
-    if "matmul" in d:
-        lines.append(f"{d['matmul']['n']}x{d['matmul']['n']} matmul on the GPU matches the CPU: {d['matmul']['ok']}")
+    if d.get("matmul"):
+        m = d["matmul"]
+        lines.append(f"{m.get('n')}x{m.get('n')} matmul on the GPU matches the CPU: {m.get('ok')}")
     return "\n".join(lines)
 
 

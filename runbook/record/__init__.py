@@ -8,33 +8,63 @@ Its modules:
 
 - ``replay``: a recorded host's run shown as if it ran here
 - ``bundle``: the support bundle: versions, configs, CDI specs, journals, a record; credentials masked
+- ``shapes``: the shape of the checks' data that a record's readers dig into
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
 from pathlib import Path
 
 from ..catalogue import ESSENTIAL, REPORT, STEPS
 from ..errors import RecordNotWritten, RunSetupError
-from ..files import write_atomic
+from ..files import read_json, write_atomic
 from ..i18n import _
 from ..params import for_record, masked
 from ..results import MIME_TYPE, ORDER, CheckResult, Status, verdict
 from ..version import version_info
+from . import shapes
+
+
+def code_cells(path: str | Path) -> list[dict]:
+    """The code cells of the notebook at ``path``, each with its outputs as a list of objects (others left
+    out): OSError for a file that cannot be read (``files.read_json``), ValueError for one that is not a
+    notebook."""
+    nb = read_json(str(path))
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(_("it is not a notebook (no list of cells)"))
+    found = []
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            outputs = cell.get("outputs")
+            found.append(
+                {**cell, "outputs": [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []}
+            )
+    return found
 
 
 def notebook_checks(path: str | Path) -> tuple[list[CheckResult], str]:
-    """The checks a notebook displayed, and the error it stopped on ('' when it ran through)."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    """The checks a notebook displayed, and the error it stopped on ('' when it ran through); ValueError
+    (or OSError) for a file that is not a notebook, or whose checks are not checks."""
     checks, error = [], ""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") in ("display_data", "execute_result") and MIME_TYPE in out.get("data", {}):
-                checks += [CheckResult.from_dict(d) for d in out["data"][MIME_TYPE]["checks"]]
+    for cell in code_cells(path):
+        for out in cell["outputs"]:
+            data = out.get("data")
+            if (
+                out.get("output_type") in ("display_data", "execute_result")
+                and isinstance(data, dict)
+                and MIME_TYPE in data
+            ):
+                shown = data[MIME_TYPE].get("checks") if isinstance(data[MIME_TYPE], dict) else None
+                if not isinstance(shown, list):
+                    raise ValueError(_("its output of checks holds no list of checks"))
+                wrong = next(filter(None, (check_problem(i, c) for i, c in enumerate(shown))), "")
+                if wrong:
+                    raise ValueError(wrong)
+                checks += [CheckResult.from_dict(d) for d in shown]
             elif out.get("output_type") == "error" and not error:
                 error = f"{out.get('ename')}: {out.get('evalue')}"
     return checks, error
@@ -60,7 +90,10 @@ def collect(folder: str | Path, names: list[str] | None = None, stopped: dict[st
         if not path.exists():
             notebooks.append({"name": path.name, "status": "missing"})
             continue
-        found, error = notebook_checks(path)
+        try:
+            found, error = notebook_checks(path)
+        except (OSError, ValueError) as e:  # a notebook that is not one the runbook ran: said, the others kept
+            found, error = [], _("it cannot be read back: {error}").format(error=getattr(e, "strerror", None) or e)
         if path.stem == REPORT:
             found = []
         error = error or stopped.get(path.name, "")
@@ -111,7 +144,7 @@ def relocate(path: Path) -> None:
     """Make an executed notebook fit to share: papermill records the absolute paths it read and wrote (the
     record keeps only the notebook's name) and the parameters as given (credentials are masked)."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = read_json(str(path))
     except (OSError, ValueError):
         return  # nothing written (the run could not start it): collect reports it missing
     meta = nb.get("metadata", {}).get("papermill")
@@ -162,7 +195,7 @@ def read(folder: str | Path) -> dict:
     otherwise: a file that only looks like a record is never acted on."""
     path = Path(folder) / "summary.json"
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = read_json(str(path))
     except (OSError, UnicodeDecodeError) as e:
         why = getattr(e, "strerror", None) or str(e)
         raise RunSetupError(
@@ -188,6 +221,8 @@ def problems(summary) -> list[str]:
     keys, checks that are not checks. Empty for a record."""
     if not isinstance(summary, dict):
         return [_("it holds a {kind}, not an object").format(kind=type(summary).__name__)]
+    if not _unicode(summary):
+        return [_("it holds text that is not Unicode (a lone surrogate)")]
     version = summary.get("schema_version", 1)  # the first records had none
     if version not in READABLE or isinstance(version, bool):
         return [
@@ -195,8 +230,50 @@ def problems(summary) -> list[str]:
                 found=repr(version), wanted=", ".join(map(str, READABLE))
             )
         ]
+    found = _kinds(summary, {"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str})
+    if found:
+        return found
+    found = _kinds(summary, {"counts": dict, "host": str, "runbook_version": str})  # what the pages show
+    for i, c in enumerate(summary["checks"]):
+        wrong = check_problem(i, c)
+        if wrong:
+            found.append(wrong)
+            break
+    statuses = {s.value for s in Status}
+    for i, n in enumerate(summary["notebooks"]):
+        if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):
+            found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
+            break
+        if (
+            n.get("status", "ran") not in ("ran", "error", "missing")
+            or n.get("worst") not in (None, *statuses)
+            or not isinstance(n.get("error", ""), str)
+        ):
+            found.append(_("notebooks[{index}] has fields of the wrong type").format(index=i))
+            break
+    wrong = [k for k in TEXTS if not isinstance(summary.get(k, ""), str | None)]
+    if wrong:
+        found.append(_("{keys} should be text").format(keys=", ".join(wrong)))
+    if isinstance(summary.get("counts"), dict) and not all(
+        isinstance(k, str) and _count(v) for k, v in summary["counts"].items()
+    ):
+        found.append(_("counts is not a count of checks per status"))
+    unknown = [s for s in summary["steps"] if not isinstance(s, str) or s not in STEPS]
+    if unknown:
+        found.append(_("steps names what is not a step: {names}").format(names=", ".join(map(repr, unknown))))
+    if summary["verdict"] not in ("pass", "fail", "incomplete"):
+        found.append(_("verdict {value} is not pass, fail or incomplete").format(value=repr(summary["verdict"])))
+    if not found:
+        try:
+            checks_by_step(summary)
+        except ValueError as e:
+            found.append(str(e))
+    return found
+
+
+def _kinds(summary: dict, kinds: dict[str, type]) -> list[str]:
+    """The keys of ``kinds`` that ``summary`` lacks or holds another type of value under."""
     found = []
-    kinds = {"checks": list, "notebooks": list, "parameters": dict, "steps": list, "verdict": str}
     for key, kind in kinds.items():
         if key not in summary:
             found.append(_("{key} is missing").format(key=key))
@@ -206,39 +283,51 @@ def problems(summary) -> list[str]:
                     key=key, found=type(summary[key]).__name__, wanted=kind.__name__
                 )
             )
-    if found:
-        return found
-    statuses = {s.value for s in Status}
-    for i, c in enumerate(summary["checks"]):
-        if not (isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("status") in statuses):
-            found.append(
-                _("checks[{index}] is not a check (an id and a status of {statuses})").format(
-                    index=i, statuses=", ".join(sorted(statuses))
-                )
-            )
-            break
-        if not isinstance(c.get("data", {}), dict) or not all(
-            isinstance(c.get(k, ""), str) for k in ("title", "detail", "cause", "remediation", "evidence")
-        ):
-            found.append(_("checks[{index}] ({id}) has fields of the wrong type").format(index=i, id=c["id"]))
-            break
-    for i, n in enumerate(summary["notebooks"]):
-        if not (isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("checks", 0), int)):
-            found.append(_("notebooks[{index}] is not a notebook entry (a name and a count)").format(index=i))
-            break
-    unknown = [s for s in summary["steps"] if s not in STEPS]
-    if unknown:
-        found.append(_("steps names what is not a step: {names}").format(names=", ".join(map(repr, unknown))))
-    if summary["verdict"] not in ("pass", "fail", "incomplete"):
-        found.append(_("verdict {value} is not pass, fail or incomplete").format(value=repr(summary["verdict"])))
-    if not isinstance(summary.get("lang", ""), (str, type(None))):
-        found.append(_("lang is not a language name"))
-    if not found:
-        try:
-            checks_by_step(summary)
-        except ValueError as e:
-            found.append(str(e))
     return found
+
+
+def check_problem(index: int, c) -> str:
+    """What keeps ``c``, the check at ``index`` of a summary or of a notebook's output, from being one as
+    this runbook writes it; '' for a check."""
+    statuses = {s.value for s in Status}
+    if not (isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("status") in statuses):
+        return _("checks[{index}] is not a check (an id and a status of {statuses})").format(
+            index=index, statuses=", ".join(sorted(statuses))
+        )
+    if (
+        not isinstance(c.get("data", {}), dict)
+        or not all(isinstance(c.get(k, ""), str) for k in CHECK_TEXTS)
+        or not _number(c.get("duration_s", 0.0))
+    ):
+        return _("checks[{index}] ({id}) has fields of the wrong type").format(index=index, id=c["id"])
+    if not _unicode(c):
+        return _("checks[{index}] ({id}) holds text that is not Unicode").format(index=index, id=repr(c["id"]))
+    if not shapes.data_fits(c["id"], c.get("data", {})):
+        return _("checks[{index}] ({id}) holds data of another shape than this runbook writes").format(
+            index=index, id=c["id"]
+        )
+    return ""
+
+
+TEXTS = ("started", "finished", "verdict_reason", "lang")  # text (or null) where present
+CHECK_TEXTS = ("title", "detail", "cause", "remediation", "notebook", "evidence", "skip_kind")
+
+
+def _unicode(value) -> bool:
+    """Whether every text in ``value`` can be written as UTF-8 (JSON lets a lone surrogate through)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def write(folder: str | Path, summary: dict, page: str) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import params
+from ..files import read_regular
 from ..i18n import _
 from ..toolkit.state import CDI_DIRS
 
@@ -77,9 +78,11 @@ def command(argv: list[str], timeout: float = 60) -> bytes:
 
 
 def read(root: str, path: str) -> bytes:
+    """A file of the host (a symlink followed): a regular file of a bounded size (``files.read_regular``),
+    so that a FIFO or a device in its place never hangs the bundle."""
     full = Path(root, path.lstrip("/"))
     try:
-        return full.read_bytes()
+        return read_regular(str(full))
     except FileNotFoundError:
         raise Absent(_("{path} does not exist").format(path=path)) from None
     except OSError as e:
@@ -113,7 +116,11 @@ def cdi_specs(root: str) -> dict[str, bytes]:
     for d in CDI_DIRS:
         folder = Path(root, d.lstrip("/"))
         for p in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.json")):
-            found[f"{d.strip('/').replace('/', '_')}_{p.name}"] = p.read_bytes()
+            name = f"{d.strip('/').replace('/', '_')}_{p.name}"
+            try:
+                found[name] = read_regular(str(p))
+            except OSError as e:  # a FIFO or a device named like a spec: said, not read
+                found[f"{name}.unreadable.txt"] = f"{e.strerror or e}\n".encode()
     if not found:
         raise Absent(_("no CDI spec in {dirs}").format(dirs=", ".join(CDI_DIRS)))
     return found
@@ -128,7 +135,20 @@ def last_record(record: str | None, runs: str = "runs") -> dict[str, bytes]:
         if not found:
             raise Absent(_("no record under {folder} (give one with --record)").format(folder=runs))
         folder = found[-1].parent
-    files = {n: (folder / n).read_bytes() for n in ("summary.json", "report.html") if (folder / n).is_file()}
+    files = {}
+    for name in ("summary.json", "report.html"):
+        path = folder / name
+        if path.is_symlink():  # the runbook writes none: a link could bring any file of the host along
+            files[f"{name}.refused.txt"] = (
+                _("{path} is a symbolic link, not a file the runbook wrote").format(path=path).encode()
+            )
+            continue
+        try:
+            files[name] = read_regular(str(path))
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            files[f"{name}.refused.txt"] = f"{path}: {e.strerror or e}\n".encode()
     if not files:
         raise Absent(_("{folder} holds no summary.json").format(folder=folder))
     return files

@@ -104,8 +104,8 @@ def test_the_page_shows_every_host_and_link(folder):
     page = fleet_page.page(hosts, fleet.summary(hosts))
     for name in CPU_HOSTS + ["gpu-h200"]:
         assert f">{name}<" in page, f"the page does not show {name}"
-    assert 'href="gpu-h200/report.html"' in page, "a host with a record links to its report"
-    assert 'href="fleet-down-01/report.html"' not in page, "a host without a record links nowhere"
+    assert 'href="reports/gpu-h200.html"' in page, "a host with a record links to its report"
+    assert 'href="reports/fleet-down-01.html"' not in page, "a host without a record links nowhere"
 
 
 def test_the_page_is_self_contained(folder):
