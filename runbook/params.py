@@ -247,16 +247,20 @@ class Param:
     help: str  # a message id: shown through i18n.translate
     check: Callable[[Any], Any] | None = None
     acts: bool = False  # it changes the host (installs, writes its configuration, restarts): never read from a record
+    aims: bool = False  # it names what runs, or where (an image, the engine): never read from a record either
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("docker_host", str, "", N_("Engine address; empty: DOCKER_HOST, else the local socket."), docker_host),
+    Param(
+        "docker_host", str, "", N_("Engine address; empty: DOCKER_HOST, else the local socket."), docker_host, aims=True
+    ),
     Param(
         "cuda_image",
         str,
         "auto",
         N_("CUDA base image for the nvidia-smi check; auto: the newest the driver supports."),
         image_or_auto,
+        aims=True,
     ),
     Param(
         "pytorch_image",
@@ -264,6 +268,7 @@ PARAMS: tuple[Param, ...] = (
         "auto",
         N_("PyTorch CUDA image for the torch.cuda check; auto: chosen for the driver."),
         image_or_auto,
+        aims=True,
     ),
     Param(
         "devel_image",
@@ -271,6 +276,7 @@ PARAMS: tuple[Param, ...] = (
         "auto",
         N_("CUDA devel image (with nvcc); auto: the devel image for the newest CUDA the driver supports."),
         image_or_auto,
+        aims=True,
     ),
     Param("pull_devel", bool, False, N_("Pull the devel image (several GB) and run nvcc --version in it.")),
     Param("pull", str, "missing", N_("Pull policy: missing, always or never."), one_of("missing", "always", "never")),
@@ -376,6 +382,7 @@ PARAMS: tuple[Param, ...] = (
             "a preset (cn: m.daocloud.io/nvcr.io/...) or a host; empty: from their own registries."
         ),
         _preset_or("image_prefix", registry_host),
+        aims=True,
     ),
     Param(
         "probe_timeout_s",
@@ -453,6 +460,7 @@ PARAMS: tuple[Param, ...] = (
 )
 BY_NAME = {p.name: p for p in PARAMS}
 ACTING = tuple(p.name for p in PARAMS if p.acts)  # what verify never takes from a record
+AIMING = tuple(p.name for p in PARAMS if p.aims)  # nor this: a record never chooses the image or the engine
 
 
 CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)

@@ -187,8 +187,10 @@ class LeftOut:
 
 def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[LeftOut]]:
     """The values to verify with: the record's parameters less those that act on the host (installing,
-    configuring, restarting: ``params.ACTING``) and the run's own, then those given on the command line.
-    Returns them and what was left out, so that a record, which is data, never commands the host."""
+    configuring, restarting: ``params.ACTING``), those that name what runs or where (an image, the engine:
+    ``params.AIMING``; a record could name any image to run with the GPU, or an engine to send the host's
+    registry credentials to) and the run's own, then those given on the command line. Returns them and
+    what was left out, so that a record, which is data, never commands the host."""
     given = given or {}
     values, left = {}, []
     for name, value in recorded.items():
@@ -197,18 +199,15 @@ def observing(recorded: dict, given: dict | None = None) -> tuple[dict, list[Lef
         if name not in params.BY_NAME:  # a newer runbook's parameter: what it would do is not known here
             left.append(LeftOut(name, value, _("not a parameter of this runbook")))
             continue
-        if name in params.ACTING and name not in given:
+        if (name in params.ACTING or name in params.AIMING) and name not in given:
             default = params.BY_NAME[name].default
             if value != default:
-                left.append(
-                    LeftOut(
-                        name,
-                        value,
-                        _("acts on the host; give it with -p to act again (now: {default})").format(
-                            default=repr(default)
-                        ),
-                    )
+                why = (
+                    _("acts on the host; give it with -p to act again (now: {default})")
+                    if name in params.ACTING
+                    else _("names what runs or where; give it with -p to run that again (now: {default})")
                 )
+                left.append(LeftOut(name, value, why.format(default=repr(default))))
             continue
         values[name] = value
     values.update(given)

@@ -210,18 +210,19 @@ def parameters_page() -> str:
         "Every parameter of the runbook, as `runbook/params.py` declares it. Give them with `-p NAME VALUE` or",
         "in a YAML file (`-f params.yaml`; `-p` wins over it); in JupyterLab, in each notebook's parameters cell.",
         "They are checked before anything runs; a bad value ends the run with exit 2 and one line saying why.",
-        "`python -m runbook params` prints the same table in the active language. A parameter that acts on the",
-        "host (installs, configures or restarts something) is never taken from a record by `gpu-runbook verify`:",
-        "it acts again only when given with `-p`.",
+        "`python -m runbook params` prints the same table in the active language. `gpu-runbook verify` never",
+        "takes from a record a parameter that acts on the host (installs, configures or restarts something), nor",
+        "one that names what runs or where (an image, the engine's address): each is used again only when given",
+        "with `-p`.",
         "",
-        "| name | type | default | meaning | acts on the host |",
+        "| name | type | default | meaning | never from a record |",
         "| --- | --- | --- | --- | --- |",
     ]
     for p in params.PARAMS:
         default = code(repr(p.default) if not isinstance(p.default, str) else p.default) if p.default != "" else '`""`'
         if isinstance(p.default, bool):
             default = code(str(p.default).lower())
-        acts = "yes" if p.acts else ""
+        acts = "acts on the host" if p.acts else "names what runs" if p.aims else ""
         lines.append(f"| `{p.name}` | {p.type.__name__} | {cell(default)} | {cell(prose(p.help))} | {acts} |")
     return "\n".join(lines) + "\n"
 

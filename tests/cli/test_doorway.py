@@ -117,7 +117,8 @@ def test_verifying_a_hostile_record_as_root_changes_nothing_on_the_host(client, 
         allow_restart_command=True,
         add_docker_group=True,
         set_as_default=True,
-        docker_host="",
+        docker_host="tcp://127.0.0.1:9",  # an engine of the record's choosing: the host's credentials would go there
+        cuda_image="127.0.0.1:9/any/image:to-run-with-the-gpu",
     )
     (hostile / "summary.json").write_text(json.dumps(summary))
     before = host_state()
@@ -128,10 +129,13 @@ def test_verifying_a_hostile_record_as_root_changes_nothing_on_the_host(client, 
     assert not marker.exists(), "the record's restart command ran"
     for name in ("toolkit_apply", "engine_restart", "allow_restart_command", "registry_mirrors", "toolkit_mirror"):
         assert f"left out  {name}=" in proc.stdout, proc.stdout
+    for name in ("docker_host", "cuda_image"):
+        assert f"left out  {name}=" in proc.stdout and "names what runs or where" in proc.stdout, proc.stdout
     drift = json.loads((tmp_path / "again" / "drift.json").read_text())
     assert {x["name"] for x in drift["left_out"]} >= {"toolkit_apply", "engine_restart"}
     applied = json.loads((tmp_path / "again" / "summary.json").read_text())
     assert applied["parameters"]["toolkit_apply"] is False
+    assert (applied["parameters"]["docker_host"], applied["parameters"]["cuda_image"]) == ("", "auto")
     assert {c["id"]: c["status"] for c in applied["checks"]}["toolkit.apply"] == "skip"
 
 
@@ -142,6 +146,12 @@ def test_acting_again_is_a_choice_of_the_command_line():
     assert values == {"toolkit_apply": "true", "gpu_mode": "cdi"} and left == []
     values, left = verify.observing({"toolkit_apply": True, "gpu_mode": "cdi", "replay": "/x", "strict": True})
     assert values == {"gpu_mode": "cdi"} and [x.name for x in left] == ["toolkit_apply"]
+    # nor does a record choose the image that runs with the GPU, or the engine: only the command line
+    chosen = {"cuda_image": "evil/miner:1", "docker_host": "tcp://198.51.100.7:2375", "pytorch_image": "auto"}
+    values, left = verify.observing(chosen)
+    assert values == {} and [x.name for x in left] == ["cuda_image", "docker_host"]  # pytorch_image: the default
+    values, left = verify.observing(chosen, {"cuda_image": "evil/miner:1"})
+    assert values["cuda_image"] == "evil/miner:1" and [x.name for x in left] == ["docker_host"]
 
 
 @pytest.mark.parametrize(

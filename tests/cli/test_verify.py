@@ -22,9 +22,9 @@ def as_host(xml: str) -> dict:
     }
 
 
-def verify(tmp_path, xml: str):
+def verify(tmp_path, xml: str, *given: str):
     """gpu-runbook verify of tmp_path/record into tmp_path/again, on a host whose nvidia-smi answers from xml."""
-    return gpu_runbook("verify", str(tmp_path / "record"), "--out", str(tmp_path / "again"), env=as_host(xml))
+    return gpu_runbook("verify", str(tmp_path / "record"), "--out", str(tmp_path / "again"), *given, env=as_host(xml))
 
 
 def drift_of(folder) -> list[tuple[str, str]]:
@@ -77,11 +77,12 @@ def test_a_retagged_image_is_reported_as_exactly_that(client, tmp_path):
         with labelled_container(client, ["true"]) as c:  # the same name, now another image
             c.wait(timeout=60)
             c.commit(*ref.split(":"), changes=["ENV RETAGGED=1"])
-        proc = verify(tmp_path, "h200-580.xml")
+        proc = verify(tmp_path, "h200-580.xml", "-p", "cuda_image", ref)  # a record never names the image itself
     finally:
         client.images.remove(ref, force=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     assert drift_of(tmp_path / "again") == [("fact", "CUDA image id")]
+    assert "left out  cuda_image" not in proc.stdout, proc.stdout
 
 
 def test_a_folder_that_is_not_a_record_exits_2(tmp_path):
