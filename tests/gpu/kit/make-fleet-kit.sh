@@ -39,14 +39,6 @@ if ! compgen -G "$out/ansible/ansible_core-*.whl" >/dev/null; then
   rm -rf "$out/ansible"
   python3 -m pip download -q --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any -d "$out/ansible" ansible-core
-  python3 - "$out/ansible" "$here/host-has.txt" <<'PY'
-import os, re, sys
-folder, listing = sys.argv[1], sys.argv[2]
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-has = {norm(line.strip()) for line in open(listing) if line.strip() and not line.startswith("#")}
-for w in sorted(os.listdir(folder)):
-    if norm(w.split("-")[0]) in has:
-        os.remove(os.path.join(folder, w))
-PY
+  python3 "$here/drop_host_has.py" "$out/ansible"
 fi
 du -sh --apparent-size "$out/fleet-host.tar.xz" "$out/wheelhouse.tar" "$out/ansible" >&2

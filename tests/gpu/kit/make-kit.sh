@@ -81,15 +81,7 @@ for d in "$repo/build/lib" "$repo/build/bdist.linux-x86_64"; do [ -e "$d" ] || l
 python3 -m pip wheel -q --no-deps -w "$work/own" "$repo"
 rm -rf "${leftovers[@]}"
 python3 -m pip download -q "${pip_platform[@]}" -d "$out/py/wheels" "${reqs[@]}" nbval "$work"/own/*.whl
-python3 - "$out/py/wheels" "$here/host-has.txt" <<'PY'
-import os, re, sys
-folder, listing = sys.argv[1], sys.argv[2]
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-has = {norm(line.strip()) for line in open(listing) if line.strip() and not line.startswith("#")}
-for w in sorted(os.listdir(folder)):
-    if norm(w.split("-")[0]) in has:
-        os.remove(os.path.join(folder, w))
-PY
+python3 "$here/drop_host_has.py" "$out/py/wheels"
 for w in "$out"/py/wheels/*.whl; do
   case $(basename "$w") in jupyterlab-*|notebook-*|jupyter_server-*) say "a headless kit must not hold $(basename "$w")"; exit 1 ;; esac
 done
