@@ -27,12 +27,7 @@ wheelhouse=$(realpath "${2:-build/wheelhouse-cp312.tar}")
 out=${OUT:-$repo/build/device-out}
 mkdir -p "$out"
 python=$(command -v python3)
-managed=()
-if "$python" -c 'import sys, sysconfig, os; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
-  managed=(--break-system-packages)
-fi
-"$python" -m pip install -q --no-index --find-links "$extra/ansible" --disable-pip-version-check \
-  --no-warn-script-location "${managed[@]}" ansible-core || exit 2
+bash "$here/pip-offline.sh" "$python" "$extra/ansible" ansible-core || exit 2
 
 rm -rf runs/fleet
 

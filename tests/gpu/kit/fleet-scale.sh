@@ -38,12 +38,8 @@ prepare() {
   fi
   if ! python3 -c 'import ansible' 2>/dev/null; then
     [ -d "$kit/fleet/ansible" ] || die "no ansible-core here and no $kit/fleet/ansible: send build/gpu-kit/fleet/ansible (carry)"
-    managed=()
-    if python3 -c 'import sys, sysconfig, os; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
-      managed=(--break-system-packages)
-    fi
-    python3 -m pip install -q --no-index --find-links "$kit/fleet/ansible" --disable-pip-version-check \
-      --no-warn-script-location "${managed[@]}" ansible-core || die "cannot install ansible-core from $kit/fleet/ansible"
+    bash "$here/pip-offline.sh" python3 "$kit/fleet/ansible" ansible-core \
+      || die "cannot install ansible-core from $kit/fleet/ansible"
   fi
   say "prepared: $(dockerd --version), $(docker --version), $(python3 -c 'import ansible.release as r; print("ansible-core", r.__version__)')"
 }

@@ -76,13 +76,8 @@ say "engine and registry: $(printf '%s; ' "${versions[@]}")"
 # 2. the wheels, by name, without an index
 if [ "${WHEELS:-1}" = 1 ]; then
   names=$(for w in "$kit"/py/wheels/*.whl; do basename "$w" | cut -d- -f1; done | sort -u)
-  extra=()
-  if "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
-    extra=(--break-system-packages)  # a system Python marked as managed by the OS (PEP 668)
-  fi
   # shellcheck disable=SC2086
-  "$PYTHON" -m pip install -q --no-index --find-links "$kit/py/wheels" --no-cache-dir --disable-pip-version-check \
-    --no-warn-script-location "${extra[@]}" $names
+  bash "$here/pip-offline.sh" "$PYTHON" "$kit/py/wheels" $names
   say "wheels: $(echo "$names" | wc -w) installed or already there ($("$PYTHON" -c 'import papermill, nbval, docker, ipykernel; print("papermill", papermill.__version__, "nbval", nbval.__version__, "docker", docker.__version__)'))"
 fi
 
