@@ -179,6 +179,13 @@ def file_path(value: str) -> str:
     path = os.path.expanduser(value)
     if "\0" in path or not os.path.isabs(path):
         raise ValueError(_("{value} is not an absolute path such as /etc/docker/daemon.json").format(value=repr(value)))
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        # a newline or a tab pasted with the path: no engine reads such a file, and the plan would print it broken
+        raise ValueError(
+            _("{value} holds a control character (a newline, a tab); give the file's path alone").format(
+                value=repr(value)
+            )
+        )
     if os.path.isdir(path):
         raise ValueError(
             _("{value} is a folder; name the file, such as {example}").format(

@@ -43,6 +43,8 @@ def test_strings_from_the_cli_are_typed():
         ("registry_mirrors", "https://a.example.com,https://b.example.com|x", "not a plain http(s) URL"),
         ("daemon_json", "daemon.json", "not an absolute path"),
         ("daemon_json", "/etc", "is a folder"),
+        ("daemon_json", "/etc/docker\n/daemon.json", "control character"),
+        ("daemon_json", "/etc/docker/\tdaemon.json", "control character"),
         ("toolkit_version", 1.18, "write it in quotes"),
     ],
 )
