@@ -38,7 +38,17 @@ from .containers import (
     remove_leftovers,
     run,
 )
-from .info import ENGINE_NAMES, Identity, engine_info, engine_version, identify, identity, version_tuple
+from .info import (
+    ENGINE_NAMES,
+    Identity,
+    engine_info,
+    engine_version,
+    hub_mirrors,
+    hub_mirrors_of,
+    identify,
+    identity,
+    version_tuple,
+)
 from .pull import STALL_S, image_env, image_present, pull
 
 __all__ = [
@@ -56,6 +66,8 @@ __all__ = [
     "connect",
     "connection_params",
     "engine_info",
+    "hub_mirrors",
+    "hub_mirrors_of",
     "engine_version",
     "error_text",
     "files_in_image",

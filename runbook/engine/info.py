@@ -127,6 +127,42 @@ def _libpod_info(client: docker.DockerClient, podman_version: str) -> dict | Non
         return None
 
 
+def hub_mirrors(info: dict, libpod_info: dict | None = None) -> list[str]:
+    """Docker Hub's mirrors as the engine uses them, as URLs (pure, for captured answers).
+
+    - Docker: ``RegistryConfig.Mirrors`` of ``/info``, URLs already
+    - Podman (registries.conf): its compat ``/info`` leaves ``Mirrors`` empty and lists them, without a
+      scheme, under ``IndexConfigs["docker.io"]`` (5.4.2, seen); its own ``/libpod/info`` says which are
+      ``Insecure`` (plain http), so that is read first
+    """
+    config = info.get("RegistryConfig") or {}
+    found = [str(m).rstrip("/") for m in config.get("Mirrors") or []]
+    if found:
+        return found
+    hub = (((libpod_info or {}).get("registries") or {}).get("docker.io") or {}).get("Mirrors") or []
+    pod = [m for m in hub if isinstance(m, dict) and m.get("Location")]
+    if pod:
+        return [("http://" if m.get("Insecure") else "https://") + str(m["Location"]).rstrip("/") for m in pod]
+    index = (((config.get("IndexConfigs") or {}).get("docker.io") or {}).get("Mirrors")) or []
+    return [m if "://" in m else "https://" + m for m in (str(x).rstrip("/") for x in index) if m]
+
+
+def hub_mirrors_of(client: docker.DockerClient) -> list[str]:
+    """The Docker Hub mirrors of the engine ``client`` talks to (Podman's own ``/libpod/info`` asked only
+    where its compat ``/info`` names mirrors without saying how to reach them)."""
+    info = engine_info(client)
+    libpod = None
+    if not (info.get("RegistryConfig") or {}).get("Mirrors"):
+        version = engine_version(client)
+        podman = next((c for c in version.get("Components") or [] if str(c.get("Name", "")).startswith("Podman")), None)
+        if podman:
+            try:
+                libpod = _libpod_info(client, podman.get("Version", ""))
+            except EngineError:
+                libpod = None  # the compat answer is still there
+    return hub_mirrors(info, libpod)
+
+
 def version_tuple(version: str) -> tuple[int, ...]:
     """ "26.1.5+dfsg1" -> (26, 1, 5): the numbers a version comparison needs."""
     parts = []

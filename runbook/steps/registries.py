@@ -3,7 +3,8 @@
 The engine pulls a Docker Hub image through its registry-mirrors first, in order, then Docker Hub;
 an image of another registry (nvcr.io, ghcr.io, the user's) from that registry only, unless
 ``image_prefix`` renames it to a prefix mirror. So the check probes Docker Hub and the engine's
-effective mirrors (``docker info``, which is what the engine uses, whatever daemon.json says), the
+effective mirrors (``docker info``, which is what the engine uses, whatever daemon.json says; Podman's
+registries.conf as its API reports it), the
 mirrors ``registry_mirrors`` asks for, and the registry of each other image; then it says where each
 image will come from. An image that nothing serves fails the check with each probe's cause and fix.
 """
@@ -55,15 +56,14 @@ def renamed_images(values: dict) -> list[tuple[str, str]]:
 
 
 def engine_mirrors(ctx: Context) -> list[str] | None:
-    """The engine's effective registry mirrors (RegistryConfig.Mirrors of `docker info`); None when the
-    engine does not answer."""
+    """The engine's effective Docker Hub mirrors (Docker's `docker info`, Podman's registries.conf as its
+    API reports it: engine.hub_mirrors); None when the engine does not answer."""
     if ctx.client is None:
         return None
     try:
-        info = engine.engine_info(ctx.client)
+        return engine.hub_mirrors_of(ctx.client)
     except EngineError:
         return None
-    return [m.rstrip("/") for m in (info.get("RegistryConfig") or {}).get("Mirrors") or []]
 
 
 def table(rows: list[tuple[str, registry_probe.Probe]]) -> str:

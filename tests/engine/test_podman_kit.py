@@ -157,6 +157,25 @@ def test_the_runbook_over_the_kits_podman_says_that_gpus_requests_are_ignored(se
         podman.close()
 
 
+def test_the_network_rung_over_the_kits_podman_probes_the_mirror_of_its_registries_conf(service, tmp_path):
+    """Podman's compat /info leaves RegistryConfig.Mirrors empty: the rung reads docker.io's mirror from what
+    Podman reports of registries.conf, insecure as plain http, and a run that pulls through it passes."""
+    address, *_ = service
+    out = tmp_path / "record"
+    subprocess.run(
+        [sys.executable, "-m", "runbook", "run", "--quiet", "--only", "1", "--out", str(out)]
+        + ["-p", "docker_host", address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    checks = {c["id"]: c for c in json.loads((out / "summary.json").read_text())["checks"]}
+    rung = checks["network.registries"]
+    assert rung["data"]["engine_mirrors"] == [f"http://{REGISTRY}"], rung
+    assert rung["status"] == "pass" and f"through the engine's mirror http://{REGISTRY}" in rung["detail"], rung
+
+
 def test_podman_sh_stop_ends_the_service_and_removes_its_socket(service):
     address, proc, log, shared = service
     (shared / "done").touch()

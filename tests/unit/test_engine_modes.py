@@ -173,3 +173,24 @@ def test_a_run_of_later_steps_only_names_the_engine_its_pulls_saw():
     docker = CheckResult("engine.reachable", "engine", Status.PASS, "Docker", data=identity_of("docker-26.1").data())
     assert record.host_facts([pulled, docker])["engine"] == "docker", "step 1's own observation comes first"
     assert record.host_facts([refused])["engine"] is None, "a check that only names the engine is not its identity"
+
+
+@pytest.mark.parametrize(
+    "capture, libpod, mirrors",
+    [
+        # registries.conf: docker.io through 127.0.0.1:5000 (insecure) and docker.m.daocloud.io
+        ("podman-5.4-hub-mirrors", True, ["http://127.0.0.1:5000", "https://docker.m.daocloud.io"]),
+        # without Podman's own /libpod/info, the compat list, whose entries name no scheme
+        ("podman-5.4-hub-mirrors", False, ["https://127.0.0.1:5000", "https://docker.m.daocloud.io"]),
+        ("podman-5.4", True, []),
+        ("docker-26.1", True, []),
+    ],
+)
+def test_hub_mirrors_are_read_as_the_engine_reports_them(capture, libpod, mirrors):
+    answers = json.loads((CAPTURES / f"{capture}.json").read_text())
+    assert engine.hub_mirrors(answers["info"], answers.get("libpod_info") if libpod else None) == mirrors
+
+
+def test_dockers_hub_mirrors_are_its_registry_config():
+    info = {"RegistryConfig": {"Mirrors": ["https://mirror.example.com/"], "IndexConfigs": {}}}
+    assert engine.hub_mirrors(info, None) == ["https://mirror.example.com"]
