@@ -164,3 +164,24 @@ def test_the_runbooks_plain_path_warning_agrees_with_the_suites_plain_image_fail
     summary["checks"].pop()
     again = [r for r in e2e_compare.compare(record / "junit.xml", summary) if e2e_compare.PLAIN_IMAGE.search(r.spec)]
     assert [r.agree for r in again] == ["DISAGREE"] * 5
+
+
+def test_the_h100s_suite_after_the_fix_passes_17_specs_and_explains_every_failure():
+    # NVIDIA's suite on the H100 after e2e-fixed.sh (records/h100x1-2026-12-07-toolkit-fixed-e2e), beside the
+    # runbook's run on the same host just before it: the driver's libraries are in /usr/local/nvidia/lib64
+    # there (probes.txt: the CDI spec's paths, and busybox's listing of that folder in the container)
+    record = REPO / "records" / "h100x1-2026-12-07-toolkit-fixed-e2e"
+    summary = json.loads((REPO / "records" / "h100x1-2026-12-07-toolkit-fixed" / "summary.json").read_text())
+    probes = (record / "probes.txt").read_text()
+    assert "/usr/local/nvidia/lib64/libcuda.so.580.159.04" in probes and "\nlibcuda.so.1\n" in probes
+    rows = e2e_compare.compare(record / "junit.xml", summary, "/usr/local/nvidia/lib64")
+    assert sum(r.result == "passed" for r in rows) == 17
+    assert not [r for r in rows if r.agree == "DISAGREE" or (r.result == "failed" and r.cause == "unknown")]
+    by_spec = {r.spec: r for r in rows}
+    soname = by_spec["docker when A container is run using CDI should include .so and SONAME symlinks"]
+    assert (soname.cause, soname.agree, soname.runbook) == ("driver_libs_elsewhere", "n/a", "works"), soname
+    shared = [r for r in rows if "shared mount propagation" in r.spec and r.result == "failed"]
+    assert len(shared) == 3 and {r.cause for r in shared} == {"root_not_shared"}, shared
+    # on a Debian-layout host the same failure is not excused: it disagrees with the runbook's "works"
+    debian = {r.spec: r for r in e2e_compare.compare(record / "junit.xml", summary, "/usr/lib/x86_64-linux-gnu")}
+    assert debian[soname.spec].agree == "DISAGREE"

@@ -19,6 +19,7 @@
 # Settings: KIT_ROOT=/tmp/gpu-kit REGISTRY_PORT=5000 DOCKER_HOST (device.sh exports it) E2E_TIMEOUT=6m
 #   E2E_ARGS= (more -ginkgo.* flags, e.g. -ginkgo.label-filter='!container-runtime')
 #   E2E_SKIP (default: e2e_compare.py --skip-regex, the containers that cannot run here; empty: run all)
+#   E2E_SHARED_ROOT=1 (/ made a shared mount for the suite where it is private, and private again after it)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -99,13 +100,23 @@ say "running the suite (E2E_INSTALL_CTK=false, local runner; timeout ${E2E_TIMEO
 t=$(date +%s)
 # shellcheck disable=SC2086
 skip=${E2E_SKIP-$(python3 "$here/e2e_compare.py" --skip-regex)}  # containers that cannot run here (e2e_compare.LEFT_OUT)
+# the mount propagation specs bind a folder of /tmp with shared propagation: / must be a shared mount, as
+# systemd makes it; where it is private (no systemd as PID 1), E2E_SHARED_ROOT=1 (the default) makes it shared
+# for the suite and private again after it
+made_shared=""
+if [ "${E2E_SHARED_ROOT:-1}" = 1 ] && [ "$(findmnt -no PROPAGATION / 2>/dev/null)" = private ]; then
+  mount --make-shared / && made_shared=1 && say "/ made a shared mount for the suite (it was private)"
+fi
 (cd "$work" && E2E_INSTALL_CTK=false "$KIT_ROOT/e2e/e2e.test" -ginkgo.v -ginkgo.no-color \
   -ginkgo.timeout="${E2E_TIMEOUT:-6m}" -ginkgo.junit-report="$rec/junit.xml" ${skip:+-ginkgo.skip="$skip"} ${E2E_ARGS:-}) \
   >"$rec/e2e.log" 2>&1
 suite_rc=$?
+[ -z "$made_shared" ] || { mount --make-private / && say "/ is a private mount again"; }
 say "suite: exit $suite_rc in $(($(date +%s) - t)) s; $(grep -E '^(Ran|FAIL!|SUCCESS!)' "$rec/e2e.log" | paste -sd' ')"
 docker ps -aq --filter name=nvct | xargs -r docker rm -f >/dev/null 2>&1
 
+# the folder of the driver's libcuda.so.1 in the host's ld cache (the CDI spec mounts the libraries there)
+lib_dir=$(dirname "$(ldconfig -p | awk '/libcuda\.so\.1 .*x86-64/ {print $NF; exit}')" 2>/dev/null)
 # what the host and a plain image look like to the toolkit, for reading the failures: REC/probes.txt
 probe() { echo "\$ $*"; timeout 30 bash -c "$*" 2>&1 | head -20; echo "(exit ${PIPESTATUS[0]})"; echo; }
 {
@@ -117,10 +128,14 @@ probe() { echo "\$ $*"; timeout 30 bash -c "$*" 2>&1 | head -20; echo "(exit ${P
   probe 'docker run --rm --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all -e PATH=/usr/local/nvidia/bin:/usr/bin:/bin ubuntu nvidia-smi -L'
   probe 'docker run --rm --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=runtime.nvidia.com/gpu=all busybox ls /usr/lib/x86_64-linux-gnu/ /usr/local/nvidia/lib64/ | head -30'
   probe 'docker run --rm --runtime=runc --gpus all ubuntu true'
+  probe "findmnt -no TARGET,PROPAGATION /; ldconfig -p | grep 'libcuda.so.1 '"
+  # the SONAME spec's own command, at the folder where this host keeps the driver's libraries
+  probe "docker run --rm -i --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=runtime.nvidia.com/gpu=all busybox ls -l $lib_dir/ | awk '{print \$1, \$9, \$11}' | grep -E 'libcuda|libnvidia-ml'"
 } >"$rec/probes.txt" 2>&1
 
 # 5. the table
-python3 "$here/e2e_compare.py" "$rec/junit.xml" "$runbook_rec" --out "$rec/e2e-vs-runbook.md" --json "$rec/e2e-vs-runbook.json"
+python3 "$here/e2e_compare.py" "$rec/junit.xml" "$runbook_rec" --out "$rec/e2e-vs-runbook.md" --json "$rec/e2e-vs-runbook.json" \
+  --driver-lib-dir "$lib_dir"
 rc=$?
 echo "runbook record: $runbook_rec" >"$rec/RUNBOOK_RECORD"
 sed -n '1,8p' "$rec/e2e-vs-runbook.md" 2>/dev/null

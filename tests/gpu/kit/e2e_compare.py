@@ -106,6 +106,7 @@ KIT_CAUSES = (
     ("libnvidia_container_absent", ("libnvidia-container*.so", "failed to list toolkit libraries")),
     ("no_firmware", ("/lib/firmware/nvidia/*.*",)),
     ("interrupted", ("interrupted by the suite's time limit",)),
+    ("root_not_shared", ("but it is not a shared mount",)),
 )
 KIT_CAUSE_TEXT = {
     "image_unavailable": "the image is not in the kit's registry and no other registry can be reached",
@@ -116,7 +117,18 @@ KIT_CAUSE_TEXT = {
     "libnvidia_container_absent": "libnvidia-container is not part of the toolkit's source: no nvidia-container-cli",
     "no_firmware": "the host has no /lib/firmware/nvidia/<version> (GSP firmware folder)",
     "interrupted": "the time given to the suite ran out (E2E_TIMEOUT)",
+    "root_not_shared": (
+        "the host's / is a private mount (systemd, absent here as PID 1, makes it shared): the spec's bind mount "
+        "with shared propagation needs `mount --make-shared /` (e2e.sh does it with E2E_SHARED_ROOT=1)"
+    ),
+    "driver_libs_elsewhere": (
+        "the spec lists /usr/lib/x86_64-linux-gnu in the container, where Debian-family hosts keep the driver's "
+        "libraries; this host keeps them elsewhere, and the toolkit mounts them at that same path"
+    ),
 }
+# the spec that looks for the driver's libraries at Debian's path only
+DEBIAN_LIB_DIR = "/usr/lib/x86_64-linux-gnu"
+LIB_DIR_SPEC = re.compile(r"should include \.so and SONAME symlinks")
 # containers the kit leaves out of the run (-ginkgo.skip, tests/gpu/kit/e2e.sh): each needs what this host cannot
 # have, and a setup node that fails in the suite's Ordered "docker" container skips every container after it
 LEFT_OUT = (
@@ -129,7 +141,15 @@ LEFT_OUT = (
 )
 
 # a spec that fails for one of these could not run here: n/a, not a disagreement
-NOT_HERE = {"image_unavailable", "no_network", "no_installer", "no_firmware", "interrupted"}
+NOT_HERE = {
+    "image_unavailable",
+    "no_network",
+    "no_installer",
+    "no_firmware",
+    "interrupted",
+    "root_not_shared",
+    "driver_libs_elsewhere",
+}
 
 
 @dataclass
@@ -245,7 +265,9 @@ def plain_image_says(summary: dict, says: str, why: str) -> tuple[str, str]:
     return says, why
 
 
-def compare(junit: Path, summary: dict) -> list[Row]:
+def compare(junit: Path, summary: dict, driver_lib_dir: str = "") -> list[Row]:
+    """One row per spec; ``driver_lib_dir`` is where this host's driver libraries are (libcuda.so.1's folder
+    in the ld cache), for the spec that looks for them at Debian's path only."""
     rows: list[Row] = []
     last_failure: dict[str, tuple[str, str]] = {}  # top-level container -> (cause, detail) of its last failure
     for spec, status, text in read_junit(junit):
@@ -257,6 +279,8 @@ def compare(junit: Path, summary: dict) -> list[Row]:
             where = re.search(SETUP_NODE, text)
             if where:  # a setup node of the container failed, not the spec's own command
                 detail = f"in {where.group(1)} ({where.group(2)}): {detail}"
+            elif LIB_DIR_SPEC.search(spec) and driver_lib_dir and driver_lib_dir.rstrip("/") != DEBIAN_LIB_DIR:
+                cause, detail = "driver_libs_elsewhere", f"here: {driver_lib_dir}; {detail}"
             last_failure[top] = (cause, detail)
         elif status == "skipped":
             left_out = next((c for pattern, c in LEFT_OUT if re.search(pattern, spec)), "")
@@ -323,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("record", type=Path, nargs="?", help="the runbook's record folder (summary.json)")
     ap.add_argument("--out", type=Path, help="write the markdown table here (default: stdout)")
     ap.add_argument("--json", type=Path, help="write the rows as JSON here")
+    ap.add_argument("--driver-lib-dir", default="", help="the folder of this host's libcuda.so.1 (ldconfig -p)")
     args = ap.parse_args(argv)
     if args.skip_regex:
         print("|".join(pattern for pattern, _ in LEFT_OUT))
@@ -331,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give the suite's JUnit file and the runbook's record folder")
     try:
         summary = json.loads((args.record / "summary.json").read_text())
-        rows = compare(args.junit, summary)
+        rows = compare(args.junit, summary, args.driver_lib_dir)
     except (OSError, ValueError, ET.ParseError) as e:
         print(f"e2e_compare: cannot read the input: {e}; give the suite's JUnit file and a record", file=sys.stderr)
         return 2
