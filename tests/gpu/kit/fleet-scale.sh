@@ -5,9 +5,10 @@
 # with forks 8. It needs no package index: what the host lacks comes in the kit (default build/gpu-kit),
 # in two sends, since each holds 64 MiB with the working tree:
 #   prepare   needs KITDIR/engine/bin.tar.xz (make-kit.sh), KITDIR/e2e/docker.xz (make-e2e-kit.sh) and
-#             KITDIR/fleet/ansible (make-fleet-kit.sh): the engine and the docker CLI unpacked into
-#             KIT_ROOT/bin (default /tmp/gpu-kit; kept when the kit's rig already put them there),
-#             ansible-core installed into the host's Python
+#             KITDIR/fleet/ansible and KITDIR/fleet/ssh.tar.xz (make-fleet-kit.sh): the engine, the docker
+#             CLI and, where the host has none, the OpenSSH client unpacked into KIT_ROOT/bin (default
+#             /tmp/gpu-kit; kept when the kit's rig already put them there), ansible-core installed into
+#             the host's Python
 #   run       needs KITDIR/fleet/fleet-host.tar.xz and KITDIR/fleet/wheelhouse.tar[.sha256]: the benchmark
 #   all       (the default) both, when one send holds it all
 # Writes into $OUT (default build/device-out): fleet-scale.txt (the benchmark's output, after the
@@ -35,6 +36,17 @@ prepare() {
   if ! command -v docker >/dev/null; then
     [ -s "$kit/e2e/docker.xz" ] || die "no docker CLI here and no $kit/e2e/docker.xz: send build/gpu-kit/e2e/docker.xz (carry)"
     xz -dc "$kit/e2e/docker.xz" >"$KIT_ROOT/bin/docker" && chmod 755 "$KIT_ROOT/bin/docker" || die "cannot unpack the docker CLI"
+  fi
+  if ! [ -x "$(command -v ssh)" ]; then
+    [ -s "$kit/fleet/ssh.tar.xz" ] || die "no ssh here and no $kit/fleet/ssh.tar.xz: send build/gpu-kit/fleet/ssh.tar.xz (carry)"
+    tar -C "$KIT_ROOT" -xJf "$kit/fleet/ssh.tar.xz" || die "cannot unpack $kit/fleet/ssh.tar.xz"
+    # wrappers that load the kit's libraries; scp and sftp start the kit's ssh (-S), not /usr/bin/ssh
+    for b in ssh ssh-keygen scp sftp; do
+      case $b in scp | sftp) extra="-S $KIT_ROOT/bin/ssh" ;; *) extra="" ;; esac
+      printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s %s "$@"\n' "$KIT_ROOT/ssh/lib" "$KIT_ROOT/ssh/bin/$b" "$extra" >"$KIT_ROOT/bin/$b"
+      chmod 755 "$KIT_ROOT/bin/$b"
+    done
+    say "ssh: the kit's $(cat "$KIT_ROOT/ssh/VERSION") ($(ssh -V 2>&1))"
   fi
   if ! python3 -c 'import ansible' 2>/dev/null; then
     [ -d "$kit/fleet/ansible" ] || die "no ansible-core here and no $kit/fleet/ansible: send build/gpu-kit/fleet/ansible (carry)"
