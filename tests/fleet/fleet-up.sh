@@ -76,7 +76,7 @@ start_engine() {  # NAME: a dockerd of the host's own, answering on its own sock
   mkdir -p "$e/data" "$e/exec"
   echo '{}' >"$e/daemon.json"  # not /etc/docker/daemon.json: that is this machine's engine's
   setsid dockerd --config-file "$e/daemon.json" --host "unix://$e/docker.sock" --data-root "$e/data" \
-    --exec-root "$e/exec" --pidfile "$e/dockerd.pid" --bridge=none --iptables=false \
+    --exec-root "$e/exec" --pidfile "$e/dockerd.pid" --bridge=none --iptables=false --userland-proxy=false \
     >"$e/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 120); do
     docker -H "unix://$e/docker.sock" version --format '{{.Server.Version}}' >/dev/null 2>&1 && return 0
