@@ -9,15 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import engine, host, workloads
 from ..diagnosis import NB_GPU, by_key
 from ..engine import gpu_access
-from ..errors import ContainerFailed, HostError
+from ..errors import ContainerFailed, HostError, RunbookError
 from ..host import cuda, mig, readouts
 from ..i18n import _, ngettext
-from ..results import CheckResult, Passed, Status, fail, run_check, skip, warn
+from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 
 # the table, the list, then where the nvidia-smi that ran lives in the container (gpu.plain_path reads it)
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L && echo && command -v nvidia-smi"]
+PROBE_MARK = "== gpu-runbook: the CUDA probe"  # after COMMAND's output, before the probe's
 LIST_GPUS = ["nvidia-smi", "-L"]
 # the PATH of images that set none of their own (ubuntu, debian: Docker's default); NVIDIA's CUDA images add
 # /usr/local/nvidia/bin, where some hosts keep the driver
@@ -42,11 +43,12 @@ def run(progress=None, **values) -> list[CheckResult]:
         if mode != ctx.params["gpu_mode"]:
             title = _("GPU through gpu_mode={mode} (not the chosen mode)").format(mode=mode)
             checks.append((f"gpu.mode.{mode}", title, lambda mode=mode: check_other_mode(ctx, image, mode), None))
-    checks.append(("gpu.nvidia_smi", titles["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image), chosen))
-    checks.append(("gpu.cuda_init", titles["gpu.cuda_init"], lambda: check_cuda_init(ctx, image), None))
+    shared: dict = {}  # the container gpu.nvidia_smi and gpu.cuda_init both read: its output, or why it did not run
+    checks.append(("gpu.nvidia_smi", titles["gpu.nvidia_smi"], lambda: check_nvidia_smi(ctx, image, shared), chosen))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         done = [pool.submit(run_check, *check) for check in checks]
         results += [f.result() for f in done]
+    results.append(run_check("gpu.cuda_init", titles["gpu.cuda_init"], lambda: check_cuda_init(shared, image)))
     seen = next(r for r in results if r.id == "gpu.nvidia_smi")
     # the host's side of the comparison, recorded whatever the outcome: the checked cell sets it beside the container's
     expected = gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"]) if ctx.driver else []
@@ -121,31 +123,78 @@ def as_warning(outcome):
     return outcome
 
 
-def check_nvidia_smi(ctx, image: str) -> Passed:
-    refused = mode_refused(ctx, ctx.params["gpu_mode"])
-    if refused:
-        raise refused
-    opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+def smi_and_probe_command(with_probe: bool) -> list[str]:
+    """COMMAND, then (where a CUDA probe is built) the probe in the same container, after a line of its own
+    and followed by its exit code: one container gives gpu.nvidia_smi and gpu.cuda_init their evidence, so
+    that the step starts one GPU container fewer. The container exits with COMMAND's code."""
+    if not with_probe:
+        return COMMAND
+    probe = f'echo "{PROBE_MARK}"; {PROBE_IN_CONTAINER}; echo "{PROBE_MARK} exit $?"'
+    # one stream: the engine logs stdout and stderr apart, and an error could come after the probe's line
+    return ["sh", "-c", f"exec 2>&1; {COMMAND[-1]}; s=$?; {probe}; exit $s"]
+
+
+def split_probe(output: str) -> tuple[str, str | None, int | None]:
+    """The output of smi_and_probe_command as (COMMAND's, the probe's, the probe's exit code); the probe's
+    is None when its line never came (the container stopped before), its code None when only that is missing."""
+    head, mark, rest = output.partition(PROBE_MARK + "\n")
+    if not mark:
+        return output, None, None
+    end = re.search(rf"^{re.escape(PROBE_MARK)} exit (\d+)\s*\Z", rest, re.MULTILINE)
+    if end is None:
+        return head, rest, None
+    return head, rest[: end.start()], int(end.group(1))
+
+
+def run_shared(ctx, image: str, shared: dict) -> tuple[int, str]:
+    """Run the container of gpu.nvidia_smi and gpu.cuda_init with the chosen mode; returns nvidia-smi's exit
+    code and output, and keeps the probe's output in ``shared`` (or, when the container did not run, why)."""
     try:
-        out = engine.run(ctx.client, image, COMMAND, timeout_s=ctx.params["timeout_s"], options=opts)
-    except ContainerFailed as e:
-        raise from_error(e, ctx) from None
-    if out.exit_code != 0:
+        refused = mode_refused(ctx, ctx.params["gpu_mode"])
+        if refused:
+            raise refused
+        command, opts = shared_container(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+        try:
+            out = engine.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
+        except ContainerFailed as e:
+            raise from_error(e, ctx) from None
+    except (Outcome, RunbookError) as e:
+        shared["error"] = e
+        raise
+    shared["built"] = command is not COMMAND
+    text, shared["probe"], shared["probe_exit"] = (
+        split_probe(out.output) if shared["built"] else (out.output, None, None)
+    )
+    return out.exit_code, text
+
+
+def shared_container(mode: str, gpus: str, driver) -> tuple[list[str], dict]:
+    """The command and the options of the container gpu.nvidia_smi and gpu.cuda_init read, for ``mode``."""
+    probe = probe_binary()
+    opts = gpu_access.options(mode, gpus, driver)
+    if probe:
+        opts["volumes"] = {**opts.get("volumes", {}), probe: {"bind": PROBE_IN_CONTAINER, "mode": "ro"}}
+    return smi_and_probe_command(probe is not None), opts
+
+
+def check_nvidia_smi(ctx, image: str, shared: dict) -> Passed:
+    exit_code, output = run_shared(ctx, image, shared)
+    if exit_code != 0:
         raise container_failure(
-            _("nvidia-smi exited {code} in {image}").format(code=out.exit_code, image=image), out.output, ctx
+            _("nvidia-smi exited {code} in {image}").format(code=exit_code, image=image), output, ctx
         )
-    gpus = host.parse_nvidia_smi_list(out.output)
+    gpus = host.parse_nvidia_smi_list(output)
     return Passed(
         ngettext(
             "{count} GPU seen in the container (gpu_mode={mode}): {names}",
             "{count} GPUs seen in the container (gpu_mode={mode}): {names}",
             len(gpus),
         ).format(count=len(gpus), mode=ctx.params["gpu_mode"], names=", ".join(g.name for g in gpus)),
-        evidence=out.output,
+        evidence=output,
         data={
             "uuids": [g.uuid for g in gpus],
             "gpus": [{"name": g.name, "uuid": g.uuid} for g in gpus],
-            "devices": mig.devices_seen(out.output),  # MIG devices in place of their GPU
+            "devices": mig.devices_seen(output),  # MIG devices in place of their GPU
         },
     )
 
@@ -267,22 +316,21 @@ def probe_binary() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def check_cuda_init(ctx, image: str) -> Passed:
+def check_cuda_init(shared: dict, image: str) -> Passed:
     """cuInit and cuDeviceGetCount in the container, through the driver API (libcuda.so.1), beside
     nvidia-smi (NVML): a toolkit can give a working nvidia-smi while CUDA itself cannot start. The probe
-    is a small C program bound in read-only: the CUDA base image has no Python and needs no compiler."""
-    probe = probe_binary()
-    if probe is None:
+    is a small C program bound in read-only: the CUDA base image has no Python and needs no compiler. It
+    runs in gpu.nvidia_smi's container, after nvidia-smi and whatever nvidia-smi's exit code."""
+    if "error" in shared:  # the container did not run: neither check observed anything else
+        raise shared["error"]
+    if not shared:
+        raise skip(_("the container of gpu.nvidia_smi did not run"))
+    if not shared["built"]:
         import platform
 
         raise skip(_("no CUDA probe is built for {machine}").format(machine=platform.machine()))
-    opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
-    opts["volumes"] = {**opts.get("volumes", {}), probe: {"bind": PROBE_IN_CONTAINER, "mode": "ro"}}
-    try:
-        out = engine.run(ctx.client, image, [PROBE_IN_CONTAINER], timeout_s=ctx.params["timeout_s"], options=opts)
-    except ContainerFailed as e:
-        raise from_error(e, ctx) from None
-    return judge_cuda_probe(out.exit_code, out.output, image)
+    code = shared["probe_exit"]
+    return judge_cuda_probe(-1 if code is None else code, shared["probe"] or "", image)
 
 
 def judge_cuda_probe(exit_code: int, output: str, image: str) -> Passed:

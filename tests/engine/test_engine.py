@@ -22,6 +22,7 @@ from runbook.errors import (
     EngineUnreachable,
     ImageUnavailable,
 )
+from runbook.results import Status, run_check
 from tests.utils.engine import TEST_IMAGE, labelled_container, runbook_labels
 from tests.utils.socket_cutter import SocketCutter
 
@@ -258,3 +259,38 @@ def test_the_cuda_probe_runs_in_a_container_bound_in(client, no_leftovers):
     out = engine.run(client, TEST_IMAGE, [gpu_container.PROBE_IN_CONTAINER], timeout_s=60, options=opts)
     assert out.exit_code == 2, out.output
     assert parse(out.output)["call"] == "dlopen" and "libcuda.so.1" in parse(out.output)["error"]
+
+
+def test_nvidia_smi_and_the_cuda_probe_share_one_container_and_keep_their_own_evidence(client, no_leftovers):
+    """Step 3's one container for gpu.nvidia_smi and gpu.cuda_init, in the test image (no nvidia-smi, no
+    libcuda): nvidia-smi's failure is the container's exit code, and the probe still runs after it."""
+    from runbook.steps import gpu_container
+    from runbook.workloads import parse
+
+    probe = gpu_container.probe_binary()
+    if probe is None:
+        pytest.skip("no CUDA probe for this architecture")
+    opts = {"volumes": {probe: {"bind": gpu_container.PROBE_IN_CONTAINER, "mode": "ro"}}}
+    command = gpu_container.smi_and_probe_command(True)
+    out = engine.run(client, TEST_IMAGE, command, timeout_s=60, options=opts)
+    assert out.exit_code == 127, out.output  # nvidia-smi: not found
+    smi, probed, code = gpu_container.split_probe(out.output)
+    assert "nvidia-smi" in smi and "not found" in smi and gpu_container.PROBE_MARK not in smi
+    assert code == 2 and parse(probed)["call"] == "dlopen", probed
+    shared = {"built": True, "probe": probed, "probe_exit": code}
+    r = run_check("gpu.cuda_init", "t", lambda: gpu_container.check_cuda_init(shared, TEST_IMAGE))
+    assert r.status is Status.FAIL and "libcuda.so.1" in r.detail, r.detail
+
+
+def test_without_the_toolkit_the_cuda_probe_fails_with_the_containers_own_diagnosis(client, no_leftovers):
+    """--gpus all on an engine without the toolkit: the one container is refused, and gpu.cuda_init says
+    what gpu.nvidia_smi says rather than pass or skip on something that never ran."""
+    from runbook.steps import gpu_container
+
+    results = {
+        r.id: r
+        for r in gpu_container.run(cuda_image=TEST_IMAGE, pull="never", gpu_mode="gpus", interactive=False)
+    }
+    smi, init = results["gpu.nvidia_smi"], results["gpu.cuda_init"]
+    assert smi.status is Status.FAIL and init.status is Status.FAIL, (smi.detail, init.detail)
+    assert init.detail == smi.detail and init.cause == smi.cause and init.cause

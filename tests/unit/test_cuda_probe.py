@@ -94,3 +94,46 @@ def test_an_image_with_an_older_glibc_is_a_skip_not_a_failure():
     text = "/run/gpu-runbook/cuda_probe: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found"
     r = judged(1, text)
     assert r.status is Status.SKIP and "2.34" in r.detail
+
+
+MARK = gpu_container.PROBE_MARK
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (f"table\n{MARK}\nGPU_RUNBOOK_RESULT {{}}\n{MARK} exit 0\n", ("table\n", "GPU_RUNBOOK_RESULT {}\n", 0)),
+        (f"table\n{MARK}\nlost\n", ("table\n", "lost\n", None)),  # the exit line never came
+        ("table\n", ("table\n", None, None)),  # the container stopped before the probe
+        (f"{MARK}\n{MARK} exit 139\n", ("", "", 139)),
+    ],
+)
+def test_the_shared_containers_output_splits_at_the_probes_lines(output, expected):
+    assert gpu_container.split_probe(output) == expected
+
+
+def cuda_init(shared: dict):
+    return run_check("gpu.cuda_init", "t", lambda: gpu_container.check_cuda_init(shared, "img"))
+
+
+def test_a_probe_that_never_ran_in_the_shared_container_fails_rather_than_passes():
+    r = cuda_init({"built": True, "probe": None, "probe_exit": None})
+    assert r.status is Status.FAIL and "no result" in r.detail
+
+
+def test_the_shared_container_that_did_not_run_gives_the_probe_its_error_and_no_probe_is_a_skip():
+    from runbook.results import fail
+
+    refused = fail("Podman 5.4.2: Podman ignores --gpus device requests", cause="ignored")
+    r = cuda_init({"error": refused})
+    assert r.status is Status.FAIL and r.detail == refused.detail and r.cause == "ignored"
+    assert cuda_init({}).status is Status.SKIP
+    assert cuda_init({"built": False, "probe": None, "probe_exit": None}).status is Status.SKIP
+
+
+def test_the_shared_command_runs_the_probe_after_nvidia_smi_on_one_stream():
+    command = gpu_container.smi_and_probe_command(True)
+    script = command[-1]
+    assert script.startswith("exec 2>&1;") and gpu_container.COMMAND[-1] in script
+    assert script.index(gpu_container.COMMAND[-1]) < script.index(gpu_container.PROBE_IN_CONTAINER)
+    assert gpu_container.smi_and_probe_command(False) == gpu_container.COMMAND

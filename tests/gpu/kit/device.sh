@@ -33,6 +33,9 @@
 #             (tests/gpu/kit/image-store.sh), into records/GPUS-DATE-toolkit-store
 #   bench     benchmarks/container_vs_host.py --gpu-mode gpus and benchmarks/run_phases.py --only 3 --only 4,
 #             five runs each, their output in bench.txt (the logs and $OUT)
+#   costs     benchmarks/step_costs.py --gpu-mode gpus: steps 3 and 4 in-process with their checks' times, each of
+#             step 3's containers alone and all at once, beside the raw containers (median of 5), in
+#             step-costs.txt (the logs and $OUT)
 #   health-bench  benchmarks/health_rung.py: what the GPU health rung adds to a run (median of 5), its output in
 #             health-rung.txt (the logs and $OUT)
 #   captures  this host's own tool output, for fixtures: nvidia-smi -q -x, nvidia-smi -q, nvidia-smi topo -m,
@@ -177,6 +180,9 @@ step bench 240 bash -c 'python3 benchmarks/container_vs_host.py --repeat 5 --gpu
   python3 benchmarks/run_phases.py --repeat 5 --only 3 --only 4 -p cuda_image "$1" -p pytorch_image "$2" \
     -p pull never -p gpu_mode $mode -p measure_throughput false || a=1; done; exit $a' bench "$cuda_image" "$pytorch_image"
 [ -f "$logs/bench.log" ] && cp "$logs/bench.log" "$out/bench.txt"
+step costs 120 python3 benchmarks/step_costs.py --repeat 5 --gpu-mode gpus --cuda-image "$cuda_image" \
+  --pytorch-image "$pytorch_image"
+[ -f "$logs/costs.log" ] && cp "$logs/costs.log" "$out/step-costs.txt"
 step health-bench 30 python3 benchmarks/health_rung.py
 [ -f "$logs/health-bench.log" ] && cp "$logs/health-bench.log" "$out/health-rung.txt"
 step captures 30 bash "$here/captures.sh" "$logs/captures"
