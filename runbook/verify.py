@@ -9,6 +9,11 @@ changed, and a checked cell (``# NBVAL_CHECK_OUTPUT``, the outputs nbval compare
 something else once what changes on every run (times, temperatures, power, memory in use, the UUIDs)
 is masked as nbval's sanitizer for this project masks it. The checks are compared by id and status, and
 the steps run again in the record's language, so a record is verified whatever today's locale.
+
+Shown beside the drift and not counted, because nothing of the host is compared in them: a check the
+record's runbook did not have (``new``), a check a parameter turned off on either side (``chosen``: verify
+leaves out what acts on the host), and a checked cell the record's runbook printed otherwise than this
+runbook prints the record's own results (``wording``: the record is replayed to tell).
 """
 
 from __future__ import annotations
@@ -17,17 +22,19 @@ import configparser
 import difflib
 import json
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 from . import params
 from .catalogue import STEPS
-from .errors import ParameterError, RunSetupError
+from .errors import ParameterError, RunbookError, RunSetupError
 from .files import write_atomic
 from .i18n import N_, _, translate
 from .record import code_cells
 from .record import read as read_summary
+from .results import CHOSEN
 
 # The facts compared, by the check that observed them and the key of its data.
 FACTS = (
@@ -56,12 +63,22 @@ class Drift:
     now: str
 
 
-KINDS = {"fact": N_("fact"), "check": N_("check"), "output": N_("output"), "new": N_("new")}
+KINDS = {
+    "fact": N_("fact"),
+    "check": N_("check"),
+    "output": N_("output"),
+    "new": N_("new"),
+    "chosen": N_("chosen"),
+    "wording": N_("wording"),
+}
+# shown beside the drift, never counted: what the record's runbook did not observe, what a parameter of this
+# run (or of the record's) turned off, a checked cell the record's runbook printed otherwise
+NOT_COMPARED = ("new", "chosen", "wording")
 
 
 def line(d: Drift) -> str:
     """One drift as the terminal shows it, in the active language (drift.json keeps the English keys)."""
-    return _("drift  {what:6} {name}: {recorded} -> {now}").format(
+    return _("drift  {what:7} {name}: {recorded} -> {now}").format(
         what=translate(KINDS.get(d.what, d.what)),
         name=translate(d.name) if d.what == "fact" else d.name,
         recorded=d.recorded,
@@ -96,15 +113,22 @@ def fact_drift(before: dict, after: dict) -> list[Drift]:
 
 def check_drift(before: dict, after: dict) -> list[Drift]:
     """A check of the record whose status changed, or that did not run again; a check the record's runbook
-    did not have is not drift of the host (``new_checks``)."""
+    did not have is not drift of the host (``new_checks``), nor is one that a parameter turned off on either
+    side (a ``chosen`` skip: verify leaves out what acts on the host, so toolkit.apply that passed in the
+    record is skipped here, having observed nothing)."""
     old, new = _by_id(before), _by_id(after)
     found = []
     for check_id in old:
         a = old[check_id].get("status")
         b = new.get(check_id, {}).get("status", "(absent)")
         if a != b:
-            found.append(Drift("check", check_id, a, b))
+            by_choice = CHOSEN in (_chosen(old[check_id]), _chosen(new.get(check_id, {})))
+            found.append(Drift("chosen" if by_choice else "check", check_id, a, b))
     return found
+
+
+def _chosen(check: dict) -> str:
+    return check.get("skip_kind", "") if check.get("status") == "skip" else ""
 
 
 def new_checks(before: dict, after: dict) -> list[Drift]:
@@ -117,7 +141,7 @@ def new_checks(before: dict, after: dict) -> list[Drift]:
 
 
 def is_drift(d: Drift) -> bool:
-    return d.what != "new"
+    return d.what not in NOT_COMPARED
 
 
 def checked_outputs(notebook: Path) -> list[str]:
@@ -162,14 +186,38 @@ def _tidy(line: str) -> str:
     return re.sub(r"\s+", " ", line.strip(" |"))
 
 
-def output_drift(record: Path, now: Path, steps: list[str]) -> list[Drift]:
+def output_drift(record: Path, now: Path, steps: list[str], today: Path | None = None) -> list[Drift]:
+    """The checked cells that print something else now. With ``today`` (the record replayed by this
+    runbook, see ``rendered_today``), a cell the record's runbook printed otherwise than this runbook shows
+    the same results is ``wording``: its text cannot be compared, and what it shows is compared through
+    the checks and facts it is made from."""
     found = []
     for step in steps:
         a, b = checked_outputs(record / f"{step}.ipynb"), checked_outputs(now / f"{step}.ipynb")
+        c = checked_outputs(today / f"{step}.ipynb") if today else []
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             if x != y:
-                found.append(Drift("output", f"{step} checked cell {i + 1}", *changed_lines(x, y)))
+                kind = "wording" if i < len(c) and c[i] != x else "output"
+                found.append(Drift(kind, f"{step} checked cell {i + 1}", *changed_lines(x, y)))
     return found
+
+
+def differing_steps(record: Path, now: Path, steps: list[str]) -> list[str]:
+    """The steps with a checked cell whose output differs between the record and this run."""
+    return [s for s in steps if checked_outputs(record / f"{s}.ipynb") != checked_outputs(now / f"{s}.ipynb")]
+
+
+def rendered_today(record: Path, steps: list[str], lang: str, into: Path) -> Path | None:
+    """The record's ``steps`` replayed by this runbook into ``into``: its results, as this runbook's cells
+    print them (nothing runs on the host). None when the record cannot be replayed: its cells are then
+    compared as they are."""
+    from . import runner
+
+    try:
+        runner.run(into, {"replay": str(record), "lang": lang, "strict": False}, steps, log=lambda m: None)
+    except RunbookError:
+        return None
+    return into
 
 
 # never taken from a record: the run's own mode, the report's folder, a replay in place of a run
@@ -247,12 +295,17 @@ def verify(
     steps = before["steps"] or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
     drift = fact_drift(before, after) + check_drift(before, after)
-    drift += output_drift(record, folder, [s for s in steps if (record / f"{s}.ipynb").exists()])
+    recorded = [s for s in steps if (record / f"{s}.ipynb").exists()]
+    with tempfile.TemporaryDirectory(prefix="gpu-runbook-verify-") as scratch:
+        differing = differing_steps(record, folder, recorded)
+        today = rendered_today(record, differing, values["lang"], Path(scratch) / "today") if differing else None
+        drift += output_drift(record, folder, recorded, today)
     drift += new_checks(before, after)
     report = {
         "record": str(record),
         "drift": [asdict(d) for d in drift if is_drift(d)],
-        "new_checks": [asdict(d) for d in drift if not is_drift(d)],
+        "new_checks": [asdict(d) for d in drift if d.what == "new"],
+        "not_compared": [asdict(d) for d in drift if d.what in ("chosen", "wording")],
         "left_out": [asdict(x) for x in left],
     }
     write_atomic(str(folder / "drift.json"), (json.dumps(report, indent=2, default=str) + "\n").encode())

@@ -98,3 +98,29 @@ def test_the_record_names_no_path_of_the_machine_that_made_it(client, tmp_path):
             text = path.read_text()
             assert str(tmp_path) not in text, f"{path.name} names the folder it was written to"
             assert str(REPO) not in text, f"{path.name} names the checkout it ran from"
+
+
+def test_a_checked_cell_an_older_runbook_printed_otherwise_is_wording_and_not_drift(client, tmp_path):
+    """A record whose runbook printed step 2's checked cell as the H200's older runbook did: verify replays the
+    record with this runbook (nothing runs on the host), sees that it prints the record's results otherwise
+    than the record does, and says so without counting it; a cell this runbook prints as the record does is
+    compared as ever (test_a_changed_driver..., tests/unit/test_verify_drift.py)."""
+    made = run_cli("--out", str(tmp_path / "record"), "--only", "2", env=as_host("h200-580.xml"))
+    assert made.returncode in (0, 1), made.stderr[-2000:]
+    notebook = tmp_path / "record" / "02-container-toolkit.ipynb"
+    nb = json.loads(notebook.read_text())
+    cell = next(c for c in nb["cells"] if "NBVAL_CHECK_OUTPUT" in "".join(c["source"]))
+    old = json.loads((REPO / "records" / "h200-2026-12-06-toolkit" / "02-container-toolkit.ipynb").read_text())
+    older = next(c for c in old["cells"] if "NBVAL_CHECK_OUTPUT" in "".join(c["source"]))
+    assert cell["outputs"] != older["outputs"]  # the older runbook's apt-get lines, without the timeouts
+    cell["outputs"] = older["outputs"]
+    notebook.write_text(json.dumps(nb))
+    proc = verify(tmp_path, "h200-580.xml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "again" / "drift.json").read_text())
+    assert report["drift"] == []
+    assert [(d["what"], d["name"]) for d in report["not_compared"]] == [
+        ("wording", "02-container-toolkit checked cell 1")
+    ]
+    assert "drift  wording 02-container-toolkit checked cell 1: sudo apt-get update" in proc.stdout
+    assert "unchanged" in proc.stdout

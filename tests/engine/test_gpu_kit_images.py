@@ -36,11 +36,13 @@ def test_a_stand_in_written_into_the_registry_is_pulled_and_runs(client, registr
     assert images.ensure_layer(reg, "kit-test/stand-in", userland) in ("mounted", "there")
     made = images.publish(reg, second)
     assert made["layers"] == 2 and reg.has_manifest("kit-test/stand-in", tag)
+    # the report names each layer's digest: the pulled image's layers are those
+    assert list(made["layer_digests"]) == ["sh and its libraries", "a test layer"]
     ref = f"{registry}/kit-test/stand-in:{tag}"
     try:
         events = []
         img = engine.pull(client, ref, "always", 300, lambda *a, **k: events.append(a))
-        assert len(img.attrs["RootFS"]["Layers"]) == 2
+        assert img.attrs["RootFS"]["Layers"] == list(made["layer_digests"].values())
         assert "KIT=1" in engine.image_env(client, ref)
         out = engine.run(
             client,

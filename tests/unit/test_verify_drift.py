@@ -37,3 +37,58 @@ def test_another_model_in_nvidia_smis_table_is_one_line_a_side_without_the_frame
 
 def test_no_line_on_one_side_says_so():
     assert verify.changed_lines("a\nb", "a") == ("b", "(nothing)")
+
+
+H200 = REPO / "records" / "h200-2026-12-06-toolkit"  # made by an older runbook
+H100 = REPO / "records" / "h100x1-2026-12-07-toolkit-082134"
+H100_VERIFYING_H200 = REPO / "records" / "h100x1-2026-12-07-toolkit-verify-h200-2026-12-06-toolkit"
+
+
+def summary(folder):
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_a_check_a_parameter_turned_off_is_not_compared_and_a_changed_status_is_drift():
+    """The H100's verify of the H200 record: toolkit.apply passed in the record (toolkit_apply true), and is a
+    chosen skip here because verify leaves out what acts on the host."""
+    drift = verify.check_drift(summary(H200), summary(H100_VERIFYING_H200))
+    assert [(d.what, d.name, d.recorded, d.now) for d in drift] == [("chosen", "toolkit.apply", "pass", "skip")]
+    assert not any(verify.is_drift(d) for d in drift)
+    before, after = summary(H200), summary(H100_VERIFYING_H200)
+    bad = next(c for c in after["checks"] if c["id"] == "gpu.nvidia_smi")
+    bad.update(status="fail", skip_kind="")
+    assert ("check", "gpu.nvidia_smi") in [(d.what, d.name) for d in verify.check_drift(before, after)]
+    blocked = next(c for c in after["checks"] if c["id"] == "toolkit.apply")
+    blocked["skip_kind"] = "blocked"  # a skip nobody chose: something stood in the way, and that is drift
+    assert ("check", "toolkit.apply") in [(d.what, d.name) for d in verify.check_drift(before, after)]
+
+
+def test_across_the_models_the_facts_that_differ_are_the_gpus_and_the_kits_images():
+    drift = verify.fact_drift(summary(H200), summary(H100_VERIFYING_H200))
+    assert [d.name for d in drift] == ["CUDA image id", "PyTorch image id", "GPUs"]
+    assert drift[-1].now == "1 x NVIDIA H100 80GB HBM3 81559 MiB"
+
+
+def copy_record(src, dst, steps):
+    dst.mkdir()
+    for s in steps:
+        (dst / f"{s}.ipynb").write_bytes((src / f"{s}.ipynb").read_bytes())
+    return dst
+
+
+STEPS = ["02-container-toolkit", "03-gpu-in-container", "04-pytorch-in-container"]
+
+
+def test_a_cell_the_records_runbook_printed_otherwise_is_wording_and_not_drift(tmp_path):
+    """The H200 record's checked cells, as its older runbook printed them, against the H100's, with the
+    H200 record as this runbook prints it (the H100's own cells stand in for that replay: the replay of the
+    record and the H100 print the same lines, see test_verify's replay)."""
+    today = copy_record(H100, tmp_path / "today", STEPS)
+    drift = verify.output_drift(H200, H100, STEPS, today)
+    assert [(d.what, d.name) for d in drift] == [("wording", f"{s} checked cell 1") for s in STEPS]
+    assert not any(verify.is_drift(d) for d in drift)
+    # without the replay, or where this runbook prints the record as the record does, the text is compared
+    assert all(d.what == "output" for d in verify.output_drift(H200, H100, STEPS))
+    assert all(
+        d.what == "output" for d in verify.output_drift(H200, H100, STEPS, copy_record(H200, tmp_path / "same", STEPS))
+    )

@@ -882,7 +882,15 @@ def publish(reg: Registry, image: Image) -> dict:
     }
     reg.put_manifest(repo, tag, json.dumps(manifest, indent=1).encode())
     size = sum(la.size for la in image.layers)
-    return {"image": image.name, "size": size, "layers": len(image.layers), "seconds": time.monotonic() - started}
+    # the digests name what differs when two hosts' kits made one name into two images (verify's image id drift)
+    return {
+        "image": image.name,
+        "size": size,
+        "layers": len(image.layers),
+        "seconds": time.monotonic() - started,
+        "config": config_digest,
+        "layer_digests": {layer.what: layer.digest for layer in image.layers},
+    }
 
 
 def driver_ceiling() -> str | None:
