@@ -104,6 +104,9 @@ skip=${E2E_SKIP-$(python3 "$here/e2e_compare.py" --skip-regex)}  # containers th
 # systemd makes it; where it is private (no systemd as PID 1), E2E_SHARED_ROOT=1 (the default) makes it shared
 # for the suite and private again after it
 made_shared=""
+private_again() { [ -z "$made_shared" ] || { mount --make-private / && say "/ is a private mount again"; made_shared=""; }; }
+trap private_again EXIT  # also when device.sh's budget stops the suite (timeout signals the whole group)
+trap 'exit 143' TERM INT
 if [ "${E2E_SHARED_ROOT:-1}" = 1 ] && [ "$(findmnt -no PROPAGATION / 2>/dev/null)" = private ]; then
   mount --make-shared / && made_shared=1 && say "/ made a shared mount for the suite (it was private)"
 fi
@@ -111,7 +114,7 @@ fi
   -ginkgo.timeout="${E2E_TIMEOUT:-6m}" -ginkgo.junit-report="$rec/junit.xml" ${skip:+-ginkgo.skip="$skip"} ${E2E_ARGS:-}) \
   >"$rec/e2e.log" 2>&1
 suite_rc=$?
-[ -z "$made_shared" ] || { mount --make-private / && say "/ is a private mount again"; }
+private_again
 say "suite: exit $suite_rc in $(($(date +%s) - t)) s; $(grep -E '^(Ran|FAIL!|SUCCESS!)' "$rec/e2e.log" | paste -sd' ')"
 docker ps -aq --filter name=nvct | xargs -r docker rm -f >/dev/null 2>&1
 
