@@ -288,8 +288,7 @@ def test_without_the_toolkit_the_cuda_probe_fails_with_the_containers_own_diagno
     from runbook.steps import gpu_container
 
     results = {
-        r.id: r
-        for r in gpu_container.run(cuda_image=TEST_IMAGE, pull="never", gpu_mode="gpus", interactive=False)
+        r.id: r for r in gpu_container.run(cuda_image=TEST_IMAGE, pull="never", gpu_mode="gpus", interactive=False)
     }
     smi, init = results["gpu.nvidia_smi"], results["gpu.cuda_init"]
     assert smi.status is Status.FAIL and init.status is Status.FAIL, (smi.detail, init.detail)
