@@ -2,7 +2,7 @@
 record; medians over several runs, beside the raw container commands of steps 3 and 4 for scale.
 
 Each phase is timed in this process around the runner's own calls; the cells' times are those the kernel
-recorded in the executed notebooks (nbclient's execution metadata).
+recorded in the executed notebooks (nbclient's execution metadata), the checks' those of the record.
 
     python3 benchmarks/run_phases.py [--repeat 5] [--only 3 --only 4] [-p NAME VALUE]...
 """
@@ -69,6 +69,8 @@ def main() -> int:
                 cells = cell_seconds(nb)
                 TIMES[f"  cells of {nb.stem}"].append(sum(cells))
                 TIMES[f"  longest cell of {nb.stem}"].append(max(cells, default=0))
+            for check in summary["checks"]:  # each check's own time, as the record keeps it
+                TIMES[f"    check {check['id']}"].append(check.get("duration_s") or 0.0)
         print(f"run {i + 1}: {TIMES['run (all)'][-1]:.2f} s, verdict {summary['verdict']}", flush=True)
     print(f"\nmedians over {a.repeat} runs:")
     for name, values_ in TIMES.items():

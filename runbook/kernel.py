@@ -10,7 +10,9 @@ run; nbclient and nbformat (a second's import) are imported while the kernel sta
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -110,7 +112,13 @@ class SharedKernel:
             self.kc.stop_channels()  # (a notebook's thread stuck on a killed kernel keeps them: it is a daemon)
         if self.km.has_kernel:
             # stopped, not asked to stop: every cell has run and its outputs are in, and a polite shutdown
-            # is a fifth of a second of polling for a kernel that holds nothing to save
+            # is a fifth of a second of polling for a kernel that holds nothing to save. Killed and reaped
+            # here first: jupyter_client's own kill polls the process every tenth of a second
+            process = getattr(self.km.provisioner, "process", None)
+            if process is not None:
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    process.kill()
+                    process.wait(5)
             self.km.shutdown_kernel(now=True)
         self.log.close()
 
