@@ -9,6 +9,7 @@ Its modules:
 - ``preflight``: step 1: the OS, the GPUs on the bus, the driver, the engine, access and disk
 - ``toolkit_state``: step 2: the NVIDIA Container Toolkit's plan, what of it is in effect, applying it
 - ``gpu_container``: step 3: nvidia-smi in a CUDA container, by each GPU access mode
+- ``cuda_probe``: step 3's CUDA driver-API probe, run after nvidia-smi in its container, and its answer judged
 - ``pytorch_container``: step 4: torch.cuda in a PyTorch image, a matmul checked against the CPU, throughput
 - ``nvcc``: step 5: why base and runtime images have no nvcc, and the devel image that has it
 - ``images``: choosing an image for the driver and pulling it, for steps 3 to 5

@@ -3,23 +3,21 @@ and try the other access modes too, so that the record shows which rungs of the 
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import engine, host, workloads
+from .. import engine, host
 from ..diagnosis import NB_GPU, by_key
 from ..engine import gpu_access
 from ..errors import ContainerFailed, HostError, RunbookError
 from ..host import cuda, mig, readouts
 from ..i18n import _, ngettext
 from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
-from . import container_failure, context, from_error, mode_refused, skipped
+from . import container_failure, context, cuda_probe, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement
 
 # the table, the list, then where the nvidia-smi that ran lives in the container (gpu.plain_path reads it)
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L && echo && command -v nvidia-smi"]
-PROBE_MARK = "== gpu-runbook: the CUDA probe"  # after COMMAND's output, before the probe's
 LIST_GPUS = ["nvidia-smi", "-L"]
 # the PATH of images that set none of their own (ubuntu, debian: Docker's default); NVIDIA's CUDA images add
 # /usr/local/nvidia/bin, where some hosts keep the driver
@@ -54,7 +52,7 @@ def run(progress=None, **values) -> list[CheckResult]:
         first = pool.submit(run_check, *smi)
         done = [pool.submit(run_check, *check) for check in checks]
         results += [f.result() for f in done] + [first.result()]
-    results.append(run_check("gpu.cuda_init", titles["gpu.cuda_init"], lambda: check_cuda_init(shared, image)))
+    results.append(run_check("gpu.cuda_init", titles["gpu.cuda_init"], lambda: cuda_probe.check(shared, image)))
     seen = next(r for r in results if r.id == "gpu.nvidia_smi")
     # the host's side of the comparison, recorded whatever the outcome: the checked cell sets it beside the container's
     expected = gpu_access.selected_gpus(ctx.driver, ctx.params["gpus"]) if ctx.driver else []
@@ -140,26 +138,9 @@ def as_warning(outcome):
 
 
 def smi_and_probe_command(with_probe: bool) -> list[str]:
-    """COMMAND, then (where a CUDA probe is built) the probe in the same container, after a line of its own
-    and followed by its exit code: one container gives gpu.nvidia_smi and gpu.cuda_init their evidence, so
-    that the step starts one GPU container fewer. The container exits with COMMAND's code."""
-    if not with_probe:
-        return COMMAND
-    probe = f'echo "{PROBE_MARK}"; {PROBE_IN_CONTAINER}; echo "{PROBE_MARK} exit $?"'
-    # one stream: the engine logs stdout and stderr apart, and an error could come after the probe's line
-    return ["sh", "-c", f"exec 2>&1; {COMMAND[-1]}; s=$?; {probe}; exit $s"]
-
-
-def split_probe(output: str) -> tuple[str, str | None, int | None]:
-    """The output of smi_and_probe_command as (COMMAND's, the probe's, the probe's exit code); the probe's
-    is None when its line never came (the container stopped before), its code None when only that is missing."""
-    head, mark, rest = output.partition(PROBE_MARK + "\n")
-    if not mark:
-        return output, None, None
-    end = re.search(rf"^{re.escape(PROBE_MARK)} exit (\d+)\s*\Z", rest, re.MULTILINE)
-    if end is None:
-        return head, rest, None
-    return head, rest[: end.start()], int(end.group(1))
+    """COMMAND, then (where a CUDA probe is built) the probe in the same container: one container gives
+    gpu.nvidia_smi and gpu.cuda_init their evidence, so that the step starts one GPU container fewer."""
+    return cuda_probe.following(COMMAND) if with_probe else COMMAND
 
 
 def run_shared(ctx, image: str, shared: dict, started: threading.Event | None = None) -> tuple[int, str]:
@@ -181,17 +162,17 @@ def run_shared(ctx, image: str, shared: dict, started: threading.Event | None = 
         raise
     shared["built"] = command is not COMMAND
     text, shared["probe"], shared["probe_exit"] = (
-        split_probe(out.output) if shared["built"] else (out.output, None, None)
+        cuda_probe.split(out.output) if shared["built"] else (out.output, None, None)
     )
     return out.exit_code, text
 
 
 def shared_container(mode: str, gpus: str, driver) -> tuple[list[str], dict]:
     """The command and the options of the container gpu.nvidia_smi and gpu.cuda_init read, for ``mode``."""
-    probe = probe_binary()
+    probe = cuda_probe.binary()
     opts = gpu_access.options(mode, gpus, driver)
     if probe:
-        opts["volumes"] = {**opts.get("volumes", {}), probe: {"bind": PROBE_IN_CONTAINER, "mode": "ro"}}
+        opts["volumes"] = {**opts.get("volumes", {}), probe: {"bind": cuda_probe.IN_CONTAINER, "mode": "ro"}}
     return smi_and_probe_command(probe is not None), opts
 
 
@@ -280,132 +261,6 @@ def check_cuda_version(ctx, seen: CheckResult) -> Passed:
             **by_key("forward_compat").fields(),
         )
     return Passed(detail, data=data)
-
-
-PROBE_IN_CONTAINER = "/run/gpu-runbook/cuda_probe"
-GLIBC_TOO_OLD = re.compile(r"GLIBC_2\.\d+' not found")
-
-
-def cuda_errors() -> dict[int, tuple[str, str]]:
-    """CUDA driver API error codes (cuda.h's CUresult) that a container's cuInit returns, with what
-    usually causes each and its fix."""
-    return {
-        100: (
-            _("CUDA_ERROR_NO_DEVICE: the container sees no GPU although libcuda.so.1 is there."),
-            _("Check the GPU selection (gpus, NVIDIA_VISIBLE_DEVICES) and that /dev/nvidia0 is in the container."),
-        ),
-        999: (
-            _(
-                "CUDA_ERROR_UNKNOWN: usually a device node the container may not open (device cgroup rules dropped "
-                "after `systemctl daemon-reload`) or /dev/nvidia-uvm missing (the nvidia-uvm module not loaded)."
-            ),
-            _("Run `sudo nvidia-modprobe -u -c=0` on the host and start a new container; see gpu.nvidia_smi."),
-        ),
-        803: (
-            _(
-                "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH: the libcuda.so.1 in the container is not the running kernel "
-                "module's version (the image's cuda-compat package, or a driver upgraded without a reboot)."
-            ),
-            _("Reboot after a driver upgrade; use an image whose CUDA the host driver supports without compat."),
-        ),
-        804: (
-            _(
-                "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE: forward compatibility was attempted on a GPU that "
-                "does not support it (GeForce, most workstation GPUs)."
-            ),
-            _("Pick an image whose CUDA version the host driver supports natively, or upgrade the driver."),
-        ),
-        34: (
-            _(
-                "CUDA_ERROR_STUB_LIBRARY: the container loaded the CUDA toolkit's stub libcuda (from the image) "
-                "instead of the driver's."
-            ),
-            _("Take the stubs folder out of LD_LIBRARY_PATH and ld.so.conf: the toolkit injects the real one."),
-        ),
-        35: (
-            _("CUDA_ERROR_INSUFFICIENT_DRIVER: the driver is older than the CUDA the call needs."),
-            _("Upgrade the host driver."),
-        ),
-    }
-
-
-def probe_binary() -> str | None:
-    """The CUDA probe built for this machine's architecture, or None when there is none."""
-    import platform
-    from importlib import resources
-
-    path = resources.files("runbook.workloads").joinpath(f"cuda_probe.{platform.machine()}")
-    return str(path) if path.is_file() else None
-
-
-def check_cuda_init(shared: dict, image: str) -> Passed:
-    """cuInit and cuDeviceGetCount in the container, through the driver API (libcuda.so.1), beside
-    nvidia-smi (NVML): a toolkit can give a working nvidia-smi while CUDA itself cannot start. The probe
-    is a small C program bound in read-only: the CUDA base image has no Python and needs no compiler. It
-    runs in gpu.nvidia_smi's container, after nvidia-smi and whatever nvidia-smi's exit code."""
-    if "error" in shared:  # the container did not run: neither check observed anything else
-        raise shared["error"]
-    if not shared:
-        raise skip(_("the container of gpu.nvidia_smi did not run"))
-    if not shared["built"]:
-        import platform
-
-        raise skip(_("no CUDA probe is built for {machine}").format(machine=platform.machine()))
-    code = shared["probe_exit"]
-    return judge_cuda_probe(-1 if code is None else code, shared["probe"] or "", image)
-
-
-def judge_cuda_probe(exit_code: int, output: str, image: str) -> Passed:
-    result = workloads.parse(output)
-    if result is None:
-        if GLIBC_TOO_OLD.search(output):
-            raise skip(_("the CUDA probe needs glibc 2.34 or newer; {image} has an older one").format(image=image))
-        raise fail(
-            _("the CUDA probe printed no result in {image} (exit {code})").format(image=image, code=exit_code),
-            cause=_("The probe could not run in the container; its output (evidence) says why."),
-            remediation=_("Read the output; make sure gpu.nvidia_smi passes first."),
-            notebook=NB_GPU,
-            evidence=output,
-        )
-    if result.get("call") in ("dlopen", "dlsym"):
-        raise fail(
-            _("libcuda.so.1 cannot be loaded in the container: {error}").format(error=result.get("error", "")),
-            cause=_(
-                "The toolkit did not put the driver's CUDA library into the container: the image or the access "
-                "mode asks for the `utility` capability (nvidia-smi) but not `compute`."
-            ),
-            remediation=_("Set NVIDIA_DRIVER_CAPABILITIES=compute,utility (or all); check the toolkit with step 2."),
-            notebook=NB_GPU,
-            evidence=output,
-            data=result,
-        )
-    if result.get("code") != 0:
-        cause, fix = cuda_errors().get(
-            result.get("code"),
-            (
-                _("CUDA's {call} returned {code} ({name}).").format(
-                    call=result.get("call"), code=result.get("code"), name=result.get("name") or "?"
-                ),
-                _("Look the error up in the CUDA driver API's CUresult list; compare with gpu.nvidia_smi."),
-            ),
-        )
-        raise fail(
-            _("{call} failed in the container: {code} {name}").format(
-                call=result.get("call"), code=result.get("code"), name=result.get("name") or ""
-            ),
-            cause=cause,
-            remediation=fix,
-            notebook=NB_GPU,
-            evidence=output,
-            data=result,
-        )
-    return Passed(
-        _("cuInit and cuDeviceGetCount succeed: {count} device(s), driver API {version}").format(
-            count=result.get("devices"), version=result.get("driver_api")
-        ),
-        evidence=output,
-        data=result,
-    )
 
 
 def check_plain_path(seen: CheckResult) -> Passed:

@@ -249,14 +249,14 @@ def test_an_engine_gone_after_connecting_fails_the_runtime_check_with_a_cause(cl
 
 def test_the_cuda_probe_runs_in_a_container_bound_in(client, no_leftovers):
     """The probe binary bound in read-only, as step 3 does, in the test image (no GPU, so no libcuda)."""
-    from runbook.steps import gpu_container
+    from runbook.steps import cuda_probe
     from runbook.workloads import parse
 
-    probe = gpu_container.probe_binary()
+    probe = cuda_probe.binary()
     if probe is None:
         pytest.skip("no CUDA probe for this architecture")
-    opts = {"volumes": {probe: {"bind": gpu_container.PROBE_IN_CONTAINER, "mode": "ro"}}}
-    out = engine.run(client, TEST_IMAGE, [gpu_container.PROBE_IN_CONTAINER], timeout_s=60, options=opts)
+    opts = {"volumes": {probe: {"bind": cuda_probe.IN_CONTAINER, "mode": "ro"}}}
+    out = engine.run(client, TEST_IMAGE, [cuda_probe.IN_CONTAINER], timeout_s=60, options=opts)
     assert out.exit_code == 2, out.output
     assert parse(out.output)["call"] == "dlopen" and "libcuda.so.1" in parse(out.output)["error"]
 
@@ -264,21 +264,21 @@ def test_the_cuda_probe_runs_in_a_container_bound_in(client, no_leftovers):
 def test_nvidia_smi_and_the_cuda_probe_share_one_container_and_keep_their_own_evidence(client, no_leftovers):
     """Step 3's one container for gpu.nvidia_smi and gpu.cuda_init, in the test image (no nvidia-smi, no
     libcuda): nvidia-smi's failure is the container's exit code, and the probe still runs after it."""
-    from runbook.steps import gpu_container
+    from runbook.steps import cuda_probe, gpu_container
     from runbook.workloads import parse
 
-    probe = gpu_container.probe_binary()
+    probe = cuda_probe.binary()
     if probe is None:
         pytest.skip("no CUDA probe for this architecture")
-    opts = {"volumes": {probe: {"bind": gpu_container.PROBE_IN_CONTAINER, "mode": "ro"}}}
+    opts = {"volumes": {probe: {"bind": cuda_probe.IN_CONTAINER, "mode": "ro"}}}
     command = gpu_container.smi_and_probe_command(True)
     out = engine.run(client, TEST_IMAGE, command, timeout_s=60, options=opts)
     assert out.exit_code == 127, out.output  # nvidia-smi: not found
-    smi, probed, code = gpu_container.split_probe(out.output)
-    assert "nvidia-smi" in smi and "not found" in smi and gpu_container.PROBE_MARK not in smi
+    smi, probed, code = cuda_probe.split(out.output)
+    assert "nvidia-smi" in smi and "not found" in smi and cuda_probe.MARK not in smi
     assert code == 2 and parse(probed)["call"] == "dlopen", probed
     shared = {"built": True, "probe": probed, "probe_exit": code}
-    r = run_check("gpu.cuda_init", "t", lambda: gpu_container.check_cuda_init(shared, TEST_IMAGE))
+    r = run_check("gpu.cuda_init", "t", lambda: cuda_probe.check(shared, TEST_IMAGE))
     assert r.status is Status.FAIL and "libcuda.so.1" in r.detail, r.detail
 
 

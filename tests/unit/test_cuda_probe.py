@@ -14,7 +14,7 @@ import pytest
 
 from runbook import workloads
 from runbook.results import Status, run_check
-from runbook.steps import gpu_container
+from runbook.steps import cuda_probe, gpu_container
 from runbook.workloads import build_cuda_probe
 
 PROBE = Path(build_cuda_probe.BINARY)
@@ -39,7 +39,7 @@ def test_the_committed_binary_is_built_from_the_committed_source():
     assert f"GPU_RUNBOOK_CUDA_PROBE_SOURCE {sha}".encode() in PROBE.read_bytes(), (
         "rebuild it: python3 -m runbook.workloads.build_cuda_probe"
     )
-    assert gpu_container.probe_binary() == str(PROBE)
+    assert cuda_probe.binary() == str(PROBE)
 
 
 def probe(tmp_path, code: int | None) -> tuple[int, str]:
@@ -57,7 +57,7 @@ def probe(tmp_path, code: int | None) -> tuple[int, str]:
 
 
 def judged(code, output):
-    return run_check("gpu.cuda_init", "t", lambda: gpu_container.judge_cuda_probe(code, output, "img"))
+    return run_check("gpu.cuda_init", "t", lambda: cuda_probe.judge(code, output, "img"))
 
 
 @X86
@@ -96,7 +96,7 @@ def test_an_image_with_an_older_glibc_is_a_skip_not_a_failure():
     assert r.status is Status.SKIP and "2.34" in r.detail
 
 
-MARK = gpu_container.PROBE_MARK
+MARK = cuda_probe.MARK
 
 
 @pytest.mark.parametrize(
@@ -109,11 +109,11 @@ MARK = gpu_container.PROBE_MARK
     ],
 )
 def test_the_shared_containers_output_splits_at_the_probes_lines(output, expected):
-    assert gpu_container.split_probe(output) == expected
+    assert cuda_probe.split(output) == expected
 
 
 def cuda_init(shared: dict):
-    return run_check("gpu.cuda_init", "t", lambda: gpu_container.check_cuda_init(shared, "img"))
+    return run_check("gpu.cuda_init", "t", lambda: cuda_probe.check(shared, "img"))
 
 
 def test_a_probe_that_never_ran_in_the_shared_container_fails_rather_than_passes():
@@ -135,5 +135,5 @@ def test_the_shared_command_runs_the_probe_after_nvidia_smi_on_one_stream():
     command = gpu_container.smi_and_probe_command(True)
     script = command[-1]
     assert script.startswith("exec 2>&1;") and gpu_container.COMMAND[-1] in script
-    assert script.index(gpu_container.COMMAND[-1]) < script.index(gpu_container.PROBE_IN_CONTAINER)
+    assert script.index(gpu_container.COMMAND[-1]) < script.index(cuda_probe.IN_CONTAINER)
     assert gpu_container.smi_and_probe_command(False) == gpu_container.COMMAND
