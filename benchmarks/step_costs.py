@@ -9,8 +9,7 @@ On a GPU host with a Docker engine and the images (tests/gpu/kit serves them):
 What the lines mean:
   raw ...              the article's container (nvidia-smi) and the PyTorch probe, through the SDK
   alone ...            one of step 3's containers at a time
-  together             step 3's containers side by side: all at once, or (as the step starts them) the chosen
-                       mode's first and the others once it has started; the slowest sets the wall
+  together             step 3's containers all at once, as the step starts them: the slowest sets the wall
   step 3 / step 4      gpu_container.run / pytorch_container.run in this process, then each check's own time
   import in a kernel   a fresh interpreter importing what the notebooks' first cells import
 """
@@ -19,7 +18,6 @@ import argparse
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -82,15 +80,11 @@ def main() -> int:
         "measure_throughput": False,
     }
 
-    chosen = next(name for name in containers if name.startswith(f"{a.gpu_mode}:"))
-
-    def run(name: str, started: threading.Event | None = None, wait: threading.Event | None = None) -> float:
+    def run(name: str) -> float:
         command, options = containers[name]
-        if wait is not None:
-            wait.wait(300)
         start = time.monotonic()
         try:
-            out = engine.run(client, cuda_image, command, timeout_s=300, options=options, started=started)
+            out = engine.run(client, cuda_image, command, timeout_s=300, options=options)
         except RunbookError as e:  # timed all the same, and said
             print(f"  ({name}: {e})")
             return time.monotonic() - start
@@ -122,20 +116,9 @@ def main() -> int:
         with ThreadPoolExecutor(max_workers=len(containers)) as pool:
             start = time.monotonic()
             each = dict(zip(containers, pool.map(run, containers), strict=True))
-            TIMES["together, all at once (wall)"].append(time.monotonic() - start)
+            TIMES["together (wall)"].append(time.monotonic() - start)
         for name, seconds in each.items():
-            TIMES[f"  at once: {name}"].append(seconds)
-        with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-            started = threading.Event()
-            start = time.monotonic()
-            futures = {
-                name: pool.submit(run, name, started) if name == chosen else pool.submit(run, name, None, started)
-                for name in containers
-            }
-            each = {name: f.result() for name, f in futures.items()}
-            TIMES["together, the others once the chosen has started (wall)"].append(time.monotonic() - start)
-        for name, seconds in each.items():
-            TIMES[f"  others after: {name}"].append(seconds)
+            TIMES[f"  together: {name}"].append(seconds)
         for label, step in (("step 3", gpu_container.run), ("step 4", pytorch_container.run)):
             results = timed(f"{label} (in this process)", step, **values)
             for r in results:

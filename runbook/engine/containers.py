@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -59,33 +58,17 @@ def _create(client: docker.DockerClient, image: str, command: list[str], lifetim
 
 @_engine_call("running a container")
 def run(
-    client: docker.DockerClient,
-    image: str,
-    command: list[str],
-    *,
-    timeout_s: float,
-    options: dict | None = None,
-    started: threading.Event | None = None,
+    client: docker.DockerClient, image: str, command: list[str], *, timeout_s: float, options: dict | None = None
 ) -> RunOutput:
     """Run ``command`` in a new container of ``image`` and return its exit code and output.
 
     The container is labelled, killed at ``timeout_s`` (ContainerTimeout), and removed in every case,
     also when this process is interrupted. A container that cannot be created or started raises
     ContainerFailed with the diagnosis of the engine's message; a non-zero exit is returned, not raised.
-    ``started`` is set once the container has started (its hooks have run), or could not be: containers
-    that should not compete with this one's start wait for it.
     """
-    try:
-        return _run(client, image, command, timeout_s, options or {}, started)
-    finally:
-        if started is not None:
-            started.set()
-
-
-def _run(client, image: str, command: list[str], timeout_s: float, options: dict, started) -> RunOutput:
     start = time.monotonic()
     try:
-        container = _create(client, image, command, timeout_s + 60, options)
+        container = _create(client, image, command, timeout_s + 60, options or {})
     except ImageNotFound as e:
         raise ImageUnavailable(
             _("{image} is not on the engine").format(image=image),
@@ -104,9 +87,6 @@ def _run(client, image: str, command: list[str], timeout_s: float, options: dict
             _raise_diagnosed(
                 ContainerFailed, _("the container of {image} did not start").format(image=image), error_text(e)
             )
-        finally:
-            if started is not None:
-                started.set()
         try:
             status = container.wait(timeout=timeout_s)
         except requests.exceptions.RequestException as e:
