@@ -105,6 +105,7 @@ NOT_HERE: dict[str, str] = {
     "bash tests/gpu/nbval.sh": GPU_HOST,
     "GPU_MODE=gpus bash tests/gpu/nbval.sh": GPU_HOST,
     "python3 benchmarks/container_vs_host.py": GPU_HOST,
+    "python3 benchmarks/step_costs.py": GPU_HOST,
     "python3 benchmarks/bf16_bursts_vs_sustained.py": GPU_HOST,
     "python3 benchmarks/operator_run.py --against dddd074": BENCHMARK,
     "python3 benchmarks/pull_progress.py": BENCHMARK,
