@@ -26,7 +26,7 @@ fi
 engine_answers() { docker -H unix:///var/run/docker.sock version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if ! engine_answers; then
   echo "engine-up: starting dockerd"
-  setsid dockerd >/var/log/gpu-runbook-dockerd.log 2>&1 </dev/null &
+  (cd / && exec setsid dockerd) >/var/log/gpu-runbook-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 60); do engine_answers && break; sleep 0.5; done
   engine_answers || { tail -20 /var/log/gpu-runbook-dockerd.log >&2; exit 1; }
 fi
@@ -45,7 +45,7 @@ storage:
 http:
   addr: 127.0.0.1:5000
 YML
-  setsid docker-registry serve "$cache/registry.yml" >/var/log/gpu-runbook-registry.log 2>&1 </dev/null &
+  (cd / && exec setsid docker-registry serve "$cache/registry.yml") >/var/log/gpu-runbook-registry.log 2>&1 </dev/null &
   for _ in $(seq 40); do registry_answers && break; sleep 0.5; done
   registry_answers || { tail -20 /var/log/gpu-runbook-registry.log >&2; exit 1; }
 fi

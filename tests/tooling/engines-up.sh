@@ -72,7 +72,7 @@ docker_debian() {
       echo '{"features": {"containerd-snapshotter": true}}' >"$config"
     fi
     say "starting Docker $(cat "$root/VERSION") at $sock${store:+ (the $store image store)}"
-    PATH=$root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin setsid "$root/bin/dockerd" \
+    cd / && PATH=$root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin setsid "$root/bin/dockerd" \
       -H "unix://$sock" --data-root "$data" --exec-root "$exec_root" --pidfile "$root/dockerd${store:+-$store}.pid" \
       --userland-proxy=false --iptables=false --ip6tables=false --bridge=none --config-file "$config" \
       >>"$root/dockerd${store:+-$store}.log" 2>&1 </dev/null &
@@ -85,6 +85,12 @@ docker_debian() {
 }
 
 # --- Podman, rootful -----------------------------------------------------------------------------------
+cwd_gone() {  # PIDFILE: the process in it runs in a folder that has since been removed
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == *" (deleted)" ]]
+}
+
 podman_rootful() {
   local root=$cache/podman sock=/run/gpu-runbook-podman.sock
   if ! command -v podman >/dev/null; then
@@ -112,12 +118,14 @@ CONF
   export CONTAINERS_CONF=$root/containers.conf
   local pm=(podman --root "$root/storage" --runroot /run/gpu-runbook-podman --cgroup-manager cgroupfs --events-backend file)
   export CONTAINERS_REGISTRIES_CONF=$root/registries.conf
-  if ! ping_sock "$sock" || ! cmp -s "$root/containers.conf" "$root/service.conf"; then
+  # a service started from a folder since removed (a clone deleted under it) answers, and its conmon then fails
+  # every container ("Failed to get working directory", "write child: broken pipe"): started again, from /
+  if ! ping_sock "$sock" || ! cmp -s "$root/containers.conf" "$root/service.conf" || cwd_gone "$root/service.pid"; then
     [ -s "$root/service.pid" ] && kill "$(cat "$root/service.pid")" 2>/dev/null && sleep 1
     cp "$root/containers.conf" "$root/service.conf"
     say "starting Podman $(podman --version | awk '{print $3}') at $sock"
     rm -f "$sock"
-    setsid "${pm[@]}" system service --time=0 "unix://$sock" >>"$root/service.log" 2>&1 </dev/null &
+    (cd / && exec setsid "${pm[@]}" system service --time=0 "unix://$sock") >>"$root/service.log" 2>&1 </dev/null &
     echo $! >"$root/service.pid"
     wait_ping "$sock" || { tail -5 "$root/service.log" >&2; echo "PODMAN_UNAVAILABLE=podman system service did not start (see $root/service.log)" >>"$env_file.tmp"; return; }
   fi
@@ -163,7 +171,7 @@ exec chroot $root /usr/bin/env CONTAINERS_CONF=/etc/containers/containers.conf.r
 SH
     rm -f "$sock"
     say "starting Podman $(chroot "$root" dpkg-query -W -f='${Version}' podman) at $sock"
-    (exec setsid unshare -m --propagation private sh "$cache/podman-trixie.sh") >>"$cache/podman-trixie.log" 2>&1 </dev/null &
+    (cd / && exec setsid unshare -m --propagation private sh "$cache/podman-trixie.sh") >>"$cache/podman-trixie.log" 2>&1 </dev/null &
     wait_ping "$sock" || { tail -5 "$cache/podman-trixie.log" >&2; echo "PODMAN_TRIXIE_UNAVAILABLE=podman 5 did not start (see $cache/podman-trixie.log)" >>"$env_file.tmp"; return; }
   fi
   if ! docker -H "unix://$sock" image inspect "$image" >/dev/null 2>&1; then
