@@ -186,25 +186,23 @@ def _tidy(line: str) -> str:
     return re.sub(r"\s+", " ", line.strip(" |"))
 
 
-def output_drift(record: Path, now: Path, steps: list[str], today: Path | None = None) -> list[Drift]:
-    """The checked cells that print something else now. With ``today`` (the record replayed by this
-    runbook, see ``rendered_today``), a cell the record's runbook printed otherwise than this runbook shows
-    the same results is ``wording``: its text cannot be compared, and what it shows is compared through
-    the checks and facts it is made from."""
+def output_drift(record: Path, now: Path, steps: list[str], render=None) -> list[Drift]:
+    """The checked cells that print something else now. With ``render`` (steps -> the record's steps replayed
+    by this runbook, or None: ``rendered_today``), asked only for the steps with such a cell, a cell the
+    record's runbook printed otherwise than this runbook shows the same results is ``wording``: its text
+    cannot be compared, and what it shows is compared through the checks and facts it is made from."""
+    outputs = {s: (checked_outputs(record / f"{s}.ipynb"), checked_outputs(now / f"{s}.ipynb")) for s in steps}
+    differing = [s for s, (a, b) in outputs.items() if a != b]
+    today = render(differing) if render and differing else None
     found = []
-    for step in steps:
-        a, b = checked_outputs(record / f"{step}.ipynb"), checked_outputs(now / f"{step}.ipynb")
+    for step in differing:
+        a, b = outputs[step]
         c = checked_outputs(today / f"{step}.ipynb") if today else []
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             if x != y:
                 kind = "wording" if i < len(c) and c[i] != x else "output"
                 found.append(Drift(kind, f"{step} checked cell {i + 1}", *changed_lines(x, y)))
     return found
-
-
-def differing_steps(record: Path, now: Path, steps: list[str]) -> list[str]:
-    """The steps with a checked cell whose output differs between the record and this run."""
-    return [s for s in steps if checked_outputs(record / f"{s}.ipynb") != checked_outputs(now / f"{s}.ipynb")]
 
 
 def rendered_today(record: Path, steps: list[str], lang: str, into: Path) -> Path | None:
@@ -297,9 +295,8 @@ def verify(
     drift = fact_drift(before, after) + check_drift(before, after)
     recorded = [s for s in steps if (record / f"{s}.ipynb").exists()]
     with tempfile.TemporaryDirectory(prefix="gpu-runbook-verify-") as scratch:
-        differing = differing_steps(record, folder, recorded)
-        today = rendered_today(record, differing, values["lang"], Path(scratch) / "today") if differing else None
-        drift += output_drift(record, folder, recorded, today)
+        replay = Path(scratch) / "today"
+        drift += output_drift(record, folder, recorded, lambda s: rendered_today(record, s, values["lang"], replay))
     drift += new_checks(before, after)
     report = {
         "record": str(record),

@@ -84,11 +84,21 @@ def test_a_cell_the_records_runbook_printed_otherwise_is_wording_and_not_drift(t
     H200 record as this runbook prints it (the H100's own cells stand in for that replay: the replay of the
     record and the H100 print the same lines, see test_verify's replay)."""
     today = copy_record(H100, tmp_path / "today", STEPS)
-    drift = verify.output_drift(H200, H100, STEPS, today)
+    asked = []
+    drift = verify.output_drift(H200, H100, STEPS, lambda steps: asked.append(steps) or today)
+    assert asked == [STEPS]  # replayed once, for the steps whose cells differ
     assert [(d.what, d.name) for d in drift] == [("wording", f"{s} checked cell 1") for s in STEPS]
     assert not any(verify.is_drift(d) for d in drift)
     # without the replay, or where this runbook prints the record as the record does, the text is compared
     assert all(d.what == "output" for d in verify.output_drift(H200, H100, STEPS))
     assert all(
-        d.what == "output" for d in verify.output_drift(H200, H100, STEPS, copy_record(H200, tmp_path / "same", STEPS))
+        d.what == "output"
+        for d in verify.output_drift(H200, H100, STEPS, lambda steps: copy_record(H200, tmp_path / "same", steps))
     )
+
+
+def test_cells_that_print_the_same_ask_for_no_replay():
+    def no_replay(steps):
+        raise AssertionError(f"replayed {steps} for cells that print the same")
+
+    assert verify.output_drift(H100, H100, STEPS, no_replay) == []
