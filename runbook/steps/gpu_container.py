@@ -36,7 +36,8 @@ def run(progress=None, **values) -> list[CheckResult]:
     results.append(run_check("cuda.requirement", titles["cuda.requirement"], lambda: judge_requirement(ctx, image)))
     # The containers of this step need nothing from one another: they run at once, and the step takes
     # about as long as its slowest container rather than the sum of them all (starting the chosen mode's
-    # first and the others once it had started was slower: 1.05 s against 0.75 s, benchmarks/step_costs.py)
+    # first and the others once it had started was slower on an H100: 1.05 s against 0.75 s,
+    # records/h100x1-2026-12-07-kit-logs/step-costs-2.txt)
     checks = [("gpu.container_runs", titles["gpu.container_runs"], lambda: check_runs(ctx, image), None)]
     for mode in gpu_access.MODES:
         if mode != ctx.params["gpu_mode"]:
