@@ -1,6 +1,8 @@
 """The GPU host kit's image maker (tests/gpu/kit/images.py): names, environment, layout and layers of the
 stand-ins, read from what it would write; nothing is uploaded here (tests/engine/test_gpu_kit_images.py does)."""
 
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -118,6 +120,35 @@ def test_a_layer_is_the_same_bytes_each_time_and_keeps_links(tmp_path):
     assert members["usr/local/cuda"].linkname == "/etc/alternatives/cuda"
     assert members["usr"].isdir() and members["usr/local"].isdir()  # parents present
     assert {m.uid for m in members.values()} == {0}
+
+
+def test_a_layers_listing_names_each_entry_its_time_and_its_contents_digest(tmp_path):
+    host = tmp_path / "libx.so.1"
+    host.write_bytes(b"x" * 5000)
+    os.utime(host, (1_700_000_000, 1_700_000_000))
+    tree = images.Tree()
+    tree.add_host(str(host), "usr/lib/libx.so.1", root_owned=True)
+    tree.add_data("etc/x.conf", b"y\n")
+    tree.add_link("usr/lib/libx.so", "libx.so.1")
+    tree.finish()
+    tree.write_tar(io.BytesIO())
+    lines = {line.split(" ", 6)[6]: line.split(" ", 6)[:6] for line in tree.listing}
+    assert lines["usr/lib/libx.so.1"] == [
+        "0",
+        "644",
+        "0:0",
+        "1700000000",
+        "5000",
+        hashlib.sha256(b"x" * 5000).hexdigest()[:16],
+    ]
+    assert lines["etc/x.conf"][3:] == ["0", "2", hashlib.sha256(b"y\n").hexdigest()[:16]]
+    assert lines["usr/lib/libx.so -> libx.so.1"][0] == "2"
+    assert lines["usr"][0] == "5"
+    report = tmp_path / "images.files.txt.gz"
+    layer = images.Layer("libx", tree, digest="sha256:abc")
+    images.write_listings(report, [images.Image("x:1", "base", {}, [layer]), images.Image("y:1", "base", {}, [layer])])
+    written = gzip.decompress(report.read_bytes()).decode().splitlines()
+    assert written[0] == "# layer sha256:abc: libx" and len(written) == 1 + len(tree.listing)  # a shared layer once
 
 
 def test_cuda_images_have_nvidias_environment_layout_and_layers(nvcc_wheel):

@@ -58,8 +58,9 @@
 #
 # Writes into $OUT (default build/device-out): summary.txt (each step, its exit code and time, and each
 # record's verdict and counts), records.tar.gz (records/GPUS-DATE-toolkit*, every step's log, and the rig's
-# logs: dockerd.log, registry.log, apt-repo.log, images.json, daemon.json), up.log, toolkit.log. They are
-# written again after every step, so a call cut short still brings back what was done. Exit code: that of
+# logs: dockerd.log, registry.log, apt-repo.log, images.json, images.files.txt.gz (every layer's files with
+# their mtimes and digests), daemon.json), up.log, toolkit.log. They are written again after every step, so a
+# call cut short still brings back what was done. Exit code: that of
 # the toolkit run (0 pass, 1 a check failed, 2 the run could not be made), or the first failing step's.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -90,7 +91,7 @@ params=(-p toolkit_apply true -p toolkit_mirror "http://127.0.0.1:$APT_PORT"
 
 pack() {
   local f
-  for f in dockerd.log registry.log apt-repo.log images.json rig.env; do
+  for f in dockerd.log registry.log apt-repo.log images.json images.files.txt.gz rig.env; do
     [ -f "$KIT_ROOT/$f" ] && cp "$KIT_ROOT/$f" "$logs/" 2>/dev/null
   done
   [ -f "${DAEMON_JSON:-/etc/docker/daemon.json}" ] && cp "${DAEMON_JSON:-/etc/docker/daemon.json}" "$logs/daemon.json"

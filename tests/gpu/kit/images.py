@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import glob
+import gzip
 import hashlib
 import http.client
 import importlib.metadata as md
@@ -117,6 +118,8 @@ class Entry:
 class Tree:
     entries: dict[str, Entry] = field(default_factory=dict)  # path in the image (no leading /) -> entry
     notes: list[str] = field(default_factory=list)
+    # what write_tar wrote, a line an entry: type mode owner mtime size sha256 path
+    listing: list[str] = field(default_factory=list)
 
     def add_dir(self, path: str, mode: int = 0o755) -> None:
         path = path.strip("/")
@@ -188,6 +191,14 @@ class Tree:
         tar.copybufsize = 4 << 20
         hardlinks: dict[tuple[int, int], str] = {}
         now = 0  # what this script makes carries no time of its own: the same input, the same layer
+        self.listing = []
+
+        def listed(info: tarfile.TarInfo, digest: str = "-") -> None:
+            self.listing.append(
+                f"{info.type.decode() or '0'} {info.mode:o} {info.uid}:{info.gid} {info.mtime} {info.size} {digest} "
+                f"{info.name}{' -> ' + info.linkname if info.linkname else ''}"
+            )
+
         for path in sorted(self.entries):
             e = self.entries[path]
             info = tarfile.TarInfo(path)
@@ -206,12 +217,15 @@ class Tree:
                     info.type, info.linkname = tarfile.LNKTYPE, hardlinks[key]
                     info.uid, info.gid = uid, gid
                     tar.addfile(info)
+                    listed(info)
                     continue
                 hardlinks[key] = path
                 info.size = st.st_size
                 info.uid, info.gid = uid, gid
                 with open(e.src, "rb") as f:
-                    tar.addfile(info, f)
+                    hashed = _Hashed(f)
+                    tar.addfile(info, hashed)
+                listed(info, hashed.sha.hexdigest()[:16])
                 continue
             if e.kind == "dir":
                 info.type = tarfile.DIRTYPE
@@ -224,9 +238,23 @@ class Tree:
             if e.kind == "data":
                 info.size = len(e.data)
                 tar.addfile(info, io.BytesIO(e.data))
+                listed(info, hashlib.sha256(e.data).hexdigest()[:16])
             else:
                 tar.addfile(info)
+                listed(info)
         tar.close()
+
+
+class _Hashed:
+    """A file read through, its content hashed on the way (each file's digest in the layer's listing)."""
+
+    def __init__(self, f):
+        self.f, self.sha = f, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.sha.update(data)
+        return data
 
 
 class _Counted:
@@ -893,6 +921,20 @@ def publish(reg: Registry, image: Image) -> dict:
     }
 
 
+def write_listings(path: Path, images: list[Image]) -> None:
+    """Every layer's entries, with each file's mtime and digest: two hosts' listings, diffed, name the files
+    that made one image name into two images."""
+    seen: set[str] = set()
+    with gzip.open(path, "wt") as out:
+        for image in images:
+            for layer in image.layers:
+                if layer.digest in seen or not layer.tree.listing:
+                    continue
+                seen.add(layer.digest)
+                out.write(f"# layer {layer.digest}: {layer.what}\n")
+                out.writelines(line + "\n" for line in layer.tree.listing)
+
+
 def driver_ceiling() -> str | None:
     try:
         from runbook import host
@@ -989,6 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{r['image']}: in {args.registry}, {r['size'] / 1e9:.2f} GB in {r['layers']} layers")
     if args.report:
         Path(args.report).write_text(json.dumps({"ceiling": ceiling, "made": done}, indent=1) + "\n")
+        write_listings(Path(args.report).with_suffix(".files.txt.gz"), images)
     say(f"done in {time.monotonic() - t0:.0f} s")
     return 1 if errors else 0
 
