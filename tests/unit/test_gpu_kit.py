@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import tarfile
 import zipfile
 
@@ -13,6 +14,7 @@ import pytest
 
 from runbook.host import cuda
 from tests.utils.kit import kit_images
+from tests.utils.paths import REPO
 
 images = kit_images()
 
@@ -211,3 +213,35 @@ def test_what_a_package_needs_follows_the_extras_its_requirements_ask_for():
     names = {d.metadata["Name"].lower() for d in images.package_closure(("gpu-runbook",))}
     assert {"gpu-runbook", "docker", "requests", "paramiko"} <= names
     assert "jupyterlab" not in names
+
+
+def test_layer_diff_names_the_files_that_made_two_hosts_images_differ(tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "tests" / "gpu" / "kit"))
+    import layer_diff
+
+    listings = []
+    for host, pyc_time in (("a", 1_700_000_100), ("b", 1_700_000_200)):
+        root = tmp_path / host
+        (root / "pkg" / "__pycache__").mkdir(parents=True)
+        (root / "pkg" / "mod.py").write_text("x = 1\n")
+        (root / "pkg" / "__pycache__" / "mod.cpython-312.pyc").write_bytes(b"pyc")
+        os.utime(root / "pkg" / "__pycache__" / "mod.cpython-312.pyc", (pyc_time, pyc_time))
+        if host == "b":
+            (root / "pkg" / "extra.py").write_text("y = 2\n")
+        for path in root.rglob("*"):
+            if path.name == "mod.py":
+                os.utime(path, (1_700_000_000, 1_700_000_000))
+        tree = images.Tree()
+        tree.add_host_tree(str(root), "opt/conda/lib")
+        tree.write_tar(io.BytesIO())
+        listings.append(tmp_path / f"{host}.files.txt.gz")
+        images.write_listings(listings[-1], [images.Image("x:1", "pytorch", {}, [images.Layer("python", tree, "d")])])
+    assert layer_diff.main([str(listings[0]), str(listings[0])]) == 0
+    assert "nothing differs" in capsys.readouterr().out
+    assert layer_diff.main([str(listings[0]), str(listings[1])]) == 1
+    out = capsys.readouterr().out
+    assert "mtime only: 1" in out and "mod.cpython-312.pyc: 0 644 0:0 1700000100" in out
+    assert "only in B: 1" in out and "opt/conda/lib/pkg/extra.py" in out
+    assert "opt/conda/lib/pkg/mod.py" not in out  # the same on both
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(b"not a listing\n"))
+    assert layer_diff.main([str(listings[0]), str(tmp_path / "bad.gz")]) == 2
