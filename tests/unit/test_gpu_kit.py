@@ -124,7 +124,7 @@ def test_a_layer_is_the_same_bytes_each_time_and_keeps_links(tmp_path):
     assert {m.uid for m in members.values()} == {0}
 
 
-def test_a_layers_listing_names_each_entry_its_time_and_its_contents_digest(tmp_path):
+def test_a_layers_listing_names_each_entry_and_its_contents_digest(tmp_path):
     host = tmp_path / "libx.so.1"
     host.write_bytes(b"x" * 5000)
     os.utime(host, (1_700_000_000, 1_700_000_000))
@@ -135,14 +135,8 @@ def test_a_layers_listing_names_each_entry_its_time_and_its_contents_digest(tmp_
     tree.finish()
     tree.write_tar(io.BytesIO())
     lines = {line.split(" ", 6)[6]: line.split(" ", 6)[:6] for line in tree.listing}
-    assert lines["usr/lib/libx.so.1"] == [
-        "0",
-        "644",
-        "0:0",
-        "1700000000",
-        "5000",
-        hashlib.sha256(b"x" * 5000).hexdigest()[:16],
-    ]
+    digest = hashlib.sha256(b"x" * 5000).hexdigest()[:16]
+    assert lines["usr/lib/libx.so.1"] == ["0", "644", "0:0", "0", "5000", digest]  # no host mtime
     assert lines["etc/x.conf"][3:] == ["0", "2", hashlib.sha256(b"y\n").hexdigest()[:16]]
     assert lines["usr/lib/libx.so -> libx.so.1"][0] == "2"
     assert lines["usr"][0] == "5"
@@ -220,17 +214,14 @@ def test_layer_diff_names_the_files_that_made_two_hosts_images_differ(tmp_path, 
     import layer_diff
 
     listings = []
-    for host, pyc_time in (("a", 1_700_000_100), ("b", 1_700_000_200)):
+    for host in ("a", "b"):
         root = tmp_path / host
-        (root / "pkg" / "__pycache__").mkdir(parents=True)
-        (root / "pkg" / "mod.py").write_text("x = 1\n")
-        (root / "pkg" / "__pycache__" / "mod.cpython-312.pyc").write_bytes(b"pyc")
-        os.utime(root / "pkg" / "__pycache__" / "mod.cpython-312.pyc", (pyc_time, pyc_time))
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "same.py").write_text("x = 1\n")
+        (root / "pkg" / "mod.py").write_text(f"x = {host!r}\n")
+        os.utime(root / "pkg" / "same.py", (1_700_000_000 + len(listings), 1_700_000_000))  # install times differ
         if host == "b":
             (root / "pkg" / "extra.py").write_text("y = 2\n")
-        for path in root.rglob("*"):
-            if path.name == "mod.py":
-                os.utime(path, (1_700_000_000, 1_700_000_000))
         tree = images.Tree()
         tree.add_host_tree(str(root), "opt/conda/lib")
         tree.write_tar(io.BytesIO())
@@ -240,8 +231,50 @@ def test_layer_diff_names_the_files_that_made_two_hosts_images_differ(tmp_path, 
     assert "nothing differs" in capsys.readouterr().out
     assert layer_diff.main([str(listings[0]), str(listings[1])]) == 1
     out = capsys.readouterr().out
-    assert "mtime only: 1" in out and "mod.cpython-312.pyc: 0 644 0:0 1700000100" in out
+    assert "content: 1" in out and "opt/conda/lib/pkg/mod.py: 0 644 0:0 0 8 " in out
     assert "only in B: 1" in out and "opt/conda/lib/pkg/extra.py" in out
-    assert "opt/conda/lib/pkg/mod.py" not in out  # the same on both
+    assert "pkg/same.py" not in out  # the same content, whatever its mtime on each host
     (tmp_path / "bad.gz").write_bytes(gzip.compress(b"not a listing\n"))
     assert layer_diff.main([str(listings[0]), str(tmp_path / "bad.gz")]) == 2
+
+
+def test_a_compiled_module_is_the_same_bytes_from_any_host_and_python_loads_it(tmp_path):
+    """Two hosts that installed the same module at different times: their timestamp pycs differ (each
+    records its source's mtime), the layers' do not, and Python loads the layer's pyc, not the source."""
+    import py_compile
+    import subprocess
+
+    layers = []
+    for host, mtime in (("a", 1_700_000_000), ("b", 1_750_000_000)):
+        source = tmp_path / host / "pkg" / "mod.py"
+        source.parent.mkdir(parents=True)
+        source.write_text("VALUE = 'compiled'\n")
+        os.utime(source, (mtime, mtime))
+        mode = py_compile.PycInvalidationMode.TIMESTAMP
+        py_compile.compile(str(source), dfile="/opt/site/pkg/mod.py", invalidation_mode=mode)  # one install path
+        tree = images.Tree()
+        tree.add_host_tree(str(tmp_path / host), "opt/site")
+        out = io.BytesIO()
+        tree.write_tar(out)
+        layers.append(out.getvalue())
+    pycs = list(tmp_path.glob("*/pkg/__pycache__/*.pyc"))
+    assert len(pycs) == 2 and pycs[0].read_bytes() != pycs[1].read_bytes()
+    assert layers[0] == layers[1]
+    with tarfile.open(fileobj=io.BytesIO(layers[0])) as tar:
+        tar.extractall(tmp_path / "image", filter="tar")
+    pyc = next((tmp_path / "image").glob("opt/site/pkg/__pycache__/*.pyc")).read_bytes()
+    assert pyc[4:8] == (1).to_bytes(4, "little")  # hash-based, unchecked
+    # the source now says otherwise: an unchecked pyc is still what Python runs
+    (tmp_path / "image/opt/site/pkg/mod.py").write_text("VALUE = 'source'\n")
+    run = subprocess.run(
+        [sys.executable, "-B", "-c", "import pkg.mod; print(pkg.mod.VALUE)"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "image/opt/site")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "compiled"
+    # a pyc of another Python, or one whose source is gone, goes in as it is
+    other = tmp_path / "other.cpython-0.pyc"
+    other.write_bytes(b"\x00\x00\r\n" + bytes(12) + b"code")
+    assert images.hash_based_pyc(str(other)) is None

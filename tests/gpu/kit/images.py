@@ -36,6 +36,10 @@ each image would hold, anywhere.
 - The environment is copied from the real images' Dockerfiles (sources next to each value below); what
   differs from the real image is said in the image's label ``org.gpu-runbook.kit.stand-in``.
 - An image whose tag the registry already has is left as it is (``--force`` makes it again).
+- The same files make the same image on any host: every entry's mtime is 0 (a host's install times are not
+  the image's content), and a compiled module (``__pycache__/*.pyc``, which records its source's mtime) is
+  written as an unchecked hash-based pyc (PEP 552), which Python loads whatever the source's mtime. The
+  layers' listing (``--report`` + ``.files.txt.gz``) and tests/gpu/kit/layer_diff.py name what differs.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import gzip
 import hashlib
 import http.client
 import importlib.metadata as md
+import importlib.util
 import io
 import json
 import os
@@ -190,7 +195,7 @@ class Tree:
         tar = tarfile.open(fileobj=_Counted(out), mode="w", format=tarfile.PAX_FORMAT)
         tar.copybufsize = 4 << 20
         hardlinks: dict[tuple[int, int], str] = {}
-        now = 0  # what this script makes carries no time of its own: the same input, the same layer
+        now = 0  # no entry carries a time (the host's install times are not content): the same files, the same layer
         self.listing = []
 
         def listed(info: tarfile.TarInfo, digest: str = "-") -> None:
@@ -211,7 +216,6 @@ class Tree:
                     continue
                 if e.owner is None:
                     uid, gid = st.st_uid, st.st_gid
-                info.mtime = int(st.st_mtime)
                 key = (st.st_dev, st.st_ino)
                 if st.st_nlink > 1 and key in hardlinks:
                     info.type, info.linkname = tarfile.LNKTYPE, hardlinks[key]
@@ -220,8 +224,14 @@ class Tree:
                     listed(info)
                     continue
                 hardlinks[key] = path
-                info.size = st.st_size
                 info.uid, info.gid = uid, gid
+                pyc = hash_based_pyc(e.src) if "__pycache__/" in path and path.endswith(".pyc") else None
+                if pyc is not None:
+                    info.size = len(pyc)
+                    tar.addfile(info, io.BytesIO(pyc))
+                    listed(info, hashlib.sha256(pyc).hexdigest()[:16])
+                    continue
+                info.size = st.st_size
                 with open(e.src, "rb") as f:
                     hashed = _Hashed(f)
                     tar.addfile(info, hashed)
@@ -231,7 +241,7 @@ class Tree:
                 info.type = tarfile.DIRTYPE
                 if e.src and e.owner is None:
                     st = os.stat(e.src)
-                    uid, gid, info.mtime = st.st_uid, st.st_gid, int(st.st_mtime)
+                    uid, gid = st.st_uid, st.st_gid
             elif e.kind == "link":
                 info.type, info.linkname = tarfile.SYMTYPE, e.target
             info.uid, info.gid = uid, gid
@@ -243,6 +253,23 @@ class Tree:
                 tar.addfile(info)
                 listed(info)
         tar.close()
+
+
+def hash_based_pyc(path: str) -> bytes | None:
+    """``path``, a timestamp pyc of this interpreter, as an unchecked hash-based pyc of its source (PEP 552:
+    flags 0b01, the source's hash where the mtime and size were, the code unchanged); None when it is not a
+    timestamp pyc of this Python or its source is not there (it goes into the layer as it is)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER or head[4:8] != b"\0\0\0\0":
+                return None
+            code = f.read()
+        with open(importlib.util.source_from_cache(path), "rb") as f:
+            source = f.read()
+    except (OSError, ValueError):  # ValueError: not a __pycache__ name this Python knows
+        return None
+    return head[:4] + (1).to_bytes(4, "little") + importlib.util.source_hash(source) + code
 
 
 class _Hashed:
