@@ -94,6 +94,8 @@ NOT_HERE: dict[str, str] = {
     + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
     "python3 tests/gpu/kit/e2e_compare.py records/h200-2026-12-06-e2e/junit.xml records/h200-2026-12-06-toolkit --out "
     "records/h200-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
+    "python3 tests/gpu/kit/layer_diff.py A/images.files.txt.gz B/images.files.txt.gz": "compares the image "
+    "listings of two GPU host kit calls (A and B stand for their logs' folders)",
     "bash tests/gpu/kit/make-podman-kit.sh": "builds Podman for the GPU host kit from Debian trixie's packages "
     "(debootstrap, minutes)",
     "bash tests/gpu/kit/podman.sh start": GPU_HOST + "; it starts the kit's Podman as root",
