@@ -43,6 +43,9 @@ RUNS: dict[str, tuple[tuple[int, ...], bool]] = {
     # a host of records/ failed (exit 1): the fleet's verdict is fail
     ".venv/bin/gpu-runbook fleet-report records --out build/fleet-report": ((1,), False),
     ".venv/bin/python tools/gen_reference.py": ((0,), False),
+    # two H100 machines' stand-in images, entry by entry: the same (exit 0)
+    "python3 tests/gpu/kit/layer_diff.py records/h100x1-2026-12-07-kit-logs/images-3.files.txt.gz "
+    "records/h100x1-2026-12-07-kit-logs/images-4.files.txt.gz": ((0,), False),
     ".venv/bin/python tests/fixtures/field/coverage.py": ((0,), False),
     ".venv/bin/pip install -q -e '.[docs]' && .venv/bin/mkdocs build --strict -d build/site": ((0,), False),
     ".venv/bin/pip install -q 'babel>=2.12'": ((0,), False),
@@ -94,8 +97,6 @@ NOT_HERE: dict[str, str] = {
     + "; it runs NVIDIA's end-to-end suite against the host the runbook configured",
     "python3 tests/gpu/kit/e2e_compare.py records/h200-2026-12-06-e2e/junit.xml records/h200-2026-12-06-toolkit --out "
     "records/h200-2026-12-06-e2e/e2e-vs-runbook.md": GPU_HOST + "; it reads the suite's JUnit report made there",
-    "python3 tests/gpu/kit/layer_diff.py A/images.files.txt.gz B/images.files.txt.gz": "compares the image "
-    "listings of two GPU host kit calls (A and B stand for their logs' folders)",
     "bash tests/gpu/kit/make-podman-kit.sh": "builds Podman for the GPU host kit from Debian trixie's packages "
     "(debootstrap, minutes)",
     "bash tests/gpu/kit/podman.sh start": GPU_HOST + "; it starts the kit's Podman as root",
