@@ -234,6 +234,10 @@ def test_layer_diff_names_the_files_that_made_two_hosts_images_differ(tmp_path, 
     assert "content: 1" in out and "opt/conda/lib/pkg/mod.py: 0 644 0:0 0 8 " in out
     assert "only in B: 1" in out and "opt/conda/lib/pkg/extra.py" in out
     assert "pkg/same.py" not in out  # the same content, whatever its mtime on each host
+    unwritten = tmp_path / "c.files.txt.gz"  # a run that found the layer in the registry did not write it
+    images.write_listings(unwritten, [images.Image("x:1", "pytorch", {}, [images.Layer("python", images.Tree(), "d")])])
+    assert layer_diff.main([str(listings[0]), str(unwritten)]) == 1
+    assert "layer python: not listed in B (the registry had it" in capsys.readouterr().out
     (tmp_path / "bad.gz").write_bytes(gzip.compress(b"not a listing\n"))
     assert layer_diff.main([str(listings[0]), str(tmp_path / "bad.gz")]) == 2
 

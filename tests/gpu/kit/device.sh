@@ -59,7 +59,7 @@
 # Writes into $OUT (default build/device-out): summary.txt (each step, its exit code and time, and each
 # record's verdict and counts), records.tar.gz (records/GPUS-DATE-toolkit*, every step's log, and the rig's
 # logs: dockerd.log, registry.log, apt-repo.log, images.json, images.files.txt.gz (every layer's files with
-# their mtimes and digests), daemon.json), up.log, toolkit.log. They are written again after every step, so a
+# their digests), daemon.json), up.log, toolkit.log. They are written again after every step, so a
 # call cut short still brings back what was done. Exit code: that of
 # the toolkit run (0 pass, 1 a check failed, 2 the run could not be made), or the first failing step's.
 set -uo pipefail

@@ -195,7 +195,6 @@ class Tree:
         tar = tarfile.open(fileobj=_Counted(out), mode="w", format=tarfile.PAX_FORMAT)
         tar.copybufsize = 4 << 20
         hardlinks: dict[tuple[int, int], str] = {}
-        now = 0  # no entry carries a time (the host's install times are not content): the same files, the same layer
         self.listing = []
 
         def listed(info: tarfile.TarInfo, digest: str = "-") -> None:
@@ -207,7 +206,8 @@ class Tree:
         for path in sorted(self.entries):
             e = self.entries[path]
             info = tarfile.TarInfo(path)
-            info.mode, info.mtime = e.mode, now
+            # no entry carries a time (the host's install times are not content): the same files, the same layer
+            info.mode, info.mtime = e.mode, 0
             uid, gid = e.owner or (0, 0)
             if e.kind == "file":
                 try:
@@ -949,15 +949,18 @@ def publish(reg: Registry, image: Image) -> dict:
 
 
 def write_listings(path: Path, images: list[Image]) -> None:
-    """Every layer's entries, with each file's mtime and digest: two hosts' listings, diffed, name the files
-    that made one image name into two images."""
+    """Every layer's entries, with each file's digest: two hosts' listings, diffed, name the files that made one
+    image name into two images. A layer the registry already had was not written, and says so."""
     seen: set[str] = set()
     with gzip.open(path, "wt") as out:
         for image in images:
             for layer in image.layers:
-                if layer.digest in seen or not layer.tree.listing:
+                if layer.digest in seen:
                     continue
                 seen.add(layer.digest)
+                if not layer.tree.listing:
+                    out.write(f"# not written this run (the registry had it): {layer.digest}: {layer.what}\n")
+                    continue
                 out.write(f"# layer {layer.digest}: {layer.what}\n")
                 out.writelines(line + "\n" for line in layer.tree.listing)
 

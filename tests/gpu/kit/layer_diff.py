@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 
 
-def read(path: Path) -> dict[str, dict[str, list[str]]]:
-    """{layer's history line: {entry path: [type, mode, owner, mtime, size, sha256]}}"""
-    layers: dict[str, dict[str, list[str]]] = {}
+def read(path: Path) -> dict[str, dict[str, list[str]] | None]:
+    """{layer's history line: {entry path: [type, mode, owner, mtime, size, sha256]}, or None when the layer was
+    not written that run}"""
+    layers: dict[str, dict[str, list[str]] | None] = {}
     current: dict[str, list[str]] | None = None
     with gzip.open(path, "rt") as f:
         for line in f:
@@ -28,6 +29,10 @@ def read(path: Path) -> dict[str, dict[str, list[str]]]:
             if line.startswith("# layer "):
                 what = line.split(": ", 1)[1] if ": " in line else line
                 current = layers.setdefault(what, {})
+                continue
+            if line.startswith("# not written"):  # the registry had the layer: no listing of it this run
+                layers[line.split(": ", 2)[-1]] = None
+                current = None
                 continue
             fields = line.split(" ", 6)
             if current is None or len(fields) != 7:
@@ -57,6 +62,11 @@ def compare(a: dict, b: dict, show: int) -> tuple[list[str], bool]:
         if what not in a or what not in b:
             differs = True
             lines.append(f"layer {what}: only in {'B' if what not in a else 'A'}")
+            continue
+        if a[what] is None or b[what] is None:
+            differs = True
+            side = " and ".join(n for n, s in (("A", a), ("B", b)) if s[what] is None)
+            lines.append(f"layer {what}: not listed in {side} (the registry had it; make it again with --force)")
             continue
         groups: dict[str, list[str]] = collections.defaultdict(list)
         for path in sorted(set(a[what]) | set(b[what])):
