@@ -24,6 +24,7 @@ import yaml
 
 from . import engine, host, i18n, params, record
 from .catalogue import REPORT, STEPS, notebooks_dir
+from .engine import ahead
 from .errors import EngineError, ParameterError, RunSetupError
 from .i18n import _, narrative
 from .present import report
@@ -197,9 +198,11 @@ def run(
     notebooks: str | Path | None = None,
     log: Callable[[str], None] = print,
     view=None,
+    start_ahead: bool = True,
 ) -> tuple[dict, Path]:
     """Run the selected notebooks with ``values`` and write the record; returns (summary, folder).
     Progress goes to ``view`` (``progress.TerminalView`` on a terminal), else as lines to ``log``.
+    ``start_ahead`` off: each step starts its own containers (engine.ahead; benchmarks compare the two).
 
     Raises ParameterError or RunSetupError before anything runs when the run cannot be made.
     """
@@ -239,6 +242,7 @@ def run(
     interrupted, current, answered = None, None, False
     stops: dict[str, str] = {}  # the notebooks that stopped, and on what (also where the record cannot show it)
     stack = contextlib.ExitStack()
+    started_ahead = None
     try:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpu-runbook-"))
         events = Path(scratch) / "progress"
@@ -246,35 +250,40 @@ def run(
         view = view or PlainView(log)
         stack.callback(view.close)
         stack.enter_context(Follow(events, view))
-        # while the kernel starts: the leftovers of earlier, killed runs are removed, and the driver is
-        # asked once for the whole run (every step reads that answer)
-        early = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="early"))
+        # while the kernel starts: the leftovers of earlier, killed runs are removed, the driver is asked once
+        # for the whole run (every step reads that answer), and the containers of steps 3 and 4 are started
+        # ahead (engine.ahead: the steps take their outputs)
+        early = stack.enter_context(ThreadPoolExecutor(max_workers=3, thread_name_prefix="early"))
         cleaned = early.submit(_cleanup, p["docker_host"], None)
         answer = Path(scratch) / "driver.json"
         asked = early.submit(ask_driver, answer)
+        started_ahead = stack.enter_context(ahead.Ahead(Path(scratch) / "ahead", run_id))
         own = {
             host.DRIVER_ANSWER_ENV: str(answer),
             engine.RUN_ID_ENV: run_id,
             engine.OWNER_PID_ENV: str(os.getpid()),
+            ahead.AHEAD_ENV: str(started_ahead.folder),
             "PYTHONPATH": kernel_pythonpath(),
             PROGRESS_ENV: str(events),
         }
-        with environment(**own), notebook_kernel.SharedKernel(Path(scratch), src) as kernel:
-            answered = cleaned.result()
-            asked.result()
-            for step in steps:
-                current = step
-                nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
-                nb_in = narrative.localised(nb_in, p.get("lang", ""), Path(scratch))  # the run's language
-                view.start(step, _("running {step}").format(step=step))
-                try:
-                    # the report reads the record beside it; the steps run where the notebooks are
-                    stopped = kernel.run(nb_in, nb_out, p, out if step == REPORT else src)
-                    if stopped:
-                        stops[f"{step}.ipynb"] = stopped
-                        view.say("  " + _("{step} stopped: {why}").format(step=step, why=stopped))
-                finally:
-                    record.relocate(nb_out)
+        with environment(**own):
+            early.submit(started_ahead.plan, lambda: plan_ahead(p, steps if start_ahead else [], [cleaned, asked]))
+            with notebook_kernel.SharedKernel(Path(scratch), src) as kernel:
+                answered = cleaned.result()
+                asked.result()
+                for step in steps:
+                    current = step
+                    nb_in, nb_out = src / f"{step}.ipynb", out / f"{step}.ipynb"
+                    nb_in = narrative.localised(nb_in, p.get("lang", ""), Path(scratch))  # the run's language
+                    view.start(step, _("running {step}").format(step=step))
+                    try:
+                        # the report reads the record beside it; the steps run where the notebooks are
+                        stopped = kernel.run(nb_in, nb_out, p, out if step == REPORT else src)
+                        if stopped:
+                            stops[f"{step}.ipynb"] = stopped
+                            view.say("  " + _("{step} stopped: {why}").format(step=step, why=stopped))
+                    finally:
+                        record.relocate(nb_out)
     except KeyboardInterrupt as e:
         interrupted = str(e) or "SIGINT"
     except RunSetupError:  # the record cannot be written: no claim is left behind to look like a run
@@ -293,6 +302,8 @@ def run(
         steps=steps,
         lang=lang,
     )
+    if started_ahead is not None and started_ahead.started:
+        summary["ahead"] = started_ahead.counts()  # the containers of steps 3 and 4 the runner started
     if interrupted:
         summary.update(
             verdict="incomplete",
@@ -303,6 +314,16 @@ def run(
     if interrupted:
         raise Interrupted(interrupted, summary, out)
     return summary, out
+
+
+def plan_ahead(p: dict, steps: list[str], first: list) -> tuple:
+    """What the run starts ahead, once ``first`` are done (the leftovers removed, the driver's answer
+    written): the containers of steps 3 and 4, on the engine they will ask."""
+    for f in first:
+        f.result()
+    from .steps import ahead as steps_ahead
+
+    return steps_ahead.planned(p, steps)
 
 
 def ask_driver(answer: Path) -> None:

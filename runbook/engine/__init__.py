@@ -12,6 +12,7 @@ narrowly and re-raised as the runbook's own, with the cause and fix from the dia
 - ``containers``: containers run with a deadline and always removed; leftovers found and removed
 - ``gpu_access``: the GPU access modes, as containers.create keyword arguments
 - ``ssh``: ssh:// engines through the docker CLI's own connection helper
+- ``ahead``: the containers a headless run starts as it begins, whose outputs the steps take
 """
 
 from .connection import (

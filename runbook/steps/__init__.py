@@ -16,6 +16,7 @@ Its modules:
 - ``registries``: the network rung of step 1: a registry or mirror answers for each image
 - ``multigpu``: step 1's checks of several GPUs: the devices ``gpus`` names, MIG modes and devices, topology
 - ``toolkit_security``: step 2's trust checks: one version for the four packages, the bulletins, leftovers
+- ``ahead``: the containers of steps 3 and 4 a headless run starts as it begins (engine.ahead)
 """
 
 from __future__ import annotations

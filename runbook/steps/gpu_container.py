@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import engine, host
+from .. import host
 from ..diagnosis import NB_GPU, by_key
-from ..engine import gpu_access
+from ..engine import ahead, gpu_access
 from ..errors import ContainerFailed, HostError, RunbookError
 from ..host import cuda, mig, readouts
 from ..i18n import _, ngettext
 from ..results import CheckResult, Outcome, Passed, Status, fail, run_check, skip, warn
 from . import container_failure, context, cuda_probe, from_error, mode_refused, skipped
-from .images import choose_and_pull, judge_requirement
+from .images import choose_and_pull, judge_requirement, planned_image
 
 # the table, the list, then where the nvidia-smi that ran lives in the container (gpu.plain_path reads it)
 COMMAND = ["sh", "-c", "nvidia-smi && echo && nvidia-smi -L && echo && command -v nvidia-smi"]
 LIST_GPUS = ["nvidia-smi", "-L"]
+ECHO_OK = ["sh", "-c", "echo ok"]  # gpu.container_runs: a container of the image, no GPU
 # the PATH of images that set none of their own (ubuntu, debian: Docker's default); NVIDIA's CUDA images add
 # /usr/local/nvidia/bin, where some hosts keep the driver
 PLAIN_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -59,6 +60,28 @@ def run(progress=None, **values) -> list[CheckResult]:
     return results
 
 
+def planned(ctx) -> list[ahead.Planned]:
+    """The containers ``run`` starts with ctx's parameters, as it will ask for them, for a run to start
+    ahead: none without the image on the engine, and none for a mode ``run`` would not try."""
+    image = planned_image(ctx, "cuda_image", "base", _("CUDA base image"))
+    if image is None:
+        return []
+    timeout_s = ctx.params["timeout_s"]
+    out = [ahead.Planned(image, ECHO_OK, {}, timeout_s)]
+    for mode in gpu_access.MODES:
+        if (mode == "manual" and ctx.driver is None) or mode_refused(ctx, mode):
+            continue
+        try:
+            if mode == ctx.params["gpu_mode"]:
+                command, opts = shared_container(mode, ctx.params["gpus"], ctx.driver)
+            else:
+                command, opts = LIST_GPUS, gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
+        except HostError:
+            continue
+        out.append(ahead.Planned(image, command, opts, timeout_s))
+    return out
+
+
 def check_titles() -> dict[str, str]:
     """The titles of the step's checks, in the active language."""
     return {
@@ -74,7 +97,7 @@ def check_titles() -> dict[str, str]:
 
 def check_runs(ctx, image: str) -> Passed:
     try:
-        out = engine.run(ctx.client, image, ["sh", "-c", "echo ok"], timeout_s=ctx.params["timeout_s"])
+        out = ahead.run(ctx.client, image, ECHO_OK, timeout_s=ctx.params["timeout_s"])
     except ContainerFailed as e:
         raise from_error(e, ctx) from None
     if out.exit_code != 0 or out.output.strip() != "ok":
@@ -95,7 +118,7 @@ def check_other_mode(ctx, image: str, mode: str) -> Passed:
         raise as_warning(refused)
     try:
         opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
-        out = engine.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
+        out = ahead.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
     except (ContainerFailed, HostError) as e:
         raise as_warning(from_error(e, ctx)) from None
     gpus = host.parse_nvidia_smi_list(out.output)
@@ -138,7 +161,7 @@ def run_shared(ctx, image: str, shared: dict) -> tuple[int, str]:
             raise refused
         command, opts = shared_container(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
         try:
-            out = engine.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
+            out = ahead.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
         except ContainerFailed as e:
             raise from_error(e, ctx) from None
     except (Outcome, RunbookError) as e:

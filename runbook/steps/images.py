@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from docker.errors import DockerException
+
 from .. import engine
 from ..diagnosis import NB_GPU, by_key
-from ..errors import ImageNotPulled
+from ..errors import ImageNotPulled, RunbookError
 from ..host import cuda
 from ..i18n import _
 from ..network import mirrors
@@ -105,6 +107,18 @@ def image_of(ctx: Context, param: str, kind: str, what: str) -> str:
         if o.status is Status.WARN:
             return o.data["image"]
         raise
+
+
+def planned_image(ctx: Context, param: str, kind: str, what: str) -> str | None:
+    """The image ``choose_and_pull`` will give its step without pulling anything: the one chosen, already
+    on the engine, with a pull policy that keeps it (not always); None otherwise."""
+    if ctx.client is None or ctx.params["pull"] == "always":
+        return None
+    try:
+        image = image_of(ctx, param, kind, what)
+        return image if engine.image_present(ctx.client, image) else None
+    except (Outcome, RunbookError, DockerException, OSError):
+        return None
 
 
 def choose_and_pull(

@@ -7,15 +7,15 @@ import os
 import subprocess
 import sys
 
-from .. import engine, workloads
+from .. import workloads
 from ..diagnosis import NB_PYTORCH
-from ..engine import gpu_access
-from ..errors import ContainerFailed
+from ..engine import ahead, gpu_access
+from ..errors import ContainerFailed, HostError
 from ..i18n import _, ngettext
 from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
 from ..workloads import datasheet
 from . import container_failure, context, from_error, mode_refused, skipped
-from .images import choose_and_pull, judge_requirement
+from .images import choose_and_pull, judge_requirement, planned_image
 
 
 def check_titles() -> dict[str, str]:
@@ -31,6 +31,26 @@ def check_titles() -> dict[str, str]:
 
 
 SLOWER = 0.9  # container/host below this is a warning: something throttles the container
+
+
+def probe_command(ctx) -> list[str]:
+    """The probe's command line in the container: with --bench it also measures the throughput."""
+    command = ["python3", "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
+    return [*command, "--bench"] if ctx.params["measure_throughput"] else command
+
+
+def planned(ctx) -> list[ahead.Planned]:
+    """The probe's container as ``run`` will ask for it, for a run to start ahead: none without the image on
+    the engine or with a mode the engine refuses. One that measures starts once the others have ended."""
+    image = planned_image(ctx, "pytorch_image", "pytorch", _("PyTorch CUDA image"))
+    if image is None or mode_refused(ctx, ctx.params["gpu_mode"]):
+        return []
+    try:
+        opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+    except HostError:
+        return []
+    measures = ctx.params["measure_throughput"]
+    return [ahead.Planned(image, probe_command(ctx), opts, ctx.params["timeout_s"], measures=measures)]
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -53,11 +73,8 @@ def run(progress=None, **values) -> list[CheckResult]:
         if refused:
             raise refused
         opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
-        command = ["python3", "-c", workloads.source("gpu_probe"), str(ctx.params["matmul_size"])]
-        if ctx.params["measure_throughput"]:
-            command.append("--bench")
         try:
-            out = engine.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
+            out = ahead.run(ctx.client, image, probe_command(ctx), timeout_s=ctx.params["timeout_s"], options=opts)
         except ContainerFailed as e:
             raise from_error(e, ctx) from None
         probe = workloads.parse(out.output) or {}
