@@ -143,8 +143,12 @@ class Ahead:
             except Exception:  # noqa: BLE001 (not the runbook's own: the step runs the container itself)
                 result = {"error": None}
         part = self.folder / f"{name}.part"
-        part.write_text(json.dumps(result), encoding="utf-8")
-        part.rename(self.folder / f"{name}.json")
+        try:
+            part.write_text(json.dumps(result), encoding="utf-8")
+            part.rename(self.folder / f"{name}.json")
+        except OSError:  # a full disk: the step stops waiting and runs the container itself
+            with contextlib.suppress(OSError):
+                (self.folder / f"{name}.lost").touch()
 
     def close(self) -> None:
         """Remove the run's containers that still run (started ahead and asked for by no step), then wait."""
@@ -207,10 +211,10 @@ def take(
         (folder / f"{name}.planned").rename(folder / f"{name}.taken")
     except OSError:
         return None
-    done = folder / f"{name}.json"
+    done, lost = folder / f"{name}.json", folder / f"{name}.lost"
     deadline = time.monotonic() + timeout_s + 120  # its own deadline, its logs and its removal
     while not done.exists():
-        if time.monotonic() > deadline or not folder.is_dir():
+        if time.monotonic() > deadline or lost.exists() or not folder.is_dir():
             return None
         time.sleep(POLL_S)
     try:

@@ -128,6 +128,12 @@ def test_a_step_waits_for_the_plan_then_for_the_output(folder, monkeypatch):
     assert (folder / f"{name}.taken").exists()
 
 
+def test_an_output_that_could_not_be_written_ends_the_wait(folder):
+    name = planned(folder, None)
+    (folder / f"{name}.lost").touch()  # what the runner leaves when the disk is full
+    assert ahead.take(CLIENT, "img", COMMAND, 3600, None) is None
+
+
 def test_a_plan_that_fails_starts_nothing_and_ends_the_wait(tmp_path):
     def broken():
         raise RuntimeError("the engine went away")
