@@ -69,15 +69,10 @@ def planned(ctx) -> list[ahead.Planned]:
     timeout_s = ctx.params["timeout_s"]
     out = [ahead.Planned(image, ECHO_OK, {}, timeout_s)]
     for mode in gpu_access.MODES:
-        if (mode == "manual" and ctx.driver is None) or mode_refused(ctx, mode):
-            continue
         try:
-            if mode == ctx.params["gpu_mode"]:
-                command, opts = shared_container(mode, ctx.params["gpus"], ctx.driver)
-            else:
-                command, opts = LIST_GPUS, gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
-        except HostError:
-            continue
+            command, opts = mode_container(ctx, mode)
+        except (Outcome, HostError):
+            continue  # the check starts no container for this mode either
         out.append(ahead.Planned(image, command, opts, timeout_s))
     return out
 
@@ -111,14 +106,9 @@ def check_runs(ctx, image: str) -> Passed:
 
 def check_other_mode(ctx, image: str, mode: str) -> Passed:
     """nvidia-smi -L with another access mode: a failure is a warning, since the chosen mode is what counts."""
-    if mode == "manual" and ctx.driver is None:
-        raise skip(_("gpu_mode=manual binds the host driver's files: {problem}").format(problem=ctx.driver_problem))
-    refused = mode_refused(ctx, mode)
-    if refused:
-        raise as_warning(refused)
     try:
-        opts = gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
-        out = ahead.run(ctx.client, image, LIST_GPUS, timeout_s=ctx.params["timeout_s"], options=opts)
+        command, opts = mode_container(ctx, mode)
+        out = ahead.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
     except (ContainerFailed, HostError) as e:
         raise as_warning(from_error(e, ctx)) from None
     gpus = host.parse_nvidia_smi_list(out.output)
@@ -156,10 +146,7 @@ def run_shared(ctx, image: str, shared: dict) -> tuple[int, str]:
     """Run the container of gpu.nvidia_smi and gpu.cuda_init with the chosen mode; returns nvidia-smi's exit
     code and output, and keeps the probe's output in ``shared`` (or, when the container did not run, why)."""
     try:
-        refused = mode_refused(ctx, ctx.params["gpu_mode"])
-        if refused:
-            raise refused
-        command, opts = shared_container(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+        command, opts = mode_container(ctx, ctx.params["gpu_mode"])
         try:
             out = ahead.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
         except ContainerFailed as e:
@@ -172,6 +159,22 @@ def run_shared(ctx, image: str, shared: dict) -> tuple[int, str]:
         cuda_probe.split(out.output) if shared["built"] else (out.output, None, None)
     )
     return out.exit_code, text
+
+
+def mode_container(ctx, mode: str) -> tuple[list[str], dict]:
+    """The command and the options of the container the step starts for ``mode``: the chosen mode's is the
+    one gpu.nvidia_smi and gpu.cuda_init read, another mode's lists the GPUs. Raises the outcome (a skip, the
+    engine's refusal: a warning for a mode that is not the chosen one) or the HostError that means the step
+    starts no container for ``mode``; ``planned`` asks here too, so a plan is always a check's request."""
+    chosen = mode == ctx.params["gpu_mode"]
+    if not chosen and mode == "manual" and ctx.driver is None:
+        raise skip(_("gpu_mode=manual binds the host driver's files: {problem}").format(problem=ctx.driver_problem))
+    refused = mode_refused(ctx, mode)
+    if refused:
+        raise refused if chosen else as_warning(refused)
+    if chosen:
+        return shared_container(mode, ctx.params["gpus"], ctx.driver)
+    return LIST_GPUS, gpu_access.options(mode, ctx.params["gpus"], ctx.driver)
 
 
 def shared_container(mode: str, gpus: str, driver) -> tuple[list[str], dict]:

@@ -12,7 +12,7 @@ from ..diagnosis import NB_PYTORCH
 from ..engine import ahead, gpu_access
 from ..errors import ContainerFailed, HostError
 from ..i18n import _, ngettext
-from ..results import CheckResult, Passed, chosen, fail, run_check, skip, warn
+from ..results import CheckResult, Outcome, Passed, chosen, fail, run_check, skip, warn
 from ..workloads import datasheet
 from . import container_failure, context, from_error, mode_refused, skipped
 from .images import choose_and_pull, judge_requirement, planned_image
@@ -43,14 +43,23 @@ def planned(ctx) -> list[ahead.Planned]:
     """The probe's container as ``run`` will ask for it, for a run to start ahead: none without the image on
     the engine or with a mode the engine refuses. One that measures starts once the others have ended."""
     image = planned_image(ctx, "pytorch_image", "pytorch", _("PyTorch CUDA image"))
-    if image is None or mode_refused(ctx, ctx.params["gpu_mode"]):
+    if image is None:
         return []
     try:
-        opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
-    except HostError:
-        return []
+        command, opts = probe_container(ctx)
+    except (Outcome, HostError):
+        return []  # pytorch.import starts no container either
     measures = ctx.params["measure_throughput"]
-    return [ahead.Planned(image, probe_command(ctx), opts, ctx.params["timeout_s"], measures=measures)]
+    return [ahead.Planned(image, command, opts, ctx.params["timeout_s"], measures=measures)]
+
+
+def probe_container(ctx) -> tuple[list[str], dict]:
+    """The probe container's command and options, as pytorch.import and ``planned`` both ask for them.
+    Raises the engine's refusal of the mode, or the HostError of options the host cannot give."""
+    refused = mode_refused(ctx, ctx.params["gpu_mode"])
+    if refused:
+        raise refused
+    return probe_command(ctx), gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
 
 
 def run(progress=None, **values) -> list[CheckResult]:
@@ -69,12 +78,9 @@ def run(progress=None, **values) -> list[CheckResult]:
 
     def run_probe() -> Passed:
         nonlocal probe
-        refused = mode_refused(ctx, ctx.params["gpu_mode"])
-        if refused:
-            raise refused
-        opts = gpu_access.options(ctx.params["gpu_mode"], ctx.params["gpus"], ctx.driver)
+        command, opts = probe_container(ctx)
         try:
-            out = ahead.run(ctx.client, image, probe_command(ctx), timeout_s=ctx.params["timeout_s"], options=opts)
+            out = ahead.run(ctx.client, image, command, timeout_s=ctx.params["timeout_s"], options=opts)
         except ContainerFailed as e:
             raise from_error(e, ctx) from None
         probe = workloads.parse(out.output) or {}
