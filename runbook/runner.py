@@ -257,17 +257,19 @@ def run(
         cleaned = early.submit(_cleanup, p["docker_host"], None)
         answer = Path(scratch) / "driver.json"
         asked = early.submit(ask_driver, answer)
-        started_ahead = stack.enter_context(ahead.Ahead(Path(scratch) / "ahead", run_id))
+        if start_ahead:
+            started_ahead = stack.enter_context(ahead.Ahead(Path(scratch) / "ahead", run_id))
         own = {
             host.DRIVER_ANSWER_ENV: str(answer),
             engine.RUN_ID_ENV: run_id,
             engine.OWNER_PID_ENV: str(os.getpid()),
-            ahead.AHEAD_ENV: str(started_ahead.folder),
+            ahead.AHEAD_ENV: str(started_ahead.folder) if started_ahead else "",  # "": every step runs its own
             "PYTHONPATH": kernel_pythonpath(),
             PROGRESS_ENV: str(events),
         }
         with environment(**own):
-            early.submit(started_ahead.plan, lambda: plan_ahead(p, steps if start_ahead else [], [cleaned, asked]))
+            if started_ahead:
+                early.submit(started_ahead.plan, lambda: plan_ahead(p, steps, [cleaned, asked]))
             with notebook_kernel.SharedKernel(Path(scratch), src) as kernel:
                 answered = cleaned.result()
                 asked.result()
@@ -307,7 +309,11 @@ def run(
     if interrupted:
         summary.update(
             verdict="incomplete",
-            verdict_reason=_("interrupted ({signal}) in {step}").format(signal=interrupted, step=current),
+            verdict_reason=(
+                _("interrupted ({signal}) in {step}").format(signal=interrupted, step=current)
+                if current
+                else _("interrupted ({signal}) before the first step began").format(signal=interrupted)
+            ),
             interrupted={"signal": interrupted, "step": current},
         )
     write_record(out, summary)

@@ -135,6 +135,62 @@ def test_an_interrupted_run_writes_an_incomplete_record_and_removes_its_containe
     assert not (tmp_path / "r" / ".gpu-runbook-claim").exists()
 
 
+# The real CLI, with one stand-in: the run's plan is a container that sleeps, so that a container started ahead
+# is certain to be running when the signal comes (a run's own plan ends its containers within seconds here).
+SLEEPING_PLAN = """
+import sys
+from runbook import engine, runner
+from runbook.engine import ahead
+
+def plan(p, steps, first):
+    for f in first:
+        f.result()
+    return engine.connect(p["docker_host"]), [ahead.Planned(sys.argv[1], ["sleep", "600"], {}, 900)]
+
+runner.plan_ahead = plan
+from runbook.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("into", [0, 4], ids=["kernel-starting", "in-step-3"])  # seconds after the container ran
+def test_an_interrupt_removes_the_containers_started_ahead(client, tmp_path, fault_row, sig, code, into):
+    registry = StallingRegistry()  # step 3's pull hangs: the run is inside a step when the signal comes
+    args = ["run", "--out", str(tmp_path / "r"), "--only", "3", "-p", "cuda_image", f"{registry.address}/stalled/i:1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPING_PLAN, TEST_IMAGE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    try:
+        deadline, sleeping = time.monotonic() + 120, []
+        while not sleeping and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            sleeping = [
+                c for c in client.containers.list(filters={"label": engine.LABEL}) if c.attrs["Args"] == ["600"]
+            ]
+        assert sleeping, "no container was started ahead"
+        time.sleep(into)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        registry.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    summary, _ = checks(tmp_path / "r")
+    fault_row(proc.returncode, summary["verdict_reason"])
+    assert proc.returncode == code, stderr[-2000:]
+    assert summary["verdict"] == "incomplete" and summary["ahead"] == {"started": 1, "taken": 0}
+    assert summary["interrupted"]["step"] == ("03-gpu-in-container" if into else None)
+    run = sleeping[0].labels[f"{engine.LABEL}.run"]
+    assert client.containers.list(all=True, filters={"label": f"{engine.LABEL}.run={run}"}) == []
+    assert "Traceback" not in stderr
+
+
 def test_two_runs_given_one_new_folder_one_runs_and_the_other_is_refused(client, tmp_path, fault_row):
     out = tmp_path / "shared"
     procs = [start_cli("--out", str(out), "--only", "1") for _ in range(2)]
