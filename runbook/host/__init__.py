@@ -15,6 +15,7 @@ Its modules:
 
 from __future__ import annotations
 
+import errno
 import grp
 import json
 import os
@@ -255,6 +256,10 @@ DRIVER_ANSWER_ENV = "GPU_RUNBOOK_DRIVER_ANSWER"  # a file holding this run's one
 LAST_ANSWER: dict = {}  # the answer query_driver judged last: the health checks read the same XML
 
 
+# errors of making the process, not of the program: fork or exec short of memory, or faulting mid-exec
+TRANSIENT_EXEC_ERRORS = (errno.EAGAIN, errno.ENOMEM, errno.EFAULT, errno.EINTR)
+
+
 def ask_driver(timeout_s: float = 30) -> dict:
     """Run ``nvidia-smi -q -x`` once and keep what it answered, as JSON-ready data: ``query_driver``
     judges it. A headless run asks once, while its kernel starts, and every step reads that answer."""
@@ -262,12 +267,23 @@ def ask_driver(timeout_s: float = 30) -> dict:
     if exe is None:
         return {"exe": None}
     try:
-        proc = subprocess.run([exe, "-q", "-x"], capture_output=True, text=True, timeout=timeout_s)
+        proc = run_once_more_if_not_made([exe, "-q", "-x"], timeout_s)
     except subprocess.TimeoutExpired:
         return {"exe": exe, "timeout_s": timeout_s}
     except OSError as e:
         return {"exe": exe, "os_error": str(e)}
     return {"exe": exe, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def run_once_more_if_not_made(args: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    """subprocess.run, tried a second time when the process could not be made the first (a transient error
+    of fork or exec), so that a moment's shortage is not read as a driver that cannot be executed."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s)
+    except OSError as e:
+        if e.errno not in TRANSIENT_EXEC_ERRORS:
+            raise
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s)
 
 
 def answer_of_this_run() -> dict | None:

@@ -1,5 +1,8 @@
 """Parsers of host facts, on output captured from real tools (see tests/fixtures/README.md)."""
 
+import errno
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,6 +121,50 @@ def test_an_unknown_nvidia_smi_failure_still_gets_a_cause_and_fix(tmp_path, monk
     with pytest.raises(HostError) as e:
         host.query_driver()
     assert e.value.cause and "ubuntu-drivers" in e.value.remediation
+
+
+def exec_failing(times: int, err: int, monkeypatch) -> list:
+    """subprocess.run failing ``times`` times to make the process with ``err``, then running it: a fault of
+    fork or exec cannot be caused on purpose here, so it is raised where the kernel would report it."""
+    real, calls = subprocess.run, []
+
+    def run(args, **kw):
+        calls.append(args)
+        if len(calls) <= times:
+            raise OSError(err, os.strerror(err), args[0])
+        return real(args, **kw)
+
+    monkeypatch.setattr(host.subprocess, "run", run)
+    return calls
+
+
+def a_driver_answering(tmp_path, monkeypatch) -> None:
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(f"#!/bin/sh\ncat '{H200 / 'nvidia-smi-q-x.xml'}'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+
+
+def test_a_process_not_made_once_is_made_again(tmp_path, monkeypatch):
+    a_driver_answering(tmp_path, monkeypatch)
+    calls = exec_failing(1, errno.EFAULT, monkeypatch)
+    assert host.query_driver().driver_version == "580.159.04" and len(calls) == 2
+
+
+def test_a_process_never_made_is_a_host_error_after_the_second_try(tmp_path, monkeypatch):
+    a_driver_answering(tmp_path, monkeypatch)
+    calls = exec_failing(2, errno.ENOMEM, monkeypatch)
+    with pytest.raises(HostError, match="could not run"):
+        host.query_driver()
+    assert len(calls) == 2
+
+
+def test_a_program_that_cannot_be_executed_is_not_tried_again(tmp_path, monkeypatch):
+    a_driver_answering(tmp_path, monkeypatch)
+    calls = exec_failing(1, errno.EACCES, monkeypatch)
+    with pytest.raises(HostError, match="could not run"):
+        host.query_driver()
+    assert len(calls) == 1
 
 
 def test_the_drivers_own_nvidia_smi_is_found_behind_a_wrapper_script(tmp_path, monkeypatch):
