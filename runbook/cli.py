@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PASS
     except KeyboardInterrupt as e:
-        print("gpu-runbook: " + _("interrupted ({signal})").format(signal=e or "SIGINT"), file=sys.stderr)
+        print("gpu-runbook: " + _("interrupted ({signal})").format(signal=str(e) or "SIGINT"), file=sys.stderr)
         return EXIT_SIGTERM if str(e) == "SIGTERM" else EXIT_SIGINT
 
 

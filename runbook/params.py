@@ -363,8 +363,15 @@ PARAMS: tuple[Param, ...] = (
         "",
         N_("The engine's daemon.json; empty: /etc/docker/daemon.json, or ~/.config/docker/daemon.json when rootless."),
         file_path,
+        aims=True,  # the file the toolkit's settings are written into
     ),
-    Param("rootless", bool, False, N_("Configure a rootless engine (the user's daemon.json and service, no-cgroups).")),
+    Param(
+        "rootless",
+        bool,
+        False,
+        N_("Configure a rootless engine (the user's daemon.json and service, no-cgroups)."),
+        aims=True,  # which daemon.json and service, and the no-cgroups setting
+    ),
     Param("set_as_default", bool, False, N_("Make nvidia the engine's default runtime."), acts=True),
     Param(
         "enable_cdi", bool, False, N_("Enable CDI in the engine and generate the GPUs' CDI specification."), acts=True

@@ -185,8 +185,16 @@ def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[st
     - ``incomplete``: nothing failed, but no check ran, an essential check was not observed passing,
       or a step observed nothing at all (every check skipped as blocked);
     - ``pass``: every essential check was observed passing (warnings and chosen skips allowed).
+
+    Checks replayed from a record (``replayed_from`` in their data) were observed on that record's host, not
+    here: a run that shows them is ``incomplete``, whatever they say.
     """
     results = [r for checks in by_step.values() for r in checks]
+    replayed = sorted({replayed_origin(r) for r in results} - {""})
+    if replayed:
+        return "incomplete", _("replayed from {origins}: nothing was observed on this machine").format(
+            origins="; ".join(replayed)
+        )
     failed = [r.id for r in results if r.status is Status.FAIL]
     if failed:
         return "fail", ngettext("{count} check failed: {ids}", "{count} checks failed: {ids}", len(failed)).format(
@@ -211,3 +219,11 @@ def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[st
             steps=", ".join(blind)
         )
     return "pass", _("every essential check of the steps that ran was observed passing")
+
+
+def replayed_origin(r: CheckResult) -> str:
+    """Where a replayed check was observed (its record's host and day); '' for a check observed here."""
+    mark = r.data.get("replayed_from") if isinstance(r.data, dict) else None
+    if not mark:
+        return ""
+    return str(mark.get("origin") or mark.get("record") or "a record") if isinstance(mark, dict) else str(mark)

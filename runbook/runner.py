@@ -37,21 +37,20 @@ YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a mapping that names a key twice (which plain YAML loading lets the
-    last one win silently: a parameters file that says two things means neither). A parameter's number
-    is read as written, by the parameter's own rules: YAML 1.1 reads ``gpus: 010`` and ``matmul_size: 010``
-    as the octal 8, ``0x10`` as 16."""
+    """YAML's safe loader, refusing a key given twice (plain YAML lets the last one win silently: a file that
+    says two things means neither). A parameter's number is read as written, by the parameter's own rules:
+    YAML 1.1 reads ``gpus: 010`` and ``matmul_size: 010`` as the octal 8, ``0x10`` as 16."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in WRITTEN_AS_TEXT and isinstance(value_node, yaml.ScalarNode) and value_node.tag in YAML_NUMBERS:
-                value_node.tag = "tag:yaml.org,2002:str"
             try:
                 hash(key)
-            except TypeError:  # a list or mapping as a key: validation says it is not a parameter name
+            except TypeError:  # a list or mapping as a key: YAML's own loader says it cannot be a key
                 continue
+            if key in WRITTEN_AS_TEXT and isinstance(value_node, yaml.ScalarNode) and value_node.tag in YAML_NUMBERS:
+                value_node.tag = "tag:yaml.org,2002:str"
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, _("{key} is given twice").format(key=repr(key)), key_node.start_mark
@@ -252,12 +251,13 @@ def run(
         stack.enter_context(Follow(events, view))
         # while the kernel starts: the leftovers of earlier, killed runs are removed, the driver is asked once
         # for the whole run (every step reads that answer), and the containers of steps 3 and 4 are started
-        # ahead (engine.ahead: the steps take their outputs)
+        # ahead (engine.ahead: the steps take their outputs); a replay asks and starts nothing
         early = stack.enter_context(ThreadPoolExecutor(max_workers=3, thread_name_prefix="early"))
-        cleaned = early.submit(_cleanup, p["docker_host"], None)
+        observing = not p["replay"]
+        cleaned = early.submit(_cleanup if observing else nothing, p["docker_host"], None)
         answer = Path(scratch) / "driver.json"
-        asked = early.submit(ask_driver, answer)
-        if start_ahead:
+        asked = early.submit(ask_driver if observing else nothing, answer)
+        if start_ahead and observing:
             started_ahead = stack.enter_context(ahead.Ahead(Path(scratch) / "ahead", run_id))
         own = {
             host.DRIVER_ANSWER_ENV: str(answer),
@@ -330,6 +330,11 @@ def plan_ahead(p: dict, steps: list[str], first: list) -> tuple:
     from .steps import ahead as steps_ahead
 
     return steps_ahead.planned(p, steps)
+
+
+def nothing(*_args) -> bool:
+    """A replay's engine cleanup and driver question (False: no engine was reached, none is cleaned after)."""
+    return False
 
 
 def ask_driver(answer: Path) -> None:

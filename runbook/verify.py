@@ -34,6 +34,7 @@ from .files import write_atomic
 from .i18n import N_, _, translate
 from .record import code_cells
 from .record import read as read_summary
+from .record.checked_verdict import observed as observed_verdict
 from .results import CHOSEN
 
 # The facts compared, by the check that observed them and the key of its data.
@@ -64,6 +65,7 @@ class Drift:
 
 
 KINDS = {
+    "verdict": N_("verdict"),
     "fact": N_("fact"),
     "check": N_("check"),
     "output": N_("output"),
@@ -80,7 +82,7 @@ def line(d: Drift) -> str:
     """One drift as the terminal shows it, in the active language (drift.json keeps the English keys)."""
     return _("drift  {what:7} {name}: {recorded} -> {now}").format(
         what=translate(KINDS.get(d.what, d.what)),
-        name=translate(d.name) if d.what == "fact" else d.name,
+        name=translate(d.name) if d.what in ("fact", "verdict") else d.name,
         recorded=d.recorded,
         now=d.now,
     )
@@ -96,6 +98,13 @@ def gpus_of(summary: dict) -> str:
     gpus = ((_by_id(summary).get("host.driver") or {}).get("data") or {}).get("gpus") or []
     kinds = [f"{g.get('name', '?')} {g.get('memory_total_mib', '?')} MiB" for g in gpus]
     return ", ".join(f"{kinds.count(k)} x {k}" for k in sorted(set(kinds)))
+
+
+def verdict_drift(before: dict, after: dict) -> list[Drift]:
+    """The run's verdict, when it is not the record's: the record's as its own checks bear it out
+    (record.checked_verdict.observed: a record that says pass over checks that do not is not taken at its word)."""
+    recorded, now = observed_verdict(before)[0], after["verdict"]
+    return [Drift("verdict", N_("verdict"), recorded, now)] if recorded != now else []
 
 
 def fact_drift(before: dict, after: dict) -> list[Drift]:
@@ -286,13 +295,18 @@ def verify(
 
     record = Path(record).absolute()
     before = read_summary(record)
+    if not before["checks"]:
+        raise RunSetupError(
+            _("the record in {folder} holds no checks: there is nothing to verify against").format(folder=record),
+            remediation=_("Verify a record of a run that ran its steps."),
+        )
     values, left = observing(before["parameters"], given)
     # in the record's language (records before it had one were English), so that checked outputs compare
     values.setdefault("lang", before.get("lang") or "en")
     from_record(values, given or {})
     steps = before["steps"] or list(STEPS)
     after, folder = runner.run(out, values, steps, log=log)
-    drift = fact_drift(before, after) + check_drift(before, after)
+    drift = verdict_drift(before, after) + fact_drift(before, after) + check_drift(before, after)
     recorded = [s for s in steps if (record / f"{s}.ipynb").exists()]
     with tempfile.TemporaryDirectory(prefix="gpu-runbook-verify-") as scratch:
         replay = Path(scratch) / "today"

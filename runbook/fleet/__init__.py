@@ -26,9 +26,11 @@ from ..i18n import _
 from ..present import junit
 from ..present.ladder import first_broken, ladder
 from ..present.report import report_page
+from ..record.checked_verdict import observed as observed_verdict
 from ..results import CheckResult, Status
 from . import page as fleet_page
 
+OUTPUTS = ("fleet-report.html", "fleet-summary.json", "junit", fleet_page.REPORTS)  # what report writes in out
 STATES = ("ran", "broken", "unreachable", "checked")  # what fleet.json says became of a host (checked: --check)
 NOT_SEEN = "none"  # what a shared column says when the host answered and has no such thing
 
@@ -92,6 +94,7 @@ class Host:
             "groups": self.groups,
             "hostname": (self.summary or {}).get("host", ""),
             **self.shared(),
+            "verdict_reason": (self.summary or {}).get("verdict_reason", ""),
             "counts": (self.summary or {}).get("counts", {}),
             "first_broken_rung": {"rung": broken.name, "check": broken.check.id} if broken else None,
             "first_failure": (
@@ -114,7 +117,17 @@ def _data(by_id: dict[str, CheckResult], check_id: str) -> dict:
 
 
 def read_host(folder: Path) -> Host:
-    """A host from its folder: fleet.json says what became of it, summary.json is its record."""
+    """A host from its folder: fleet.json says what became of it, summary.json is its record. A host whose
+    fleet.json or record cannot be read is ``broken``, with why: it is reported beside the others."""
+    try:
+        return _read_host(folder)
+    except RunSetupError as e:
+        if not folder.name.isprintable():  # no name to report it under
+            raise
+        return Host(folder.name, "broken", _("its files cannot be read: {error}").format(error=e))
+
+
+def _read_host(folder: Path) -> Host:
     if not folder.name.isprintable():  # a control character, or bytes that are not UTF-8 (surrogates)
         raise RunSetupError(
             _("the host folder {name} in {folder} is not named in printable UTF-8 text").format(
@@ -144,6 +157,9 @@ def read_host(folder: Path) -> Host:
     if state != "ran":
         summary = None  # a record left from an earlier play is not this play's
     checks = [CheckResult.from_dict(c) for c in summary["checks"]] if summary else []
+    if summary:  # the verdict its checks bear out: a record that says pass over no checks is data, not a pass
+        value, reason = observed_verdict(summary)
+        summary = {**summary, "verdict": value, "verdict_reason": reason}
     return Host(folder.name, state, message, list(outcome.get("groups", [])), summary, checks)
 
 
@@ -227,6 +243,8 @@ def text(hosts: list[Host]) -> str:
             why = _("first broken rung: {rung} ({id})").format(rung=broken.name, id=broken.check.id)
         elif failure:
             why = _("first failure: {id}: {detail}").format(id=failure.id, detail=failure.detail)
+        elif not h.passed:
+            why = next(iter((h.summary.get("verdict_reason") or "").splitlines()), "")
         else:
             why = ""
         lines.append(f"{h.name:{width}}  {h.outcome.upper():11}  {why}".rstrip())
@@ -241,6 +259,24 @@ def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host
     folder = Path(folder).absolute()
     hosts = read(folder)
     out = Path(out).absolute() if out else folder
+    taken = sorted({h.name for h in hosts} & set(OUTPUTS)) if out == folder else []
+    if taken:
+        raise RunSetupError(
+            _("the host folder(s) {names} in {folder} have the names of the report's own files").format(
+                names=", ".join(taken), folder=folder
+            ),
+            remediation=_("Write the report elsewhere: --out OUT."),
+        )
+    try:
+        return hosts, *_write(hosts, folder, out)
+    except OSError as e:
+        raise RunSetupError(
+            _("cannot write the fleet report into {out}: {error}").format(out=out, error=e.strerror or e),
+            remediation=_("Give --out a folder you can write."),
+        ) from None
+
+
+def _write(hosts: list[Host], folder: Path, out: Path) -> tuple[dict, Path]:
     (out / "junit").mkdir(parents=True, exist_ok=True)
     base = os.path.relpath(folder, out).replace(os.sep, "/")  # the summary names the hosts' records
     base = "" if base == "." else base
@@ -257,4 +293,4 @@ def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host
             write_atomic(str(path), report_page(h.summary).encode())
     for h in hosts:
         write_atomic(str(out / "junit" / f"{h.name}.xml"), junit.xml(h).encode())
-    return hosts, result, out
+    return result, out

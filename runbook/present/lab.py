@@ -111,6 +111,18 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
         read(replay)  # a RunSetupError when it is not a record, before anything is written
     ws = Workspace(Path(folder) if folder else default_folder(replay), lang=language(lang))
     refuse_inside(ws.folder)
+    try:
+        fill(ws, replay)
+    except OSError as e:
+        raise RunSetupError(
+            _("cannot write the workspace {folder}: {error}").format(folder=ws.folder, error=e.strerror or e),
+            remediation=_("Choose a folder you can write: gpu-runbook lab DIR."),
+        ) from None
+    return ws
+
+
+def fill(ws: Workspace, replay: str | None) -> None:
+    """The notebooks (and the record to replay) written into the workspace; a notebook changed there is kept."""
     ws.folder.mkdir(parents=True, exist_ok=True)
     if replay:
         ws.replay = f"{RECORDS}/{Path(replay).resolve().name}"
@@ -128,7 +140,6 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
         target.write_text(narrative.translated_text(text, ws.lang), encoding="utf-8")
         ws.written.append(nb.name)
     write_settings(ws)
-    return ws
 
 
 def copy_record(record: Path, copy: Path) -> None:

@@ -9,6 +9,7 @@ Its modules:
 - ``replay``: a recorded host's run shown as if it ran here
 - ``bundle``: the support bundle: versions, configs, CDI specs, journals, a record; credentials masked
 - ``shapes``: the shape of the checks' data that a record's readers dig into
+- ``checked_verdict``: a record's verdict as its own checks bear it out, not as it says
 """
 
 from __future__ import annotations

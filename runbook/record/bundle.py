@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import params
+from ..errors import RunSetupError
 from ..files import read_regular
 from ..i18n import _
 from ..toolkit.state import CDI_DIRS
@@ -254,30 +255,44 @@ def write(out: str | None = None, **kw) -> tuple[Path, list[tuple[str, str]]]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     top = f"gpu-runbook-bundle-{socket.gethostname()}-{stamp}"
     path = Path(out or f"{top}.tar.gz")
-    manifest = []
-    with tarfile.open(path, "w:gz") as tar:
+    manifest: list[tuple[str, str]] = []
+    try:
+        # made new, readable by its maker only from the start: it describes the host
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise RunSetupError(
+            _("cannot write the bundle {path}: {error}").format(path=path.absolute(), error=e.strerror or e),
+            remediation=_("Name a new file in a folder you can write: --out FILE."),
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
 
-        def add(name: str, data: bytes) -> None:
-            if not binary(name):
-                data = mask(data.decode(errors="replace")).encode()
-            info = tarfile.TarInfo(f"{top}/{name}")
-            info.size, info.mtime, info.mode = len(data), int(dt.datetime.now().timestamp()), 0o644
-            tar.addfile(info, io.BytesIO(data))
+            def add(name: str, data: bytes) -> None:
+                if not binary(name):
+                    data = mask(data.decode(errors="replace")).encode()
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size, info.mtime, info.mode = len(data), int(dt.datetime.now().timestamp()), 0o644
+                tar.addfile(info, io.BytesIO(data))
 
-        for part in parts(**kw):
-            try:
-                got = part.collect()
-            except Absent as e:
-                manifest.append((part.name, _("absent: {reason}").format(reason=e)))
-                continue
-            if isinstance(got, dict):
-                for sub, data in got.items():
-                    add(f"{part.name}/{sub}", data)
-                manifest.append((part.name, _("present: {files}").format(files=", ".join(got))))
-            else:
-                add(part.name, got)
-                manifest.append((part.name, _("present")))
-        lines = [f"{name}: {state}" for name, state in manifest]
-        add("MANIFEST.txt", ("\n".join(lines) + "\n").encode())
-    os.chmod(path, 0o600)  # it describes the host: readable by its maker only
+            for part in parts(**kw):
+                try:
+                    got = part.collect()
+                except (Absent, OSError) as e:  # OSError: a file of the host that cannot be read is said, not fatal
+                    reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+                    manifest.append((part.name, _("absent: {reason}").format(reason=reason)))
+                    continue
+                if isinstance(got, dict):
+                    for sub, data in got.items():
+                        add(f"{part.name}/{sub}", data)
+                    manifest.append((part.name, _("present: {files}").format(files=", ".join(got))))
+                else:
+                    add(part.name, got)
+                    manifest.append((part.name, _("present")))
+            lines = [f"{name}: {state}" for name, state in manifest]
+            add("MANIFEST.txt", ("\n".join(lines) + "\n").encode())
+    except OSError as e:  # the disk filled: no half bundle is left to be sent
+        path.unlink(missing_ok=True)
+        raise RunSetupError(
+            _("cannot write the bundle {path}: {error}").format(path=path.absolute(), error=e.strerror or e)
+        ) from None
     return path, manifest

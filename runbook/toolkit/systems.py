@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import RunSetupError
 from ..i18n import _
 
@@ -47,6 +49,9 @@ ALIASES = {  # image names (Docker Hub, quay.io, registry.suse.com) -> os-releas
 REGISTRIES = ("docker.io/", "quay.io/", "registry.suse.com/", "registry.access.redhat.com/", "library/")
 
 
+VERSION = re.compile(r"([0-9A-Za-z][0-9A-Za-z._-]{0,31})?")  # an os-release VERSION_ID or an image's tag
+
+
 def os_info(spec: str) -> dict[str, str]:
     """The os-release fields of a fresh system named ``spec`` (NAME[:VERSION])."""
     name, _sep, version = spec.strip().partition(":")
@@ -60,6 +65,12 @@ def os_info(spec: str) -> dict[str, str]:
         version = "15"
     if version.startswith("stream"):  # quay.io/centos/centos:stream9
         version = version.removeprefix("stream")
+    if not VERSION.fullmatch(version):  # the plan names it in a line meant for a shell: one plain word
+        raise RunSetupError(
+            _("no plan for {os}: {version} is not an OS version (as 24.04, 9, 15.6 or bookworm)").format(
+                os=ascii(spec), version=ascii(version)
+            )
+        )
     if os_id not in FAMILIES:
         raise RunSetupError(
             _(

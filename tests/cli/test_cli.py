@@ -150,6 +150,10 @@ def test_bad_input_exits_2_before_anything_runs(client, tmp_path, args, words):
         (["lab", "--port", "70000", "lab"], "is not a port"),
         (["plan", "-p", "toolkit_channel", "stable", "-p", "toolkit_channel", "experimental"], "given twice"),
         (["verify", "/nonexistent", "-p", "gpus", "0", "-p", "gpus", "1"], "given twice"),
+        # the plan is printed to be copied into a shell: an OS version is one plain word
+        (["plan", "--os", "ubuntu:24.04\nrm -rf ~"], "is not an OS version"),
+        (["plan", "--os", "ubuntu:24.04;rm -rf /"], "is not an OS version"),
+        (["plan", "--os", "rhel:$(id)"], "is not an OS version"),
     ],
 )
 def test_the_other_commands_refuse_bad_options_in_one_line(args, words, tmp_path):

@@ -152,6 +152,9 @@ def test_acting_again_is_a_choice_of_the_command_line():
     assert values == {} and [x.name for x in left] == ["cuda_image", "docker_host"]  # pytorch_image: the default
     values, left = verify.observing(chosen, {"cuda_image": "evil/miner:1"})
     assert values["cuda_image"] == "evil/miner:1" and [x.name for x in left] == ["docker_host"]
+    # nor the file an install writes, nor a rootless engine's settings and service
+    values, left = verify.observing({"daemon_json": "/etc/shadow", "rootless": True, "gpu_mode": "cdi"})
+    assert values == {"gpu_mode": "cdi"} and [x.name for x in left] == ["daemon_json", "rootless"]
 
 
 @pytest.mark.parametrize(
@@ -168,9 +171,12 @@ def test_acting_again_is_a_choice_of_the_command_line():
 )
 @pytest.mark.parametrize("command", ["verify", "lab", "fleet-report"])
 def test_what_is_not_a_record_is_refused_with_exit_2(tmp_path, content, says, command):
+    """verify and lab refuse it; the fleet report reports that host broken, with why, beside the others."""
     folder = tmp_path / "fleet" / "host-a" if command == "fleet-report" else tmp_path / "rec"
     folder.mkdir(parents=True)
     (folder / "summary.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    if command == "fleet-report":
+        shutil.copytree(REPO / "records" / "h100x1-2026-12-07-toolkit", tmp_path / "fleet" / "host-b")
     args = {
         "verify": ["verify", str(folder), "--out", str(tmp_path / "again")],
         "lab": ["lab", str(tmp_path / "ws"), "--replay", str(folder), "--no-browser"],
@@ -178,6 +184,14 @@ def test_what_is_not_a_record_is_refused_with_exit_2(tmp_path, content, says, co
     }[command]
     proc = gpu_runbook(*args, timeout=120)
     assert_clean(proc)
+    if command == "fleet-report":
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0].split()[:2] == ["host-a", "BROKEN"] and says in lines[0], proc.stdout
+        assert lines[1].split() == ["host-b", "PASS"], proc.stdout
+        by_host = json.loads((tmp_path / "fleet" / "fleet-summary.json").read_text())["by_host"]
+        assert [h["outcome"] for h in by_host] == ["broken", "pass"], by_host
+        return
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert says in proc.stderr, proc.stderr
     assert not (tmp_path / "again").exists(), "verify ran the runbook for a non-record"
@@ -190,6 +204,8 @@ def test_what_is_not_a_record_is_refused_with_exit_2(tmp_path, content, says, co
         ("gpu_mode: cdi\n".encode("utf-16"), "not UTF-8"),
         (b"gpu_mode: cdi\ngpu_mode: gpus\n", "'gpu_mode' is given twice"),
         (b"a: [1\n", "cannot read parameters file"),
+        (b"[1, 2]: 3\n", "found unhashable key"),  # a list as a key
+        (b"? {gpu_mode: cdi}\n: 3\n", "found unhashable key"),  # a mapping as a key
     ],
 )
 def test_a_parameters_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, content, says):
@@ -402,3 +418,32 @@ def test_the_main_command_as_a_user_who_is_not_root(client):
         assert by_id["engine.reachable"]["status"] == "fail" and by_id["engine.reachable"]["cause"]
     finally:
         shutil.rmtree(here, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "command, says",
+    [
+        (["lab", "a-file/ws", "--no-browser"], "cannot write the workspace"),
+        (["lab", "/proc/gpu-runbook-ws", "--no-browser"], "cannot write the workspace"),
+        (["bundle", "--out", "/proc/gpu-runbook-bundle.tar.gz"], "cannot write the bundle"),
+        (["fleet-report", "fleet", "--out", "a-file"], "cannot write the fleet report"),
+        (["fleet-report", "fleet", "--out", "a-file/report"], "cannot write the fleet report"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_said_in_one_line_with_exit_2(tmp_path, command, says):
+    """As run says it for --out: the path, why, and what to do; no traceback, no file changed."""
+    (tmp_path / "a-file").write_text("kept\n")
+    shutil.copytree(REPO / "records" / "h100x1-2026-12-07-toolkit", tmp_path / "fleet" / "gpu-h100")
+    proc = gpu_runbook(*command, cwd=tmp_path, timeout=120)
+    assert_clean(proc)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith(f"gpu-runbook: {says}") and len(proc.stderr.splitlines()) == 2, proc.stderr
+    assert (tmp_path / "a-file").read_text() == "kept\n"
+
+
+def test_a_bundle_is_never_readable_by_others_nor_written_over(tmp_path):
+    proc = gpu_runbook("bundle", "--out", "b.tar.gz", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b.tar.gz").stat().st_mode & 0o777 == 0o600
+    proc = gpu_runbook("bundle", "--out", "b.tar.gz", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2 and "exists and is kept" in proc.stderr, proc.stderr

@@ -91,6 +91,19 @@ def test_a_folder_that_is_not_a_record_exits_2(tmp_path):
     assert "not a record" in proc.stderr
 
 
+def test_a_record_of_no_checks_is_refused_and_nothing_runs(tmp_path):
+    """A record whose summary says pass over no checks and no steps: nothing to compare, so nothing runs
+    (verify would otherwise run every step and call a fail unchanged)."""
+    (tmp_path / "record").mkdir()
+    summary = json.loads((REPO / "records" / "h100x1-2026-12-07-toolkit" / "summary.json").read_text())
+    summary.update(checks=[], notebooks=[], steps=[], counts={})
+    (tmp_path / "record" / "summary.json").write_text(json.dumps(summary))
+    proc = gpu_runbook("verify", str(tmp_path / "record"), "--out", str(tmp_path / "again"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "holds no checks: there is nothing to verify against" in proc.stderr, proc.stderr
+    assert not (tmp_path / "again").exists()
+
+
 def test_the_record_names_no_path_of_the_machine_that_made_it(client, tmp_path):
     run_cli("--out", str(tmp_path / "record"), "--only", "1", "--only", "6")
     for path in (tmp_path / "record").iterdir():

@@ -18,6 +18,7 @@ from tests.utils.cli import gpu_runbook
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "fleet"
 H200 = ROOT / "records" / "h200-2026-11-28"
+H100 = ROOT / "records" / "h100x1-2026-12-07-toolkit"  # verdict pass
 CPU_HOSTS = ["fleet-01", "fleet-02", "fleet-06", "fleet-down-01", "fleet-stopped-01"]
 
 
@@ -147,11 +148,71 @@ def test_fleet_report_exits_1_and_writes_everything(folder):
 
 
 def test_fleet_report_exits_0_when_every_host_passes(tmp_path):
-    shutil.copytree(FIXTURES / "vm-only-step-5", tmp_path / "vm")
+    shutil.copytree(H100, tmp_path / "gpu-h100")
     proc = gpu_runbook("fleet-report", str(tmp_path), "--out", str(tmp_path / "report"), timeout=60)
     assert proc.returncode == 0, f"expected exit 0, got {proc.returncode}: {proc.stdout}{proc.stderr}"
     verdict = json.loads((tmp_path / "report" / "fleet-summary.json").read_text())["verdict"]
     assert verdict == "pass", f"got {verdict}"
+
+
+def forged(tmp_path, name: str, **changes) -> Path:
+    """The H100's passing record with its summary changed as given, its verdict still saying pass."""
+    folder = tmp_path / name
+    shutil.copytree(H100, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(changes)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_a_host_is_taken_at_what_its_checks_say_not_at_its_records_word(tmp_path):
+    """A record is data: one that says pass over no checks, over a failed check, or over checks replayed
+    from another host does not pass the fleet; nor does a real record of an older runbook that said pass
+    for a step whose every check was skipped (vm-only-step-5, runbook 0.2.0)."""
+    checks = json.loads((H100 / "summary.json").read_text())["checks"]
+    failed = [dict(checks[0], status="fail"), *checks[1:]]
+    replayed = [dict(c, data={**c["data"], "replayed_from": {"origin": "gpu-a, 2026-12-07"}}) for c in checks]
+    fleet_dir = tmp_path / "fleet"
+    forged(fleet_dir, "empty", checks=[], notebooks=[], steps=[])
+    forged(fleet_dir, "failed", checks=failed)
+    forged(fleet_dir, "replayed", checks=replayed)
+    shutil.copytree(FIXTURES / "vm-only-step-5", fleet_dir / "vm")
+    shutil.copytree(H100, fleet_dir / "real")
+    hosts = by_name(fleet_dir)
+    expected = {"empty": "incomplete", "failed": "fail", "real": "pass", "replayed": "incomplete", "vm": "incomplete"}
+    assert {n: h.outcome for n, h in hosts.items()} == expected
+    reasons = {n: h.summary["verdict_reason"] for n, h in hosts.items()}
+    assert "the record says pass, but its checks say incomplete: no check ran" in reasons["empty"], reasons
+    assert "replayed from gpu-a, 2026-12-07" in reasons["replayed"], reasons
+    proc = gpu_runbook("fleet-report", str(fleet_dir), timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    shown = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line[:1].isalpha()}
+    assert {k: v for k, v in shown.items() if k in expected} == {k: v.upper() for k, v in expected.items()}
+    page = (fleet_dir / "reports" / "empty.html").read_text()
+    assert "incomplete" in page and ">pass<" not in page, "the host's report still shows its record's word"
+
+
+@pytest.mark.parametrize("name", ["junit", "reports", "fleet-report.html", "fleet-summary.json"])
+def test_a_host_folder_named_as_a_report_file_is_never_written_over(tmp_path, name):
+    shutil.copytree(H100, tmp_path / name)
+    shutil.copytree(H100, tmp_path / "report")
+    before = {p.name: p.read_bytes() for p in (tmp_path / name).iterdir()}
+    proc = gpu_runbook("fleet-report", str(tmp_path), timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"the host folder(s) {name} in" in proc.stderr and "--out" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / name).iterdir()} == before
+    proc = gpu_runbook("fleet-report", str(tmp_path), "--out", str(tmp_path / "out"), timeout=60)
+    assert proc.returncode == 0 and (tmp_path / "out" / "reports" / f"{name}.html").is_file(), proc.stderr
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below", "/proc/gpu-runbook-fleet"])
+def test_a_report_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, where):
+    shutil.copytree(H100, tmp_path / "fleet" / "gpu-h100")
+    (tmp_path / "a-file").write_text("kept\n")
+    proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / where), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("gpu-runbook: cannot write the fleet report into"), proc.stderr
+    assert (tmp_path / "a-file").read_text() == "kept\n"
 
 
 def test_fleet_report_exits_2_on_a_folder_without_hosts(tmp_path):

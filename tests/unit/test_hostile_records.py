@@ -180,16 +180,23 @@ def test_a_records_bad_parameter_given_again_on_the_command_line_is_verify_s_own
         (None, "not a regular file"),  # a symlink to /dev/zero
     ],
 )
-def test_fleet_report_of_a_hostile_fleet_json_exits_2_with_one_line(tmp_path, content, says):
+def test_fleet_report_of_a_hostile_fleet_json_reports_that_host_broken_with_why(tmp_path, content, says):
+    """The host is broken, its line says why, and the hosts beside it are reported as ever (exit 1)."""
     host = tmp_path / "fleet" / "gpu-01"
     host.mkdir(parents=True)
     if content is None:
         os.symlink("/dev/zero", host / "fleet.json")
     else:
         (host / "fleet.json").write_text(content)
+    shutil.copytree(REPO / "records" / "h100x1-2026-12-07-toolkit", tmp_path / "fleet" / "gpu-02")
     proc = gpu_runbook("fleet-report", str(tmp_path / "fleet"), "--out", str(tmp_path / "out"), timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and says in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.split()[:2] == ["gpu-01", "BROKEN"] and says in first, proc.stdout
+    assert second.split() == ["gpu-02", "PASS"], proc.stdout
+    page = (tmp_path / "out" / "fleet-report.html").read_text()
+    assert "<script>alert" not in page, "a host's file wrote markup into the fleet page"
 
 
 def test_the_bundle_takes_no_file_of_the_host_through_a_records_symlink(tmp_path):

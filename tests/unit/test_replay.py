@@ -91,3 +91,50 @@ def test_a_summary_whose_counts_do_not_add_up_is_not_a_record(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(RunSetupError, match="not a record this runbook wrote"):
         replay.step(preflight.run, tmp_path)()
+
+
+def test_a_headless_replay_is_never_this_machines_pass_and_asks_no_driver_or_engine(tmp_path):
+    """gpu-runbook run -p replay of the H100's passing record: every step shows that host's checks, and the
+    verdict is incomplete (nothing was observed here), exit 1. The driver (an nvidia-smi first on PATH that
+    notes each call) and the engine (a socket that notes each connection) are never asked."""
+    import os
+    import socket
+    import threading
+
+    from tests.utils.cli import run_cli
+
+    record = REPO / "records" / "h100x1-2026-12-07-toolkit"
+    calls = tmp_path / "calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text(f'#!/bin/sh\necho nvidia-smi "$@" >> {calls}\nexit 9\n')
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "engine.sock"))
+    server.listen(8)
+    server.settimeout(0.2)
+    connected, stop = [], threading.Event()
+
+    def note():
+        while not stop.is_set():
+            try:
+                connected.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    watcher = threading.Thread(target=note, daemon=True)
+    watcher.start()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DOCKER_HOST": f"unix://{tmp_path}/engine.sock"}
+    try:
+        proc = run_cli(out=tmp_path / "replayed", replay=str(record), env=env, timeout=600)
+    finally:
+        stop.set()
+        watcher.join()
+        server.close()
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "replayed" / "summary.json").read_text())
+    assert summary["verdict"] == "incomplete", summary["verdict_reason"]
+    assert summary["verdict_reason"].startswith("replayed from "), summary["verdict_reason"]
+    assert summary["verdict_reason"].endswith("nothing was observed on this machine"), summary["verdict_reason"]
+    assert not calls.exists(), f"the driver was asked: {calls.read_text()}"
+    assert connected == [], f"the engine was asked {len(connected)} time(s)"

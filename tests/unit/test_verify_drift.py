@@ -102,3 +102,16 @@ def test_cells_that_print_the_same_ask_for_no_replay():
         raise AssertionError(f"replayed {steps} for cells that print the same")
 
     assert verify.output_drift(H100, H100, STEPS, no_replay) == []
+
+
+def test_a_verdict_that_changed_is_drift_and_the_records_own_word_is_not_taken():
+    """The record's verdict as its checks bear it out: a passing H100 record that fails now is drift; a record
+    that says pass over a failed check was a fail, and failing now is no change of the host."""
+    passed = json.loads((REPO / "records" / "h100x1-2026-12-07-toolkit" / "summary.json").read_text())
+    assert [(d.what, d.recorded, d.now) for d in verify.verdict_drift(passed, {"verdict": "fail"})] == [
+        ("verdict", "pass", "fail")
+    ]
+    assert verify.verdict_drift(passed, {"verdict": "pass"}) == []
+    forged = {**passed, "checks": [dict(passed["checks"][0], status="fail"), *passed["checks"][1:]]}
+    assert verify.verdict_drift(forged, {"verdict": "fail"}) == []
+    assert [d.recorded for d in verify.verdict_drift(forged, {"verdict": "pass"})] == ["fail"]

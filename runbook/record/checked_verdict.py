@@ -1,0 +1,28 @@
+"""A record's verdict as a reader should take it: the verdict its own checks give, by the runbook's rules
+(``results.verdict``), unless the record says worse. A record is data: one that says ``pass`` over checks
+that failed, over no checks at all, or over checks replayed from another host, is not taken at its word.
+A record may say worse than its checks (a run interrupted after its last check): that stands.
+"""
+
+from __future__ import annotations
+
+from ..catalogue import ESSENTIAL, REPORT
+from ..i18n import _
+from ..results import verdict
+from . import checks_by_step
+
+RANK = {"pass": 0, "incomplete": 1, "fail": 2}
+
+
+def observed(summary: dict) -> tuple[str, str]:
+    """The verdict and its reason for a record read back (``record.read``: its shape already checked)."""
+    by_step = checks_by_step(summary)
+    if not by_step.get(REPORT):  # the report shows the others' checks; it observes nothing of its own
+        by_step.pop(REPORT, None)
+    value, reason = verdict(by_step, ESSENTIAL)
+    said = summary.get("verdict")
+    if said in RANK and RANK[said] >= RANK[value]:
+        return said, summary.get("verdict_reason") or reason
+    return value, _("the record says {said}, but its checks say {value}: {reason}").format(
+        said=said, value=value, reason=reason
+    )
