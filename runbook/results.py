@@ -187,15 +187,15 @@ def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[st
     - ``pass``: every essential check was observed passing (warnings and chosen skips allowed).
 
     Checks replayed from a record (``replayed_from`` in their data) were observed on that record's host, not
-    here: a run that shows them is ``incomplete``, whatever they say.
+    here: a run that shows them is ``incomplete``, whatever they say, unless something failed here.
     """
     results = [r for checks in by_step.values() for r in checks]
     replayed = sorted({replayed_origin(r) for r in results} - {""})
-    if replayed:
+    failed = [r.id for r in results if r.status is Status.FAIL and not replayed_origin(r)]
+    if replayed and not failed:
         return "incomplete", _("replayed from {origins}: nothing was observed on this machine").format(
             origins="; ".join(replayed)
         )
-    failed = [r.id for r in results if r.status is Status.FAIL]
     if failed:
         return "fail", ngettext("{count} check failed: {ids}", "{count} checks failed: {ids}", len(failed)).format(
             count=len(failed), ids=", ".join(failed)
@@ -223,7 +223,8 @@ def verdict(by_step: dict[str, list[CheckResult]], essential: dict[str, tuple[st
 
 def replayed_origin(r: CheckResult) -> str:
     """Where a replayed check was observed (its record's host and day); '' for a check observed here."""
-    mark = r.data.get("replayed_from") if isinstance(r.data, dict) else None
-    if not mark:
+    if not isinstance(r.data, dict) or "replayed_from" not in r.data:
         return ""
-    return str(mark.get("origin") or mark.get("record") or "a record") if isinstance(mark, dict) else str(mark)
+    mark = r.data["replayed_from"]
+    where = (mark.get("origin") or mark.get("record")) if isinstance(mark, dict) else mark
+    return str(where) if where and isinstance(where, str) else _("a record")

@@ -140,7 +140,11 @@ def replayed_note(summary: dict) -> str:
     """Which steps show a recorded host's run (their checks say ``replayed_from``), and whose; '' for none."""
     origins: dict[str, list[str]] = {}
     for step, checks in record.checks_by_step(summary).items():
-        marks = {f"{m['record']} ({m['origin']})" for c in checks if (m := c.data.get("replayed_from"))}
+        marks = {
+            f"{m.get('record', '?')} ({m.get('origin', '?')})" if isinstance(m, dict) else str(m)
+            for c in checks
+            if (m := c.data.get("replayed_from"))
+        }
         for mark in marks:
             origins.setdefault(mark, []).append(step)
     return "; ".join(

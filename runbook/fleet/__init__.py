@@ -121,10 +121,11 @@ def read_host(folder: Path) -> Host:
     fleet.json or record cannot be read is ``broken``, with why: it is reported beside the others."""
     try:
         return _read_host(folder)
-    except RunSetupError as e:
+    except (RunSetupError, OSError) as e:  # OSError: a folder this user may not read
         if not folder.name.isprintable():  # no name to report it under
             raise
-        return Host(folder.name, "broken", _("its files cannot be read: {error}").format(error=e))
+        error = e.strerror if isinstance(e, OSError) and e.strerror else e
+        return Host(folder.name, "broken", _("its files cannot be read: {error}").format(error=error))
 
 
 def _read_host(folder: Path) -> Host:
@@ -175,19 +176,29 @@ def _read_json(path: Path) -> dict | None:
 def read(folder: str | Path) -> list[Host]:
     """Every host folder in ``folder`` (those holding fleet.json or summary.json), by name."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise RunSetupError(_("{folder} is not a folder of host records").format(folder=folder))
-    hosts = [
-        read_host(d)
-        for d in sorted(folder.iterdir())
-        if d.is_dir() and not d.name.startswith(".") and ((d / "fleet.json").exists() or (d / "summary.json").exists())
-    ]
+    try:
+        hosts = [read_host(d) for d in sorted(folder.iterdir()) if is_host(d)]
+    except OSError as e:
+        raise RunSetupError(
+            _("{folder} is not a folder of host records: {error}").format(folder=folder, error=e.strerror or e)
+        ) from None
     if not hosts:
         raise RunSetupError(
             _("{folder} holds no host folders (each with fleet.json or summary.json)").format(folder=folder),
             remediation=_("Point it at the folder the playbook fetched the records into (gpu_runbook_fleet_out)."),
         )
     return hosts
+
+
+def is_host(d: Path) -> bool:
+    """A folder the playbook fetched a host into (fleet.json) or a record copied in (summary.json); a folder
+    this user may not look into is one too, and is reported broken."""
+    if not d.is_dir() or d.name.startswith("."):
+        return False
+    try:
+        return (d / "fleet.json").exists() or (d / "summary.json").exists()
+    except OSError:
+        return True
 
 
 def verdict(hosts: list[Host]) -> str:
@@ -259,14 +270,7 @@ def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host
     folder = Path(folder).absolute()
     hosts = read(folder)
     out = Path(out).absolute() if out else folder
-    taken = sorted({h.name for h in hosts} & set(OUTPUTS)) if out == folder else []
-    if taken:
-        raise RunSetupError(
-            _("the host folder(s) {names} in {folder} have the names of the report's own files").format(
-                names=", ".join(taken), folder=folder
-            ),
-            remediation=_("Write the report elsewhere: --out OUT."),
-        )
+    refuse_host_folders(hosts, folder, out)
     try:
         return hosts, *_write(hosts, folder, out)
     except OSError as e:
@@ -274,6 +278,27 @@ def report(folder: str | Path, out: str | Path | None = None) -> tuple[list[Host
             _("cannot write the fleet report into {out}: {error}").format(out=out, error=e.strerror or e),
             remediation=_("Give --out a folder you can write."),
         ) from None
+
+
+def refuse_host_folders(hosts: list[Host], folder: Path, out: Path) -> None:
+    """The report is never written into a host's folder, nor over one named as one of its files."""
+    where = out.resolve()
+    inside = [h.name for h in hosts if where.is_relative_to((folder / h.name).resolve())]
+    if inside:
+        raise RunSetupError(
+            _("--out {out} is inside the host folder {name}: the report would be written among its record").format(
+                out=out, name=inside[0]
+            ),
+            remediation=_("Write the report elsewhere: --out OUT."),
+        )
+    taken = sorted({h.name for h in hosts} & set(OUTPUTS)) if where == folder.resolve() else []
+    if taken:
+        raise RunSetupError(
+            _("the host folder(s) {names} in {folder} have the names of the report's own files").format(
+                names=", ".join(taken), folder=folder
+            ),
+            remediation=_("Write the report elsewhere: --out OUT."),
+        )
 
 
 def _write(hosts: list[Host], folder: Path, out: Path) -> tuple[dict, Path]:

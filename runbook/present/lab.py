@@ -110,8 +110,8 @@ def prepare(folder: str | Path | None = None, replay: str | None = None, lang: s
     if replay:
         read(replay)  # a RunSetupError when it is not a record, before anything is written
     ws = Workspace(Path(folder) if folder else default_folder(replay), lang=language(lang))
-    refuse_inside(ws.folder)
     try:
+        refuse_inside(ws.folder)
         fill(ws, replay)
     except OSError as e:
         raise RunSetupError(

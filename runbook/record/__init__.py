@@ -252,6 +252,11 @@ def problems(summary) -> list[str]:
         ):
             found.append(_("notebooks[{index}] has fields of the wrong type").format(index=i))
             break
+        if n["name"] not in NOTEBOOK_NAMES:  # checks under a made-up step would count for nothing essential
+            found.append(
+                _("notebooks[{index}] is not a notebook of the runbook: {name}").format(index=i, name=ascii(n["name"]))
+            )
+            break
     wrong = [k for k in TEXTS if not isinstance(summary.get(k, ""), str | None)]
     if wrong:
         found.append(_("{keys} should be text").format(keys=", ".join(wrong)))
@@ -311,6 +316,7 @@ def check_problem(index: int, c) -> str:
 
 
 TEXTS = ("started", "finished", "verdict_reason", "lang")  # text (or null) where present
+NOTEBOOK_NAMES = {f"{s}.ipynb" for s in STEPS}
 CHECK_TEXTS = ("title", "detail", "cause", "remediation", "notebook", "evidence", "skip_kind")
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import io
 import json
 import os
@@ -249,6 +250,9 @@ def binary(name: str) -> bool:
     return name.endswith(".gz")
 
 
+NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK)
+
+
 def write(out: str | None = None, **kw) -> tuple[Path, list[tuple[str, str]]]:
     """Collect every part into ``out`` (default gpu-runbook-bundle-<host>-<time>.tar.gz); returns the
     archive's path and, per part, "present" or why it is absent."""
@@ -256,9 +260,11 @@ def write(out: str | None = None, **kw) -> tuple[Path, list[tuple[str, str]]]:
     top = f"gpu-runbook-bundle-{socket.gethostname()}-{stamp}"
     path = Path(out or f"{top}.tar.gz")
     manifest: list[tuple[str, str]] = []
+    # written under a part name, readable by its maker only from the start (it describes the host), and
+    # named as asked only once whole: an interrupted bundle never looks like one
+    partial = path.with_name(f".{path.name}.part-{os.getpid()}")
     try:
-        # made new, readable by its maker only from the start: it describes the host
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as e:
         raise RunSetupError(
             _("cannot write the bundle {path}: {error}").format(path=path.absolute(), error=e.strerror or e),
@@ -290,9 +296,16 @@ def write(out: str | None = None, **kw) -> tuple[Path, list[tuple[str, str]]]:
                     manifest.append((part.name, _("present")))
             lines = [f"{name}: {state}" for name, state in manifest]
             add("MANIFEST.txt", ("\n".join(lines) + "\n").encode())
-    except OSError as e:  # the disk filled: no half bundle is left to be sent
-        path.unlink(missing_ok=True)
+        try:
+            os.link(partial, path)  # never over a file that appeared meanwhile (FileExistsError)
+        except OSError as e:
+            if e.errno not in NO_HARD_LINKS or os.path.lexists(path):
+                raise
+            os.rename(partial, path)  # a file system without hard links (vfat, some network mounts)
+    except OSError as e:  # the disk filled, or the name was taken
         raise RunSetupError(
             _("cannot write the bundle {path}: {error}").format(path=path.absolute(), error=e.strerror or e)
         ) from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path, manifest

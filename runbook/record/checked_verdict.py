@@ -1,7 +1,8 @@
 """A record's verdict as a reader should take it: the verdict its own checks give, by the runbook's rules
 (``results.verdict``), unless the record says worse. A record is data: one that says ``pass`` over checks
 that failed, over no checks at all, or over checks replayed from another host, is not taken at its word.
-A record may say worse than its checks (a run interrupted after its last check): that stands.
+A record may say worse than its checks: that stands. An interrupted run's record says ``incomplete``
+whatever its checks say (the runner's rule: it did not end), and that stands too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def observed(summary: dict) -> tuple[str, str]:
         by_step.pop(REPORT, None)
     value, reason = verdict(by_step, ESSENTIAL)
     said = summary.get("verdict")
-    if said in RANK and RANK[said] >= RANK[value]:
+    if said in RANK and RANK[said] >= RANK[value] or (said == "incomplete" and summary.get("interrupted")):
         return said, summary.get("verdict_reason") or reason
     return value, _("the record says {said}, but its checks say {value}: {reason}").format(
         said=said, value=value, reason=reason

@@ -117,3 +117,25 @@ def test_the_command_line(host_root, record, tmp_path, capsys, client):
     code = cli.main(["bundle", "--out", str(out), "--record", str(record)])
     assert code == 0 and out.is_file()
     assert "MANIFEST" not in capsys.readouterr().err
+
+
+def test_a_bundle_cut_short_leaves_no_file_that_looks_like_one(tmp_path, monkeypatch):
+    """Interrupted while a part is collected (Ctrl-C), or out of room while the archive is written (raised
+    where tarfile would raise it): neither the bundle's name nor its part file is left."""
+
+    def interrupted():
+        raise KeyboardInterrupt("SIGINT")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    one = bundle.Part("a.txt", "a", lambda: b"a\n")
+    monkeypatch.setattr(bundle, "parts", lambda **kw: [one, bundle.Part("b", "b", interrupted)])
+    with pytest.raises(KeyboardInterrupt):
+        bundle.write(str(tmp_path / "b.tar.gz"))
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(bundle, "parts", lambda **kw: [one])
+    monkeypatch.setattr(bundle.tarfile.TarFile, "addfile", full_disk)
+    with pytest.raises(bundle.RunSetupError, match="No space left on device"):
+        bundle.write(str(tmp_path / "b.tar.gz"))
+    assert list(tmp_path.iterdir()) == []

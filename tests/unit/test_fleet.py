@@ -224,3 +224,34 @@ def test_fleet_report_exits_2_on_a_folder_without_hosts(tmp_path):
 def test_reading_a_missing_folder_is_a_setup_error(tmp_path):
     with pytest.raises(RunSetupError):
         fleet.read(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("out", ["fleet/../fleet", "link-to-fleet", "fleet/gpu-a", "fleet/gpu-a/report"])
+def test_the_report_is_never_written_into_a_host_folder_however_it_is_named(tmp_path, out):
+    for name in ("gpu-a", "junit"):
+        shutil.copytree(H100, tmp_path / "fleet" / name)
+    (tmp_path / "link-to-fleet").symlink_to(tmp_path / "fleet")
+    before = {p: p.read_bytes() for p in (tmp_path / "fleet").rglob("*") if p.is_file()}
+    proc = gpu_runbook("fleet-report", "fleet", "--out", out, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "host folder" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    after = {p: p.read_bytes() for p in (tmp_path / "fleet").rglob("*") if p.is_file()}
+    assert after == before, "the report wrote into a host's folder"
+
+
+def test_a_host_folder_this_user_may_not_read_is_broken_beside_the_others(tmp_path, monkeypatch):
+    """Stand-in: the tests run as root, whom no mode keeps out, so the refusal an unprivileged user gets
+    (EACCES from stat and open) is raised where Python would raise it, for one host's folder."""
+    shutil.copytree(H100, tmp_path / "gpu-a")
+    (tmp_path / "secret").mkdir()
+    real_stat = Path.stat
+
+    def stat(self, *a, **kw):
+        if self.parent.name == "secret":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    hosts = by_name(tmp_path)
+    assert hosts["secret"].outcome == "broken" and "Permission denied" in hosts["secret"].message
+    assert hosts["gpu-a"].outcome == "pass"

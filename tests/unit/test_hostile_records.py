@@ -383,3 +383,23 @@ def test_what_real_nvidia_smi_answers_make_the_checks_write_fits_the_shapes_read
     for check_id, title, judge in health.CHECKS:
         c = run_check(check_id, title, lambda judge=judge: judge(text))
         assert shapes.data_fits(check_id, c.data), (check_id, c.data)
+
+
+def test_checks_under_a_notebook_the_runbook_has_not_are_not_a_record(tmp_path):
+    """One made-up passing check under a made-up step would count for no essential check: refused instead."""
+    made_up = {"id": "host.driver", "title": "t", "status": "pass"}
+    hostile(tmp_path, lambda s: s.update(checks=[made_up], notebooks=[{"name": "x.ipynb", "checks": 1}], steps=[]))
+    with pytest.raises(RunSetupError, match=r"notebooks\[0\] is not a notebook of the runbook: 'x.ipynb'"):
+        record.read(tmp_path)
+
+
+def test_an_interrupted_runs_incomplete_stands_over_its_failed_check():
+    """The runner writes incomplete for an interrupted run whatever its checks say: that record is read so."""
+    from runbook.record.checked_verdict import observed
+
+    summary = json.loads((H200 / "summary.json").read_text())  # verdict fail: a check failed
+    reason = "interrupted (SIGINT) in 03-gpu-in-container"
+    interrupted = {**summary, "verdict": "incomplete", "verdict_reason": reason, "interrupted": {"signal": "SIGINT"}}
+    assert observed(interrupted) == ("incomplete", reason)
+    forged = {**summary, "verdict": "pass"}
+    assert observed(forged)[0] == "fail" and observed(forged)[1].startswith("the record says pass, but its checks")

@@ -87,6 +87,33 @@ def test_a_step_that_observed_nothing_is_incomplete():
     assert "05-why-no-nvcc" in reason
 
 
+def replayed(check: CheckResult, mark=None) -> CheckResult:
+    mark = {"record": "h", "origin": "gpu-a, 2026-12-07"} if mark is None else mark
+    check.data = {"replayed_from": mark}
+    return check
+
+
+def test_checks_replayed_from_a_record_are_never_this_machines_pass():
+    by_step = {"01-preflight": [replayed(r("host.driver", Status.PASS)), replayed(r("engine.reachable", Status.PASS))]}
+    assert verdict(by_step, ESSENTIAL) == (
+        "incomplete",
+        "replayed from gpu-a, 2026-12-07: nothing was observed on this machine",
+    )
+    # a record's failure is that host's; whatever mark a check carries, it is a replay
+    for mark in ({}, 0, "", "gpu-b", {"origin": ["x"]}):
+        by_step = {"01-preflight": [replayed(r("host.driver", Status.FAIL), mark)]}
+        assert verdict(by_step, ESSENTIAL)[0] == "incomplete", mark
+
+
+def test_a_failure_here_during_a_replay_is_a_fail():
+    """A notebook that stopped here while it replayed a record: observed on this machine, so it is said."""
+    by_step = {
+        "01-preflight": [replayed(r("host.driver", Status.PASS))],
+        "02-container-toolkit": [r("notebook.02-container-toolkit", Status.FAIL)],
+    }
+    assert verdict(by_step, ESSENTIAL) == ("fail", "1 check failed: notebook.02-container-toolkit")
+
+
 def test_skips_are_blocked_unless_chosen():
     assert r("x", Status.SKIP).skip_kind == BLOCKED
     assert run_check("x", "X", lambda: (_ for _ in ()).throw(chosen("asked"))).skip_kind == CHOSEN
