@@ -95,12 +95,14 @@ TABLE: tuple[Diagnosis, ...] = (
         ("unknown or invalid runtime name: nvidia", "unknown runtime specified nvidia"),
         N_(
             "The engine has no `nvidia` runtime in its configuration: the toolkit was not configured, the "
-            "engine was not restarted, or a rootless engine reads another daemon.json."
+            "engine was not restarted, or the engine reads another daemon.json (a rootless engine its user's, "
+            "Docker from snap its own, with its own NVIDIA support)."
         ),
         N_(
             "Run `sudo nvidia-ctk runtime configure --runtime=docker` and restart the engine (rootless: "
             "`nvidia-ctk runtime configure --runtime=docker --config=$HOME/.config/docker/daemon.json` and "
-            "`systemctl --user restart docker`)."
+            "`systemctl --user restart docker`); with Docker from snap, update the snap (`sudo snap refresh "
+            "docker`), or use Docker Engine from Docker's or the distribution's packages."
         ),
         NB_TOOLKIT,
     ),
@@ -272,11 +274,14 @@ TABLE: tuple[Diagnosis, ...] = (
             "NVIDIA-SMI couldn't find libnvidia-ml.so",
         ),
         N_(
-            "The driver's libraries are not visible: no NVIDIA driver on the host, Docker from snap, or Docker Desktop."
+            "The driver's libraries are not visible: no NVIDIA driver on the host, Docker from snap, Docker "
+            "Desktop, or (in a container) a toolkit whose `ldconfig` setting does not fit this host, so the "
+            "libraries it mounted are not in the container's loader cache."
         ),
         N_(
             "Install the NVIDIA driver on the host and check `ldconfig -p | grep libnvidia-ml`; use Docker "
-            "Engine, not snap or Docker Desktop."
+            "Engine, not snap or Docker Desktop; check `ldconfig` in /etc/nvidia-container-runtime/config.toml "
+            "names this host's (`ls -l /sbin/ldconfig*`; keep the leading @)."
         ),
         NB_PREFLIGHT,
     ),
@@ -319,10 +324,33 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_PREFLIGHT,
     ),
     Diagnosis(
+        "driver_rpc_timeout",
+        ("driver rpc error: timed out",),
+        N_(
+            "nvidia-container-cli timed out waiting for the driver: with no persistence daemon the driver "
+            "initialises the GPUs anew for each process that opens them, which on some hosts (many or large "
+            "GPUs, a driver unloaded between uses) takes longer than the toolkit waits."
+        ),
+        N_(
+            "Keep the driver initialised: `sudo systemctl enable --now nvidia-persistenced` (or `sudo nvidia-smi "
+            "-pm 1`), then run the container again."
+        ),
+        NB_PREFLIGHT,
+    ),
+    Diagnosis(
         "driver_mismatch",
         ("driver/library version mismatch",),
-        N_("The NVIDIA driver was upgraded without a reboot: the kernel module and the libraries differ."),
-        N_("Reboot (or unload and reload the nvidia kernel modules)."),
+        N_(
+            "The driver's kernel module and its libraries are of different versions: the driver was upgraded "
+            "without a reboot, an older driver's libraries are still found first, or (in a container) the image "
+            "brings driver libraries of its own."
+        ),
+        N_(
+            "Reboot (or unload and reload the nvidia kernel modules). If it persists, `ldconfig -p | grep "
+            "libnvidia-ml` should find only the version `cat /proc/driver/nvidia/version` names: remove the "
+            "older driver's files. In a container, use an image without NVIDIA driver packages: the toolkit "
+            "mounts the host's."
+        ),
         NB_PREFLIGHT,
     ),
     Diagnosis(
@@ -560,8 +588,8 @@ TABLE: tuple[Diagnosis, ...] = (
             "expired key."
         ),
         N_(
-            "Fetch the key again into the keyring (the plan's key step), check the list's signed-by path, then "
-            "`sudo apt-get update`."
+            "Fetch the key again into the keyring (the plan's key step), check the list's signed-by path and "
+            "that apt may read the keyring (`ls -l` it: mode 644), then `sudo apt-get update`."
         ),
         NB_TOOLKIT,
     ),
@@ -595,6 +623,50 @@ TABLE: tuple[Diagnosis, ...] = (
         NB_TOOLKIT,
     ),
     Diagnosis(
+        "unknown_device",
+        (": unknown device",),
+        N_(
+            "The container asked for a GPU the host's driver does not list: an index past the host's GPUs "
+            "(`--gpus 2` on a host with one, NVIDIA_VISIBLE_DEVICES), a UUID of another host, or a MIG device "
+            "named in an older form (MIG-GPU-<uuid>/<gi>/<ci>; newer drivers name them MIG-<uuid>)."
+        ),
+        N_(
+            "Ask for GPUs the host lists: `nvidia-smi -L` names each GPU and MIG device with its index and UUID "
+            "(gpus=all, or indexes and UUIDs from that list)."
+        ),
+        NB_GPU,
+    ),
+    Diagnosis(
+        "cdi_hook_missing",
+        ("nvidia-cdi-hook: no such file or directory", '"nvidia-cdi-hook": executable file not found'),
+        N_(
+            "The CDI specification runs the toolkit's hook program nvidia-cdi-hook, which is not installed at the "
+            "path the specification names: a toolkit package without it (some distributions' builds), or a "
+            "specification generated by another toolkit than the one installed."
+        ),
+        N_(
+            "Install the NVIDIA Container Toolkit's own packages (the install plan; nvidia-container-toolkit-base "
+            "holds nvidia-cdi-hook), then generate the specification again: `sudo nvidia-ctk cdi generate "
+            "--output=/var/run/cdi/nvidia.yaml`."
+        ),
+        NB_TOOLKIT,
+    ),
+    Diagnosis(
+        "rpm_repo_not_found",
+        ("repomd.xml: [Errno 14] HTTPS Error 404",),  # yum's words; dnf's name the address between
+        N_(
+            "dnf or yum found no repository at the address a .repo file names (HTTP 404 for its "
+            "repodata/repomd.xml): a typo in the file, a repository that does not exist (NVIDIA's old "
+            "nvidia-docker and nvidia-container-runtime repositories are gone), or a path for another release."
+        ),
+        N_(
+            "Find the file that names the address (`grep -rl ADDRESS /etc/yum.repos.d`), fix or remove it, and "
+            "let the install plan write NVIDIA's (nvidia-container-toolkit.repo); then `sudo dnf makecache`."
+        ),
+        NB_TOOLKIT,
+        regexes=(r"status code: 404 for \S+/repodata/repomd\.xml",),
+    ),
+    Diagnosis(
         "toolkit_ldconfig",
         ("ldcache error: open failed",),
         N_(
@@ -612,7 +684,12 @@ TABLE: tuple[Diagnosis, ...] = (
     ),
     Diagnosis(
         "toolkit_cgroup",
-        ("cgroup subsystem devices not found", "failed to add device rules"),
+        (
+            "cgroup subsystem devices not found",
+            "failed to add device rules",
+            "devices.allow: permission denied",
+            "devices.allow: operation not permitted",
+        ),
         N_(
             "The toolkit's legacy path (nvidia-container-cli) could not let the container use the GPUs' device "
             "nodes in its cgroup: a toolkit older than 1.8 knows no cgroup v2 (no devices controller there), and a "

@@ -242,3 +242,11 @@ def test_escaped_quotes_and_typographic_apostrophes_are_read_as_plain(text, key)
 def test_a_text_wrapped_over_lines_is_read_as_one_line(text, key):
     d = diagnosis.diagnose(text)
     assert d is not None and d.key == key, (text, d and d.key)
+
+
+def test_a_repository_that_is_not_there_is_told_from_one_that_does_not_answer():
+    """dnf's 404 for a repository's metadata is a wrong address; its timeout for the same file is the network."""
+    url = "https://nvidia.github.io/libnvidia-container/stable/rhel9.0/x86_64/repodata/repomd.xml"
+    assert diagnosis.diagnose(f"  - Status code: 404 for {url} (IP: 185.199.109.153)").key == "rpm_repo_not_found"
+    timeout = f"Curl error (28): Timeout was reached for {url} [Connection timed out after 30000 milliseconds]"
+    assert (diagnosis.diagnose(timeout) or diagnosis.Diagnosis("none", (), "", "", "")).key != "rpm_repo_not_found"
