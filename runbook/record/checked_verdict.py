@@ -22,7 +22,9 @@ def observed(summary: dict) -> tuple[str, str]:
         by_step.pop(REPORT, None)
     value, reason = verdict(by_step, ESSENTIAL)
     said = summary.get("verdict")
-    if said in RANK and RANK[said] >= RANK[value] or (said == "incomplete" and summary.get("interrupted")):
+    says_no_better = said in RANK and RANK[said] >= RANK[value]
+    interrupted = said == "incomplete" and bool(summary.get("interrupted"))  # the runner's rule for a cut run
+    if says_no_better or interrupted:
         return said, summary.get("verdict_reason") or reason
     return value, _("the record says {said}, but its checks say {value}: {reason}").format(
         said=said, value=value, reason=reason
